@@ -1,0 +1,63 @@
+"""Command line -> Config -> serve. The only module that reads argv."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+
+from gameserver.config import LOG_LEVELS, Config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(
+        prog="python -m gameserver",
+        description="Authoritative multiplayer game server over WebSockets, with its demo page.",
+    )
+    p.add_argument("--host", default=d.host, help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=d.port, help="TCP port; 0 picks a free one (default %(default)s)")
+    p.add_argument("--tick", type=int, default=d.tick_rate, dest="tick_rate",
+                   help="simulation ticks per second, 1..120 (default %(default)s)")
+    p.add_argument("--snapshot-rate", type=int, default=None,
+                   help="snapshots per second; must divide the tick rate (default: the tick rate)")
+    p.add_argument("--max-players", type=int, default=d.max_players,
+                   help="players admitted at once; also sets the connection cap (default %(default)s)")
+    p.add_argument("--log-level", default=d.log_level, choices=LOG_LEVELS, help="(default %(default)s)")
+    p.add_argument("--permessage-deflate", action="store_true",
+                   help="accept the WebSocket compression that browsers offer (about 2.3x CPU per send)")
+    p.add_argument("--max-lag", type=float, default=d.max_lag,
+                   help="seconds a client may go without acknowledging snapshots before it is dropped "
+                        "(default %(default)s)")
+    p.add_argument("--send-timeout", type=float, default=d.send_timeout,
+                   help="seconds one send may block before the connection is cut (default %(default)s)")
+    p.add_argument("--hello-timeout", type=float, default=d.hello_timeout,
+                   help="seconds a new connection has to say hello (default %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)")
+    return p
+
+
+def config_from_args(argv: Sequence[str] | None = None) -> Config:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return Config(**vars(ns))
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))  # exits with code 2 and the usage line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = config_from_args(argv)
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # eventlet warns on import that it is in maintenance mode; docs/architecture.md says why
+    # it is still used and how it is kept to the runtime layer.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from gameserver.server import serve  # the runtime loads only past the argument checks
+
+    return serve(config)

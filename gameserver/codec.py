@@ -1,0 +1,398 @@
+"""Bytes <-> messages for protocol v1: the one Python definition of the wire format.
+
+Invariants:
+- One WebSocket binary message is one msgpack array whose first element is a MsgType.
+- decode_client() and decode_server() raise ProtocolError and nothing else, whatever the
+  bytes: msgpack's own errors, wrong types, out-of-range numbers, NaN, bools posing as ints
+  and ext types all end up as a ProtocolError with a stable code and a WebSocket close code.
+- Decoding is bounded: msgpack's length limits are set small, so a few bytes cannot expand
+  into megabytes, and nothing here loops over more elements than the limits allow.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import Any
+
+import msgpack
+
+from gameserver.messages import (
+    PROTOCOL_VERSION,
+    Change,
+    ClientMessage,
+    Error,
+    Field,
+    Goodbye,
+    Hello,
+    Input,
+    MsgType,
+    Ping,
+    Pong,
+    ServerMessage,
+    Snapshot,
+    Spawn,
+    Welcome,
+)
+
+# Limits of what a client may send (docs/protocol.md, "Limits").
+MAX_CLIENT_MESSAGE_BYTES = 512
+MAX_NAME_CHARS = 24
+MAX_TOKEN_CHARS = 64
+MAX_ROOM_CHARS = 32
+MAX_SEQ = 2**32 - 1
+MAX_TICK = 2**31 - 1
+MAX_AIM = 2 * math.pi
+MAX_BUTTONS = 255
+
+_CLIENT_LIMITS: dict[str, int] = dict(
+    max_str_len=MAX_TOKEN_CHARS * 4,
+    max_bin_len=0,
+    max_array_len=16,
+    max_map_len=0,
+    max_ext_len=0,
+)
+# What a server may send to our bots and tests; snapshots of large rooms are long arrays.
+_SERVER_LIMITS: dict[str, int] = dict(
+    max_str_len=4096,
+    max_bin_len=0,
+    max_array_len=1 << 22,
+    max_map_len=64,
+    max_ext_len=0,
+)
+
+
+class Close(enum.IntEnum):
+    """WebSocket close codes used by the server (RFC 6455, section 7.4.1)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
+    INVALID_DATA = 1007
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013
+
+
+class ErrorCode(enum.Enum):
+    """Stable error codes; the value is (wire code, close code)."""
+
+    HELLO_REQUIRED = ("hello_required", Close.PROTOCOL_ERROR)
+    UNEXPECTED_HELLO = ("unexpected_hello", Close.PROTOCOL_ERROR)
+    UNSUPPORTED_VERSION = ("unsupported_version", Close.PROTOCOL_ERROR)
+    TEXT_FRAME = ("text_frame", Close.UNSUPPORTED_DATA)
+    UNKNOWN_TYPE = ("unknown_type", Close.UNSUPPORTED_DATA)
+    INVALID_MSGPACK = ("invalid_msgpack", Close.INVALID_DATA)
+    INVALID_MESSAGE = ("invalid_message", Close.INVALID_DATA)
+    MESSAGE_TOO_BIG = ("message_too_big", Close.MESSAGE_TOO_BIG)
+    RATE_LIMITED = ("rate_limited", Close.POLICY_VIOLATION)
+    TOO_SLOW = ("too_slow", Close.POLICY_VIOLATION)
+    HELLO_TIMEOUT = ("hello_timeout", Close.POLICY_VIOLATION)
+    SERVER_FULL = ("server_full", Close.TRY_AGAIN_LATER)
+    SERVER_SHUTDOWN = ("server_shutdown", Close.GOING_AWAY)
+    INTERNAL_ERROR = ("internal_error", Close.INTERNAL_ERROR)
+
+    @property
+    def code(self) -> str:
+        return self.value[0]
+
+    @property
+    def close_code(self) -> int:
+        return int(self.value[1])
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol: report `error.code` and close with `error.close_code`."""
+
+    def __init__(self, error: ErrorCode, detail: str) -> None:
+        super().__init__(f"{error.code}: {detail}")
+        self.error = error
+        self.detail = detail
+
+
+def _invalid(detail: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.INVALID_MESSAGE, detail)
+
+
+# --- field checks: each returns the value or raises ProtocolError --------------------------
+
+
+def _int(value: Any, name: str, lo: int, hi: int) -> int:
+    if type(value) is not int:  # bool is an int subclass; msgpack true is not a number
+        raise _invalid(f"{name} must be an integer")
+    if not lo <= value <= hi:
+        raise _invalid(f"{name} must be in {lo}..{hi}")
+    return value
+
+
+def _opt_int(value: Any, name: str, lo: int, hi: int) -> int | None:
+    return None if value is None else _int(value, name, lo, hi)
+
+
+def _float(value: Any, name: str, lo: float, hi: float) -> float:
+    if type(value) is int:
+        value = float(value)
+    elif type(value) is not float:
+        raise _invalid(f"{name} must be a number")
+    if not lo <= value <= hi:  # also false for NaN
+        raise _invalid(f"{name} must be a finite number in {lo:g}..{hi:g}")
+    return value
+
+
+def _str(value: Any, name: str, lo: int, hi: int) -> str:
+    if type(value) is not str:
+        raise _invalid(f"{name} must be a string")
+    if not lo <= len(value) <= hi:
+        raise _invalid(f"{name} must have {lo}..{hi} characters")
+    return value
+
+
+def _opt_str(value: Any, name: str, hi: int) -> str | None:
+    return None if value is None else _str(value, name, 1, hi)
+
+
+def _name(value: Any) -> str:
+    name = _str(value, "name", 1, MAX_NAME_CHARS)
+    if not name.isprintable() or name.strip() != name:
+        raise _invalid("name must be printable, without leading or trailing spaces")
+    return name
+
+
+def _list(value: Any, name: str) -> list[Any]:
+    if type(value) is not list:
+        raise _invalid(f"{name} must be an array")
+    return value
+
+
+def _unpack(data: bytes, limits: dict[str, int]) -> list[Any]:
+    if type(data) is not bytes:
+        raise ProtocolError(ErrorCode.TEXT_FRAME, "binary frames only")
+    try:
+        value = msgpack.unpackb(data, strict_map_key=True, raw=False, **limits)
+    except Exception as exc:  # msgpack raises ValueError subclasses, TypeError and others
+        raise ProtocolError(ErrorCode.INVALID_MSGPACK, f"not one valid msgpack value ({type(exc).__name__})") from None
+    if type(value) is not list or not value:
+        raise _invalid("a message is a non-empty array")
+    if type(value[0]) is not int:
+        raise _invalid("the first element must be the message type")
+    return value
+
+
+def _arity(fields: list[Any], n: int, what: str) -> None:
+    if len(fields) != n:
+        raise _invalid(f"{what} has {n - 1} fields, got {len(fields) - 1}")
+
+
+# --- client -> server ----------------------------------------------------------------------
+
+
+def decode_client(data: bytes) -> ClientMessage:
+    """Decode one message from a client. Raises ProtocolError only."""
+    if len(data) > MAX_CLIENT_MESSAGE_BYTES:
+        raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
+    v = _unpack(data, _CLIENT_LIMITS)
+    kind = v[0]
+    if kind == MsgType.INPUT:
+        _arity(v, 7, "input")
+        return Input(
+            seq=_int(v[1], "seq", 0, MAX_SEQ),
+            move_x=_float(v[2], "move_x", -1.0, 1.0),
+            move_y=_float(v[3], "move_y", -1.0, 1.0),
+            aim=_float(v[4], "aim", -MAX_AIM, MAX_AIM),
+            buttons=_int(v[5], "buttons", 0, MAX_BUTTONS),
+            ack_tick=_opt_int(v[6], "ack_tick", 0, MAX_TICK),
+        )
+    if kind == MsgType.PING:
+        _arity(v, 2, "ping")
+        return Ping(client_time=_float(v[1], "client_time", -1e15, 1e15))
+    if kind == MsgType.HELLO:
+        _arity(v, 5, "hello")
+        return Hello(
+            version=_int(v[1], "version", 0, 2**16),
+            name=_name(v[2]),
+            session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
+            room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
+        )
+    raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown client message type {kind}")
+
+
+def encode_client(msg: ClientMessage) -> bytes:
+    if isinstance(msg, Input):
+        return msgpack.packb(
+            [MsgType.INPUT, msg.seq, msg.move_x, msg.move_y, msg.aim, msg.buttons, msg.ack_tick]
+        )
+    if isinstance(msg, Ping):
+        return msgpack.packb([MsgType.PING, msg.client_time])
+    if isinstance(msg, Hello):
+        return msgpack.packb([MsgType.HELLO, msg.version, msg.name, msg.session_token, msg.room])
+    raise TypeError(f"not a client message: {msg!r}")
+
+
+# --- server -> client ----------------------------------------------------------------------
+
+_packer = msgpack.Packer()
+
+
+def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None) -> bytes:
+    """The per-player head of a snapshot; encode_snapshot_body() bytes follow it."""
+    p = _packer
+    return (
+        p.pack_array_header(7)
+        + p.pack(MsgType.SNAPSHOT)
+        + p.pack(tick)
+        + p.pack(baseline)
+        + p.pack(last_seq)
+    )
+
+
+def spawn_record(s: Spawn) -> list[Any]:
+    return [s.id, s.kind, s.name, s.qx, s.qy, s.angle, s.hp]
+
+
+def change_record(c: Change) -> list[int]:
+    """A change as it stands in the flat changes array: id, mask, then the masked values."""
+    mask = 0
+    values: list[int] = []
+    for bit, value in (
+        (Field.X, c.dqx),
+        (Field.Y, c.dqy),
+        (Field.ANGLE, c.angle),
+        (Field.HP, c.hp),
+    ):
+        if value is not None:
+            mask |= bit
+            values.append(value)
+    return [c.id, mask, *values]
+
+
+def encode_snapshot_body(
+    spawns: list[list[Any]], flat_changes: list[int], removals: list[int]
+) -> bytes:
+    """Spawns as spawn_record() lists, changes already flattened, removals as ids."""
+    return _packer.pack(spawns) + _packer.pack(flat_changes) + _packer.pack(removals)
+
+
+def encode_server(msg: ServerMessage) -> bytes:
+    if isinstance(msg, Snapshot):
+        flat: list[int] = []
+        for c in msg.changes:
+            flat.extend(change_record(c))
+        return encode_snapshot_header(msg.tick, msg.baseline, msg.last_seq) + encode_snapshot_body(
+            [spawn_record(s) for s in msg.spawns], flat, list(msg.removals)
+        )
+    if isinstance(msg, Welcome):
+        return msgpack.packb(
+            [
+                MsgType.WELCOME,
+                msg.version,
+                msg.entity_id,
+                msg.tick_rate,
+                msg.snapshot_rate,
+                msg.session_token,
+                msg.room,
+                msg.tick,
+                dict(msg.rules),
+            ]
+        )
+    if isinstance(msg, Pong):
+        return msgpack.packb([MsgType.PONG, msg.client_time, msg.tick])
+    if isinstance(msg, Error):
+        return msgpack.packb([MsgType.ERROR, msg.code, msg.message])
+    if isinstance(msg, Goodbye):
+        return msgpack.packb([MsgType.GOODBYE, msg.code, msg.message])
+    raise TypeError(f"not a server message: {msg!r}")
+
+
+def _spawn(rec: Any) -> Spawn:
+    r = _list(rec, "spawn")
+    if len(r) != 7:
+        raise _invalid("a spawn has 7 fields")
+    return Spawn(
+        id=_int(r[0], "id", 0, MAX_SEQ),
+        kind=_int(r[1], "kind", 0, 255),
+        name=_str(r[2], "name", 0, MAX_NAME_CHARS),
+        qx=_int(r[3], "qx", -(2**31), 2**31),
+        qy=_int(r[4], "qy", -(2**31), 2**31),
+        angle=_int(r[5], "angle", 0, 255),
+        hp=_int(r[6], "hp", 0, 2**16),
+    )
+
+
+def _changes(flat: list[Any]) -> tuple[Change, ...]:
+    out: list[Change] = []
+    i, n = 0, len(flat)
+    while i < n:
+        if i + 2 > n:
+            raise _invalid("a change record is cut short")
+        eid = _int(flat[i], "id", 0, MAX_SEQ)
+        mask = _int(flat[i + 1], "mask", 1, 15)
+        i += 2
+        fields: dict[str, int] = {}
+        for bit, name in ((Field.X, "dqx"), (Field.Y, "dqy"), (Field.ANGLE, "angle"), (Field.HP, "hp")):
+            if mask & bit:
+                if i >= n:
+                    raise _invalid("a change record is cut short")
+                fields[name] = _int(flat[i], name, -(2**31), 2**31)
+                i += 1
+        out.append(Change(id=eid, **fields))
+    return tuple(out)
+
+
+def decode_server(data: bytes) -> ServerMessage:
+    """Decode one message from the server (bots, tests). Raises ProtocolError only."""
+    v = _unpack(data, _SERVER_LIMITS)
+    kind = v[0]
+    if kind == MsgType.SNAPSHOT:
+        _arity(v, 7, "snapshot")
+        return Snapshot(
+            tick=_int(v[1], "tick", 0, MAX_TICK),
+            baseline=_opt_int(v[2], "baseline", 0, MAX_TICK),
+            last_seq=_opt_int(v[3], "last_seq", 0, MAX_SEQ),
+            spawns=tuple(_spawn(s) for s in _list(v[4], "spawns")),
+            changes=_changes(_list(v[5], "changes")),
+            removals=tuple(_int(r, "removal", 0, MAX_SEQ) for r in _list(v[6], "removals")),
+        )
+    if kind == MsgType.WELCOME:
+        _arity(v, 9, "welcome")
+        rules = v[8]
+        if type(rules) is not dict or not all(
+            type(k) is str and type(x) in (int, float) for k, x in rules.items()
+        ):
+            raise _invalid("rules must map names to numbers")
+        return Welcome(
+            version=_int(v[1], "version", 0, 2**16),
+            entity_id=_int(v[2], "entity_id", 0, MAX_SEQ),
+            tick_rate=_int(v[3], "tick_rate", 1, 1000),
+            snapshot_rate=_int(v[4], "snapshot_rate", 1, 1000),
+            session_token=_str(v[5], "session_token", 1, MAX_TOKEN_CHARS),
+            room=_str(v[6], "room", 1, MAX_ROOM_CHARS),
+            tick=_int(v[7], "tick", 0, MAX_TICK),
+            rules=rules,
+        )
+    if kind == MsgType.PONG:
+        _arity(v, 3, "pong")
+        return Pong(
+            client_time=_float(v[1], "client_time", -1e15, 1e15),
+            tick=_int(v[2], "tick", 0, MAX_TICK),
+        )
+    if kind in (MsgType.ERROR, MsgType.GOODBYE):
+        _arity(v, 3, "error")
+        cls = Error if kind == MsgType.ERROR else Goodbye
+        return cls(code=_str(v[1], "code", 1, 64), message=_str(v[2], "message", 0, 1024))
+    raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown server message type {kind}")
+
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Close",
+    "ErrorCode",
+    "ProtocolError",
+    "decode_client",
+    "decode_server",
+    "encode_client",
+    "encode_server",
+    "encode_snapshot_body",
+    "encode_snapshot_header",
+]

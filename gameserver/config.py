@@ -1,0 +1,60 @@
+"""The server's settings as one frozen value, validated when it is made.
+
+Only gameserver.cli reads argv and the environment; everything else is handed a Config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+# Config fields whose command-line flag has another name.
+FLAG_NAMES = {"tick_rate": "tick"}
+
+
+def _between(lo: float, hi: float):  # type: ignore[no-untyped-def]
+    def check(inst: object, attr: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+        if not lo <= value <= hi:
+            flag = "--" + FLAG_NAMES.get(attr.name, attr.name).replace("_", "-")
+            raise ValueError(f"{flag} must be between {lo:g} and {hi:g}, got {value:g}")
+
+    return check
+
+
+@attrs.frozen
+class Config:
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8000, validator=_between(0, 65535))
+    tick_rate: int = attrs.field(default=30, validator=_between(1, 120))
+    snapshot_rate: int | None = None  # None: every tick
+    max_players: int = attrs.field(default=1000, validator=_between(1, 100_000))
+    log_level: str = attrs.field(default="info", validator=attrs.validators.in_(LOG_LEVELS))
+    permessage_deflate: bool = False
+    max_lag: float = attrs.field(default=5.0, validator=_between(0.1, 600))  # seconds
+    send_timeout: float = attrs.field(default=2.0, validator=_between(0.05, 60))  # seconds
+    hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
+    seed: int = 0
+    static_dir: Path = PROJECT_DIR / "client_demo"
+    assets_dir: Path = PROJECT_DIR / "assets"
+
+    def __attrs_post_init__(self) -> None:
+        rate = self.effective_snapshot_rate
+        if not 1 <= rate <= self.tick_rate or self.tick_rate % rate:
+            raise ValueError(
+                f"--snapshot-rate must divide the tick rate {self.tick_rate} (got {rate})"
+            )
+
+    @property
+    def effective_snapshot_rate(self) -> int:
+        return self.tick_rate if self.snapshot_rate is None else self.snapshot_rate
+
+    @property
+    def connection_cap(self) -> int:
+        """eventlet's wsgi connection cap: players plus room for HTTP requests and refusals."""
+        return self.max_players + 64

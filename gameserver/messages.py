@@ -1,0 +1,140 @@
+"""Wire messages of protocol v1, as frozen values.
+
+These classes know nothing about msgpack: gameserver.codec owns the byte layout, the limits
+and the validation. docs/protocol.md is the reference for every field, type and unit.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+PROTOCOL_VERSION = 1
+
+
+class MsgType(enum.IntEnum):
+    """The first element of every message array."""
+
+    # client -> server
+    HELLO = 1
+    INPUT = 2
+    PING = 3
+    # server -> client
+    WELCOME = 10
+    SNAPSHOT = 11
+    PONG = 12
+    ERROR = 13
+    GOODBYE = 14
+
+
+class Field(enum.IntFlag):
+    """Bits of a change record's mask, in the order their values follow the mask."""
+
+    X = 1  # delta of the quantized x against the baseline
+    Y = 2  # delta of the quantized y against the baseline
+    ANGLE = 4  # absolute facing, 0..255
+    HP = 8  # absolute hit points
+
+
+class EntityKind(enum.IntEnum):
+    PLAYER = 1
+
+
+# --- client -> server ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class Hello:
+    version: int
+    name: str
+    session_token: str | None = None  # reserved for reconnection
+    room: str | None = None  # reserved for rooms
+
+
+@attrs.frozen
+class Input:
+    seq: int
+    move_x: float
+    move_y: float
+    aim: float  # radians
+    buttons: int
+    ack_tick: int | None  # newest snapshot tick the client holds
+
+
+@attrs.frozen
+class Ping:
+    client_time: float
+
+
+ClientMessage = Hello | Input | Ping
+
+
+# --- server -> client ---------------------------------------------------------------------
+
+
+@attrs.frozen
+class Welcome:
+    version: int
+    entity_id: int
+    tick_rate: int
+    snapshot_rate: int
+    session_token: str
+    room: str
+    tick: int
+    rules: dict[str, float] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class Spawn:
+    """An entity the client did not hold at the baseline, in full (quantized units)."""
+
+    id: int
+    kind: int
+    name: str
+    qx: int
+    qy: int
+    angle: int
+    hp: int
+
+
+@attrs.frozen
+class Change:
+    """Changed fields of an entity the client holds; dqx/dqy are deltas against the baseline."""
+
+    id: int
+    dqx: int | None = None
+    dqy: int | None = None
+    angle: int | None = None
+    hp: int | None = None
+
+
+@attrs.frozen
+class Snapshot:
+    tick: int
+    baseline: int | None  # None: a full snapshot, drop everything held
+    last_seq: int | None  # newest input sequence applied for this player
+    spawns: tuple[Spawn, ...] = ()
+    changes: tuple[Change, ...] = ()
+    removals: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class Pong:
+    client_time: float
+    tick: int
+
+
+@attrs.frozen
+class Error:
+    code: str
+    message: str
+
+
+@attrs.frozen
+class Goodbye:
+    code: str
+    message: str
+
+
+ServerMessage = Welcome | Snapshot | Pong | Error | Goodbye

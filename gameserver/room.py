@@ -1,0 +1,242 @@
+"""One match: the world, its members, their inboxes and outboxes, and the body of one tick.
+
+Invariants:
+- Pure: no sockets, no clock, no sleeping. A test drives it tick by tick with tick().
+- Readers only append to a member's inbox (receive()); only tick() drains inboxes and moves the
+  world, so inputs take effect at tick boundaries, in sequence order, at most
+  `rules.max_inputs_per_tick` per tick and one per tick sustained.
+- tick() never sends: it leaves each member's newest snapshot in a latest-wins slot
+  (Member.pending) and says which members have something to send. take_outgoing() hands
+  the writer what to send and records the snapshot's tick as the member's new baseline: the
+  transport is ordered, so what was handed to the socket is what the client will hold next.
+- A member whose acknowledgements lag more than `max_lag_ticks` behind is closed (too_slow),
+  so a client that stops reading costs one pending snapshot and never stalls the tick.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+
+import attrs
+
+from gameserver import codec
+from gameserver.codec import ErrorCode, ProtocolError
+from gameserver.messages import (
+    PROTOCOL_VERSION,
+    Error,
+    Goodbye,
+    Input,
+    Ping,
+    Pong,
+    Welcome,
+)
+from gameserver.replication import Replicator
+from gameserver.world import Entity, Rules, World
+
+INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
+CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
+
+
+class RoomFull(Exception):
+    pass
+
+
+@attrs.define(eq=False)
+class Member:
+    entity: Entity
+    session_token: str
+    joined_tick: int
+    inbox: deque[Input] = attrs.field(init=False, factory=lambda: deque(maxlen=INBOX_LIMIT))
+    last_received_seq: int | None = attrs.field(init=False, default=None)
+    last_applied_seq: int | None = attrs.field(init=False, default=None)
+    credit: int = attrs.field(init=False, default=0)
+    msg_tokens: float = attrs.field(init=False, default=0.0)
+    ack_tick: int | None = attrs.field(init=False, default=None)
+    held_tick: int | None = attrs.field(init=False, default=None)  # baseline for the next delta
+    pending: tuple[int, bytes] | None = attrs.field(init=False, default=None)  # latest wins
+    control: deque[bytes] = attrs.field(init=False, factory=deque)
+    close_request: tuple[int, str] | None = attrs.field(init=False, default=None)
+    # counters, for stats and tests
+    inputs_dropped: int = attrs.field(init=False, default=0)
+    snapshots_skipped: int = attrs.field(init=False, default=0)
+    snapshots_taken: int = attrs.field(init=False, default=0)
+
+    @property
+    def entity_id(self) -> int:
+        return self.entity.id
+
+    @property
+    def closing(self) -> bool:
+        return self.close_request is not None
+
+    def queue_control(self, data: bytes) -> None:
+        if len(self.control) < CONTROL_LIMIT:
+            self.control.append(data)
+
+    def request_close(self, error: ErrorCode, message: str, *, goodbye: bool = False) -> None:
+        """Queue the error (or goodbye) message; the writer sends it, then closes."""
+        if self.close_request is not None:
+            return
+        msg = Goodbye(error.code, message) if goodbye else Error(error.code, message)
+        self.control.append(codec.encode_server(msg))  # always room for the last word
+        self.pending = None
+        self.close_request = (error.close_code, error.code)
+
+    def take_outgoing(self) -> list[bytes]:
+        """For the writer: control messages first, then the newest snapshot, if any."""
+        out = list(self.control)
+        self.control.clear()
+        if self.pending is not None:
+            tick, data = self.pending
+            self.pending = None
+            self.held_tick = tick
+            self.snapshots_taken += 1
+            out.append(data)
+        return out
+
+
+@attrs.define(eq=False)
+class Room:
+    tick_rate: int = 30
+    snapshot_rate: int = 30
+    max_players: int = 1000
+    max_lag_seconds: float = 5.0
+    rules: Rules = attrs.field(factory=Rules)
+    seed: int = 0
+    room_id: str = attrs.field(factory=lambda: "r-" + secrets.token_hex(6))
+    world: World = attrs.field(init=False)
+    replicator: Replicator = attrs.field(init=False, factory=Replicator)
+    members: dict[int, Member] = attrs.field(init=False, factory=dict)  # by entity id
+
+    @world.default
+    def _make_world(self) -> World:
+        return World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed)
+
+    def __attrs_post_init__(self) -> None:
+        if self.tick_rate % self.snapshot_rate:
+            raise ValueError("snapshot_rate must divide tick_rate")
+
+    @property
+    def tick_no(self) -> int:
+        return self.world.tick
+
+    @property
+    def snapshot_every(self) -> int:
+        return self.tick_rate // self.snapshot_rate
+
+    @property
+    def max_lag_ticks(self) -> int:
+        return max(1, round(self.max_lag_seconds * self.tick_rate))
+
+    @property
+    def msg_rate_per_tick(self) -> float:
+        # Four messages per tick sustained (one input plus pings and slack), bursts of a second.
+        return 4.0
+
+    @property
+    def msg_burst(self) -> float:
+        return 4.0 * self.tick_rate
+
+    # --- membership -------------------------------------------------------------------
+
+    def join(self, name: str) -> Member:
+        """Add a player; its welcome message is the first thing in its outbox."""
+        if len(self.members) >= self.max_players:
+            raise RoomFull(f"the room holds {self.max_players} players")
+        entity = self.world.spawn_player(name)
+        m = Member(entity=entity, session_token=secrets.token_urlsafe(16), joined_tick=self.tick_no)
+        m.credit = 1
+        m.msg_tokens = self.msg_burst
+        self.members[entity.id] = m
+        welcome = Welcome(
+            version=PROTOCOL_VERSION,
+            entity_id=entity.id,
+            tick_rate=self.tick_rate,
+            snapshot_rate=self.snapshot_rate,
+            session_token=m.session_token,
+            room=self.room_id,
+            tick=self.tick_no,
+            rules=self.rules.to_wire(self.world.dt),
+        )
+        m.control.append(codec.encode_server(welcome))
+        return m
+
+    def leave(self, member: Member) -> None:
+        if self.members.pop(member.entity_id, None) is not None:
+            self.world.remove(member.entity_id)
+
+    # --- from the readers -------------------------------------------------------------
+
+    def receive(self, member: Member, msg: Input | Ping) -> None:
+        """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
+        if member.msg_tokens < 1.0:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
+        member.msg_tokens -= 1.0
+        if isinstance(msg, Input):
+            self._receive_input(member, msg)
+        elif isinstance(msg, Ping):
+            member.queue_control(codec.encode_server(Pong(msg.client_time, self.tick_no)))
+        else:
+            raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
+
+    def _receive_input(self, member: Member, msg: Input) -> None:
+        if msg.ack_tick is not None and member.held_tick is not None:
+            # A client can only acknowledge what it was sent; a larger claim is capped.
+            ack = min(msg.ack_tick, member.held_tick)
+            if member.ack_tick is None or ack > member.ack_tick:
+                member.ack_tick = ack
+        if member.last_received_seq is not None and msg.seq <= member.last_received_seq:
+            member.inputs_dropped += 1  # stale or repeated: sequence order is the rule
+            return
+        member.last_received_seq = msg.seq
+        if len(member.inbox) == INBOX_LIMIT:
+            member.inputs_dropped += 1  # deque(maxlen) drops the oldest
+        member.inbox.append(msg)
+
+    # --- the tick ---------------------------------------------------------------------
+
+    def tick(self) -> list[Member]:
+        """Advance one tick; returns the members with something new to send."""
+        burst = self.rules.max_inputs_per_tick
+        commands: dict[int, list[Input]] = {}
+        for eid, m in self.members.items():
+            m.credit = min(m.credit + 1, burst)
+            m.msg_tokens = min(m.msg_tokens + self.msg_rate_per_tick, self.msg_burst)
+            if m.inbox and not m.closing:
+                take = min(m.credit, len(m.inbox))
+                cmds = [m.inbox.popleft() for _ in range(take)]
+                m.credit -= take
+                m.last_applied_seq = cmds[-1].seq
+                commands[eid] = cmds
+        self.world.step(commands)
+        tick = self.world.tick
+
+        ready: dict[int, Member] = {}
+        lag_limit = self.max_lag_ticks
+        for m in self.members.values():
+            if m.closing:
+                continue
+            acked = m.ack_tick if m.ack_tick is not None else m.joined_tick
+            if tick - acked > lag_limit:
+                m.request_close(ErrorCode.TOO_SLOW, f"no acknowledgement for {lag_limit} ticks")
+                ready[m.entity_id] = m
+            elif m.control:
+                ready[m.entity_id] = m
+
+        if tick % self.snapshot_every == 0:
+            self.replicator.capture(self.world)
+            for m in self.members.values():
+                if m.closing:
+                    continue
+                if m.pending is not None:
+                    m.snapshots_skipped += 1
+                baseline, body = self.replicator.body_for(m.held_tick)
+                m.pending = (tick, codec.encode_snapshot_header(tick, baseline, m.last_applied_seq) + body)
+                ready[m.entity_id] = m
+        return list(ready.values())
+
+    def close_all(self, error: ErrorCode, message: str) -> list[Member]:
+        for m in self.members.values():
+            m.request_close(error, message, goodbye=True)
+        return list(self.members.values())

@@ -1,0 +1,323 @@
+"""The eventlet edge: the WSGI app (demo files, /ws, /healthz) and each connection's reader
+and writer green threads.
+
+Invariants:
+- Only this module and gameserver.server import eventlet.
+- Per connection, the reader (the WSGI green thread) decodes and hands messages to the room;
+  it yields after every message so a flooding client cannot starve the process. The writer
+  is the only green thread that sends on the socket, each send bounded by `send_timeout`;
+  past it the TCP socket is cut, since a frame may be half written (eventlet#332).
+- The size cap is per message, not per frame: eventlet's max_frame_length alone lets
+  fragments add up without bound, so the message buffer enforces the total too.
+- Every refusal carries a stable code: an error message, then a close frame whose code is the
+  WebSocket close code and whose reason is the error code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import socket
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import eventlet
+import eventlet.queue
+import eventlet.websocket
+from eventlet.websocket import FailedConnectionError, RFC6455WebSocket
+
+from gameserver import codec
+from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES, ErrorCode, ProtocolError
+from gameserver.messages import PROTOCOL_VERSION, Error, Hello
+from gameserver.room import Member, RoomFull
+
+if TYPE_CHECKING:
+    from gameserver.server import GameServer
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+
+
+def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, offset: int = 0) -> bytes:
+    """XOR `data` with the 4-byte mask, starting `offset` bytes into it.
+
+    eventlet's own version builds one bytes object per byte (about 28 us for a 100 B input);
+    one big-integer XOR does the same work in a couple of microseconds.
+    """
+    if length is None:
+        length = len(data)
+    if length == 0:
+        return b""
+    key = bytes(mask[(offset + i) % 4] for i in range(4))
+    reps = (key * (length // 4 + 1))[:length]
+    return (int.from_bytes(data[:length], "big") ^ int.from_bytes(reps, "big")).to_bytes(length, "big")
+
+
+class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
+    """A message buffer that refuses to grow past max_frame_length in total, over all fragments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.size = 0
+
+    def push(self, data: bytes, final: bool = False) -> None:
+        self.size += len(data)
+        if self.size > self.max_frame_length:
+            too_big = ErrorCode.MESSAGE_TOO_BIG
+            raise FailedConnectionError(too_big.close_code, too_big.code)
+        super().push(data, final)
+
+
+
+def harden(ws: RFC6455WebSocket, max_message: int) -> None:
+    """Per-message size cap and fast unmasking on one eventlet WebSocket."""
+    ws.max_frame_length = max_message
+    ws.Message = CappedMessage
+    ws._apply_mask = apply_mask
+
+
+def hard_close(ws: RFC6455WebSocket) -> None:
+    """Cut the TCP connection without a close frame (the socket may hold half a frame)."""
+    ws.websocket_closed = True
+    try:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        ws.socket.close()
+    except OSError:
+        pass
+
+
+class Connection:
+    """One player's socket: a reader (the calling green thread) and a writer green thread."""
+
+    def __init__(self, server: GameServer, ws: RFC6455WebSocket) -> None:
+        self.server = server
+        self.ws = ws
+        self.member: Member | None = None
+        self.wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
+        self.writer: Any = None
+        self.peer = ws.environ.get("REMOTE_ADDR", "?")
+
+    # --- reader ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        cfg = self.server.config
+        harden(self.ws, MAX_CLIENT_MESSAGE_BYTES)
+        try:
+            hello = self._read_hello(cfg.hello_timeout)
+            if hello is None:
+                return
+            try:
+                self.member = self.server.room.join(hello.name)
+            except RoomFull as exc:
+                self._refuse(ErrorCode.SERVER_FULL, str(exc))
+                return
+            self.server.connections[self.member.entity_id] = self
+            log.info("%s joined as entity %d (%s)", self.peer, self.member.entity_id, hello.name)
+            self.writer = eventlet.spawn(self._write)
+            self.notify()
+            self._read_loop()
+        finally:
+            self._finish()
+
+    def _read_hello(self, timeout: float) -> Hello | None:
+        data = None
+        with eventlet.Timeout(timeout, False):
+            data = self._wait()
+            if data is None:
+                return None
+        if data is None:
+            self._refuse(ErrorCode.HELLO_TIMEOUT, f"no hello within {timeout:g} s")
+            return None
+        try:
+            msg = codec.decode_client(data)
+        except ProtocolError as exc:
+            self._refuse(exc.error, exc.detail)
+            return None
+        if not isinstance(msg, Hello):
+            self._refuse(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
+            return None
+        if msg.version != PROTOCOL_VERSION:
+            self._refuse(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"this server speaks protocol {PROTOCOL_VERSION}, not {msg.version}",
+            )
+            return None
+        return msg
+
+    def _read_loop(self) -> None:
+        assert self.member is not None
+        room = self.server.room
+        member = self.member
+        while not member.closing:
+            data = self._wait()
+            if data is None or member.closing:
+                return
+            try:
+                msg = codec.decode_client(data)
+                if isinstance(msg, Hello):
+                    raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
+                room.receive(member, msg)
+            except ProtocolError as exc:
+                log.info("%s entity %d: %s", self.peer, member.entity_id, exc)
+                member.request_close(exc.error, exc.detail)
+            if member.control:
+                self.notify()
+            eventlet.sleep(0)  # a buffered flood must not starve the tick and the others
+
+    def _wait(self) -> bytes | str | None:
+        """The next message, or None when the connection is gone."""
+        try:
+            data: bytes | str | None = self.ws.wait()
+        except Exception as exc:  # eventlet raises on bad UTF-8 / deflate after closing
+            log.debug("%s: receive failed: %r", self.peer, exc)
+            return None
+        return data
+
+    def _refuse(self, error: ErrorCode, detail: str) -> None:
+        """Before join: the error message and the close frame, sent from this green thread."""
+        log.info("%s refused: %s: %s", self.peer, error.code, detail)
+        try:
+            with eventlet.Timeout(self.server.config.send_timeout):
+                self.ws.send(codec.encode_server(Error(error.code, detail)))
+                self.ws.close(close_data=(error.close_code, error.code))
+        except (eventlet.Timeout, OSError):
+            hard_close(self.ws)
+
+    def _finish(self) -> None:
+        member = self.member
+        if member is None:
+            return
+        if self.writer is not None:
+            if member.closing:
+                # The writer sends the last word and the close frame, within send_timeout.
+                self.notify()
+                with eventlet.Timeout(self.server.config.send_timeout * 2, False):
+                    self.writer.wait()
+            else:
+                member.close_request = (1000, "peer_closed")  # nothing more to send
+            self.writer.kill()
+        self.server.room.leave(member)
+        self.server.connections.pop(member.entity_id, None)
+        log.info("%s entity %d left (%s)", self.peer, member.entity_id, member.close_request)
+
+    # --- writer ----------------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake the writer; called by the tick and the reader, never blocks."""
+        try:
+            self.wake.put_nowait(None)
+        except eventlet.queue.Full:
+            pass
+
+    def _write(self) -> None:
+        assert self.member is not None
+        member = self.member
+        ws = self.ws
+        timeout = self.server.config.send_timeout
+        try:
+            while True:
+                self.wake.get()
+                for data in member.take_outgoing():
+                    with eventlet.Timeout(timeout):
+                        ws.send(data)
+                    self.server.bytes_out += len(data)
+                if member.close_request is not None:
+                    with eventlet.Timeout(timeout):
+                        ws.close(close_data=member.close_request)
+                    return
+        except eventlet.Timeout:
+            log.info("%s: send blocked for %.1f s; cutting the connection", self.peer, timeout)
+            member.request_close(ErrorCode.TOO_SLOW, "send timed out")
+            hard_close(ws)
+        except OSError as exc:
+            log.debug("%s: send failed: %r", self.peer, exc)
+            hard_close(ws)
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+class WebApp:
+    """One WSGI callable: /ws, /healthz, and the demo's static files."""
+
+    def __init__(self, server: GameServer) -> None:
+        self.server = server
+        self.static_roots = {
+            "/assets/": Path(server.config.assets_dir).resolve(),
+            "/": Path(server.config.static_dir).resolve(),
+        }
+        ws_app = eventlet.websocket.WebSocketWSGI.configured(
+            self._handle_ws, support_legacy_versions=False
+        )
+        ws_app.max_frame_length = MAX_CLIENT_MESSAGE_BYTES  # configured() can't set it (eventlet#728)
+        self.ws_app = ws_app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/ws":
+            return self._websocket(environ, start_response)
+        if method not in ("GET", "HEAD"):
+            return _text(start_response, "405 Method Not Allowed", "GET only\n")
+        if path == "/healthz":
+            body = json.dumps(self.server.health(), sort_keys=True).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                                      ("Content-Length", str(len(body)))])
+            return [body]
+        return self._static(path, start_response, method == "HEAD")
+
+    def _websocket(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        if upgrade and "HTTP_SEC_WEBSOCKET_VERSION" not in environ:
+            # Legacy Hixie-75/76 handshakes: eventlet would speak them by default.
+            start_response("426 Upgrade Required", [("Sec-WebSocket-Version", "13"),
+                                                    ("Content-Type", "text/plain; charset=utf-8"),
+                                                    ("Connection", "close")])
+            return [b"unsupported_websocket_version: only RFC 6455 WebSockets (version 13)\n"]
+        if not upgrade:
+            return _text(start_response, "400 Bad Request",
+                         "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n")
+        if not self.server.config.permessage_deflate:
+            environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        result: Iterable[bytes] = self.ws_app(environ, start_response)
+        return result
+
+    def _handle_ws(self, ws: RFC6455WebSocket) -> None:
+        Connection(self.server, ws).run()
+
+    def _static(self, path: str, start_response: StartResponse, head: bool) -> Iterable[bytes]:
+        for prefix, root in self.static_roots.items():
+            if path.startswith(prefix):
+                rel = path[len(prefix):] or "index.html"
+                target = Path(os.path.realpath(root / rel))
+                if target.is_dir():
+                    target = target / "index.html"
+                if (target == root or root in target.parents) and target.is_file():
+                    return _file(start_response, target, head)
+                break
+        return _text(start_response, "404 Not Found", "not found\n")
+
+
+def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _file(start_response: StartResponse, target: Path, head: bool) -> list[bytes]:
+    ctype = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if target.suffix in (".js", ".mjs"):
+        ctype = "text/javascript"
+    if ctype.startswith("text/") or ctype == "application/json":
+        ctype += "; charset=utf-8"
+    body = target.read_bytes()
+    start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body))),
+                              ("Cache-Control", "no-cache")])
+    return [] if head else [body]

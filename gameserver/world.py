@@ -1,0 +1,144 @@
+"""The simulation: players moving in a bounded world, advanced one fixed tick at a time.
+
+Invariants:
+- Pure and deterministic: no clock, no I/O, randomness only from the seeded Random. The same
+  seed and the same inputs give the same state_hash(), bit for bit.
+- Authoritative: whatever a client sends, a player moves at most `speed * dt` per applied input,
+  stays inside the world, and positions sit on the 1/QUANTA grid that the wire carries.
+- The movement rule is the function step_position(); the browser client has a line-for-line twin
+  (client_demo/js/rules.js), fed with the numbers of Rules.to_wire() from the welcome message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections.abc import Mapping, Sequence
+
+import attrs
+import msgpack
+
+from gameserver.messages import EntityKind, Input
+
+QUANTA = 8  # positions are multiples of 1/8 unit: exact in binary floats, and 1 byte deltas
+ANGLE_STEPS = 256
+
+
+@attrs.frozen
+class Rules:
+    """Every number of the game, in one place. Units: world units, seconds, radians."""
+
+    world_width: float = 2000.0
+    world_height: float = 2000.0
+    speed: float = 150.0  # units per second
+    max_hp: int = 100
+    player_radius: float = 16.0
+    max_inputs_per_tick: int = 3  # burst allowance; sustained rate is one input per tick
+
+    def to_wire(self, dt: float) -> dict[str, float]:
+        return {
+            "world_width": self.world_width,
+            "world_height": self.world_height,
+            "speed": self.speed,
+            "dt": dt,
+            "quanta": QUANTA,
+            "angle_steps": ANGLE_STEPS,
+            "max_hp": self.max_hp,
+            "player_radius": self.player_radius,
+        }
+
+
+def snap(v: float) -> float:
+    """Round to the position grid (half up, as Math.floor(v * 8 + 0.5) / 8 in the browser)."""
+    return math.floor(v * QUANTA + 0.5) / QUANTA
+
+
+def quantize_angle(aim: float) -> int:
+    return math.floor(aim / (2 * math.pi) * ANGLE_STEPS + 0.5) % ANGLE_STEPS
+
+
+def step_position(
+    x: float, y: float, move_x: float, move_y: float, step: float, width: float, height: float
+) -> tuple[float, float]:
+    """One input's worth of movement: `step` is speed * dt. The browser predicts with a twin."""
+    n2 = move_x * move_x + move_y * move_y
+    if n2 > 1.0:
+        n = math.sqrt(n2)
+        move_x /= n
+        move_y /= n
+    x = min(max(snap(x + move_x * step), 0.0), width)
+    y = min(max(snap(y + move_y * step), 0.0), height)
+    return x, y
+
+
+@attrs.define(eq=False)
+class Entity:
+    id: int
+    kind: int
+    name: str
+    x: float
+    y: float
+    angle: int = 0  # 0..255, a 256th of a turn
+    hp: int = 100
+    vx: float = 0.0  # units per second over the last tick
+    vy: float = 0.0
+
+    def row(self) -> tuple[int, int, int, int, int, str]:
+        """The replicated view: quantized x, y, angle, hp, then the static kind and name."""
+        return (int(self.x * QUANTA), int(self.y * QUANTA), self.angle, self.hp, self.kind, self.name)
+
+
+@attrs.define(eq=False)
+class World:
+    rules: Rules
+    dt: float
+    seed: int = 0
+    tick: int = attrs.field(init=False, default=0)
+    entities: dict[int, Entity] = attrs.field(init=False, factory=dict)
+    _next_id: int = attrs.field(init=False, default=1)
+    _rng: random.Random = attrs.field(init=False)
+
+    @_rng.default
+    def _make_rng(self) -> random.Random:
+        return random.Random(self.seed)
+
+    def spawn_player(self, name: str) -> Entity:
+        r = self.rules
+        margin = r.player_radius
+        x = snap(self._rng.uniform(margin, r.world_width - margin))
+        y = snap(self._rng.uniform(margin, r.world_height - margin))
+        # Ids are never reused, so a delta can't mistake a new entity for an old one.
+        e = Entity(id=self._next_id, kind=EntityKind.PLAYER, name=name, x=x, y=y, hp=r.max_hp)
+        self._next_id += 1
+        self.entities[e.id] = e
+        return e
+
+    def remove(self, entity_id: int) -> None:
+        self.entities.pop(entity_id, None)
+
+    def step(self, inputs: Mapping[int, Sequence[Input]]) -> None:
+        """Advance one tick. `inputs` maps entity id to the inputs applied this tick, in order."""
+        self.tick += 1
+        r = self.rules
+        step = r.speed * self.dt
+        for eid, entity in self.entities.items():
+            cmds = inputs.get(eid)
+            if not cmds:
+                entity.vx = entity.vy = 0.0
+                continue
+            x0, y0 = entity.x, entity.y
+            x, y = x0, y0
+            for cmd in cmds:
+                x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, r.world_width, r.world_height)
+            entity.angle = quantize_angle(cmds[-1].aim)
+            entity.x, entity.y = x, y
+            entity.vx = (x - x0) / self.dt
+            entity.vy = (y - y0) / self.dt
+
+    def state_hash(self) -> str:
+        """A digest of the whole state (floats bit for bit), for determinism checks."""
+        state = [self.tick, self._next_id]
+        for e in self.entities.values():
+            state.append([e.id, e.kind, e.name, e.x, e.y, e.angle, e.hp, e.vx, e.vy])
+        return hashlib.blake2b(msgpack.packb(state), digest_size=16).hexdigest()
