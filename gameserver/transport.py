@@ -78,6 +78,33 @@ def harden(ws: RFC6455WebSocket, max_message: int) -> None:
     ws.max_frame_length = max_message
     ws.Message = CappedMessage
     ws._apply_mask = apply_mask
+    recv_frame = ws._recv_frame
+
+    def recv_frame_with_stable_reason(message: Any = None) -> Any:
+        try:
+            return recv_frame(message=message)
+        except FailedConnectionError as exc:
+            if exc.status == ErrorCode.MESSAGE_TOO_BIG.close_code:  # eventlet's own frame check
+                raise FailedConnectionError(exc.status, ErrorCode.MESSAGE_TOO_BIG.code) from None
+            raise
+
+    ws._recv_frame = recv_frame_with_stable_reason
+    # eventlet closes the socket right after its close frame when it fails a connection; a peer
+    # still sending then gets a reset and can lose the frame. Keep the socket open to drain.
+    ws.close = lambda close_data=None: send_close(ws, *(close_data or (1000, "")))
+
+
+def send_close(ws: RFC6455WebSocket, code: int, reason: str) -> None:
+    """Send the close frame and stop sending; the socket stays open to read the peer's answer.
+
+    Closing the socket at once would answer the peer's unread data with a TCP reset, which can
+    make the peer lose our close frame and its code.
+    """
+    ws._send_closing_frame(close_data=(code, reason), ignore_send_errors=True)
+    try:
+        ws.socket.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def hard_close(ws: RFC6455WebSocket) -> None:
@@ -155,10 +182,13 @@ class Connection:
         assert self.member is not None
         room = self.server.room
         member = self.member
-        while not member.closing:
+        while True:
             data = self._wait()
-            if data is None or member.closing:
-                return
+            if data is None:
+                return  # the peer closed, or the writer cut the connection
+            if member.closing:
+                eventlet.sleep(0)
+                continue  # drain until the peer answers our close frame (bounded by the writer)
             try:
                 msg = codec.decode_client(data)
                 if isinstance(msg, Hello):
@@ -183,29 +213,38 @@ class Connection:
     def _refuse(self, error: ErrorCode, detail: str) -> None:
         """Before join: the error message and the close frame, sent from this green thread."""
         log.info("%s refused: %s: %s", self.peer, error.code, detail)
+        timeout = self.server.config.send_timeout
         try:
-            with eventlet.Timeout(self.server.config.send_timeout):
+            with eventlet.Timeout(timeout):
                 self.ws.send(codec.encode_server(Error(error.code, detail)))
-                self.ws.close(close_data=(error.close_code, error.code))
+                send_close(self.ws, error.close_code, error.code)
         except (eventlet.Timeout, OSError):
-            hard_close(self.ws)
+            pass
+        self._drain(timeout)
+        hard_close(self.ws)
+
+    def _drain(self, timeout: float) -> None:
+        """Read and drop what the peer still sends until it closes, for at most `timeout`."""
+        with eventlet.Timeout(timeout, False):
+            try:
+                while self.ws.socket.recv(65536):
+                    eventlet.sleep(0)
+            except OSError:
+                pass
 
     def _finish(self) -> None:
         member = self.member
         if member is None:
             return
         if self.writer is not None:
-            if member.closing:
-                # The writer sends the last word and the close frame, within send_timeout.
-                self.notify()
-                with eventlet.Timeout(self.server.config.send_timeout * 2, False):
-                    self.writer.wait()
-            else:
-                member.close_request = (1000, "peer_closed")  # nothing more to send
             self.writer.kill()
+        if not member.closing:
+            member.close_request = (1000, "peer_closed")
+        self._drain(self.server.config.send_timeout)
+        hard_close(self.ws)
         self.server.room.leave(member)
         self.server.connections.pop(member.entity_id, None)
-        log.info("%s entity %d left (%s)", self.peer, member.entity_id, member.close_request)
+        log.info("%s entity %d left (%s)", self.peer, member.entity_id, member.close_request[1])
 
     # --- writer ----------------------------------------------------------------------
 
@@ -230,7 +269,10 @@ class Connection:
                     self.server.bytes_out += len(data)
                 if member.close_request is not None:
                     with eventlet.Timeout(timeout):
-                        ws.close(close_data=member.close_request)
+                        send_close(ws, *member.close_request)
+                    # The reader drains until the peer answers; a peer that never does is cut.
+                    eventlet.sleep(timeout)
+                    hard_close(ws)
                     return
         except eventlet.Timeout:
             log.info("%s: send blocked for %.1f s; cutting the connection", self.peer, timeout)

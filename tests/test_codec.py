@@ -1,0 +1,172 @@
+"""The wire format: round trips, and nothing but ProtocolError from any bytes."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gameserver import codec
+from gameserver.codec import ErrorCode, ProtocolError
+from gameserver.messages import (
+    Change,
+    Error,
+    Goodbye,
+    Hello,
+    Input,
+    MsgType,
+    Ping,
+    Pong,
+    Snapshot,
+    Spawn,
+    Welcome,
+)
+
+CLIENT_MESSAGES = [
+    Hello(1, "alice"),
+    Hello(1, "Bob the 2nd", session_token="abc", room="lobby"),
+    Input(seq=7, move_x=1.0, move_y=-0.5, aim=3.0, buttons=5, ack_tick=120),
+    Input(seq=0, move_x=0.0, move_y=0.0, aim=-6.2, buttons=0, ack_tick=None),
+    Ping(12345.678),
+]
+SERVER_MESSAGES = [
+    Welcome(1, 3, 30, 30, "token", "r-1", 99, {"speed": 150.0, "quanta": 8}),
+    Snapshot(10, None, None, spawns=(Spawn(1, 1, "a", 80, 160, 0, 100),)),
+    Snapshot(
+        11, 10, 4,
+        changes=(Change(1, dqx=-40, dqy=3), Change(2, angle=255), Change(3, hp=0), Change(4, 1, 2, 3, 4)),
+        removals=(9, 12),
+    ),
+    Pong(1.5, 42),
+    Error("invalid_message", "seq must be an integer"),
+    Goodbye("server_shutdown", "bye"),
+]
+
+
+@pytest.mark.parametrize("msg", CLIENT_MESSAGES, ids=repr)
+def test_client_round_trip(msg: object) -> None:
+    assert codec.decode_client(codec.encode_client(msg)) == msg  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("msg", SERVER_MESSAGES, ids=repr)
+def test_server_round_trip(msg: object) -> None:
+    assert codec.decode_server(codec.encode_server(msg)) == msg  # type: ignore[arg-type]
+
+
+def test_worked_example_bytes() -> None:
+    """The example in docs/protocol.md, byte for byte."""
+    data = codec.encode_client(Input(seq=1, move_x=1, move_y=0, aim=0, buttons=0, ack_tick=41))
+    assert data.hex(" ") == "97 02 01 01 00 00 00 29"
+    snap = codec.encode_server(Snapshot(42, 41, 1, changes=(Change(5, dqx=40),)))
+    assert snap.hex(" ") == "97 0b 2a 29 01 90 93 05 01 28 90"
+
+
+def _bad(data: bytes) -> ErrorCode:
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_client(data)
+    return info.value.error
+
+
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        ([MsgType.INPUT, "1", 0, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, True, 0, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, -1, 0, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 2**32, 0, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 1, math.nan, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 1, math.inf, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 1, 1.5, 0, 0, 0, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 1, 0, 0, 0, 256, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 1, 0, 0, 0, 0, -3], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.INPUT, 1, 0, 0, 0, 0], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.HELLO, 1, "", None, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.HELLO, 1, " x", None, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.HELLO, 1, "a\x00b", None, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.HELLO, 1, "x" * 25, None, None], ErrorCode.INVALID_MESSAGE),
+        ([MsgType.PING], ErrorCode.INVALID_MESSAGE),
+        ([99], ErrorCode.UNKNOWN_TYPE),
+        ([MsgType.WELCOME, 1], ErrorCode.UNKNOWN_TYPE),  # a server message from a client
+        ([], ErrorCode.INVALID_MESSAGE),
+        ({"type": 1}, ErrorCode.INVALID_MSGPACK),  # maps are refused by the client limits
+        (["hello"], ErrorCode.INVALID_MESSAGE),
+        (7, ErrorCode.INVALID_MESSAGE),
+    ],
+)
+def test_invalid_values(value: object, error: ErrorCode) -> None:
+    assert _bad(msgpack.packb(value)) is error
+
+
+def test_invalid_bytes() -> None:
+    assert _bad(b"") is ErrorCode.INVALID_MSGPACK
+    assert _bad(b"\xc1") is ErrorCode.INVALID_MSGPACK  # never used in msgpack
+    assert _bad(msgpack.packb([2, 1]) + b"\x00") is ErrorCode.INVALID_MSGPACK  # trailing bytes
+    assert _bad(b"\xdd\xff\xff\xff\xff") is ErrorCode.INVALID_MSGPACK  # array of 2**32 claimed
+    assert _bad(b"\xd6\xff\x00\x00\x00\x01") is ErrorCode.INVALID_MSGPACK  # timestamp ext
+    assert _bad(b"\x91" * 500 + b"\xc0") is ErrorCode.INVALID_MESSAGE  # deep, but within the cap
+    assert _bad(b"\x92\x02" + b"\xc4\x01a") is ErrorCode.INVALID_MSGPACK  # bin
+    assert _bad(b"\x90" * 600) is ErrorCode.MESSAGE_TOO_BIG
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_client("[2]")  # type: ignore[arg-type]  # a text frame
+    assert info.value.error is ErrorCode.TEXT_FRAME
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=2000)
+def test_arbitrary_bytes_raise_only_protocol_error(data: bytes) -> None:
+    try:
+        codec.decode_client(data)
+    except ProtocolError:
+        pass
+    try:
+        codec.decode_server(data)
+    except ProtocolError:
+        pass
+
+
+msgpack_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=30)
+    | st.binary(max_size=10),
+    lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(st.integers(0, 20), st.lists(msgpack_values, max_size=8))
+@settings(max_examples=1000)
+def test_arbitrary_arrays_raise_only_protocol_error(kind: int, rest: list[object]) -> None:
+    data = msgpack.packb([kind, *rest])
+    for decode in (codec.decode_client, codec.decode_server):
+        try:
+            decode(data)
+        except ProtocolError:
+            pass
+
+
+@given(
+    st.builds(
+        Input,
+        seq=st.integers(0, 2**32 - 1),
+        move_x=st.floats(-1, 1),
+        move_y=st.floats(-1, 1),
+        aim=st.floats(-2 * math.pi, 2 * math.pi),
+        buttons=st.integers(0, 255),
+        ack_tick=st.none() | st.integers(0, 2**31 - 1),
+    )
+)
+def test_any_valid_input_round_trips(msg: Input) -> None:
+    assert codec.decode_client(codec.encode_client(msg)) == msg
+
+
+@given(
+    st.lists(st.builds(Change, id=st.integers(0, 5000), dqx=st.none() | st.integers(-(2**20), 2**20),
+                       dqy=st.none() | st.integers(-100, 100), angle=st.none() | st.integers(0, 255),
+                       hp=st.none() | st.integers(0, 100)), max_size=20)
+)
+def test_flat_changes_round_trip(changes: list[Change]) -> None:
+    changes = [c for c in changes if any(v is not None for v in (c.dqx, c.dqy, c.angle, c.hp))]
+    snap = Snapshot(5, 4, 1, changes=tuple(changes))
+    assert codec.decode_server(codec.encode_server(snap)) == snap

@@ -1,0 +1,239 @@
+"""The room and replication, driven tick by tick with no sockets and no clock."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gameserver import codec
+from gameserver.codec import ErrorCode, ProtocolError
+from gameserver.messages import Error, Input, Ping, Pong, Snapshot, Welcome
+from gameserver.replication import Mirror
+from gameserver.room import INBOX_LIMIT, Member, Room, RoomFull
+
+
+class Client:
+    """What a well-behaved client keeps: a mirror rebuilt from what it was sent."""
+
+    def __init__(self, room: Room, name: str) -> None:
+        self.room = room
+        self.member = room.join(name)
+        self.mirror = Mirror()
+        self.seq = 0
+        self.received: list[object] = []
+
+    def read(self) -> list[object]:
+        msgs = [codec.decode_server(b) for b in self.member.take_outgoing()]
+        for m in msgs:
+            if isinstance(m, Snapshot):
+                self.mirror.apply(m)
+        self.received.extend(msgs)
+        return msgs
+
+    def send_input(self, mx: float = 0.0, my: float = 0.0) -> None:
+        self.seq += 1
+        self.room.receive(self.member, Input(self.seq, mx, my, 0.0, 0, self.mirror.tick))
+
+
+def test_join_sends_welcome_then_full_snapshot() -> None:
+    room = Room()
+    a = Client(room, "a")
+    room.tick()
+    welcome, snap = a.read()
+    assert isinstance(welcome, Welcome) and welcome.entity_id == a.member.entity_id
+    assert welcome.rules["speed"] == 150.0 and welcome.tick_rate == 30
+    assert isinstance(snap, Snapshot) and snap.baseline is None and [s.name for s in snap.spawns] == ["a"]
+
+
+def test_one_moves_the_other_sees_it() -> None:
+    room = Room()
+    a, b = Client(room, "a"), Client(room, "b")
+    room.tick()
+    a.read(), b.read()
+    x0 = b.mirror.rows[a.member.entity_id][0]
+    for _ in range(10):
+        a.send_input(1.0, 0.0)
+        b.send_input()
+        room.tick()
+        a.read(), b.read()
+    assert b.mirror.rows[a.member.entity_id][0] == x0 + 10 * 40  # 5 units a tick, 8 quanta a unit
+    last = b.received[-1]
+    assert isinstance(last, Snapshot) and last.baseline == last.tick - 1
+    assert a.received[-1].last_seq == 10  # type: ignore[union-attr]
+
+
+def test_inputs_apply_in_order_bounded_per_tick() -> None:
+    room = Room()
+    a = Client(room, "a")
+    room.tick()
+    a.read()
+    x0 = a.member.entity.x
+    for _ in range(6):
+        a.send_input(1.0, 0.0)
+    room.tick()
+    # The credit refills one input a tick up to max_inputs_per_tick (3): after an idle tick a
+    # late burst catches up, but the sustained rate is one input, one tick of movement, a tick.
+    assert a.member.last_applied_seq == 3
+    assert a.member.entity.x == x0 + 3 * 5.0
+    room.tick()
+    assert a.member.last_applied_seq == 4
+    room.tick(), room.tick()
+    assert a.member.last_applied_seq == 6 and a.member.entity.x == x0 + 6 * 5.0
+
+
+def test_stale_sequence_numbers_and_full_inbox_are_dropped() -> None:
+    room = Room()
+    a = Client(room, "a")
+    room.receive(a.member, Input(5, 0, 0, 0, 0, None))
+    room.receive(a.member, Input(5, 1, 0, 0, 0, None))
+    room.receive(a.member, Input(3, 1, 0, 0, 0, None))
+    assert [i.seq for i in a.member.inbox] == [5] and a.member.inputs_dropped == 2
+    for seq in range(6, 6 + INBOX_LIMIT):
+        room.receive(a.member, Input(seq, 0, 0, 0, 0, None))
+    assert len(a.member.inbox) == INBOX_LIMIT and a.member.inbox[0].seq == 6
+
+
+def test_ping_gets_pong_through_the_outbox() -> None:
+    room = Room()
+    a = Client(room, "a")
+    a.read()
+    room.receive(a.member, Ping(12.5))
+    assert a.read() == [Pong(12.5, room.tick_no)]
+
+
+def test_flooding_is_rate_limited() -> None:
+    room = Room(tick_rate=30)
+    a = Client(room, "a")
+    with pytest.raises(ProtocolError) as info:
+        for _ in range(1000):
+            room.receive(a.member, Ping(0.0))
+    assert info.value.error is ErrorCode.RATE_LIMITED
+
+
+def test_a_client_that_never_acknowledges_is_dropped_and_costs_one_slot() -> None:
+    room = Room(tick_rate=30, max_lag_seconds=1.0)
+    a, silent = Client(room, "a"), Client(room, "silent")
+    for _ in range(30):
+        a.send_input()
+        room.tick()
+        a.read()
+        assert silent.member.pending is not None  # latest wins: one snapshot, never a queue
+        assert not silent.member.closing
+    a.send_input()
+    room.tick()
+    assert silent.member.closing and silent.member.close_request == (1008, "too_slow")
+    out = [codec.decode_server(b) for b in silent.member.take_outgoing()]
+    assert isinstance(out[-1], Error) and out[-1].code == "too_slow"
+    assert not a.member.closing
+
+
+def test_skipped_snapshots_make_the_next_delta_cover_the_gap() -> None:
+    room = Room()
+    a, b = Client(room, "a"), Client(room, "b")
+    room.tick()
+    a.read(), b.read()
+    held = b.mirror.tick
+    for _ in range(5):
+        a.send_input(0.0, 1.0)
+        room.tick()
+        a.read()  # b does not read: its slot is overwritten each tick
+    (snap,) = b.read()
+    assert isinstance(snap, Snapshot) and snap.baseline == held and snap.tick == held + 5  # type: ignore[operator]
+    assert b.mirror.as_rows() == room.replicator.frames[snap.tick].rows
+    assert b.member.snapshots_skipped == 4
+
+
+def test_baseline_older_than_history_gets_a_full_snapshot() -> None:
+    room = Room()
+    room.replicator.history_len = 4
+    a, b = Client(room, "a"), Client(room, "b")
+    room.tick()
+    b.read()
+    for _ in range(10):
+        room.tick()
+        a.read()
+    (snap,) = b.read()
+    assert isinstance(snap, Snapshot) and snap.baseline is None and len(snap.spawns) == 2
+
+
+def test_delta_bodies_are_built_once_per_baseline_not_per_player() -> None:
+    room = Room()
+    clients = [Client(room, f"p{i}") for i in range(20)]
+    room.tick()
+    for c in clients:
+        c.read()
+    built = room.replicator.bodies_built
+    for c in clients:
+        c.send_input(1.0, 0.0)
+    room.tick()
+    for c in clients:
+        c.read()
+    assert room.replicator.bodies_built == built + 1
+
+
+def test_room_full() -> None:
+    room = Room(max_players=2)
+    Client(room, "a"), Client(room, "b")
+    with pytest.raises(RoomFull):
+        room.join("c")
+
+
+def test_snapshot_rate_below_tick_rate() -> None:
+    room = Room(tick_rate=30, snapshot_rate=10)
+    a = Client(room, "a")
+    ticks = []
+    for _ in range(9):
+        room.tick()
+        ticks += [m.tick for m in a.read() if isinstance(m, Snapshot)]
+    assert ticks == [3, 6, 9]
+
+
+# --- the mirror property ---------------------------------------------------------------
+
+op = st.one_of(
+    st.tuples(st.just("join")),
+    st.tuples(st.just("leave"), st.integers(0, 7)),
+    st.tuples(st.just("move"), st.integers(0, 7), st.floats(-1, 1), st.floats(-1, 1)),
+    st.tuples(st.just("tick"), st.lists(st.booleans(), min_size=8, max_size=8)),
+)
+
+
+@given(st.lists(op, max_size=60), st.integers(2, 40))
+@settings(max_examples=300, deadline=None)
+def test_client_mirror_equals_server_view(ops: list[tuple], history: int) -> None:  # type: ignore[type-arg]
+    """Any joins, leaves, moves and skipped snapshots: what a client rebuilds from what it was
+    sent equals the server's state for that tick."""
+    room = Room(tick_rate=30)
+    room.replicator.history_len = history
+    clients: list[Client] = []
+    for o in ops:
+        if o[0] == "join" and len(clients) < 8:
+            clients.append(Client(room, f"p{len(clients)}"))
+        elif o[0] == "leave" and clients:
+            c = clients.pop(o[1] % len(clients))
+            room.leave(c.member)
+        elif o[0] == "move" and clients:
+            clients[o[1] % len(clients)].send_input(o[2], o[3])
+        elif o[0] == "tick":
+            room.tick()
+            for c, reads in zip(clients, o[1], strict=False):
+                if reads:
+                    for m in c.read():
+                        if isinstance(m, Snapshot):
+                            assert c.mirror.as_rows() == room.replicator.frames[m.tick].rows
+    room.tick()
+    world_rows = {e.id: e.row() for e in room.world.entities.values()}
+    for c in clients:
+        c.read()
+        assert c.mirror.tick == room.tick_no
+        assert c.mirror.as_rows() == world_rows
+
+
+def test_member_outbox_never_grows_past_one_snapshot() -> None:
+    room = Room()
+    a = Client(room, "a")
+    m: Member = a.member
+    for _ in range(100):
+        room.tick()
+    assert m.pending is not None and len(m.control) == 1  # the welcome, and the newest snapshot
