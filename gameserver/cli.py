@@ -18,24 +18,56 @@ def build_parser() -> argparse.ArgumentParser:
         description="Authoritative multiplayer game server over WebSockets, with its demo page.",
     )
     p.add_argument("--host", default=d.host, help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=d.port, help="TCP port; 0 picks a free one (default %(default)s)")
-    p.add_argument("--tick", type=int, default=d.tick_rate, dest="tick_rate",
-                   help="simulation ticks per second, 1..120 (default %(default)s)")
-    p.add_argument("--snapshot-rate", type=int, default=None,
-                   help="snapshots per second; must divide the tick rate (default: the tick rate)")
-    p.add_argument("--max-players", type=int, default=d.max_players,
-                   help="players admitted at once; also sets the connection cap (default %(default)s)")
+    p.add_argument(
+        "--port", type=int, default=d.port, help="TCP port; 0 picks a free one (default %(default)s)"
+    )
+    p.add_argument(
+        "--tick",
+        type=int,
+        default=d.tick_rate,
+        dest="tick_rate",
+        help="simulation ticks per second, 1..120 (default %(default)s)",
+    )
+    p.add_argument(
+        "--snapshot-rate",
+        type=int,
+        default=None,
+        help="snapshots per second; must divide the tick rate (default: the tick rate)",
+    )
+    p.add_argument(
+        "--max-players",
+        type=int,
+        default=d.max_players,
+        help="players admitted at once; also sets the connection cap (default %(default)s)",
+    )
     p.add_argument("--log-level", default=d.log_level, choices=LOG_LEVELS, help="(default %(default)s)")
-    p.add_argument("--permessage-deflate", action="store_true",
-                   help="accept the WebSocket compression that browsers offer (about 2.3x CPU per send)")
-    p.add_argument("--max-lag", type=float, default=d.max_lag,
-                   help="seconds a client may go without acknowledging snapshots before it is dropped "
-                        "(default %(default)s)")
-    p.add_argument("--send-timeout", type=float, default=d.send_timeout,
-                   help="seconds one send may block before the connection is cut (default %(default)s)")
-    p.add_argument("--hello-timeout", type=float, default=d.hello_timeout,
-                   help="seconds a new connection has to say hello (default %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)")
+    p.add_argument(
+        "--permessage-deflate",
+        action="store_true",
+        help="accept the WebSocket compression that browsers offer (about 2.3x CPU per send)",
+    )
+    p.add_argument(
+        "--max-lag",
+        type=float,
+        default=d.max_lag,
+        help="seconds a client may go without acknowledging snapshots before it is dropped "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--send-timeout",
+        type=float,
+        default=d.send_timeout,
+        help="seconds one send may block before the connection is cut (default %(default)s)",
+    )
+    p.add_argument(
+        "--hello-timeout",
+        type=float,
+        default=d.hello_timeout,
+        help="seconds a new connection has to say hello (default %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
+    )
     return p
 
 

@@ -136,9 +136,10 @@ def _float(value: Any, name: str, lo: float, hi: float) -> float:
         value = float(value)
     elif type(value) is not float:
         raise _invalid(f"{name} must be a number")
-    if not lo <= value <= hi:  # also false for NaN
+    number: float = value
+    if not lo <= number <= hi:  # also false for NaN
         raise _invalid(f"{name} must be a finite number in {lo:g}..{hi:g}")
-    return value
+    return number
 
 
 def _str(value: Any, name: str, lo: int, hi: int) -> str:
@@ -166,13 +167,15 @@ def _list(value: Any, name: str) -> list[Any]:
     return value
 
 
-def _unpack(data: bytes, limits: dict[str, int]) -> list[Any]:
+def _unpack(data: bytes | str, limits: dict[str, int]) -> list[Any]:
     if type(data) is not bytes:
         raise ProtocolError(ErrorCode.TEXT_FRAME, "binary frames only")
     try:
         value = msgpack.unpackb(data, strict_map_key=True, raw=False, **limits)
     except Exception as exc:  # msgpack raises ValueError subclasses, TypeError and others
-        raise ProtocolError(ErrorCode.INVALID_MSGPACK, f"not one valid msgpack value ({type(exc).__name__})") from None
+        raise ProtocolError(
+            ErrorCode.INVALID_MSGPACK, f"not one valid msgpack value ({type(exc).__name__})"
+        ) from None
     if type(value) is not list or not value:
         raise _invalid("a message is a non-empty array")
     if type(value[0]) is not int:
@@ -188,7 +191,7 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
 # --- client -> server ----------------------------------------------------------------------
 
 
-def decode_client(data: bytes) -> ClientMessage:
+def decode_client(data: bytes | str) -> ClientMessage:
     """Decode one message from a client. Raises ProtocolError only."""
     if len(data) > MAX_CLIENT_MESSAGE_BYTES:
         raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
@@ -220,13 +223,11 @@ def decode_client(data: bytes) -> ClientMessage:
 
 def encode_client(msg: ClientMessage) -> bytes:
     if isinstance(msg, Input):
-        return msgpack.packb(
-            [MsgType.INPUT, msg.seq, msg.move_x, msg.move_y, msg.aim, msg.buttons, msg.ack_tick]
-        )
+        return _pack([MsgType.INPUT, msg.seq, msg.move_x, msg.move_y, msg.aim, msg.buttons, msg.ack_tick])
     if isinstance(msg, Ping):
-        return msgpack.packb([MsgType.PING, msg.client_time])
+        return _pack([MsgType.PING, msg.client_time])
     if isinstance(msg, Hello):
-        return msgpack.packb([MsgType.HELLO, msg.version, msg.name, msg.session_token, msg.room])
+        return _pack([MsgType.HELLO, msg.version, msg.name, msg.session_token, msg.room])
     raise TypeError(f"not a client message: {msg!r}")
 
 
@@ -235,16 +236,15 @@ def encode_client(msg: ClientMessage) -> bytes:
 _packer = msgpack.Packer()
 
 
+def _pack(value: Any) -> bytes:
+    data: bytes = _packer.pack(value)
+    return data
+
+
 def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None) -> bytes:
     """The per-player head of a snapshot; encode_snapshot_body() bytes follow it."""
-    p = _packer
-    return (
-        p.pack_array_header(7)
-        + p.pack(MsgType.SNAPSHOT)
-        + p.pack(tick)
-        + p.pack(baseline)
-        + p.pack(last_seq)
-    )
+    head: bytes = _packer.pack_array_header(7)
+    return head + _pack(MsgType.SNAPSHOT) + _pack(tick) + _pack(baseline) + _pack(last_seq)
 
 
 def spawn_record(s: Spawn) -> list[Any]:
@@ -267,11 +267,9 @@ def change_record(c: Change) -> list[int]:
     return [c.id, mask, *values]
 
 
-def encode_snapshot_body(
-    spawns: list[list[Any]], flat_changes: list[int], removals: list[int]
-) -> bytes:
+def encode_snapshot_body(spawns: list[list[Any]], flat_changes: list[int], removals: list[int]) -> bytes:
     """Spawns as spawn_record() lists, changes already flattened, removals as ids."""
-    return _packer.pack(spawns) + _packer.pack(flat_changes) + _packer.pack(removals)
+    return _pack(spawns) + _pack(flat_changes) + _pack(removals)
 
 
 def encode_server(msg: ServerMessage) -> bytes:
@@ -283,7 +281,7 @@ def encode_server(msg: ServerMessage) -> bytes:
             [spawn_record(s) for s in msg.spawns], flat, list(msg.removals)
         )
     if isinstance(msg, Welcome):
-        return msgpack.packb(
+        return _pack(
             [
                 MsgType.WELCOME,
                 msg.version,
@@ -297,11 +295,11 @@ def encode_server(msg: ServerMessage) -> bytes:
             ]
         )
     if isinstance(msg, Pong):
-        return msgpack.packb([MsgType.PONG, msg.client_time, msg.tick])
+        return _pack([MsgType.PONG, msg.client_time, msg.tick])
     if isinstance(msg, Error):
-        return msgpack.packb([MsgType.ERROR, msg.code, msg.message])
+        return _pack([MsgType.ERROR, msg.code, msg.message])
     if isinstance(msg, Goodbye):
-        return msgpack.packb([MsgType.GOODBYE, msg.code, msg.message])
+        return _pack([MsgType.GOODBYE, msg.code, msg.message])
     raise TypeError(f"not a server message: {msg!r}")
 
 
@@ -340,7 +338,7 @@ def _changes(flat: list[Any]) -> tuple[Change, ...]:
     return tuple(out)
 
 
-def decode_server(data: bytes) -> ServerMessage:
+def decode_server(data: bytes | str) -> ServerMessage:
     """Decode one message from the server (bots, tests). Raises ProtocolError only."""
     v = _unpack(data, _SERVER_LIMITS)
     kind = v[0]

@@ -46,9 +46,7 @@ class Config:
     def __attrs_post_init__(self) -> None:
         rate = self.effective_snapshot_rate
         if not 1 <= rate <= self.tick_rate or self.tick_rate % rate:
-            raise ValueError(
-                f"--snapshot-rate must divide the tick rate {self.tick_rate} (got {rate})"
-            )
+            raise ValueError(f"--snapshot-rate must divide the tick rate {self.tick_rate} (got {rate})")
 
     @property
     def effective_snapshot_rate(self) -> int:

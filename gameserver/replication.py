@@ -12,7 +12,7 @@ Invariants:
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -21,7 +21,12 @@ from gameserver.messages import Field, Snapshot
 from gameserver.world import World
 
 Row = tuple[int, int, int, int, int, str]  # qx, qy, angle, hp, kind, name
-QX, QY, ANGLE, HP, KIND, NAME = range(6)
+QX: Final = 0
+QY: Final = 1
+ANGLE: Final = 2
+HP: Final = 3
+KIND: Final = 4
+NAME: Final = 5
 
 
 @attrs.frozen

@@ -180,7 +180,9 @@ def serve(config: Config) -> int:
     server = GameServer(config)
     server.start()
     host, port = server.address
-    print(f"gameserver on http://{host}:{port}/  (WebSocket ws://{host}:{port}/ws, Ctrl-C to stop)", flush=True)
+    print(
+        f"gameserver on http://{host}:{port}/  (WebSocket ws://{host}:{port}/ws, Ctrl-C to stop)", flush=True
+    )
     stop_requested: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -84,7 +84,9 @@ class TickScheduler:
             ran += 1
             if took > self.period:
                 self.overruns += 1
-                log.warning("tick %d took %.1f ms (period %.1f ms)", self.ticks, took * 1e3, self.period * 1e3)
+                log.warning(
+                    "tick %d took %.1f ms (period %.1f ms)", self.ticks, took * 1e3, self.period * 1e3
+                )
             self.next_deadline += self.period
         if now >= self.next_deadline:
             behind = int((now - self.next_deadline) / self.period) + 1

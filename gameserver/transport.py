@@ -72,7 +72,6 @@ class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
         super().push(data, final)
 
 
-
 def harden(ws: RFC6455WebSocket, max_message: int) -> None:
     """Per-message size cap and fast unmasking on one eventlet WebSocket."""
     ws.max_frame_length = max_message
@@ -238,13 +237,14 @@ class Connection:
             return
         if self.writer is not None:
             self.writer.kill()
-        if not member.closing:
+        if member.close_request is None:
             member.close_request = (1000, "peer_closed")
+        reason = member.close_request[1]
         self._drain(self.server.config.send_timeout)
         hard_close(self.ws)
         self.server.room.leave(member)
         self.server.connections.pop(member.entity_id, None)
-        log.info("%s entity %d left (%s)", self.peer, member.entity_id, member.close_request[1])
+        log.info("%s entity %d left (%s)", self.peer, member.entity_id, reason)
 
     # --- writer ----------------------------------------------------------------------
 
@@ -295,9 +295,7 @@ class WebApp:
             "/assets/": Path(server.config.assets_dir).resolve(),
             "/": Path(server.config.static_dir).resolve(),
         }
-        ws_app = eventlet.websocket.WebSocketWSGI.configured(
-            self._handle_ws, support_legacy_versions=False
-        )
+        ws_app = eventlet.websocket.WebSocketWSGI.configured(self._handle_ws, support_legacy_versions=False)
         ws_app.max_frame_length = MAX_CLIENT_MESSAGE_BYTES  # configured() can't set it (eventlet#728)
         self.ws_app = ws_app
 
@@ -310,8 +308,14 @@ class WebApp:
             return _text(start_response, "405 Method Not Allowed", "GET only\n")
         if path == "/healthz":
             body = json.dumps(self.server.health(), sort_keys=True).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                                      ("Content-Length", str(len(body)))])
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "application/json"),
+                    ("Cache-Control", "no-store"),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
             return [body]
         return self._static(path, start_response, method == "HEAD")
 
@@ -319,13 +323,21 @@ class WebApp:
         upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
         if upgrade and "HTTP_SEC_WEBSOCKET_VERSION" not in environ:
             # Legacy Hixie-75/76 handshakes: eventlet would speak them by default.
-            start_response("426 Upgrade Required", [("Sec-WebSocket-Version", "13"),
-                                                    ("Content-Type", "text/plain; charset=utf-8"),
-                                                    ("Connection", "close")])
+            start_response(
+                "426 Upgrade Required",
+                [
+                    ("Sec-WebSocket-Version", "13"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Connection", "close"),
+                ],
+            )
             return [b"unsupported_websocket_version: only RFC 6455 WebSockets (version 13)\n"]
         if not upgrade:
-            return _text(start_response, "400 Bad Request",
-                         "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n")
+            return _text(
+                start_response,
+                "400 Bad Request",
+                "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n",
+            )
         if not self.server.config.permessage_deflate:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         result: Iterable[bytes] = self.ws_app(environ, start_response)
@@ -337,7 +349,7 @@ class WebApp:
     def _static(self, path: str, start_response: StartResponse, head: bool) -> Iterable[bytes]:
         for prefix, root in self.static_roots.items():
             if path.startswith(prefix):
-                rel = path[len(prefix):] or "index.html"
+                rel = path[len(prefix) :] or "index.html"
                 target = Path(os.path.realpath(root / rel))
                 if target.is_dir():
                     target = target / "index.html"
@@ -349,7 +361,9 @@ class WebApp:
 
 def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:
     body = text.encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    start_response(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    )
     return [body]
 
 
@@ -360,6 +374,7 @@ def _file(start_response: StartResponse, target: Path, head: bool) -> list[bytes
     if ctype.startswith("text/") or ctype == "application/json":
         ctype += "; charset=utf-8"
     body = target.read_bytes()
-    start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body))),
-                              ("Cache-Control", "no-cache")])
+    start_response(
+        "200 OK", [("Content-Type", ctype), ("Content-Length", str(len(body))), ("Cache-Control", "no-cache")]
+    )
     return [] if head else [body]

@@ -138,7 +138,7 @@ class World:
 
     def state_hash(self) -> str:
         """A digest of the whole state (floats bit for bit), for determinism checks."""
-        state = [self.tick, self._next_id]
+        state: list[object] = [self.tick, self._next_id]
         for e in self.entities.values():
             state.append([e.id, e.kind, e.name, e.x, e.y, e.angle, e.hp, e.vx, e.vy])
         return hashlib.blake2b(msgpack.packb(state), digest_size=16).hexdigest()

@@ -36,7 +36,9 @@ SERVER_MESSAGES = [
     Welcome(1, 3, 30, 30, "token", "r-1", 99, {"speed": 150.0, "quanta": 8}),
     Snapshot(10, None, None, spawns=(Spawn(1, 1, "a", 80, 160, 0, 100),)),
     Snapshot(
-        11, 10, 4,
+        11,
+        10,
+        4,
         changes=(Change(1, dqx=-40, dqy=3), Change(2, angle=255), Change(3, hp=0), Change(4, 1, 2, 3, 4)),
         removals=(9, 12),
     ),
@@ -128,7 +130,11 @@ def test_arbitrary_bytes_raise_only_protocol_error(data: bytes) -> None:
 
 
 msgpack_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=30)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=30)
     | st.binary(max_size=10),
     lambda inner: st.lists(inner, max_size=8) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
     max_leaves=30,
@@ -162,9 +168,17 @@ def test_any_valid_input_round_trips(msg: Input) -> None:
 
 
 @given(
-    st.lists(st.builds(Change, id=st.integers(0, 5000), dqx=st.none() | st.integers(-(2**20), 2**20),
-                       dqy=st.none() | st.integers(-100, 100), angle=st.none() | st.integers(0, 255),
-                       hp=st.none() | st.integers(0, 100)), max_size=20)
+    st.lists(
+        st.builds(
+            Change,
+            id=st.integers(0, 5000),
+            dqx=st.none() | st.integers(-(2**20), 2**20),
+            dqy=st.none() | st.integers(-100, 100),
+            angle=st.none() | st.integers(0, 255),
+            hp=st.none() | st.integers(0, 100),
+        ),
+        max_size=20,
+    )
 )
 def test_flat_changes_round_trip(changes: list[Change]) -> None:
     changes = [c for c in changes if any(v is not None for v in (c.dqx, c.dqy, c.angle, c.hp))]

@@ -131,7 +131,8 @@ def test_two_players_one_moves_the_other_sees_it(server: ServerProcess) -> None:
             a.move = (1.0 if start[0] < 8000 else -1.0, 0.0)
             await wait_until(
                 lambda: abs(b.position_of(a_id)[0] - start[0]) >= 8 * 40,  # type: ignore[index]
-                5, "alice to move 40 units in bob's view",
+                5,
+                "alice to move 40 units in bob's view",
             )
             assert b.position_of(a_id)[1] == start[1]  # type: ignore[index]
             # alice's own view agrees with the server's acknowledgement of her inputs
@@ -183,9 +184,12 @@ BAD_MESSAGES = [
 ]
 
 
-@pytest.mark.parametrize("label, data, close_code, error_code", BAD_MESSAGES, ids=[b[0] for b in BAD_MESSAGES])
-def test_bad_message_after_hello(server: ServerProcess, label: str, data: Any, close_code: int,
-                                 error_code: str) -> None:
+@pytest.mark.parametrize(
+    "label, data, close_code, error_code", BAD_MESSAGES, ids=[b[0] for b in BAD_MESSAGES]
+)
+def test_bad_message_after_hello(
+    server: ServerProcess, label: str, data: Any, close_code: int, error_code: str
+) -> None:
     async def scenario() -> None:
         async with player(server.ws_url, "witness") as witness:
             await wait_until(lambda: len(witness.ticks) >= 3, 5, "the witness's snapshots")
@@ -381,21 +385,38 @@ def test_sigterm_says_goodbye_and_exits_zero_quickly() -> None:
     assert results["took"] < 2.0, f"took {results['took']:.2f} s"
 
 
-@pytest.mark.parametrize("args", [["--tick", "0"], ["--tick", "1000"], ["--snapshot-rate", "7"],
-                                  ["--port", "-1"], ["--log-level", "loud"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--tick", "0"],
+        ["--tick", "1000"],
+        ["--snapshot-rate", "7"],
+        ["--port", "-1"],
+        ["--log-level", "loud"],
+    ],
+)
 def test_bad_flags_exit_2_with_a_message(args: list[str]) -> None:
-    r = subprocess.run([sys.executable, "-m", "gameserver", *args], cwd=ROOT, capture_output=True,
-                       text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "gameserver", *args], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert r.returncode == 2
     assert "error:" in r.stderr and r.stdout == ""
 
 
 def test_help_lists_the_flags() -> None:
-    r = subprocess.run([sys.executable, "-m", "gameserver", "--help"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "gameserver", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert r.returncode == 0
-    for flag in ["--host", "--port", "--tick", "--snapshot-rate", "--max-players", "--log-level",
-                 "--permessage-deflate"]:
+    for flag in [
+        "--host",
+        "--port",
+        "--tick",
+        "--snapshot-rate",
+        "--max-players",
+        "--log-level",
+        "--permessage-deflate",
+    ]:
         assert flag in r.stdout
 
 
