@@ -50,9 +50,9 @@ class GcSteering:
         if now - self.last_full > self.full_every and slack > 0.015:
             gc.collect(2)
             self.last_full = now
-        elif count1 > 10:
+        elif count1 > 20:
             gc.collect(1)
-        elif count0 > 700:
+        elif count0 > 5000:
             gc.collect(0)
         else:
             return
