@@ -241,10 +241,20 @@ def _pack(value: Any) -> bytes:
     return data
 
 
-def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None) -> bytes:
-    """The per-player head of a snapshot; encode_snapshot_body() bytes follow it."""
+def encode_snapshot_head(tick: int, baseline: int | None) -> bytes:
+    """A snapshot up to its baseline field: the part that is the same for every player."""
     head: bytes = _packer.pack_array_header(7)
-    return head + _pack(MsgType.SNAPSHOT) + _pack(tick) + _pack(baseline) + _pack(last_seq)
+    return head + _pack(MsgType.SNAPSHOT) + _pack(tick) + _pack(baseline)
+
+
+def pack_optional_int(value: int | None) -> bytes:
+    """One int or nil: a snapshot's last_seq, the only per-player field, goes between head and body."""
+    return _pack(value)
+
+
+def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None) -> bytes:
+    """The head of a snapshot; encode_snapshot_body() bytes follow it."""
+    return encode_snapshot_head(tick, baseline) + _pack(last_seq)
 
 
 def spawn_record(s: Spawn) -> list[Any]:
@@ -392,5 +402,7 @@ __all__ = [
     "encode_client",
     "encode_server",
     "encode_snapshot_body",
+    "encode_snapshot_head",
     "encode_snapshot_header",
+    "pack_optional_int",
 ]

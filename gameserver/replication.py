@@ -28,6 +28,9 @@ HP: Final = 3
 KIND: Final = 4
 NAME: Final = 5
 
+# Plain ints: IntFlag arithmetic costs about a microsecond an entity here.
+_X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
+
 
 @attrs.frozen
 class Frame:
@@ -59,19 +62,19 @@ def delta_body(base: Frame | None, cur: Frame) -> bytes:
             mask = 0
             values: list[int] = []
             if row[QX] != old[QX]:
-                mask |= Field.X
+                mask = _X
                 values.append(row[QX] - old[QX])
             if row[QY] != old[QY]:
-                mask |= Field.Y
+                mask |= _Y
                 values.append(row[QY] - old[QY])
             if row[ANGLE] != old[ANGLE]:
-                mask |= Field.ANGLE
+                mask |= _ANGLE
                 values.append(row[ANGLE])
             if row[HP] != old[HP]:
-                mask |= Field.HP
+                mask |= _HP
                 values.append(row[HP])
             flat.append(eid)
-            flat.append(int(mask))
+            flat.append(mask)
             flat.extend(values)
     removals = [eid for eid in old_rows if eid not in cur.rows]
     return codec.encode_snapshot_body(spawns, flat, removals)
@@ -84,7 +87,7 @@ class Replicator:
     history_len: int = 64
     frames: dict[int, Frame] = attrs.field(init=False, factory=dict)
     _order: deque[int] = attrs.field(init=False, factory=deque)
-    _bodies: dict[int | None, bytes] = attrs.field(init=False, factory=dict)
+    _bodies: dict[int | None, tuple[bytes, bytes]] = attrs.field(init=False, factory=dict)
     current: Frame | None = attrs.field(init=False, default=None)
     bodies_built: int = attrs.field(init=False, default=0)  # for tests and stats
 
@@ -98,18 +101,19 @@ class Replicator:
         self._bodies.clear()
         return frame
 
-    def body_for(self, baseline: int | None) -> tuple[int | None, bytes]:
-        """(baseline actually used, body bytes) for a client holding `baseline`."""
+    def body_for(self, baseline: int | None) -> tuple[bytes, bytes]:
+        """For a client holding `baseline`: the snapshot's head up to the baseline field, and
+        its body after last_seq. The player's own last_seq goes between the two."""
         assert self.current is not None, "capture() first"
         if baseline is not None and baseline not in self.frames:
             baseline = None  # too old: the client gets a full snapshot
-        body = self._bodies.get(baseline)
-        if body is None:
+        parts = self._bodies.get(baseline)
+        if parts is None:
             base = self.frames[baseline] if baseline is not None else None
-            body = delta_body(base, self.current)
-            self._bodies[baseline] = body
+            parts = (codec.encode_snapshot_head(self.current.tick, baseline), delta_body(base, self.current))
+            self._bodies[baseline] = parts
             self.bodies_built += 1
-        return baseline, body
+        return parts
 
 
 class DesyncError(Exception):

@@ -199,42 +199,47 @@ class Room:
     def tick(self) -> list[Member]:
         """Advance one tick; returns the members with something new to send."""
         burst = self.rules.max_inputs_per_tick
+        rate, cap = self.msg_rate_per_tick, self.msg_burst
         commands: dict[int, list[Input]] = {}
         for eid, m in self.members.items():
-            m.credit = min(m.credit + 1, burst)
-            m.msg_tokens = min(m.msg_tokens + self.msg_rate_per_tick, self.msg_burst)
-            if m.inbox and not m.closing:
-                take = min(m.credit, len(m.inbox))
-                cmds = [m.inbox.popleft() for _ in range(take)]
+            if m.credit < burst:
+                m.credit += 1
+            if m.msg_tokens < cap:
+                m.msg_tokens = min(m.msg_tokens + rate, cap)
+            inbox = m.inbox
+            if inbox and m.close_request is None:
+                take = m.credit if m.credit < len(inbox) else len(inbox)
+                cmds = [inbox.popleft() for _ in range(take)]
                 m.credit -= take
                 m.last_applied_seq = cmds[-1].seq
                 commands[eid] = cmds
         self.world.step(commands)
         tick = self.world.tick
 
-        ready: dict[int, Member] = {}
-        lag_limit = self.max_lag_ticks
+        snapshot = tick % self.snapshot_every == 0
+        if snapshot:
+            self.replicator.capture(self.world)
+        body_for = self.replicator.body_for
+        pack_seq = codec.pack_optional_int
+        lag_floor = tick - self.max_lag_ticks
+        ready: list[Member] = []
         for m in self.members.values():
-            if m.closing:
+            if m.close_request is not None:
                 continue
             acked = m.ack_tick if m.ack_tick is not None else m.joined_tick
-            if tick - acked > lag_limit:
-                m.request_close(ErrorCode.TOO_SLOW, f"no acknowledgement for {lag_limit} ticks")
-                ready[m.entity_id] = m
-            elif m.control:
-                ready[m.entity_id] = m
-
-        if tick % self.snapshot_every == 0:
-            self.replicator.capture(self.world)
-            for m in self.members.values():
-                if m.closing:
-                    continue
+            if acked < lag_floor:
+                m.request_close(ErrorCode.TOO_SLOW, f"no acknowledgement for {self.max_lag_ticks} ticks")
+                ready.append(m)
+                continue
+            if snapshot:
                 if m.pending is not None:
                     m.snapshots_skipped += 1
-                baseline, body = self.replicator.body_for(m.held_tick)
-                m.pending = (tick, codec.encode_snapshot_header(tick, baseline, m.last_applied_seq) + body)
-                ready[m.entity_id] = m
-        return list(ready.values())
+                head, body = body_for(m.held_tick)
+                m.pending = (tick, head + pack_seq(m.last_applied_seq) + body)
+                ready.append(m)
+            elif m.control:
+                ready.append(m)
+        return ready
 
     def close_all(self, error: ErrorCode, message: str) -> list[Member]:
         for m in self.members.values():

@@ -1,8 +1,8 @@
 """Builds the room, the tick loop and the web app, and runs them under eventlet.
 
 Invariants:
-- The tick green thread runs room.tick() on a fixed timestep and then only wakes writers:
-  it never touches a socket and never waits on a client.
+- The tick green thread runs room.tick() on a fixed timestep and then only wakes the sender
+  green thread: it never touches a socket and never waits on a client.
 - Garbage collection is steered by the tick loop: objects alive after start-up are frozen out
   of the collector, and collections run right after a tick, in the time before the next one,
   so a full collection (10-17 ms here) never lands inside a tick.
@@ -20,11 +20,12 @@ from types import FrameType
 from typing import Any
 
 import eventlet
+import eventlet.queue
 import eventlet.wsgi
 
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
-from gameserver.room import Room
+from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
 from gameserver.transport import Connection, WebApp
 
@@ -80,6 +81,8 @@ class GameServer:
         self.started = time.monotonic()
         self.listener: Any = None
         self._threads: list[Any] = []
+        self._due: list[Member] = []  # members the last ticks left something to send
+        self._send_wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
         self._running = False
 
     @property
@@ -88,10 +91,21 @@ class GameServer:
         return host, port
 
     def _tick(self) -> None:
-        for member in self.room.tick():
-            conn = self.connections.get(member.entity_id)
-            if conn is not None:
-                conn.notify()
+        self._due.extend(self.room.tick())
+        try:
+            self._send_wake.put_nowait(None)
+        except eventlet.queue.Full:
+            pass
+
+    def _send_loop(self) -> None:
+        """Hand each tick's output to the sockets, outside the tick green thread."""
+        while self._running:
+            self._send_wake.get()
+            due, self._due = self._due, []
+            for member in due:
+                conn = self.connections.get(member.entity_id)
+                if conn is not None:
+                    conn.send_now()
 
     def _tick_loop(self) -> None:
         sched = self.scheduler
@@ -129,6 +143,7 @@ class GameServer:
             )
         )
         self.gc.start()
+        self._threads.append(eventlet.spawn(self._send_loop))
         self._threads.append(eventlet.spawn(self._tick_loop))
         host, port = self.address
         log.info("serving on http://%s:%d/ (WebSocket at /ws), %d Hz", host, port, self.config.tick_rate)

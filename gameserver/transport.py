@@ -4,9 +4,12 @@ and writer green threads.
 Invariants:
 - Only this module and gameserver.server import eventlet.
 - Per connection, the reader (the WSGI green thread) decodes and hands messages to the room;
-  it yields after every message so a flooding client cannot starve the process. The writer
-  is the only green thread that sends on the socket, each send bounded by `send_timeout`;
-  past it the TCP socket is cut, since a frame may be half written (eventlet#332).
+  it yields after every message that found more input waiting, so a flooding client cannot
+  starve the process.
+- After each tick the server's sender green thread writes each due snapshot with one
+  non-blocking send (send_now). What a socket does not take goes to that connection's writer
+  green thread, which sends it under `send_timeout`; past it the TCP socket is cut, since a
+  frame may be half written (eventlet#332). eventlet's per-socket send lock orders the two.
 - The size cap is per message, not per frame: eventlet's max_frame_length alone lets
   fragments add up without bound, so the message buffer enforces the total too.
 - Every refusal carries a stable code: an error message, then a close frame whose code is the
@@ -173,6 +176,9 @@ class Connection:
         self.member: Member | None = None
         self.wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
         self.writer: Any = None
+        # Bytes the sender could not write without waiting; while set, this connection's
+        # send lock is held on the writer's behalf and only the writer may send.
+        self.remainder: bytes | None = None
         self.peer = ws.environ.get("REMOTE_ADDR", "?")
 
     # --- reader ----------------------------------------------------------------------
@@ -304,6 +310,44 @@ class Connection:
         except eventlet.queue.Full:
             pass
 
+    def send_now(self) -> None:
+        """Write what is due as far as the socket takes it without waiting.
+
+        Called by the server's sender green thread after each tick, for every connection that
+        has something new: with a socket that keeps up (nearly always) one non-blocking send
+        does it, with no wake-up and no switch to this connection's writer. Whatever the socket
+        does not take, and anything while the writer is busy or closing, is the writer's job.
+        """
+        member = self.member
+        ws = self.ws
+        if member is None or member.close_request is not None or self.remainder is not None:
+            self.notify()
+            return
+        lock = ws._sendlock
+        if not lock.acquire(blocking=False):  # the writer (or a pong) is mid-frame
+            self.notify()
+            return
+        out = member.take_outgoing()
+        if not out:
+            lock.release()
+            return
+        data = b"".join([ws._pack_message(d) for d in out])  # eventlet's framing
+        try:
+            sent = ws.socket.fd.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            lock.release()
+            log.debug("%s: send failed: %r", self.peer, exc)
+            hard_close(ws)
+            return
+        self.server.bytes_out += sent
+        if sent == len(data):
+            lock.release()
+        else:
+            self.remainder = data[sent:]  # the lock passes to the writer with the remainder
+            self.notify()
+
     def _write(self) -> None:
         assert self.member is not None
         member = self.member
@@ -312,6 +356,12 @@ class Connection:
         try:
             while True:
                 self.wake.get()
+                if self.remainder is not None:
+                    with eventlet.Timeout(timeout):
+                        ws.socket.sendall(self.remainder)
+                    self.server.bytes_out += len(self.remainder)
+                    self.remainder = None
+                    ws._sendlock.release()
                 for data in member.take_outgoing():
                     with eventlet.Timeout(timeout):
                         ws.send(data)
