@@ -65,8 +65,7 @@ class BufferedSocket:
 
     eventlet's frame parser asks for 2 bytes, then the mask, then the payload: three system
     calls per 20-byte input. Reading whatever is there in one call and serving the parser from
-    that buffer leaves one. `immediate` tells whether the last refill found data waiting
-    (nothing blocked), which is the reader's cue that a peer may be flooding.
+    that buffer leaves one. `buffered` tells the reader that more input is already waiting.
     """
 
     def __init__(self, sock: Any) -> None:
@@ -74,19 +73,19 @@ class BufferedSocket:
         self._raw = sock.fd  # the non-blocking OS socket under the green one
         self._buf = b""
         self._pos = 0
-        self.immediate = False
 
     def recv(self, n: int) -> bytes:
         if self._pos >= len(self._buf):
-            self.immediate = True
             while True:
                 try:
+                    # Wait in the hub first: after a message, the next one is rarely there yet,
+                    # so trying recv first would mostly cost a failed system call. Waiting
+                    # always switches to the hub, so a flood cannot starve the others.
+                    self._sock._read_trampoline()  # eventlet's own wait: timeouts, closes
                     data = self._raw.recv(65536)
                     break
                 except BlockingIOError:
-                    self.immediate = False
-                    # eventlet's own wait (private): honours timeouts and a close from the writer
-                    self._sock._read_trampoline()
+                    continue
                 except OSError:
                     return b""
             if not data:
@@ -250,9 +249,9 @@ class Connection:
                 member.request_close(exc.error, exc.detail)
             if member.control:
                 self.notify()
-            if sock.buffered or sock.immediate:
+            if sock.buffered:
                 # More was already waiting: yield, so a flood cannot starve the tick and the
-                # others. A peer that sends one message at a time yields in its next read.
+                # others. Every read from the socket waits in the hub, which yields too.
                 eventlet.sleep(0)
 
     def _wait(self) -> bytes | str | None:
