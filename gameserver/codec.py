@@ -198,7 +198,8 @@ def decode_client(data: bytes | str) -> ClientMessage:
     v = _unpack(data, _CLIENT_LIMITS)
     kind = v[0]
     if kind == MsgType.INPUT:
-        _arity(v, 7, "input")
+        if len(v) != 8:
+            _arity(v, 7, "input")  # render_tick, the 8th field, may be left out
         return Input(
             seq=_int(v[1], "seq", 0, MAX_SEQ),
             move_x=_float(v[2], "move_x", -1.0, 1.0),
@@ -206,6 +207,7 @@ def decode_client(data: bytes | str) -> ClientMessage:
             aim=_float(v[4], "aim", -MAX_AIM, MAX_AIM),
             buttons=_int(v[5], "buttons", 0, MAX_BUTTONS),
             ack_tick=_opt_int(v[6], "ack_tick", 0, MAX_TICK),
+            render_tick=_opt_int(v[7], "render_tick", 0, MAX_TICK) if len(v) == 8 else None,
         )
     if kind == MsgType.PING:
         _arity(v, 2, "ping")
@@ -223,7 +225,10 @@ def decode_client(data: bytes | str) -> ClientMessage:
 
 def encode_client(msg: ClientMessage) -> bytes:
     if isinstance(msg, Input):
-        return _pack([MsgType.INPUT, msg.seq, msg.move_x, msg.move_y, msg.aim, msg.buttons, msg.ack_tick])
+        fields = [MsgType.INPUT, msg.seq, msg.move_x, msg.move_y, msg.aim, msg.buttons, msg.ack_tick]
+        if msg.render_tick is not None:
+            fields.append(msg.render_tick)
+        return _pack(fields)
     if isinstance(msg, Ping):
         return _pack([MsgType.PING, msg.client_time])
     if isinstance(msg, Hello):

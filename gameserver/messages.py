@@ -60,6 +60,7 @@ class Input:
     aim: float  # radians
     buttons: int
     ack_tick: int | None  # newest snapshot tick the client holds
+    render_tick: int | None = None  # server tick the client was drawing others at (lag compensation)
 
 
 @attrs.frozen

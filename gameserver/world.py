@@ -5,6 +5,8 @@ Invariants:
   seed and the same inputs give the same state_hash(), bit for bit.
 - Authoritative: whatever a client sends, a player moves at most `speed * dt` per applied input,
   stays inside the world, and positions sit on the 1/QUANTA grid that the wire carries.
+- Dead players (hp 0) neither move, shoot nor get hit, and respawn after `respawn_ticks`.
+  Shots are judged with lag compensation (gameserver.combat).
 - The movement rule is the function step_position(); the browser client has a line-for-line twin
   (client_demo/js/rules.js), fed with the numbers of Rules.to_wire() from the welcome message.
 """
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 import msgpack
 
+from gameserver.combat import FIRE, PositionHistory, ray_hit, rewind_tick
 from gameserver.messages import EntityKind, Input
 
 QUANTA = 8  # positions are multiples of 1/8 unit: exact in binary floats, and 1 byte deltas
@@ -35,6 +38,14 @@ class Rules:
     max_hp: int = 100
     player_radius: float = 16.0
     max_inputs_per_tick: int = 3  # burst allowance; sustained rate is one input per tick
+    # the weapon: a hitscan gun
+    fire_interval_ticks: int = 6  # at 30 Hz, five shots a second
+    weapon_range: float = 900.0
+    damage: int = 25
+    respawn_ticks: int = 90  # three seconds dead
+    # lag compensation: positions kept, and how far back a shot may be judged
+    history_ticks: int = 30  # one second at 30 Hz
+    max_rewind_ticks: int = 6  # 200 ms at 30 Hz
 
     def to_wire(self, dt: float) -> dict[str, float]:
         return {
@@ -46,6 +57,11 @@ class Rules:
             "angle_steps": ANGLE_STEPS,
             "max_hp": self.max_hp,
             "player_radius": self.player_radius,
+            "fire_interval_ticks": self.fire_interval_ticks,
+            "weapon_range": self.weapon_range,
+            "damage": self.damage,
+            "respawn_ticks": self.respawn_ticks,
+            "max_rewind_ticks": self.max_rewind_ticks,
         }
 
 
@@ -83,6 +99,15 @@ class Entity:
     hp: int = 100
     vx: float = 0.0  # units per second over the last tick
     vy: float = 0.0
+    score: int = 0  # kills
+    deaths: int = 0
+    shots: int = 0  # shots fired, ever
+    next_fire_tick: int = 0
+    respawn_tick: int | None = None  # set while dead
+
+    @property
+    def alive(self) -> bool:
+        return self.hp > 0
 
     def row(self) -> tuple[int, int, int, int, int, str]:
         """The replicated view: quantized x, y, angle, hp, then the static kind and name."""
@@ -98,18 +123,28 @@ class World:
     entities: dict[int, Entity] = attrs.field(init=False, factory=dict)
     _next_id: int = attrs.field(init=False, default=1)
     _rng: random.Random = attrs.field(init=False)
+    history: PositionHistory = attrs.field(init=False)
+    shots_fired: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # last tick
+
+    @history.default
+    def _make_history(self) -> PositionHistory:
+        return PositionHistory(self.rules.history_ticks)
 
     @_rng.default
     def _make_rng(self) -> random.Random:
         return random.Random(self.seed)
 
-    def spawn_player(self, name: str) -> Entity:
+    def _spawn_point(self) -> tuple[float, float]:
         r = self.rules
         margin = r.player_radius
         x = snap(self._rng.uniform(margin, r.world_width - margin))
         y = snap(self._rng.uniform(margin, r.world_height - margin))
+        return x, y
+
+    def spawn_player(self, name: str) -> Entity:
+        x, y = self._spawn_point()
         # Ids are never reused, so a delta can't mistake a new entity for an old one.
-        e = Entity(id=self._next_id, kind=EntityKind.PLAYER, name=name, x=x, y=y, hp=r.max_hp)
+        e = Entity(id=self._next_id, kind=EntityKind.PLAYER, name=name, x=x, y=y, hp=self.rules.max_hp)
         self._next_id += 1
         self.entities[e.id] = e
         return e
@@ -120,25 +155,82 @@ class World:
     def step(self, inputs: Mapping[int, Sequence[Input]]) -> None:
         """Advance one tick. `inputs` maps entity id to the inputs applied this tick, in order."""
         self.tick += 1
+        tick = self.tick
         r = self.rules
         step = r.speed * self.dt
+        for entity in self.entities.values():
+            if entity.respawn_tick is not None and entity.respawn_tick <= tick:
+                entity.x, entity.y = self._spawn_point()
+                entity.hp = r.max_hp
+                entity.respawn_tick = None
+        shooters: list[tuple[Entity, Input]] = []
         for eid, entity in self.entities.items():
             cmds = inputs.get(eid)
-            if not cmds:
+            if not cmds or not entity.alive:
                 entity.vx = entity.vy = 0.0
                 continue
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
             for cmd in cmds:
                 x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, r.world_width, r.world_height)
-            entity.angle = quantize_angle(cmds[-1].aim)
+            last = cmds[-1]
+            entity.angle = quantize_angle(last.aim)
             entity.x, entity.y = x, y
             entity.vx = (x - x0) / self.dt
             entity.vy = (y - y0) / self.dt
+            if last.buttons & FIRE and tick >= entity.next_fire_tick:
+                shooters.append((entity, last))
+        self.shots_fired = [self._shoot(entity, cmd) for entity, cmd in shooters]
+        self.history.record(tick, {eid: (e.x, e.y) for eid, e in self.entities.items()})
+
+    def _shoot(self, shooter: Entity, cmd: Input) -> tuple[int, int | None]:
+        """Fire once; returns (shooter id, id of the entity hit or None)."""
+        r = self.rules
+        shooter.next_fire_tick = self.tick + r.fire_interval_ticks
+        shooter.shots += 1
+        when = rewind_tick(self.tick, cmd.render_tick, r.max_rewind_ticks)
+        seen = self.history.at(when) if when < self.tick else None
+        if seen is None:
+            targets = ((e.id, e.x, e.y) for e in self.entities.values() if e is not shooter and e.alive)
+        else:
+            alive = self.entities
+            targets = (
+                (tid, x, y)
+                for tid, (x, y) in seen.items()
+                if tid != shooter.id and tid in alive and alive[tid].alive
+            )
+        hit = ray_hit(shooter.x, shooter.y, cmd.aim, r.weapon_range, r.player_radius, targets)
+        if hit is None:
+            return shooter.id, None
+        target = self.entities[hit[0]]
+        target.hp = max(0, target.hp - r.damage)
+        if target.hp == 0:
+            target.deaths += 1
+            target.respawn_tick = self.tick + r.respawn_ticks
+            target.vx = target.vy = 0.0
+            shooter.score += 1
+        return shooter.id, target.id
 
     def state_hash(self) -> str:
         """A digest of the whole state (floats bit for bit), for determinism checks."""
         state: list[object] = [self.tick, self._next_id]
         for e in self.entities.values():
-            state.append([e.id, e.kind, e.name, e.x, e.y, e.angle, e.hp, e.vx, e.vy])
+            state.append(
+                [
+                    e.id,
+                    e.kind,
+                    e.name,
+                    e.x,
+                    e.y,
+                    e.angle,
+                    e.hp,
+                    e.vx,
+                    e.vy,
+                    e.score,
+                    e.deaths,
+                    e.shots,
+                    e.next_fire_tick,
+                    e.respawn_tick,
+                ]
+            )
         return hashlib.blake2b(msgpack.packb(state), digest_size=16).hexdigest()

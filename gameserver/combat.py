@@ -1,0 +1,83 @@
+"""Hitscan shots with lag compensation (pure).
+
+Invariants:
+- A shot is checked against the world as its shooter saw it: the positions recorded at the
+  server tick the shooter was rendering (Input.render_tick), clamped to at most
+  `Rules.max_rewind_ticks` in the past, so a laggy or lying client cannot shoot into the far past.
+- The history holds the positions after each of the last `Rules.history_ticks` ticks and no more.
+- The nearest target whose circle the ray crosses within range is hit; nothing else is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+
+import attrs
+
+FIRE = 1  # Input.buttons bit: the trigger is held
+
+Positions = dict[int, tuple[float, float]]
+
+
+@attrs.define(eq=False)
+class PositionHistory:
+    """Where every entity was after each recent tick."""
+
+    length: int
+    _frames: deque[tuple[int, Positions]] = attrs.field(init=False, factory=deque)
+
+    def record(self, tick: int, positions: Positions) -> None:
+        self._frames.append((tick, positions))
+        while len(self._frames) > self.length:
+            self._frames.popleft()
+
+    def at(self, tick: int) -> Positions | None:
+        if not self._frames:
+            return None
+        first = self._frames[0][0]
+        index = tick - first
+        if 0 <= index < len(self._frames):
+            recorded, positions = self._frames[index]
+            if recorded == tick:
+                return positions
+        for recorded, positions in self._frames:  # ticks were skipped: search
+            if recorded == tick:
+                return positions
+        return None
+
+
+def rewind_tick(now: int, render_tick: int | None, max_rewind: int) -> int:
+    """The tick a shot is judged at: what the shooter saw, but never more than max_rewind ago."""
+    if render_tick is None or render_tick > now:
+        return now
+    return max(render_tick, now - max_rewind)
+
+
+def ray_hit(
+    sx: float,
+    sy: float,
+    aim: float,
+    reach: float,
+    radius: float,
+    targets: Iterable[tuple[int, float, float]],
+) -> tuple[int, float] | None:
+    """The nearest target (id, distance) whose circle the ray from (sx, sy) crosses within reach."""
+    dx, dy = math.cos(aim), math.sin(aim)
+    r2 = radius * radius
+    best: tuple[int, float] | None = None
+    for tid, tx, ty in targets:
+        ox, oy = tx - sx, ty - sy
+        along = ox * dx + oy * dy
+        if along < -radius or along > reach + radius:
+            continue
+        miss2 = ox * ox + oy * oy - along * along
+        if miss2 > r2:
+            continue
+        dist = along - math.sqrt(r2 - miss2)
+        if dist < 0.0:
+            dist = 0.0  # the muzzle is inside the target
+        if dist <= reach and (best is None or dist < best[1]):
+            best = (tid, dist)
+    return best

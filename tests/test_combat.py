@@ -1,0 +1,112 @@
+"""Shots, hits, death and respawn, and lag compensation."""
+
+from __future__ import annotations
+
+import math
+
+from gameserver import codec
+from gameserver.combat import FIRE, PositionHistory, ray_hit, rewind_tick
+from gameserver.messages import Input
+from gameserver.world import Entity, Rules, World
+
+DT = 1 / 30
+
+
+def _cmd(
+    seq: int,
+    mx: float = 0.0,
+    my: float = 0.0,
+    aim: float = 0.0,
+    fire: bool = False,
+    render: int | None = None,
+) -> Input:
+    return Input(seq, mx, my, aim, FIRE if fire else 0, None, render)
+
+
+def _duel(rules: Rules | None = None) -> tuple[World, Entity, Entity]:
+    w = World(rules or Rules(), DT)
+    shooter, target = w.spawn_player("shooter"), w.spawn_player("target")
+    shooter.x, shooter.y = 500.0, 500.0
+    target.x, target.y = 800.0, 500.0  # 300 units to the right
+    return w, shooter, target
+
+
+def test_ray_hits_the_nearest_circle_within_range() -> None:
+    targets = [(1, 100.0, 0.0), (2, 50.0, 5.0), (3, 30.0, 40.0)]
+    assert ray_hit(0, 0, 0.0, 1000, 16, targets) == (2, 50.0 - math.sqrt(16**2 - 5**2))
+    assert ray_hit(0, 0, math.pi, 1000, 16, targets) is None
+    assert ray_hit(0, 0, 0.0, 20, 16, targets) is None  # out of reach
+
+
+def test_a_shot_damages_then_kills_and_scores_and_the_dead_respawn() -> None:
+    rules = Rules()
+    w, shooter, target = _duel(rules)
+    seq = 0
+    while target.alive:
+        seq += 1
+        w.step({shooter.id: [_cmd(seq, fire=True)]})
+        assert seq < 100
+    assert shooter.shots == rules.max_hp // rules.damage and shooter.score == 1 and target.deaths == 1
+    dead_at = w.tick
+    for i in range(rules.respawn_ticks - 1):
+        w.step({target.id: [_cmd(1000 + i, mx=1.0)]})
+        assert not target.alive and target.vx == 0.0  # the dead do not move
+    w.step({})
+    assert w.tick == dead_at + rules.respawn_ticks and target.hp == rules.max_hp
+
+
+def test_fire_rate_is_enforced_whatever_the_client_sends() -> None:
+    rules = Rules()
+    w, shooter, target = _duel(rules)
+    for seq in range(1, 31):
+        w.step({shooter.id: [_cmd(seq, aim=math.pi, fire=True)]})  # aiming away: misses
+    assert shooter.shots == 30 // rules.fire_interval_ticks
+
+
+def test_lag_compensation_hits_where_the_target_was_when_seen() -> None:
+    """The shooter saw the target at tick T; the target has moved since; the shot still hits."""
+    w, shooter, target = _duel()
+    for seq in range(1, 6):
+        w.step({})
+    seen_at = w.tick  # the shooter renders this tick: target at (800, 500)
+    for seq in range(1, 5):  # the target walks 20 units down, out of the line of fire
+        w.step({target.id: [_cmd(seq, my=1.0)]})
+    assert target.y == 520.0
+    w.step({shooter.id: [_cmd(1, aim=0.0, fire=True, render=seen_at)]})
+    assert target.hp < 100, "the rewound shot must hit"
+    assert w.shots_fired == [(shooter.id, target.id)]
+
+
+def test_without_rewind_the_same_shot_misses() -> None:
+    w, shooter, target = _duel()
+    for seq in range(1, 5):
+        w.step({target.id: [_cmd(seq, my=1.0)]})
+    w.step({shooter.id: [_cmd(1, aim=0.0, fire=True, render=w.tick + 1)]})  # "now"
+    assert target.hp == 100 and w.shots_fired == [(shooter.id, None)]
+
+
+def test_a_rewind_beyond_the_limit_does_not_hit() -> None:
+    rules = Rules()
+    w, shooter, target = _duel(rules)
+    w.step({})
+    seen_at = w.tick
+    for seq in range(1, rules.max_rewind_ticks + 4):  # the target left long ago
+        w.step({target.id: [_cmd(seq, my=1.0)]})
+    w.step({shooter.id: [_cmd(1, aim=0.0, fire=True, render=seen_at)]})
+    assert target.hp == 100, "a shot may not be judged further back than max_rewind_ticks"
+    assert rewind_tick(100, 10, 6) == 94 and rewind_tick(100, 97, 6) == 97 and rewind_tick(100, 200, 6) == 100
+
+
+def test_history_keeps_a_bounded_window() -> None:
+    h = PositionHistory(3)
+    for t in range(1, 6):
+        h.record(t, {1: (float(t), 0.0)})
+    assert h.at(2) is None and h.at(3) == {1: (3.0, 0.0)} and h.at(5) == {1: (5.0, 0.0)}
+
+
+def test_render_tick_travels_in_the_input() -> None:
+    msg = Input(9, 0.0, 0.0, 1.0, FIRE, 40, 37)
+    assert codec.decode_client(codec.encode_client(msg)) == msg
+    old = Input(9, 0.0, 0.0, 1.0, 0, 40)
+    assert len(codec.encode_client(old)) < len(codec.encode_client(msg))
+    assert codec.decode_client(codec.encode_client(old)).render_tick is None
