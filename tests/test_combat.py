@@ -66,7 +66,7 @@ def test_fire_rate_is_enforced_whatever_the_client_sends() -> None:
 def test_lag_compensation_hits_where_the_target_was_when_seen() -> None:
     """The shooter saw the target at tick T; the target has moved since; the shot still hits."""
     w, shooter, target = _duel()
-    for seq in range(1, 6):
+    for _ in range(5):
         w.step({})
     seen_at = w.tick  # the shooter renders this tick: target at (800, 500)
     for seq in range(1, 5):  # the target walks 20 units down, out of the line of fire
