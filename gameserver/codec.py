@@ -287,6 +287,31 @@ def encode_snapshot_body(spawns: list[list[Any]], flat_changes: list[int], remov
     return _pack(spawns) + _pack(flat_changes) + _pack(removals)
 
 
+def encode_spawn(record: list[Any]) -> bytes:
+    """One spawn record, to stand in a spawns array built by encode_snapshot_body_parts()."""
+    return _pack(record)
+
+
+def encode_items(items: list[int]) -> bytes:
+    """Ints packed one after another, with no array header: a piece of the flat changes array."""
+    return b"".join([_pack(i) for i in items])
+
+
+def encode_snapshot_body_parts(
+    spawn_chunks: list[bytes], n_change_items: int, change_chunks: list[bytes], removals: list[int]
+) -> bytes:
+    """The same bytes as encode_snapshot_body(), from records encoded once and shared."""
+    return b"".join(
+        [
+            _packer.pack_array_header(len(spawn_chunks)),
+            *spawn_chunks,
+            _packer.pack_array_header(n_change_items),
+            *change_chunks,
+            _pack(removals),
+        ]
+    )
+
+
 def encode_server(msg: ServerMessage) -> bytes:
     if isinstance(msg, Snapshot):
         flat: list[int] = []

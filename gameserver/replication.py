@@ -7,6 +7,9 @@ Invariants:
   exactly the frame of T. If B is not in the history any more, the client gets a full snapshot.
 - The encoded body of a delta depends only on (B, T), never on the player, so it is built once
   per tick for each distinct baseline and shared by every player holding that baseline.
+- With interest management, a player holds only the entities of its view; entering and leaving
+  it are spawns and removals, and each entity's spawn or change record is encoded once per tick
+  (per baseline) and shared by every player who sees it.
 """
 
 from __future__ import annotations
@@ -49,6 +52,31 @@ class Frame:
         return cls(tick=world.tick, rows=rows)
 
 
+def spawn_record(eid: int, row: Row) -> list[Any]:
+    return [eid, row[KIND], row[NAME], row[QX], row[QY], row[ANGLE], row[HP]]
+
+
+def change_items(eid: int, old: Row, row: Row) -> list[int] | None:
+    """The flat change record (id, mask, values) from `old` to `row`, or None if equal."""
+    if old is row or old == row:
+        return None
+    mask = 0
+    values: list[int] = []
+    if row[QX] != old[QX]:
+        mask = _X
+        values.append(row[QX] - old[QX])
+    if row[QY] != old[QY]:
+        mask |= _Y
+        values.append(row[QY] - old[QY])
+    if row[ANGLE] != old[ANGLE]:
+        mask |= _ANGLE
+        values.append(row[ANGLE])
+    if row[HP] != old[HP]:
+        mask |= _HP
+        values.append(row[HP])
+    return [eid, mask, *values]
+
+
 def delta_body(base: Frame | None, cur: Frame) -> bytes:
     """The encoded spawns, changes and removals that turn `base` (None: nothing) into `cur`."""
     spawns: list[list[Any]] = []
@@ -57,25 +85,11 @@ def delta_body(base: Frame | None, cur: Frame) -> bytes:
     for eid, row in cur.rows.items():
         old = old_rows.get(eid)
         if old is None:
-            spawns.append([eid, row[KIND], row[NAME], row[QX], row[QY], row[ANGLE], row[HP]])
-        elif old is not row and old != row:
-            mask = 0
-            values: list[int] = []
-            if row[QX] != old[QX]:
-                mask = _X
-                values.append(row[QX] - old[QX])
-            if row[QY] != old[QY]:
-                mask |= _Y
-                values.append(row[QY] - old[QY])
-            if row[ANGLE] != old[ANGLE]:
-                mask |= _ANGLE
-                values.append(row[ANGLE])
-            if row[HP] != old[HP]:
-                mask |= _HP
-                values.append(row[HP])
-            flat.append(eid)
-            flat.append(mask)
-            flat.extend(values)
+            spawns.append(spawn_record(eid, row))
+        elif old is not row:
+            items = change_items(eid, old, row)
+            if items is not None:
+                flat.extend(items)
     removals = [eid for eid in old_rows if eid not in cur.rows]
     return codec.encode_snapshot_body(spawns, flat, removals)
 
@@ -90,6 +104,11 @@ class Replicator:
     _bodies: dict[int | None, tuple[bytes, bytes]] = attrs.field(init=False, factory=dict)
     current: Frame | None = attrs.field(init=False, default=None)
     bodies_built: int = attrs.field(init=False, default=0)  # for tests and stats
+    view_bodies_built: int = attrs.field(init=False, default=0)
+    # per tick, for views: encoded spawn records by entity, change records by baseline and entity
+    _heads: dict[int | None, bytes] = attrs.field(init=False, factory=dict)
+    _spawn_chunks: dict[int, bytes] = attrs.field(init=False, factory=dict)
+    _change_chunks: dict[int, dict[int, tuple[bytes, int]]] = attrs.field(init=False, factory=dict)
 
     def capture(self, world: World) -> Frame:
         frame = Frame.from_world(world, self.current)
@@ -99,7 +118,55 @@ class Replicator:
         while len(self._order) > self.history_len:
             del self.frames[self._order.popleft()]
         self._bodies.clear()
+        self._heads.clear()
+        self._spawn_chunks.clear()
+        self._change_chunks.clear()
         return frame
+
+    def view_body_for(
+        self, baseline: int | None, held: set[int], visible: set[int]
+    ) -> tuple[int | None, bytes, bytes]:
+        """For a client that holds the entities `held` as of `baseline` and should now see
+        `visible`: (baseline used, head, body). Spawn and change records are encoded once per
+        entity (and baseline) per tick and shared by every player who sees that entity."""
+        cur = self.current
+        assert cur is not None, "capture() first"
+        if baseline is not None and baseline not in self.frames:
+            baseline = None
+        if baseline is None:
+            held = set()
+        head = self._heads.get(baseline)
+        if head is None:
+            head = self._heads[baseline] = codec.encode_snapshot_head(cur.tick, baseline)
+        spawn_cache = self._spawn_chunks
+        spawns: list[bytes] = []
+        for eid in visible:
+            if eid not in held:
+                chunk = spawn_cache.get(eid)
+                if chunk is None:
+                    chunk = spawn_cache[eid] = codec.encode_spawn(spawn_record(eid, cur.rows[eid]))
+                spawns.append(chunk)
+        changes: list[bytes] = []
+        n_items = 0
+        if baseline is not None:
+            cache = self._change_chunks.get(baseline)
+            if cache is None:
+                cache = self._change_chunks[baseline] = {}
+            base_rows = self.frames[baseline].rows
+            cur_rows = cur.rows
+            for eid in held:
+                if eid not in visible:
+                    continue
+                entry = cache.get(eid)
+                if entry is None:
+                    items = change_items(eid, base_rows[eid], cur_rows[eid])
+                    entry = cache[eid] = (codec.encode_items(items), len(items)) if items else (b"", 0)
+                if entry[1]:
+                    changes.append(entry[0])
+                    n_items += entry[1]
+        removals = [eid for eid in held if eid not in visible]
+        self.view_bodies_built += 1
+        return baseline, head, codec.encode_snapshot_body_parts(spawns, n_items, changes, removals)
 
     def body_for(self, baseline: int | None) -> tuple[bytes, bytes]:
         """For a client holding `baseline`: the snapshot's head up to the baseline field, and
@@ -114,6 +181,64 @@ class Replicator:
             self._bodies[baseline] = parts
             self.bodies_built += 1
         return parts
+
+
+@attrs.define(eq=False)
+class Grid:
+    """Entity ids bucketed by square cells of `cell` quanta, rebuilt from each snapshot frame."""
+
+    cell: int
+    cells: dict[tuple[int, int], list[int]] = attrs.field(init=False, factory=dict)
+
+    def rebuild(self, frame: Frame) -> None:
+        cells: dict[tuple[int, int], list[int]] = {}
+        c = self.cell
+        for eid, row in frame.rows.items():
+            key = (row[QX] // c, row[QY] // c)
+            bucket = cells.get(key)
+            if bucket is None:
+                cells[key] = [eid]
+            else:
+                bucket.append(eid)
+        self.cells = cells
+
+    def query(self, x0: int, y0: int, x1: int, y1: int) -> list[int]:
+        """Ids in the cells that overlap the rectangle (a superset of those inside it)."""
+        c = self.cells
+        out: list[int] = []
+        for cx in range(x0 // self.cell, x1 // self.cell + 1):
+            for cy in range(y0 // self.cell, y1 // self.cell + 1):
+                bucket = c.get((cx, cy))
+                if bucket:
+                    out.extend(bucket)
+        return out
+
+
+@attrs.frozen
+class View:
+    """A player's interest rectangle, in quanta: half extents to enter, and to stay."""
+
+    half_w_in: int
+    half_h_in: int
+    half_w_out: int
+    half_h_out: int
+
+    def visible(self, frame: Frame, grid: Grid, eid: int, held: set[int]) -> set[int]:
+        """Entities inside the inner rectangle, plus those held that are still inside the outer
+        one: an entity at the edge does not flicker in and out."""
+        rows = frame.rows
+        me = rows.get(eid)
+        if me is None:
+            return set()
+        ex, ey = me[QX], me[QY]
+        wi, hi, wo, ho = self.half_w_in, self.half_h_in, self.half_w_out, self.half_h_out
+        out: set[int] = set()
+        for other in grid.query(ex - wo, ey - ho, ex + wo, ey + ho):
+            r = rows[other]
+            dx, dy = abs(r[QX] - ex), abs(r[QY] - ey)
+            if (dx <= wi and dy <= hi) or (dx <= wo and dy <= ho and other in held):
+                out.add(other)
+        return out
 
 
 class DesyncError(Exception):

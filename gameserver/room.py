@@ -31,8 +31,8 @@ from gameserver.messages import (
     Pong,
     Welcome,
 )
-from gameserver.replication import Replicator
-from gameserver.world import Entity, Rules, World
+from gameserver.replication import Grid, Replicator, View
+from gameserver.world import QUANTA, Entity, Rules, World
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
@@ -55,6 +55,9 @@ class Member:
     ack_tick: int | None = attrs.field(init=False, default=None)
     held_tick: int | None = attrs.field(init=False, default=None)  # baseline for the next delta
     pending: tuple[int, bytes] | None = attrs.field(init=False, default=None)  # latest wins
+    # with interest management: the entities the client holds, and those in the pending snapshot
+    held_view: set[int] = attrs.field(init=False, factory=set)
+    pending_view: set[int] = attrs.field(init=False, factory=set)
     control: deque[bytes] = attrs.field(init=False, factory=deque)
     close_request: tuple[int, str] | None = attrs.field(init=False, default=None)
     # counters, for stats and tests
@@ -91,6 +94,7 @@ class Member:
             tick, data = self.pending
             self.pending = None
             self.held_tick = tick
+            self.held_view = self.pending_view
             self.snapshots_taken += 1
             out.append(data)
         return out
@@ -108,6 +112,8 @@ class Room:
     world: World = attrs.field(init=False)
     replicator: Replicator = attrs.field(init=False, factory=Replicator)
     members: dict[int, Member] = attrs.field(init=False, factory=dict)  # by entity id
+    view: View | None = attrs.field(init=False, default=None)  # None: everyone sees everyone
+    grid: Grid | None = attrs.field(init=False, default=None)
 
     @world.default
     def _make_world(self) -> World:
@@ -116,6 +122,14 @@ class Room:
     def __attrs_post_init__(self) -> None:
         if self.tick_rate % self.snapshot_rate:
             raise ValueError("snapshot_rate must divide tick_rate")
+        r = self.rules
+        if r.view_width > 0 and r.view_height > 0:
+            q = QUANTA
+            w_in = round((r.view_width / 2 + r.view_margin) * q)
+            h_in = round((r.view_height / 2 + r.view_margin) * q)
+            band = round(r.view_hysteresis * q)
+            self.view = View(w_in, h_in, w_in + band, h_in + band)
+            self.grid = Grid(cell=max(w_in, h_in))
 
     @property
     def tick_no(self) -> int:
@@ -217,9 +231,13 @@ class Room:
         tick = self.world.tick
 
         snapshot = tick % self.snapshot_every == 0
+        view, grid = self.view, self.grid
         if snapshot:
-            self.replicator.capture(self.world)
+            frame = self.replicator.capture(self.world)
+            if grid is not None:
+                grid.rebuild(frame)
         body_for = self.replicator.body_for
+        view_body_for = self.replicator.view_body_for
         pack_seq = codec.pack_optional_int
         lag_floor = tick - self.max_lag_ticks
         ready: list[Member] = []
@@ -234,7 +252,12 @@ class Room:
             if snapshot:
                 if m.pending is not None:
                     m.snapshots_skipped += 1
-                head, body = body_for(m.held_tick)
+                if view is None:
+                    head, body = body_for(m.held_tick)
+                else:
+                    assert grid is not None
+                    m.pending_view = view.visible(frame, grid, m.entity_id, m.held_view)
+                    _, head, body = view_body_for(m.held_tick, m.held_view, m.pending_view)
                 m.pending = (tick, head + pack_seq(m.last_applied_seq) + body)
                 ready.append(m)
             elif m.control:

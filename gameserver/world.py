@@ -43,6 +43,12 @@ class Rules:
     weapon_range: float = 900.0
     damage: int = 25
     respawn_ticks: int = 90  # three seconds dead
+    # interest: what a player is sent. 0 x 0 = everything; otherwise a rectangle around the
+    # player, grown by a margin to enter and by a further hysteresis band to leave.
+    view_width: float = 0.0
+    view_height: float = 0.0
+    view_margin: float = 128.0
+    view_hysteresis: float = 96.0
     # lag compensation: positions kept, and how far back a shot may be judged
     history_ticks: int = 30  # one second at 30 Hz
     max_rewind_ticks: int = 6  # 200 ms at 30 Hz
@@ -62,6 +68,8 @@ class Rules:
             "damage": self.damage,
             "respawn_ticks": self.respawn_ticks,
             "max_rewind_ticks": self.max_rewind_ticks,
+            "view_width": self.view_width,
+            "view_height": self.view_height,
         }
 
 

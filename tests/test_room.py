@@ -11,6 +11,7 @@ from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.messages import Error, Input, Ping, Pong, Snapshot, Welcome
 from gameserver.replication import Mirror
 from gameserver.room import INBOX_LIMIT, Member, Room, RoomFull
+from gameserver.world import Rules
 
 
 class Client:
@@ -237,3 +238,99 @@ def test_member_outbox_never_grows_past_one_snapshot() -> None:
     for _ in range(100):
         room.tick()
     assert m.pending is not None and len(m.control) == 1  # the welcome, and the newest snapshot
+
+
+# --- interest management -----------------------------------------------------------------
+
+VIEW_RULES = Rules(view_width=400.0, view_height=300.0, view_margin=50.0, view_hysteresis=40.0)
+
+
+def _place(room: Room, client: Client, x: float, y: float) -> None:
+    client.member.entity.x, client.member.entity.y = x, y
+
+
+def test_a_player_receives_exactly_the_entities_in_its_view() -> None:
+    room = Room(rules=VIEW_RULES)
+    me, near, edge, far = (Client(room, n) for n in ("me", "near", "edge", "far"))
+    _place(room, me, 1000, 1000)
+    _place(room, near, 1100, 1050)
+    _place(room, edge, 1000 + 200 + 50, 1000)  # right on the inner edge: half width + margin
+    _place(room, far, 1000 + 200 + 51, 1000)
+    room.tick()
+    me.read()
+    assert set(me.mirror.rows) == {me.member.entity_id, near.member.entity_id, edge.member.entity_id}
+    assert far.member.entity_id not in me.mirror.rows
+
+
+def test_crossing_the_edge_within_the_hysteresis_band_does_not_flicker() -> None:
+    room = Room(rules=VIEW_RULES)
+    me, other = Client(room, "me"), Client(room, "other")
+    _place(room, me, 1000, 1000)
+    _place(room, other, 1000 + 240, 1000)  # inside the inner edge at 250
+    room.tick()
+    me.read(), other.read()
+    assert other.member.entity_id in me.mirror.rows
+    spawns = removals = 0
+    for i in range(20):  # wander between 245 and 285: past the inner edge, inside the outer (290)
+        other.send_input(1.0 if i % 2 == 0 else -1.0, 0.0)
+        me.send_input()
+        room.tick()
+        for m in me.read():
+            if isinstance(m, Snapshot):
+                spawns += len(m.spawns)
+                removals += len(m.removals)
+        other.read()
+        _place(room, other, 1000 + (245 if i % 2 else 285), 1000)
+    assert spawns == 0 and removals == 0
+    _place(room, other, 1000 + 300, 1000)  # past the outer edge: removed once
+    room.tick()
+    (snap,) = [m for m in me.read() if isinstance(m, Snapshot)]
+    assert snap.removals == (other.member.entity_id,)
+
+
+def test_view_records_are_encoded_once_per_entity_not_per_player() -> None:
+    room = Room(rules=VIEW_RULES)
+    clients = [Client(room, f"p{i}") for i in range(10)]
+    for i, c in enumerate(clients):
+        _place(room, c, 1000 + i, 1000)  # all see all
+    room.tick()
+    for c in clients:
+        c.read()
+        c.send_input(1.0, 0.0)
+    rep = room.replicator
+    room.tick()
+    assert len(rep._change_chunks) == 1 and len(rep._change_chunks[room.tick_no - 1]) == 10
+    for c in clients:
+        c.read()
+        assert c.mirror.as_rows() == room.replicator.frames[room.tick_no].rows
+
+
+@given(st.lists(op, max_size=60), st.integers(2, 40), st.integers(0, 3))
+@settings(max_examples=200, deadline=None)
+def test_client_mirror_equals_its_view(ops: list[tuple], history: int, layout: int) -> None:  # type: ignore[type-arg]
+    """With interest management: what a client rebuilds equals the server's rows of the
+    entities in its view at that tick, through joins, leaves, moves, edge crossings and skips."""
+    room = Room(
+        tick_rate=30, rules=Rules(view_width=200.0, view_height=160.0, view_margin=20.0, view_hysteresis=30.0)
+    )
+    room.replicator.history_len = history
+    clients: list[Client] = []
+    for o in ops:
+        if o[0] == "join" and len(clients) < 8:
+            c = Client(room, f"p{len(clients)}")
+            _place(room, c, 1000.0 + 90 * ((len(clients) + layout) % 4), 1000.0 + 70 * (len(clients) // 4))
+            clients.append(c)
+        elif o[0] == "leave" and clients:
+            room.leave(clients.pop(o[1] % len(clients)).member)
+        elif o[0] == "move" and clients:
+            clients[o[1] % len(clients)].send_input(o[2], o[3])
+        elif o[0] == "tick":
+            for _ in range(4):  # a few ticks of movement between reads: entities cross edges
+                room.tick()
+            for c, reads in zip(clients, o[1], strict=False):
+                if reads:
+                    for m in c.read():
+                        if isinstance(m, Snapshot):
+                            frame = room.replicator.frames[m.tick]
+                            assert c.mirror.as_rows() == {e: frame.rows[e] for e in c.member.held_view}
+                            assert c.member.entity_id in c.mirror.rows
