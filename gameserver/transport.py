@@ -119,7 +119,7 @@ class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
 
 
 def harden(ws: RFC6455WebSocket, max_message: int) -> None:
-    """Per-message size cap and fast unmasking on one eventlet WebSocket."""
+    """Per-message size cap, buffered reads, fast unmasking and no Nagle on one WebSocket."""
     ws.socket = BufferedSocket(ws.socket)
     ws.max_frame_length = max_message
     ws.Message = CappedMessage
@@ -135,6 +135,12 @@ def harden(ws: RFC6455WebSocket, max_message: int) -> None:
             raise
 
     ws._recv_frame = recv_frame_with_stable_reason
+    try:
+        # Nagle's algorithm would hold a small snapshot back until the previous one is
+        # acknowledged: up to a delayed-ACK timeout (40 ms or more) on a real network.
+        ws.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
     # eventlet closes the socket right after its close frame when it fails a connection; a peer
     # still sending then gets a reset and can lose the frame. Keep the socket open to drain.
     ws.close = lambda close_data=None: send_close(ws, *(close_data or (1000, "")))

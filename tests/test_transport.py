@@ -100,3 +100,18 @@ def test_a_remainder_that_never_drains_is_cut() -> None:
     assert conn.member.close_request == (1008, "too_slow")
     assert conn.ws.socket.fileno() == -1
     theirs.close()  # type: ignore[attr-defined]
+
+
+def test_hardened_connections_send_small_frames_at_once() -> None:
+    """Snapshots are small and latency-bound: Nagle's algorithm is off on every connection."""
+    listener = green_socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = green_socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+    ws = RFC6455WebSocket(accepted, {}, version=13)
+    harden(ws, 512)
+    assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    for s in (client, accepted, listener):
+        s.close()
