@@ -29,7 +29,10 @@ from gameserver.messages import (
     MsgType,
     Ping,
     Pong,
+    Scoreboard,
+    ScoreLine,
     ServerMessage,
+    Shot,
     Snapshot,
     Spawn,
     Welcome,
@@ -248,7 +251,7 @@ def _pack(value: Any) -> bytes:
 
 def encode_snapshot_head(tick: int, baseline: int | None) -> bytes:
     """A snapshot up to its baseline field: the part that is the same for every player."""
-    head: bytes = _packer.pack_array_header(7)
+    head: bytes = _packer.pack_array_header(8)
     return head + _pack(MsgType.SNAPSHOT) + _pack(tick) + _pack(baseline)
 
 
@@ -283,8 +286,23 @@ def change_record(c: Change) -> list[int]:
 
 
 def encode_snapshot_body(spawns: list[list[Any]], flat_changes: list[int], removals: list[int]) -> bytes:
-    """Spawns as spawn_record() lists, changes already flattened, removals as ids."""
+    """Spawns as spawn_record() lists, changes already flattened, removals as ids.
+    encode_shots() follows, as the last element."""
     return _pack(spawns) + _pack(flat_changes) + _pack(removals)
+
+
+NO_SHOTS = b"\x90"  # an empty array
+
+
+def encode_shots(shots: list[tuple[int, int | None]]) -> bytes:
+    """The snapshot's last element: flat (shooter, hit) pairs, 0 for a miss."""
+    if not shots:
+        return NO_SHOTS
+    flat: list[int] = []
+    for shooter, hit in shots:
+        flat.append(shooter)
+        flat.append(hit or 0)
+    return _pack(flat)
 
 
 def encode_spawn(record: list[Any]) -> bytes:
@@ -312,14 +330,22 @@ def encode_snapshot_body_parts(
     )
 
 
+def encode_scoreboard(lines: list[tuple[int, str, int, int]]) -> bytes:
+    return _pack([MsgType.SCOREBOARD, [list(line) for line in lines]])
+
+
 def encode_server(msg: ServerMessage) -> bytes:
     if isinstance(msg, Snapshot):
         flat: list[int] = []
         for c in msg.changes:
             flat.extend(change_record(c))
-        return encode_snapshot_header(msg.tick, msg.baseline, msg.last_seq) + encode_snapshot_body(
-            [spawn_record(s) for s in msg.spawns], flat, list(msg.removals)
+        return (
+            encode_snapshot_header(msg.tick, msg.baseline, msg.last_seq)
+            + encode_snapshot_body([spawn_record(s) for s in msg.spawns], flat, list(msg.removals))
+            + encode_shots([(s.shooter, s.hit) for s in msg.shots])
         )
+    if isinstance(msg, Scoreboard):
+        return encode_scoreboard([(ln.id, ln.name, ln.score, ln.deaths) for ln in msg.lines])
     if isinstance(msg, Welcome):
         return _pack(
             [
@@ -383,7 +409,10 @@ def decode_server(data: bytes | str) -> ServerMessage:
     v = _unpack(data, _SERVER_LIMITS)
     kind = v[0]
     if kind == MsgType.SNAPSHOT:
-        _arity(v, 7, "snapshot")
+        _arity(v, 8, "snapshot")
+        shots = _list(v[7], "shots")
+        if len(shots) % 2:
+            raise _invalid("shots are (shooter, hit) pairs")
         return Snapshot(
             tick=_int(v[1], "tick", 0, MAX_TICK),
             baseline=_opt_int(v[2], "baseline", 0, MAX_TICK),
@@ -391,7 +420,27 @@ def decode_server(data: bytes | str) -> ServerMessage:
             spawns=tuple(_spawn(s) for s in _list(v[4], "spawns")),
             changes=_changes(_list(v[5], "changes")),
             removals=tuple(_int(r, "removal", 0, MAX_SEQ) for r in _list(v[6], "removals")),
+            shots=tuple(
+                Shot(_int(shots[i], "shooter", 1, MAX_SEQ), _int(shots[i + 1], "hit", 0, MAX_SEQ) or None)
+                for i in range(0, len(shots), 2)
+            ),
         )
+    if kind == MsgType.SCOREBOARD:
+        _arity(v, 2, "scoreboard")
+        lines = []
+        for line in _list(v[1], "lines"):
+            ln = _list(line, "score line")
+            if len(ln) != 4:
+                raise _invalid("a score line has 4 fields")
+            lines.append(
+                ScoreLine(
+                    _int(ln[0], "id", 0, MAX_SEQ),
+                    _str(ln[1], "name", 0, MAX_NAME_CHARS),
+                    _int(ln[2], "score", 0, MAX_SEQ),
+                    _int(ln[3], "deaths", 0, MAX_SEQ),
+                )
+            )
+        return Scoreboard(tuple(lines))
     if kind == MsgType.WELCOME:
         _arity(v, 9, "welcome")
         rules = v[8]

@@ -26,6 +26,7 @@ class MsgType(enum.IntEnum):
     PONG = 12
     ERROR = 13
     GOODBYE = 14
+    SCOREBOARD = 15
 
 
 class Field(enum.IntFlag):
@@ -118,6 +119,26 @@ class Snapshot:
     spawns: tuple[Spawn, ...] = ()
     changes: tuple[Change, ...] = ()
     removals: tuple[int, ...] = ()
+    shots: tuple[Shot, ...] = ()  # fired since the previous snapshot tick, by entities in view
+
+
+@attrs.frozen
+class Shot:
+    shooter: int
+    hit: int | None  # the entity hit, or None for a miss
+
+
+@attrs.frozen
+class ScoreLine:
+    id: int
+    name: str
+    score: int
+    deaths: int
+
+
+@attrs.frozen
+class Scoreboard:
+    lines: tuple[ScoreLine, ...]  # best first
 
 
 @attrs.frozen
@@ -138,4 +159,4 @@ class Goodbye:
     message: str
 
 
-ServerMessage = Welcome | Snapshot | Pong | Error | Goodbye
+ServerMessage = Welcome | Snapshot | Pong | Error | Goodbye | Scoreboard

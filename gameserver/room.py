@@ -112,6 +112,9 @@ class Room:
     world: World = attrs.field(init=False)
     replicator: Replicator = attrs.field(init=False, factory=Replicator)
     members: dict[int, Member] = attrs.field(init=False, factory=dict)  # by entity id
+    shots: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # since last snapshot
+    _roster: int = attrs.field(init=False, default=0)  # bumped on every join and leave
+    _scores_shown: tuple[int, int] | None = attrs.field(init=False, default=None)
     view: View | None = attrs.field(init=False, default=None)  # None: everyone sees everyone
     grid: Grid | None = attrs.field(init=False, default=None)
 
@@ -163,6 +166,7 @@ class Room:
         m.credit = 1
         m.msg_tokens = self.msg_burst
         self.members[entity.id] = m
+        self._roster += 1
         welcome = Welcome(
             version=PROTOCOL_VERSION,
             entity_id=entity.id,
@@ -179,6 +183,7 @@ class Room:
     def leave(self, member: Member) -> None:
         if self.members.pop(member.entity_id, None) is not None:
             self.world.remove(member.entity_id)
+            self._roster += 1
 
     # --- from the readers -------------------------------------------------------------
 
@@ -229,13 +234,22 @@ class Room:
                 commands[eid] = cmds
         self.world.step(commands)
         tick = self.world.tick
+        if self.world.shots_fired:
+            self.shots.extend(self.world.shots_fired)
 
         snapshot = tick % self.snapshot_every == 0
         view, grid = self.view, self.grid
+        scoreboard = None
+        shots_all = codec.NO_SHOTS
         if snapshot:
             frame = self.replicator.capture(self.world)
             if grid is not None:
                 grid.rebuild(frame)
+            scoreboard = self._scoreboard_if_changed()
+            shots = self.shots
+            self.shots = []
+            if shots and view is None:
+                shots_all = codec.encode_shots(shots)
         body_for = self.replicator.body_for
         view_body_for = self.replicator.view_body_for
         pack_seq = codec.pack_optional_int
@@ -252,17 +266,33 @@ class Room:
             if snapshot:
                 if m.pending is not None:
                     m.snapshots_skipped += 1
+                if scoreboard is not None:
+                    m.queue_control(scoreboard)
                 if view is None:
                     head, body = body_for(m.held_tick)
+                    tail = shots_all
                 else:
                     assert grid is not None
-                    m.pending_view = view.visible(frame, grid, m.entity_id, m.held_view)
-                    _, head, body = view_body_for(m.held_tick, m.held_view, m.pending_view)
-                m.pending = (tick, head + pack_seq(m.last_applied_seq) + body)
+                    seen = m.pending_view = view.visible(frame, grid, m.entity_id, m.held_view)
+                    _, head, body = view_body_for(m.held_tick, m.held_view, seen)
+                    tail = codec.encode_shots([s for s in shots if s[0] in seen]) if shots else codec.NO_SHOTS
+                m.pending = (tick, head + pack_seq(m.last_applied_seq) + body + tail)
                 ready.append(m)
             elif m.control:
                 ready.append(m)
         return ready
+
+    def _scoreboard_if_changed(self) -> bytes | None:
+        """The encoded scoreboard, when kills, deaths or players changed since the last one."""
+        key = (self._roster, self.world.deaths_total)
+        if key == self._scores_shown:
+            return None
+        self._scores_shown = key
+        lines = sorted(
+            ((e.id, e.name, e.score, e.deaths) for e in (m.entity for m in self.members.values())),
+            key=lambda ln: (-ln[2], ln[3], ln[0]),
+        )
+        return codec.encode_scoreboard(lines)
 
     def close_all(self, error: ErrorCode, message: str) -> list[Member]:
         for m in self.members.values():

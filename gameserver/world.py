@@ -132,6 +132,7 @@ class World:
     _next_id: int = attrs.field(init=False, default=1)
     _rng: random.Random = attrs.field(init=False)
     history: PositionHistory = attrs.field(init=False)
+    deaths_total: int = attrs.field(init=False, default=0)  # the scoreboard changes with it
     shots_fired: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # last tick
 
     @history.default
@@ -214,6 +215,7 @@ class World:
         target.hp = max(0, target.hp - r.damage)
         if target.hp == 0:
             target.deaths += 1
+            self.deaths_total += 1
             target.respawn_tick = self.tick + r.respawn_ticks
             target.vx = target.vy = 0.0
             shooter.score += 1

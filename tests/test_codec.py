@@ -20,6 +20,9 @@ from gameserver.messages import (
     MsgType,
     Ping,
     Pong,
+    Scoreboard,
+    ScoreLine,
+    Shot,
     Snapshot,
     Spawn,
     Welcome,
@@ -42,6 +45,8 @@ SERVER_MESSAGES = [
         changes=(Change(1, dqx=-40, dqy=3), Change(2, angle=255), Change(3, hp=0), Change(4, 1, 2, 3, 4)),
         removals=(9, 12),
     ),
+    Snapshot(12, 11, None, shots=(Shot(3, None), Shot(4, 3))),
+    Scoreboard((ScoreLine(4, "ann", 3, 1), ScoreLine(3, "bo", 0, 2))),
     Pong(1.5, 42),
     Error("invalid_message", "seq must be an integer"),
     Goodbye("server_shutdown", "bye"),
@@ -63,7 +68,7 @@ def test_worked_example_bytes() -> None:
     data = codec.encode_client(Input(seq=1, move_x=1, move_y=0, aim=0, buttons=0, ack_tick=41))
     assert data.hex(" ") == "97 02 01 01 00 00 00 29"
     snap = codec.encode_server(Snapshot(42, 41, 1, changes=(Change(5, dqx=40),)))
-    assert snap.hex(" ") == "97 0b 2a 29 01 90 93 05 01 28 90"
+    assert snap.hex(" ") == "98 0b 2a 29 01 90 93 05 01 28 90 90"
 
 
 def _bad(data: bytes) -> ErrorCode:

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
-from gameserver.messages import Error, Input, Ping, Pong, Snapshot, Welcome
+from gameserver.combat import FIRE
+from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
 from gameserver.replication import Mirror
 from gameserver.room import INBOX_LIMIT, Member, Room, RoomFull
 from gameserver.world import Rules
@@ -41,8 +42,9 @@ def test_join_sends_welcome_then_full_snapshot() -> None:
     room = Room()
     a = Client(room, "a")
     room.tick()
-    welcome, snap = a.read()
+    welcome, board, snap = a.read()
     assert isinstance(welcome, Welcome) and welcome.entity_id == a.member.entity_id
+    assert board == Scoreboard((ScoreLine(a.member.entity_id, "a", 0, 0),))
     assert welcome.rules["speed"] == 150.0 and welcome.tick_rate == 30
     assert isinstance(snap, Snapshot) and snap.baseline is None and [s.name for s in snap.spawns] == ["a"]
 
@@ -237,7 +239,8 @@ def test_member_outbox_never_grows_past_one_snapshot() -> None:
     m: Member = a.member
     for _ in range(100):
         room.tick()
-    assert m.pending is not None and len(m.control) == 1  # the welcome, and the newest snapshot
+    # the welcome and the first scoreboard, and the newest snapshot: nothing piles up
+    assert m.pending is not None and len(m.control) == 2
 
 
 # --- interest management -----------------------------------------------------------------
@@ -334,3 +337,33 @@ def test_client_mirror_equals_its_view(ops: list[tuple], history: int, layout: i
                             frame = room.replicator.frames[m.tick]
                             assert c.mirror.as_rows() == {e: frame.rows[e] for e in c.member.held_view}
                             assert c.member.entity_id in c.mirror.rows
+
+
+def test_shots_ride_in_snapshots_and_a_kill_updates_every_scoreboard() -> None:
+    room = Room()
+    a, b, c = Client(room, "a"), Client(room, "b"), Client(room, "c")
+    a.member.entity.x, a.member.entity.y = 500.0, 500.0
+    b.member.entity.x, b.member.entity.y = 700.0, 500.0
+    c.member.entity.x, c.member.entity.y = 500.0, 1500.0
+    room.tick()
+    for cl in (a, b, c):
+        cl.read()
+    shots: list[Shot] = []
+    boards: list[Scoreboard] = []
+    for _ in range(60):
+        a.seq += 1
+        room.receive(a.member, Input(a.seq, 0.0, 0.0, 0.0, FIRE, a.mirror.tick))
+        room.tick()
+        for m in c.read():
+            if isinstance(m, Snapshot):
+                shots.extend(m.shots)
+            elif isinstance(m, Scoreboard):
+                boards.append(m)
+        a.read(), b.read()
+        if boards:
+            break
+    a_id, b_id = a.member.entity_id, b.member.entity_id
+    assert shots[:4] == [Shot(a_id, b_id)] * 4  # four hits of 25 kill
+    assert boards[-1].lines[0] == ScoreLine(a_id, "a", 1, 0)
+    assert ScoreLine(b_id, "b", 0, 1) in boards[-1].lines
+    assert c.mirror.rows[b_id][3] == 0  # b's hp, as c sees it
