@@ -1,0 +1,351 @@
+// One player's session with the server: the WebSocket, the handshake, the input timer, the
+// snapshot stream and reconnection with backoff.
+//
+// Invariants:
+// - Inputs are sent from a timer at the server's tick rate, not from the render loop (browsers
+//   pause requestAnimationFrame in background tabs, and the server drops a client whose
+//   acknowledgements lag more than 5 s): one INPUT per tick, idle ones included, each carrying
+//   ack_tick = the newest snapshot tick held.
+// - The timer keeps the tick rate on average without drifting (each wake-up is scheduled
+//   against a fixed start), and never bursts to catch up after a pause: the server applies one
+//   input per tick sustained and queues at most 8.
+// - connection states: "idle" -> "connecting" -> "connected" -> ("reconnecting" | "closed").
+//   "closed" is final until connect() is called again: the server refused this client for a
+//   cause that retrying would repeat (FATAL_CODES). Everything else retries with backoff.
+// No DOM here beyond WebSocket and timers, which are injectable.
+
+import {
+  FATAL_CODES,
+  MsgType,
+  ProtocolError,
+  decodeServer,
+  encodeHello,
+  encodeInput,
+  encodePing,
+  encodeRaw,
+} from "./protocol.js";
+import { BrokenStream, Mirror } from "./mirror.js";
+import { Predictor } from "./prediction.js";
+import { SnapshotBuffer, TickClock } from "./interpolation.js";
+import { rulesFromWelcome } from "./rules.js";
+
+/** Per-second rates over a sliding one-second window. */
+class Rate {
+  constructor() {
+    this.events = []; // [time, amount]
+  }
+  add(now, amount = 1) {
+    this.events.push([now, amount]);
+    this.trim(now);
+  }
+  trim(now) {
+    while (this.events.length && this.events[0][0] < now - 1000) this.events.shift();
+  }
+  perSecond(now) {
+    this.trim(now);
+    let sum = 0;
+    for (const [, a] of this.events) sum += a;
+    return sum;
+  }
+}
+
+export function backoffDelay(attempt, { baseMs = 500, maxMs = 8000, random = Math.random } = {}) {
+  const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(d * (0.8 + 0.4 * random())); // jitter: a restarted server is not stampeded
+}
+
+export class GameClient {
+  constructor({
+    url,
+    name,
+    readInput, // () => {moveX, moveY, aim, buttons}
+    interpDelayMs = 100,
+    helloVersion = undefined,
+    WebSocketImpl = globalThis.WebSocket,
+    now = () => performance.now(),
+    setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (id) => clearTimeout(id),
+    onChange = () => {},
+  }) {
+    Object.assign(this, { url, name, readInput, interpDelayMs, helloVersion, WebSocketImpl, now, setTimer, clearTimer, onChange });
+    this.state = "idle";
+    this.attempt = 0; // failed connection attempts since the last welcome
+    this.retryAt = null;
+    this.lastClose = null; // {code, reason, errorCode, message, kind} of the last close
+    this.ws = null;
+    this.welcome = null;
+    this.rules = null;
+    this.myId = null;
+    this.mirror = new Mirror();
+    this.buffer = new SnapshotBuffer();
+    this.clock = null;
+    this.predictor = null;
+    this.seq = 0;
+    this.lastInput = { moveX: 0, moveY: 0, aim: 0, buttons: 0 };
+    this.lastInputAt = null;
+    this.timers = { input: null, ping: null, retry: null };
+    this.stats = {
+      rttMs: null,
+      rttSmoothMs: null,
+      serverTick: null,
+      snapshots: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      inputsSent: 0,
+      pings: 0,
+      brokenStreams: 0,
+      connects: 0,
+      unknownMessages: 0,
+    };
+    this.scoreboard = []; // [{id, name, score, deaths}], best first
+    this.shots = []; // [{tick, shooter, hit}] not yet shown; the page takes them at their tick
+    this.rates = { snapshots: new Rate(), bytesIn: new Rate(), bytesOut: new Rate() };
+  }
+
+  // --- lifecycle ------------------------------------------------------------------------
+
+  connect() {
+    this._clearTimers();
+    this._setState("connecting");
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.url);
+    } catch (err) {
+      this.lastClose = { code: null, reason: "", errorCode: "bad_url", message: String(err), kind: "local" };
+      this._setState("closed");
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    let opened = false;
+    let serverWord = null; // the ERROR or GOODBYE received before the close
+    ws.onopen = () => {
+      opened = true;
+      this._send(encodeHello(this.name, this.helloVersion === undefined ? {} : { version: this.helloVersion }));
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      const msg = this._receive(ev.data);
+      if (msg && (msg.type === MsgType.ERROR || msg.type === MsgType.GOODBYE)) serverWord = msg;
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this._stopSession();
+      const errorCode = serverWord ? serverWord.code : ev.reason || null;
+      this.lastClose = {
+        code: ev.code,
+        reason: ev.reason,
+        errorCode,
+        message: serverWord ? serverWord.message : "",
+        kind: serverWord ? (serverWord.type === MsgType.ERROR ? "error" : "goodbye") : opened ? "lost" : "unreachable",
+      };
+      if (errorCode && FATAL_CODES.has(errorCode)) this._setState("closed");
+      else this._scheduleRetry();
+    };
+    ws.onerror = () => {}; // a close event follows with what is known
+  }
+
+  /** Close for good (no reconnection), e.g. when the page is left. */
+  disconnect() {
+    this._clearTimers();
+    const ws = this.ws;
+    this.ws = null;
+    this._stopSession();
+    if (ws) ws.close(1000, "bye");
+    this.lastClose = { code: 1000, reason: "bye", errorCode: null, message: "", kind: "local" };
+    this._setState("closed");
+  }
+
+  _scheduleRetry() {
+    this.attempt += 1;
+    const delay = backoffDelay(this.attempt);
+    this.retryAt = this.now() + delay;
+    this._setState("reconnecting");
+    this.timers.retry = this.setTimer(() => {
+      this.timers.retry = null;
+      this.retryAt = null;
+      this.connect();
+    }, delay);
+  }
+
+  _stopSession() {
+    this.clearTimer(this.timers.input);
+    this.clearTimer(this.timers.ping);
+    this.timers.input = this.timers.ping = null;
+  }
+
+  _clearTimers() {
+    this._stopSession();
+    this.clearTimer(this.timers.retry);
+    this.timers.retry = null;
+  }
+
+  _setState(state) {
+    this.state = state;
+    this.onChange(this);
+  }
+
+  _send(bytes) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(bytes);
+    this.stats.bytesOut += bytes.byteLength;
+    this.rates.bytesOut.add(this.now(), bytes.byteLength);
+    return true;
+  }
+
+  /** Send any message array as it is (tests use this to make the server refuse us). */
+  sendRaw(array) {
+    return this._send(encodeRaw(array));
+  }
+
+  // --- receiving ------------------------------------------------------------------------
+
+  _receive(data) {
+    const now = this.now();
+    const size = data.byteLength ?? 0;
+    this.stats.bytesIn += size;
+    this.rates.bytesIn.add(now, size);
+    let msg;
+    try {
+      msg = decodeServer(data);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      console.warn("gameserver: bad message from the server:", err.message);
+      return null;
+    }
+    switch (msg.type) {
+      case MsgType.WELCOME:
+        this._onWelcome(msg, now);
+        break;
+      case MsgType.SNAPSHOT:
+        this._onSnapshot(msg, now);
+        break;
+      case MsgType.PONG: {
+        const rtt = now - msg.clientTime;
+        this.stats.rttMs = rtt;
+        this.stats.rttSmoothMs = this.stats.rttSmoothMs === null ? rtt : this.stats.rttSmoothMs * 0.8 + rtt * 0.2;
+        break;
+      }
+      case MsgType.SCOREBOARD:
+        this.scoreboard = msg.lines;
+        break;
+      default:
+        if (msg.unknown) this.stats.unknownMessages += 1;
+        break; // ERROR / GOODBYE: kept by connect() for the close that follows
+    }
+    return msg;
+  }
+
+  _onWelcome(msg, now) {
+    this.welcome = msg;
+    this.rules = rulesFromWelcome(msg.rules);
+    this.myId = msg.entityId;
+    this.mirror = new Mirror();
+    this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, this.rules.speed * 0.5) });
+    this.clock = new TickClock(msg.tickRate);
+    this.predictor = new Predictor(this.rules);
+    this.seq = 0;
+    this.shots = [];
+    this.attempt = 0;
+    this.stats.connects += 1;
+    this.lastClose = null;
+    this._setState("connected");
+    this._startInputTimer(1000 / msg.tickRate, now);
+    this._ping();
+  }
+
+  _onSnapshot(msg, now) {
+    try {
+      this.mirror.apply(msg);
+    } catch (err) {
+      if (!(err instanceof BrokenStream)) throw err;
+      // Cannot happen with a correct server; starting a new session is the only repair.
+      this.stats.brokenStreams += 1;
+      console.warn("gameserver:", err.message);
+      if (this.ws) this.ws.close(4000, "broken_stream");
+      return;
+    }
+    this.stats.snapshots += 1;
+    this.stats.serverTick = msg.tick;
+    this.rates.snapshots.add(now);
+    this.clock.observe(msg.tick, now);
+    this.buffer.push(msg.tick, this.mirror.frame(this.rules.quanta));
+    for (const shot of msg.shots) this.shots.push({ tick: msg.tick, ...shot });
+    if (this.shots.length > 256) this.shots.splice(0, this.shots.length - 256);
+    const me = this.mirror.entities.get(this.myId);
+    if (me) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, me.hp > 0);
+  }
+
+  // --- sending --------------------------------------------------------------------------
+
+  _startInputTimer(periodMs, start) {
+    let n = 0;
+    let base = start;
+    const fire = () => {
+      this.timers.input = null;
+      if (!this.ws) return;
+      this._sendInput();
+      n += 1;
+      let due = base + n * periodMs;
+      const now = this.now();
+      if (now - due > periodMs) {
+        base = now; // woke up late (a background tab, a stall): no burst to catch up
+        n = 0;
+        due = now;
+      }
+      this.timers.input = this.setTimer(fire, Math.max(0, due - now));
+    };
+    this.timers.input = this.setTimer(fire, 0);
+    const pingLoop = () => {
+      this._ping();
+      this.timers.ping = this.setTimer(pingLoop, 1000);
+    };
+    this.timers.ping = this.setTimer(pingLoop, 1000);
+  }
+
+  /** The tick the others are drawn at: the estimated server tick minus the interpolation delay. */
+  renderTick(now = this.now()) {
+    if (!this.clock) return null;
+    const t = this.clock.tickAt(now);
+    return t === null ? null : t - this.interpDelayMs / this.clock.tickMs;
+  }
+
+  _sendInput() {
+    const now = this.now();
+    const input = this.readInput();
+    this.seq += 1;
+    const renderTick = this.renderTick(now);
+    const sent = this._send(
+      encodeInput({
+        seq: this.seq,
+        moveX: input.moveX,
+        moveY: input.moveY,
+        aim: input.aim,
+        buttons: input.buttons,
+        ackTick: this.mirror.tick,
+        renderTick: renderTick !== null && renderTick >= 0 ? renderTick : null,
+      }),
+    );
+    if (!sent) return;
+    this.stats.inputsSent += 1;
+    this.lastInput = input;
+    this.lastInputAt = now;
+    this.predictor.applyInput(this.seq, Math.min(Math.max(input.moveX, -1), 1), Math.min(Math.max(input.moveY, -1), 1));
+  }
+
+  _ping() {
+    if (this._send(encodePing(this.now()))) this.stats.pings += 1;
+  }
+
+  // --- for the page ---------------------------------------------------------------------
+
+  rateStats(now = this.now()) {
+    return {
+      snapshotsPerSec: this.rates.snapshots.perSecond(now),
+      bytesInPerSec: this.rates.bytesIn.perSecond(now),
+      bytesOutPerSec: this.rates.bytesOut.perSecond(now),
+    };
+  }
+}

@@ -1,0 +1,357 @@
+// The demo page: wires the session (client.js), the input, the renderer and the overlays, and
+// exposes the page's state on window.game for people with a console and for the browser tests.
+//
+// Query parameters: ?name=NAME joins at once; ?interp=MS sets the interpolation delay (default
+// 100); ?server=ws://HOST:PORT/ws connects elsewhere than this page's server; ?debug=1 opens
+// the debug overlay (F3 or ` toggles it).
+
+import { GameClient } from "./client.js";
+import { InputState } from "./input.js";
+import { camera, draw } from "./render.js";
+import { cleanName, generateName, isValidName } from "./rules.js";
+
+const params = new URLSearchParams(location.search);
+const interpDelayMs = clampInt(params.get("interp"), 0, 1000, 100);
+const serverUrl = params.get("server") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+const canvas = document.getElementById("view");
+const ctx = canvas.getContext("2d");
+const statusEl = document.getElementById("status");
+const statusText = document.getElementById("status-text");
+const retryButton = document.getElementById("retry");
+const debugEl = document.getElementById("debug");
+const hudEl = document.getElementById("hud");
+const scoresEl = document.getElementById("scores");
+const joinForm = document.getElementById("join");
+const nameInput = document.getElementById("name");
+const nameError = document.getElementById("name-error");
+
+const input = new InputState(window, canvas);
+let client = null;
+let size = { width: 0, height: 0, dpr: 1 };
+let lastFrameAt = performance.now();
+let fps = 0;
+let debugOn = params.get("debug") === "1";
+const tracers = []; // own shots, drawn for a moment: [{x, y, aim, at}]
+let nextShotAt = 0;
+const hpSeen = new Map(); // id -> hp last drawn, to flash entities that lose hp
+const flashes = new Map(); // id -> time of the hit
+
+function clampInt(text, lo, hi, fallback) {
+  const v = Number.parseInt(text ?? "", 10);
+  return Number.isFinite(v) ? Math.min(Math.max(v, lo), hi) : fallback;
+}
+
+// --- joining ------------------------------------------------------------------------------
+
+function start(name) {
+  joinForm.hidden = true;
+  input.enabled = true;
+  try {
+    localStorage.setItem("gameserver.name", name);
+  } catch {
+    // storage may be off (private windows, file://): the name is just not remembered
+  }
+  if (client) client.disconnect();
+  client = new GameClient({
+    url: serverUrl,
+    name,
+    interpDelayMs,
+    readInput: () => input.read(ownScreenPosition()),
+    onChange: showStatus,
+  });
+  client.connect();
+  canvas.focus();
+}
+
+function showJoinForm() {
+  let remembered = null;
+  try {
+    remembered = localStorage.getItem("gameserver.name");
+  } catch {
+    remembered = null;
+  }
+  nameInput.value = cleanName(remembered) || generateName();
+  joinForm.hidden = false;
+  input.enabled = false;
+  nameInput.select();
+  nameInput.focus();
+}
+
+joinForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = cleanName(nameInput.value);
+  if (name === null || !isValidName(name)) {
+    nameError.textContent = "A name is 1 to 24 printable characters.";
+    return;
+  }
+  nameError.textContent = "";
+  start(name);
+});
+
+retryButton.addEventListener("click", () => {
+  if (client) client.connect();
+});
+
+// --- status and overlays -------------------------------------------------------------------
+
+function describeClose(c) {
+  if (!c) return "";
+  if (c.kind === "unreachable") return `Cannot reach the server at ${serverUrl}.`;
+  const close = c.code ? ` (close ${c.code})` : "";
+  if (c.kind === "error" || c.kind === "goodbye") {
+    const msg = c.message ? `: ${c.message}` : "";
+    return `The server closed the connection: ${c.errorCode}${close}${msg}.`;
+  }
+  if (c.errorCode) return `The server closed the connection: ${c.errorCode}${close}.`;
+  return `Connection lost${close}.`;
+}
+
+function showStatus() {
+  if (!client) return;
+  const s = client.state;
+  statusEl.dataset.state = s;
+  retryButton.hidden = s !== "closed";
+  if (s === "connected") {
+    statusEl.hidden = true;
+    return;
+  }
+  statusEl.hidden = false;
+  let text;
+  if (s === "connecting") {
+    text = client.attempt ? `${describeClose(client.lastClose)} Connecting again (attempt ${client.attempt + 1})…` : `Connecting to ${serverUrl}…`;
+  } else if (s === "reconnecting") {
+    const secs = Math.max(0, (client.retryAt - performance.now()) / 1000).toFixed(1);
+    text = `${describeClose(client.lastClose)} Reconnecting in ${secs} s (attempt ${client.attempt + 1})…`;
+  } else if (s === "closed") {
+    text = `${describeClose(client.lastClose)} Not reconnecting: this page and the server disagree; reload the page to try again.`;
+    if (client.lastClose && client.lastClose.kind === "local") text = "Disconnected.";
+  } else {
+    text = "";
+  }
+  statusText.textContent = text;
+}
+
+function fmt(v, digits = 0, unit = "") {
+  return v === null || v === undefined || Number.isNaN(v) ? "–" : `${v.toFixed(digits)}${unit}`;
+}
+
+function updateDebug(now) {
+  debugEl.hidden = !debugOn;
+  if (!debugOn || !client) return;
+  const s = game.stats;
+  debugEl.textContent = [
+    `state       ${client.state}`,
+    `rtt         ${fmt(s.rttMs, 1, " ms")} (avg ${fmt(s.rttSmoothMs, 1, " ms")})`,
+    `server tick ${s.serverTick ?? "–"}  render tick ${fmt(client.renderTick(now), 1)}`,
+    `snapshots   ${s.snapshotsPerSec}/s`,
+    `bytes in    ${s.bytesInPerSec} B/s  out ${s.bytesOutPerSec} B/s`,
+    `unacked     ${s.unackedInputs} inputs`,
+    `pred error  last ${fmt(s.lastPredictionError, 3)}  max ${fmt(s.maxPredictionError, 3)} units`,
+    `corrections ${s.corrections} (${s.snaps} snapped)`,
+    `interp      ${interpDelayMs} ms, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
+    `entities    ${s.entities}  fps ${fmt(fps, 0)}`,
+  ].join("\n");
+}
+
+let scoresShown = "";
+
+function updateScores() {
+  const lines = client && client.state === "connected" ? client.scoreboard.slice(0, 8) : [];
+  const text = lines.map((l) => `${l.id === client.myId ? "▶ " : "  "}${l.name.padEnd(16).slice(0, 16)} ${String(l.score).padStart(3)} / ${l.deaths}`).join("\n");
+  if (text !== scoresShown) {
+    scoresEl.textContent = text ? `kills / deaths\n${text}` : "";
+    scoresEl.hidden = !text;
+    scoresShown = text;
+  }
+}
+
+function updateHud() {
+  if (!client || client.state !== "connected") {
+    hudEl.textContent = client ? `● ${client.state}` : "";
+    hudEl.dataset.state = client ? client.state : "";
+    return;
+  }
+  const me = client.mirror.entities.get(client.myId);
+  const hp = me ? me.hp : 0;
+  hudEl.dataset.state = "connected";
+  hudEl.textContent = `● connected · ${client.mirror.entities.size} playing · hp ${hp}${hp <= 0 ? " (respawning)" : ""} · WASD/arrows move · mouse aims · click fires · F3 debug`;
+}
+
+window.addEventListener("keydown", (ev) => {
+  if (ev.code === "F3" || ev.code === "Backquote") {
+    debugOn = !debugOn;
+    ev.preventDefault();
+  }
+});
+
+// --- what is drawn -------------------------------------------------------------------------
+
+/** The entities as drawn at `now`: the others interpolated, this player predicted. */
+function viewEntities(now, { count = false } = {}) {
+  if (!client || !client.rules) return new Map();
+  const rt = client.renderTick(now);
+  const { entities } = rt === null ? { entities: new Map() } : client.buffer.sample(rt, { count });
+  const me = client.mirror.entities.get(client.myId);
+  const p = client.predictor;
+  if (me && p && p.ready) {
+    const tickMs = client.clock ? client.clock.tickMs : 33;
+    const alpha = client.lastInputAt === null ? 1 : (now - client.lastInputAt) / tickMs;
+    const d = p.drawn(alpha);
+    entities.set(client.myId, { id: client.myId, kind: me.kind, name: me.name, x: d.x, y: d.y, angle: me.angle, hp: me.hp, predicted: true });
+  }
+  return entities;
+}
+
+function ownScreenPosition() {
+  if (!client || !client.rules) return null;
+  const e = viewEntities(performance.now()).get(client.myId);
+  if (!e) return null;
+  const cam = camera(size.width, size.height, client.rules, e);
+  return cam.toScreen(e.x, e.y);
+}
+
+function resize() {
+  const dpr = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth;
+  const height = canvas.clientHeight;
+  if (width !== size.width || height !== size.height || dpr !== size.dpr) {
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    size = { width, height, dpr };
+  }
+}
+
+function frame() {
+  const now = performance.now();
+  const elapsed = now - lastFrameAt;
+  lastFrameAt = now;
+  fps = fps * 0.9 + (elapsed > 0 ? 1000 / elapsed : 0) * 0.1;
+  resize();
+  if (client && client.predictor) client.predictor.decay(elapsed);
+  const entities = viewEntities(now, { count: true });
+  if (client && client.rules) {
+    const me = entities.get(client.myId);
+    // Own shots are drawn when the trigger is pulled, as the weapon's rate allows; the server's
+    // shots of the others when the render time reaches the tick they were fired at.
+    const shooting = client.lastInput.buttons & 1;
+    if (me && me.hp > 0 && shooting && now >= nextShotAt && client.state === "connected") {
+      tracers.push({ x: me.x, y: me.y, aim: client.lastInput.aim, at: now, length: null });
+      nextShotAt = now + client.rules.fire_interval_ticks * (1000 / client.welcome.tickRate);
+    }
+    const rt = client.renderTick(now);
+    while (client.shots.length && rt !== null && client.shots[0].tick <= rt + 1) {
+      const shot = client.shots.shift();
+      const from = entities.get(shot.shooter);
+      const target = shot.hit !== null ? entities.get(shot.hit) : undefined;
+      if (shot.hit !== null) flashes.set(shot.hit, now);
+      if (!from || shot.shooter === client.myId) continue;
+      const aim = target ? Math.atan2(target.y - from.y, target.x - from.x) : (from.angle * 2 * Math.PI) / 256;
+      const length = target ? Math.hypot(target.x - from.x, target.y - from.y) : null;
+      tracers.push({ x: from.x, y: from.y, aim, at: now, length });
+    }
+    for (const [id, e] of entities) {
+      const before = hpSeen.get(id);
+      if (before !== undefined && e.hp < before) flashes.set(id, now);
+      hpSeen.set(id, e.hp);
+    }
+  }
+  updateScores();
+  while (tracers.length && now - tracers[0].at > 120) tracers.shift();
+  for (const [id, t] of flashes) if (now - t > 120) flashes.delete(id);
+  draw(ctx, {
+    width: size.width,
+    height: size.height,
+    dpr: size.dpr,
+    rules: client ? client.rules : null,
+    entities,
+    myId: client ? client.myId : null,
+    myAim: client ? client.lastInput.aim : null,
+    tracers: tracers.map((t) => ({ ...t, age: (now - t.at) / 120 })),
+    flashes: new Map([...flashes].map(([id, t]) => [id, 1 - (now - t) / 120])),
+  });
+  if (client && client.state === "reconnecting") showStatus(); // the countdown
+  updateHud();
+  updateDebug(now);
+  requestAnimationFrame(frame);
+}
+
+// --- window.game: the page's state, for the console and the tests ------------------------------
+
+function plain(map) {
+  const out = {};
+  for (const [id, e] of map) out[id] = { ...e };
+  return out;
+}
+
+const game = {
+  interpDelayMs,
+  serverUrl,
+  get client() {
+    return client;
+  },
+  get state() {
+    return {
+      connection: client ? client.state : "idle",
+      attempt: client ? client.attempt : 0,
+      retryInMs: client && client.retryAt !== null ? Math.max(0, client.retryAt - performance.now()) : null,
+      lastClose: client ? client.lastClose : null,
+      statusText: statusEl.hidden ? "" : statusText.textContent,
+    };
+  },
+  get myId() {
+    return client ? client.myId : null;
+  },
+  /** id -> {x, y, angle, hp, name, kind} as drawn now (others interpolated, own predicted). */
+  get entities() {
+    return plain(viewEntities(performance.now()));
+  },
+  /** id -> the newest snapshot's state, in world units. */
+  get snapshot() {
+    return client && client.rules ? plain(client.mirror.frame(client.rules.quanta)) : {};
+  },
+  get predicted() {
+    const p = client && client.predictor;
+    if (!p || !p.ready) return null;
+    return { x: p.x, y: p.y, pending: p.pending.length, offsetX: p.offsetX, offsetY: p.offsetY, seq: client.seq };
+  },
+  /** This player's state in the newest snapshot, and the newest input it confirms. */
+  get server() {
+    const me = client && client.rules ? client.mirror.entities.get(client.myId) : null;
+    if (!me) return null;
+    const q = client.rules.quanta;
+    return { x: me.qx / q, y: me.qy / q, hp: me.hp, tick: client.mirror.tick, lastSeq: client.mirror.lastSeq };
+  },
+  get stats() {
+    if (!client) return {};
+    const p = client.predictor;
+    return {
+      ...client.stats,
+      ...client.rateStats(),
+      unackedInputs: p ? p.pending.length : 0,
+      lastPredictionError: p ? p.lastError : null,
+      maxPredictionError: p ? p.maxError : null,
+      corrections: p ? p.corrections : 0,
+      snaps: p ? p.snaps : 0,
+      interpUnderruns: client.buffer.underruns,
+      interpUnderrunFrames: client.buffer.underrunFrames,
+      entities: client.mirror.entities.size,
+      fps,
+    };
+  },
+  get scoreboard() {
+    return client ? client.scoreboard : [];
+  },
+  get debugVisible() {
+    return debugOn;
+  },
+  join: start,
+  /** Send a raw message array, e.g. a second HELLO to see how the server refuses it. */
+  sendRaw: (array) => (client ? client.sendRaw(array) : false),
+};
+window.game = game;
+
+const named = params.get("name");
+if (named !== null && cleanName(named) !== null) start(cleanName(named));
+else showJoinForm();
+requestAnimationFrame(frame);

@@ -1,0 +1,230 @@
+// Protocol v1 in the browser: message arrays <-> msgpack bytes (docs/protocol.md; the Python
+// definition is gameserver/codec.py).
+//
+// Invariants:
+// - Every message is one msgpack array whose first element is the type.
+// - Int fields (seq, buttons, ack_tick, render_tick, version) are sent as integers: the caller
+//   passes integers and @msgpack/msgpack encodes an integral number as a msgpack int. Numbers
+//   that may be fractional (move_x, move_y, aim, client_time) go as float64 when fractional.
+// - decodeServer() turns bytes into a plain object with named fields, or throws ProtocolError:
+//   the rest of the client never indexes raw arrays. Message types it does not know come back
+//   as {type, unknown: true}, and trailing fields it does not know are ignored.
+// No DOM here: Node's test runner loads this module as it is.
+
+import { encode, decode } from "../vendor/msgpack/dist.esm/index.mjs";
+
+export const PROTOCOL_VERSION = 1;
+
+export const MsgType = Object.freeze({
+  HELLO: 1,
+  INPUT: 2,
+  PING: 3,
+  WELCOME: 10,
+  SNAPSHOT: 11,
+  PONG: 12,
+  ERROR: 13,
+  GOODBYE: 14,
+  SCOREBOARD: 15,
+});
+
+/** Bits of a change record's mask, in the order their values follow the mask. */
+export const Field = Object.freeze({ X: 1, Y: 2, ANGLE: 4, HP: 8 });
+
+/** Input.buttons bits. */
+export const Buttons = Object.freeze({ FIRE: 1 });
+
+export class ProtocolError extends Error {}
+
+// Close codes whose cause is in this client (a bug) or needs a new page: reconnecting as it is
+// would only repeat the refusal.
+export const FATAL_CODES = new Set([
+  "hello_required",
+  "unexpected_hello",
+  "unsupported_version",
+  "text_frame",
+  "unknown_type",
+  "invalid_msgpack",
+  "invalid_message",
+  "message_too_big",
+]);
+
+const MAX_SEQ = 2 ** 32 - 1;
+
+// --- client -> server ---------------------------------------------------------------------
+
+export function encodeHello(name, { version = PROTOCOL_VERSION, sessionToken = null, room = null } = {}) {
+  return encode([MsgType.HELLO, version, name, sessionToken, room]);
+}
+
+/**
+ * INPUT: seq (uint32, increasing), move in [-1, 1], aim in radians, buttons 0..255, ack_tick
+ * (newest snapshot tick held, or null) and render_tick (tick drawn for the others, or null).
+ */
+export function encodeInput({ seq, moveX, moveY, aim, buttons = 0, ackTick = null, renderTick = null }) {
+  if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQ) throw new RangeError(`bad seq ${seq}`);
+  const clamp = (v) => Math.min(Math.max(v, -1), 1);
+  const fields = [
+    MsgType.INPUT,
+    seq,
+    clamp(moveX),
+    clamp(moveY),
+    Number.isFinite(aim) ? Math.min(Math.max(aim, -Math.PI), Math.PI) : 0,
+    buttons & 255,
+    ackTick,
+  ];
+  if (renderTick !== null && renderTick !== undefined) fields.push(Math.max(0, Math.floor(renderTick)));
+  return encode(fields);
+}
+
+export function encodePing(clientTime) {
+  return encode([MsgType.PING, clientTime]);
+}
+
+/** Any array as one message; for tests that need to send what the helpers above won't. */
+export function encodeRaw(array) {
+  return encode(array);
+}
+
+// --- server -> client ---------------------------------------------------------------------
+
+function int(v, name) {
+  if (!Number.isInteger(v)) throw new ProtocolError(`${name} must be an integer`);
+  return v;
+}
+
+function optInt(v, name) {
+  return v === null ? null : int(v, name);
+}
+
+function arr(v, name) {
+  if (!Array.isArray(v)) throw new ProtocolError(`${name} must be an array`);
+  return v;
+}
+
+function arity(v, n, what) {
+  if (v.length !== n) throw new ProtocolError(`${what} has ${n - 1} fields, got ${v.length - 1}`);
+}
+
+// Fields a message gained in a later revision are read when present: a page cached from an
+// older server still plays.
+function atLeast(v, n, what) {
+  if (v.length < n) throw new ProtocolError(`${what} has at least ${n - 1} fields, got ${v.length - 1}`);
+}
+
+/** The flat shots array -> [{shooter, hit}] with hit null for a miss. */
+export function parseShots(flat) {
+  if (flat.length % 2) throw new ProtocolError("shots are (shooter, hit) pairs");
+  const out = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const hit = int(flat[i + 1], "hit");
+    out.push({ shooter: int(flat[i], "shooter"), hit: hit === 0 ? null : hit });
+  }
+  return out;
+}
+
+/** The flat changes array -> [{id, dqx?, dqy?, angle?, hp?}] (absent fields are undefined). */
+export function parseChanges(flat) {
+  const out = [];
+  let i = 0;
+  const n = flat.length;
+  while (i < n) {
+    if (i + 2 > n) throw new ProtocolError("a change record is cut short");
+    const change = { id: int(flat[i], "id") };
+    const mask = int(flat[i + 1], "mask");
+    i += 2;
+    for (const [bit, name] of [
+      [Field.X, "dqx"],
+      [Field.Y, "dqy"],
+      [Field.ANGLE, "angle"],
+      [Field.HP, "hp"],
+    ]) {
+      if (mask & bit) {
+        if (i >= n) throw new ProtocolError("a change record is cut short");
+        change[name] = int(flat[i], name);
+        i += 1;
+      }
+    }
+    out.push(change);
+  }
+  return out;
+}
+
+function parseSpawn(rec) {
+  const r = arr(rec, "spawn");
+  if (r.length !== 7) throw new ProtocolError("a spawn has 7 fields");
+  return {
+    id: int(r[0], "id"),
+    kind: int(r[1], "kind"),
+    name: String(r[2]),
+    qx: int(r[3], "qx"),
+    qy: int(r[4], "qy"),
+    angle: int(r[5], "angle"),
+    hp: int(r[6], "hp"),
+  };
+}
+
+/** Parse one decoded message array (see decodeServer). */
+export function parseServer(v) {
+  if (!Array.isArray(v) || v.length === 0) throw new ProtocolError("a message is a non-empty array");
+  const type = v[0];
+  switch (type) {
+    case MsgType.SNAPSHOT:
+      atLeast(v, 7, "snapshot");
+      return {
+        type,
+        tick: int(v[1], "tick"),
+        baseline: optInt(v[2], "baseline"),
+        lastSeq: optInt(v[3], "last_seq"),
+        spawns: arr(v[4], "spawns").map(parseSpawn),
+        changes: parseChanges(arr(v[5], "changes")),
+        removals: arr(v[6], "removals").map((r) => int(r, "removal")),
+        shots: v.length > 7 ? parseShots(arr(v[7], "shots")) : [],
+      };
+    case MsgType.SCOREBOARD:
+      atLeast(v, 2, "scoreboard");
+      return {
+        type,
+        lines: arr(v[1], "lines").map((line) => {
+          const l = arr(line, "score line");
+          if (l.length < 4) throw new ProtocolError("a score line has 4 fields");
+          return { id: int(l[0], "id"), name: String(l[1]), score: int(l[2], "score"), deaths: int(l[3], "deaths") };
+        }),
+      };
+    case MsgType.WELCOME:
+      arity(v, 9, "welcome");
+      if (v[8] === null || typeof v[8] !== "object" || Array.isArray(v[8])) {
+        throw new ProtocolError("rules must be a map");
+      }
+      return {
+        type,
+        version: int(v[1], "version"),
+        entityId: int(v[2], "entity_id"),
+        tickRate: int(v[3], "tick_rate"),
+        snapshotRate: int(v[4], "snapshot_rate"),
+        sessionToken: String(v[5]),
+        room: String(v[6]),
+        tick: int(v[7], "tick"),
+        rules: { ...v[8] },
+      };
+    case MsgType.PONG:
+      arity(v, 3, "pong");
+      return { type, clientTime: Number(v[1]), tick: int(v[2], "tick") };
+    case MsgType.ERROR:
+    case MsgType.GOODBYE:
+      arity(v, 3, "error");
+      return { type, code: String(v[1]), message: String(v[2]) };
+    default:
+      return { type, unknown: true }; // a newer server's message: skipped, counted by the caller
+  }
+}
+
+/** Bytes (ArrayBuffer or Uint8Array) -> message object. Throws ProtocolError. */
+export function decodeServer(data) {
+  let value;
+  try {
+    value = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+  } catch (err) {
+    throw new ProtocolError(`not one valid msgpack value (${err.name})`);
+  }
+  return parseServer(value);
+}
