@@ -1,0 +1,153 @@
+// client.js with a fake WebSocket and hand-driven timers: handshake, inputs from the timer with
+// acknowledgements, prediction on the way, and what each kind of close leads to.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decode, encode } from "../../client_demo/vendor/msgpack/dist.esm/index.mjs";
+
+import { GameClient, backoffDelay } from "../../client_demo/js/client.js";
+
+class FakeSocket {
+  static last = null;
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.last = this;
+  }
+  send(bytes) {
+    this.sent.push(decode(bytes));
+  }
+  close() {}
+  // driving it
+  open() {
+    this.readyState = 1;
+    this.onopen();
+  }
+  deliver(array) {
+    this.onmessage({ data: encode(array).slice().buffer });
+  }
+  closeFromServer(code, reason) {
+    this.readyState = 3;
+    this.onclose({ code, reason });
+  }
+}
+
+function harness() {
+  let now = 0;
+  const timers = new Map();
+  let nextId = 1;
+  const client = new GameClient({
+    url: "ws://test/ws",
+    name: "tester",
+    readInput: () => ({ moveX: 1, moveY: 0, aim: 0.5, buttons: 0 }),
+    WebSocketImpl: FakeSocket,
+    now: () => now,
+    setTimer: (fn, ms) => {
+      const id = nextId++;
+      timers.set(id, { fn, at: now + ms });
+      return id;
+    },
+    clearTimer: (id) => timers.delete(id),
+  });
+  /** Advance the fake clock to `t`, firing due timers in order. */
+  const advance = (t) => {
+    for (;;) {
+      const due = [...timers.entries()].filter(([, v]) => v.at <= t).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      timers.delete(due[0]);
+      now = due[1].at;
+      due[1].fn();
+    }
+    now = t;
+  };
+  return { client, advance, timers };
+}
+
+const RULES = { world_width: 2000, world_height: 2000, speed: 150, dt: 1 / 30, quanta: 8, max_hp: 100 };
+
+test("hello, welcome, snapshots; one input per tick carrying the newest tick held", () => {
+  const { client, advance } = harness();
+  client.connect();
+  assert.equal(client.state, "connecting");
+  const ws = FakeSocket.last;
+  ws.open();
+  assert.deepEqual(ws.sent[0], [1, 1, "tester", null, null]);
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 100, RULES]);
+  assert.equal(client.state, "connected");
+  assert.equal(client.myId, 7);
+  ws.deliver([11, 101, null, null, [[7, 1, "tester", 8000, 8000, 0, 100]], [], [], []]);
+  advance(1000 / 30 * 3 + 1);
+  const inputs = ws.sent.filter((m) => m[0] === 2);
+  assert.equal(inputs.length, 4); // at 0, 33, 67 and 100 ms
+  assert.deepEqual(inputs.map((m) => m[1]), [1, 2, 3, 4]);
+  assert.ok(inputs.every((m) => m[6] === 101 && Number.isInteger(m[1]) && m[2] === 1 && m[4] === 0.5));
+  // predicted at once: four steps of 5 units from x = 1000
+  assert.equal(client.predictor.x, 1020);
+  // the server confirms input 2: the prediction stays on the same spot
+  ws.deliver([11, 102, 101, 2, [], [7, 1, 80], [], []]);
+  assert.equal(client.predictor.x, 1020);
+  assert.equal(client.predictor.pending.length, 2);
+  const later = ws.sent.filter((m) => m[0] === 2);
+  advance(1000 / 30 * 4 + 1);
+  assert.equal(ws.sent.filter((m) => m[0] === 2).at(-1)[6], 102);
+  assert.ok(later.length >= 4);
+});
+
+test("the timer does not burst after a long pause", () => {
+  const { client, advance, timers } = harness();
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 0, RULES]);
+  advance(10);
+  const count = () => ws.sent.filter((m) => m[0] === 2).length;
+  const before = count();
+  // a background tab: the next wake-up comes 2 s late
+  for (const t of timers.values()) t.at += 2000;
+  advance(2050);
+  assert.equal(count() - before, 1, "one input on waking, not sixty to catch up");
+  advance(2050 + 1000);
+  const perSecond = count() - before - 1;
+  assert.ok(perSecond >= 29 && perSecond <= 31, `${perSecond} inputs in the next second`);
+});
+
+test("a goodbye leads to reconnecting with backoff; the reason code is kept", () => {
+  const { client, advance } = harness();
+  client.connect();
+  let ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 0, RULES]);
+  ws.deliver([14, "server_shutdown", "the server is shutting down"]);
+  ws.closeFromServer(1001, "server_shutdown");
+  assert.equal(client.state, "reconnecting");
+  assert.deepEqual(
+    { ...client.lastClose },
+    { code: 1001, reason: "server_shutdown", errorCode: "server_shutdown", message: "the server is shutting down", kind: "goodbye" },
+  );
+  advance(2000);
+  assert.notEqual(FakeSocket.last, ws, "a new socket after the backoff");
+  ws = FakeSocket.last;
+  ws.closeFromServer(1006, ""); // nothing listening
+  assert.equal(client.state, "reconnecting");
+  assert.equal(client.lastClose.kind, "unreachable");
+  assert.equal(client.attempt, 2);
+});
+
+test("an error this client caused closes for good", () => {
+  const { client } = harness();
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 0, RULES]);
+  ws.deliver([13, "unexpected_hello", "hello was already received"]);
+  ws.closeFromServer(1002, "unexpected_hello");
+  assert.equal(client.state, "closed");
+  assert.equal(client.lastClose.errorCode, "unexpected_hello");
+  assert.equal(client.lastClose.kind, "error");
+});
+
+test("backoff doubles up to a cap, with jitter", () => {
+  const mid = () => 0.5;
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 9].map((n) => backoffDelay(n, { random: mid })), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+  assert.equal(backoffDelay(1, { random: () => 0 }), 400);
+});

@@ -1,0 +1,81 @@
+// interpolation.js: the others are drawn between the two snapshots around the render time.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { SnapshotBuffer, TickClock, interpolate, lerpAngle } from "../../client_demo/js/interpolation.js";
+
+const e = (id, x, y, extra = {}) => [id, { id, kind: 1, name: `p${id}`, x, y, angle: 0, hp: 100, ...extra }];
+
+test("halfway between two snapshots gives the midpoint", () => {
+  const buf = new SnapshotBuffer();
+  buf.push(10, new Map([e(1, 100, 200), e(2, 0, 0)]));
+  buf.push(12, new Map([e(1, 110, 180), e(2, 0, 8)]));
+  const { entities, underrun } = buf.sample(11);
+  assert.equal(underrun, false);
+  assert.deepEqual([entities.get(1).x, entities.get(1).y], [105, 190]);
+  assert.deepEqual([entities.get(2).x, entities.get(2).y], [0, 4]);
+  const q = buf.sample(10.5).entities.get(1);
+  assert.deepEqual([q.x, q.y], [102.5, 195]);
+});
+
+test("sampling picks the pair around the render tick among many", () => {
+  const buf = new SnapshotBuffer();
+  for (let t = 1; t <= 10; t++) buf.push(t, new Map([e(1, t * 10, 0)]));
+  assert.equal(buf.sample(7.25).entities.get(1).x, 72.5);
+  assert.equal(buf.sample(0).entities.get(1).x, 10); // before the oldest: the oldest
+});
+
+test("past the newest snapshot: hold it and count one underrun per episode", () => {
+  const buf = new SnapshotBuffer();
+  buf.push(1, new Map([e(1, 0, 0)]));
+  buf.push(2, new Map([e(1, 5, 0)]));
+  assert.equal(buf.sample(2.5).entities.get(1).x, 5);
+  assert.equal(buf.sample(3).underrun, true);
+  assert.equal(buf.underruns, 1);
+  assert.equal(buf.underrunFrames, 2);
+  buf.push(3, new Map([e(1, 10, 0)]));
+  buf.push(4, new Map([e(1, 15, 0)]));
+  assert.equal(buf.sample(3.5).underrun, false);
+  buf.sample(5);
+  assert.equal(buf.underruns, 2);
+  buf.sample(6, { count: false }); // a look from outside the render loop counts nothing
+  assert.equal(buf.underrunFrames, 3);
+});
+
+test("facings turn the short way round; spawns and removals switch halfway; respawns jump", () => {
+  assert.equal(lerpAngle(250, 6, 0.5), 0);
+  assert.equal(lerpAngle(10, 20, 0.5), 15);
+  const a = new Map([e(1, 0, 0, { angle: 250 }), e(2, 50, 50), e(4, 0, 0)]);
+  const b = new Map([e(1, 10, 0, { angle: 6, hp: 75 }), e(3, 9, 9), e(4, 1000, 1000)]);
+  const early = interpolate(a, b, 0.25, 200);
+  assert.ok(early.has(2) && !early.has(3));
+  assert.equal(early.get(1).hp, 100);
+  assert.equal(early.get(4).x, 0);
+  const late = interpolate(a, b, 0.75, 200);
+  assert.ok(!late.has(2) && late.has(3));
+  assert.equal(late.get(1).hp, 75);
+  assert.equal(late.get(1).angle, 3);
+  assert.equal(late.get(4).x, 1000);
+});
+
+test("old or repeated snapshots are ignored; a restarted tick count starts over", () => {
+  const buf = new SnapshotBuffer({ capacity: 3 });
+  for (let t = 1; t <= 5; t++) buf.push(t, new Map());
+  assert.deepEqual(buf.frames.map((f) => f.tick), [3, 4, 5]);
+  buf.push(5, new Map([e(1, 0, 0)]));
+  assert.equal(buf.frames.length, 3);
+  buf.push(2, new Map());
+  assert.deepEqual(buf.frames.map((f) => f.tick), [2]);
+});
+
+test("the tick clock follows the server's ticks and keeps a steady pace through jitter", () => {
+  const clock = new TickClock(30);
+  const tickMs = 1000 / 30;
+  // snapshots of ticks 100.. arrive 40 ms late, give or take 10 ms
+  for (let t = 100; t < 200; t++) clock.observe(t, t * tickMs + 40 + ((t * 7) % 21) - 10);
+  const now = 200 * tickMs + 40;
+  const est = clock.tickAt(now);
+  assert.ok(Math.abs(est - 200) < 0.5, `estimated tick ${est}`);
+  // render tick 100 ms behind: three ticks back at 30 Hz
+  assert.ok(Math.abs(est - 100 / tickMs - 197) < 0.5);
+});

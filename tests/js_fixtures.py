@@ -1,0 +1,199 @@
+"""Fixtures for the browser client's Node tests (tests/js/), generated from the Python server.
+
+    python tests/js_fixtures.py      rewrite tests/js/fixtures/*.json
+
+tests/test_js_logic.py checks that the committed files still equal what this module generates,
+so the JavaScript twin of the movement rule and the snapshot decoder are always tested against
+what the server computes today.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "js" / "fixtures"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from gameserver import codec  # noqa: E402
+from gameserver.messages import Hello, Input, Snapshot  # noqa: E402
+from gameserver.replication import Mirror  # noqa: E402
+from gameserver.room import Room  # noqa: E402
+from gameserver.world import QUANTA, Rules, quantize_angle, step_position  # noqa: E402
+
+
+def step_cases() -> dict[str, Any]:
+    """step_position and quantize_angle on edge cases and on seeded random inputs."""
+    rng = random.Random(20240601)
+    w, h = 2000.0, 2000.0
+    steps = [150.0 * (1.0 / 30), 150.0 * (1.0 / 60), 150.0 * (1.0 / 20), 123.4 * (1.0 / 33), 5.0]
+    moves = [
+        (0.0, 0.0),
+        (1.0, 0.0),
+        (-1.0, 0.0),
+        (0.0, 1.0),
+        (1.0, 1.0),
+        (-1.0, -1.0),
+        (1.0, -1.0),
+        (0.3, -0.7),
+        (0.7071067811865476, 0.7071067811865476),  # length just over 1
+        (0.7071067811865475, 0.7071067811865475),  # just under
+        (0.6, 0.8),  # exactly 1 in decimals, not in binary
+        (1e-9, -1e-9),
+        (-0.5, 0.25),
+    ]
+    points = [
+        (1000.0, 1000.0),
+        (0.0, 0.0),
+        (2.0, 1999.0),
+        (2000.0, 2000.0),
+        (0.0625, 7.9375),
+        (1234.5, 17.125),
+    ]
+    cases: list[list[float]] = []
+    for step in steps:
+        for mx, my in moves:
+            for x, y in points:
+                cases.append([x, y, mx, my, step, w, h, *step_position(x, y, mx, my, step, w, h)])
+    for _ in range(400):
+        x = rng.choice([rng.uniform(0, w), round(rng.uniform(0, w) * QUANTA) / QUANTA])
+        y = rng.choice([rng.uniform(0, h), round(rng.uniform(0, h) * QUANTA) / QUANTA])
+        mx, my = rng.uniform(-1, 1), rng.uniform(-1, 1)
+        step = rng.choice(steps)
+        ww, hh = rng.choice([(w, h), (640.0, 480.0), (100.5, 33.25)])
+        x, y = min(x, ww), min(y, hh)
+        cases.append([x, y, mx, my, step, ww, hh, *step_position(x, y, mx, my, step, ww, hh)])
+    # A long walk: errors would add up, so the two must agree at every step.
+    walk: list[list[float]] = []
+    x, y = 1000.0, 1000.0
+    step = 150.0 * (1.0 / 30)
+    for _ in range(300):
+        mx, my = (
+            rng.choice([-1.0, 0.0, 1.0, rng.uniform(-1, 1)]),
+            rng.choice([-1.0, 0.0, 1.0, rng.uniform(-1, 1)]),
+        )
+        x, y = step_position(x, y, mx, my, step, w, h)
+        walk.append([mx, my, x, y])
+    angles = [
+        [a, quantize_angle(a)]
+        for a in [0.0, math.pi, -math.pi, math.pi / 2, -math.pi / 2, 2 * math.pi, -2 * math.pi, 0.01, -0.01]
+        + [rng.uniform(-2 * math.pi, 2 * math.pi) for _ in range(100)]
+    ]
+    names = ["a", "Alice", "x" * 24, "x" * 25, "", " a", "a ", "a b", "Zoë 3", "名前", "a\tb", "a\u200bb"]
+    names += ["a\u00a0b", "\u2028", "e\u0301", "\U0001f600 smile", "tab\u0009", "nbsp\u00a0"]
+    return {
+        "quanta": QUANTA,
+        "names": [[n, _name_ok(n)] for n in names],
+        "columns": ["x", "y", "move_x", "move_y", "step", "width", "height", "out_x", "out_y"],
+        "cases": cases,
+        "walk": {"start": [1000.0, 1000.0], "step": step, "width": w, "height": h, "moves": walk},
+        "angles": angles,
+    }
+
+
+def _name_ok(name: str) -> bool:
+    try:
+        codec.decode_client(codec.encode_client(Hello(1, name)))
+    except codec.ProtocolError:
+        return False
+    return True
+
+
+class _Player:
+    def __init__(self, room: Room, name: str) -> None:
+        self.member = room.join(name)
+        self.room = room
+        self.mirror = Mirror()
+        self.seq = 0
+
+    def send(self, mx: float, my: float, aim: float = 0.0, buttons: int = 0) -> None:
+        self.seq += 1
+        self.room.receive(self.member, Input(self.seq, mx, my, aim, buttons, self.mirror.tick))
+
+    def read(self) -> list[bytes]:
+        out = self.member.take_outgoing()
+        for data in out:
+            msg = codec.decode_server(data)
+            if isinstance(msg, Snapshot):
+                self.mirror.apply(msg)
+        return out
+
+
+def _record(rules: Rules, script: str) -> dict[str, Any]:
+    """Drive a room tick by tick; record the bytes one player receives and the mirror after each."""
+    room = Room(rules=rules, seed=7)
+    rng = random.Random(script)
+    me = _Player(room, "me")
+    others = [_Player(room, "ann"), _Player(room, "bob")]
+    messages: list[dict[str, Any]] = []
+
+    def read_me() -> None:
+        for data in me.read():
+            entry: dict[str, Any] = {"bytes": base64.b64encode(data).decode()}
+            msg = codec.decode_server(data)
+            if isinstance(msg, Snapshot):
+                entry["rows"] = {str(k): list(v) for k, v in sorted(me.mirror.as_rows().items())}
+                entry["tick"] = me.mirror.tick
+                entry["last_seq"] = msg.last_seq
+            messages.append(entry)
+
+    for t in range(1, 121):
+        me.send(rng.choice([-1.0, 0.0, 1.0]), rng.choice([-1.0, 0.0, 1.0]), rng.uniform(-3, 3))
+        for i, o in enumerate(others):
+            # The others walk to and fro (with a view they leave it and come back), and shoot.
+            direction = (1.0 if i == 0 else -1.0) * (1.0 if (t // 50) % 2 == 0 else -1.0)
+            o.send(direction, direction * 0.5, rng.uniform(-3, 3), 1 if t % 9 == 0 else 0)
+        if t == 40:
+            room.leave(others[1].member)
+            others.pop()
+        if t == 60:
+            others.append(_Player(room, "cy"))
+        room.tick()
+        for o in others:
+            o.read()
+        if t % 5 != 3:  # now and then the client reads late: the next delta skips a snapshot
+            read_me()
+    return {"script": script, "entity_id": me.member.entity_id, "quanta": QUANTA, "messages": messages}
+
+
+def snapshot_streams() -> dict[str, Any]:
+    return {
+        "everyone": _record(Rules(), "everyone"),
+        "view": _record(
+            Rules(
+                world_width=1000.0,
+                world_height=1000.0,
+                view_width=200.0,
+                view_height=200.0,
+                view_margin=40.0,
+                view_hysteresis=30.0,
+            ),
+            "view",
+        ),
+    }
+
+
+def generate() -> dict[str, str]:
+    """File name -> JSON text."""
+    return {
+        "step_cases.json": json.dumps(step_cases(), indent=None, separators=(",", ":")) + "\n",
+        "snapshots.json": json.dumps(snapshot_streams(), indent=None, separators=(",", ":")) + "\n",
+    }
+
+
+def main() -> None:
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    for name, text in generate().items():
+        (FIXTURES / name).write_text(text)
+        print(f"wrote {FIXTURES / name} ({len(text)} bytes)")
+
+
+if __name__ == "__main__":
+    main()
