@@ -291,9 +291,11 @@ export class GameClient {
       let due = base + n * periodMs;
       const now = this.now();
       if (now - due > periodMs) {
-        base = now; // woke up late (a background tab, a stall): no burst to catch up
-        n = 0;
-        due = now;
+        // Woke up late (a background tab, a stall): no burst to catch up; this wake-up
+        // becomes the start of a new schedule.
+        base = now;
+        n = 1;
+        due = now + periodMs;
       }
       this.timers.input = this.setTimer(fire, Math.max(0, due - now));
     };
