@@ -345,6 +345,12 @@ const game = {
   get debugVisible() {
     return debugOn;
   },
+  /** Canvas pixels (CSS) of a world point, with the camera as drawn now. */
+  toScreen(x, y) {
+    if (!client || !client.rules) return null;
+    const me = viewEntities(performance.now()).get(client.myId);
+    return camera(size.width, size.height, client.rules, me).toScreen(x, y);
+  },
   join: start,
   /** Send a raw message array, e.g. a second HELLO to see how the server refuses it. */
   sendRaw: (array) => (client ? client.sendRaw(array) : false),

@@ -1,0 +1,283 @@
+"""The demo page in a real headless Chromium against a real server on 127.0.0.1.
+
+Every wait is on a condition in the page (window.game) with a deadline, never a sleep. The
+tests are skipped when Chromium is not installed (`apt-get install chromium`), unless
+GAMESERVER_REQUIRE_BROWSER=1 (CI), where a missing browser fails them.
+
+Artifacts: screenshots go to test-artifacts/ (ignored by git); docs/demo.png, the README's
+picture, is written when it is missing or when GAMESERVER_WRITE_DEMO_PNG=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from latency_proxy import LatencyProxy
+from server_process import ServerProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+DEMO_PNG = ROOT / "docs" / "demo.png"
+CHROMIUM = os.environ.get("GAMESERVER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Two players in one browser: neither page's timers may be throttled as a background tab.
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+WAIT_MS = 10_000
+POLL_MS = 20
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("GAMESERVER_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"GAMESERVER_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        _unavailable(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install playwright)")
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    with ServerProcess("--tick", "30") as srv:
+        yield srv
+
+
+class Player:
+    """One browser window (its own context) playing on the demo page."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 960, "height": 640})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(url)
+
+    def wait(self, expression: str, arg: Any = None, timeout: int = WAIT_MS) -> Any:
+        return self.page.wait_for_function(expression, arg=arg, timeout=timeout, polling=POLL_MS).json_value()
+
+    def eval(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+    def wait_connected(self, players: int = 1) -> int:
+        self.wait(
+            "n => window.game && game.state.connection === 'connected' && game.predicted !== null"
+            " && Object.keys(game.entities).length >= n",
+            players,
+        )
+        my_id: int = self.eval("game.myId")
+        return my_id
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.errors, self.errors
+
+
+def _save_screenshot(page: Any, name: str, *, demo: bool = False) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+    if demo and (not DEMO_PNG.exists() or os.environ.get("GAMESERVER_WRITE_DEMO_PNG") == "1"):
+        shutil.copyfile(ARTIFACTS / name, DEMO_PNG)
+
+
+# With this seed the first two players spawn about 180 units apart: in sight of each other.
+NEAR_SEED = "937"
+
+
+def test_two_windows_play_together(browser: Any) -> None:
+    with ServerProcess("--tick", "30", "--seed", NEAR_SEED) as srv:
+        alice = Player(browser, f"{srv.http}/?name=Alice&debug=1")
+        bob = Player(browser, f"{srv.http}/?name=Bob")
+        try:
+            _play_together(alice, bob)
+        finally:
+            alice.close()
+            bob.close()
+
+
+def _play_together(alice: Player, bob: Player) -> None:
+    alice_id = alice.wait_connected()
+    bob_id = bob.wait_connected(players=2)
+    assert alice_id != bob_id
+    alice.wait("n => Object.keys(game.entities).length >= n", 2)
+    names = bob.eval("Object.values(game.entities).map(e => e.name).sort()")
+    assert names == ["Alice", "Bob"]
+
+    # Alice holds a movement key; Bob's view of her moves (interpolated, from window.game).
+    x0 = bob.eval("id => game.entities[id].x", alice_id)
+    key, sign = ("ArrowLeft", -1) if x0 > 1000 else ("d", 1)
+    alice.page.locator("#view").focus()
+    alice.page.keyboard.down(key)
+    try:
+        bob.wait("([id, x0, s]) => (game.entities[id].x - x0) * s > 30", [alice_id, x0, sign])
+    finally:
+        alice.page.keyboard.up(key)
+    # Once Alice stops, her prediction and the server agree exactly.
+    alice.wait(
+        "() => game.server && game.predicted.x === game.server.x && game.predicted.y === game.server.y"
+    )
+
+    # She aims at Bob with the mouse: Bob sees her turn towards him (angle in 1/256 turns).
+    me, him = alice.eval("([a, b]) => [game.entities[a], game.entities[b]]", [alice_id, bob_id])
+    distance = ((him["x"] - me["x"]) ** 2 + (him["y"] - me["y"]) ** 2) ** 0.5
+    assert distance < 800, f"spawned {distance:.0f} units apart: pick another NEAR_SEED"
+    target = alice.eval("([x, y]) => game.toScreen(x, y)", [him["x"], him["y"]])
+    alice.page.mouse.move(target["x"], target["y"])
+    want = alice.eval(
+        "([dx, dy]) => Math.floor(Math.atan2(dy, dx) / (2 * Math.PI) * 256 + 0.5) & 255",
+        [him["x"] - me["x"], him["y"] - me["y"]],
+    )
+    bob.wait(
+        "([id, want]) => Math.abs(((game.entities[id].angle - want + 384) % 256) - 128) <= 2",
+        [alice_id, want],
+    )
+
+    # And fires: the server judges the hit, and both windows see Bob's hp drop.
+    alice.page.mouse.down()
+    try:
+        bob.wait("() => game.server.hp < 100")
+        alice.wait("id => game.entities[id].hp < 100", bob_id)
+        _save_screenshot(alice.page, "two_players.png", demo=True)
+    finally:
+        alice.page.mouse.up()
+    stats = alice.eval("game.stats")
+    assert stats["snapshotsPerSec"] > 10 and stats["bytesInPerSec"] > 0 and stats["bytesOutPerSec"] > 0
+    assert stats["maxPredictionError"] == 0, stats
+    assert alice.eval("game.debugVisible") is True
+    assert "rtt" in alice.page.inner_text("#debug")
+    assert bob.eval("game.scoreboard.map(l => l.name).sort()") == ["Alice", "Bob"]
+
+
+def test_error_from_the_server_is_shown(browser: Any, server: ServerProcess) -> None:
+    player = Player(browser, f"{server.http}/?name=Carol")
+    try:
+        player.wait_connected()
+        # A second HELLO breaks the protocol: the server answers ERROR unexpected_hello, close 1002.
+        assert player.eval("game.sendRaw([1, 1, 'Carol', null, null])") is True
+        player.wait("() => game.state.connection === 'closed'")
+        state = player.eval("game.state")
+        assert state["lastClose"]["errorCode"] == "unexpected_hello"
+        assert state["lastClose"]["code"] == 1002
+        text = player.page.inner_text("#status")
+        assert "unexpected_hello" in text and "1002" in text and "hello was already received" in text
+        assert player.page.is_visible("#status") and player.page.is_visible("#retry")
+        _save_screenshot(player.page, "server_error.png")
+        # The button starts a new session.
+        player.page.click("#retry")
+        player.wait("() => game.state.connection === 'connected'")
+        assert not player.page.is_visible("#status")
+    finally:
+        player.close()
+
+
+def test_server_going_away_is_shown_then_retried(browser: Any) -> None:
+    srv = ServerProcess("--tick", "30").start()
+    player = Player(browser, f"{srv.http}/?name=Dave")
+    try:
+        player.wait_connected()
+        srv.stop()  # SIGTERM: GOODBYE server_shutdown, close 1001
+        player.wait("() => game.state.lastClose && game.state.lastClose.errorCode === 'server_shutdown'")
+        assert player.eval("game.state.lastClose.code") == 1001
+        # Then the server is down: the page says so and keeps retrying with backoff.
+        player.wait(
+            "() => game.state.lastClose.kind === 'unreachable' && game.state.connection !== 'connected'"
+        )
+        player.wait("() => game.state.statusText.includes('Cannot reach the server')")
+        assert player.page.is_visible("#status")
+        state = player.eval("game.state")
+        assert state["attempt"] >= 2 and state["connection"] in ("reconnecting", "connecting"), state
+        _save_screenshot(player.page, "server_down.png")
+    finally:
+        player.close()
+        if srv.proc is not None and srv.proc.poll() is None:
+            srv.stop()
+
+
+# Measures the press-to-move time inside the page: a key goes down, then the page's own state is
+# polled every few milliseconds until the prediction moves and until a snapshot confirms it.
+MEASURE_PRESS = """async ([code]) => {
+  const x0 = game.predicted.x, s0 = game.server.x;
+  const t0 = performance.now();
+  window.dispatchEvent(new KeyboardEvent('keydown', {code, key: code}));
+  let tPred = null, serverAtPred = null, tServer = null;
+  while (performance.now() - t0 < 3000 && tServer === null) {
+    const now = performance.now();
+    if (tPred === null && game.predicted.x !== x0) { tPred = now - t0; serverAtPred = game.server.x; }
+    if (game.server.x !== s0) tServer = now - t0;
+    await new Promise(r => setTimeout(r, 2));
+  }
+  return {x0, s0, tPred, serverAtPred, tServer};
+}"""
+
+
+def test_own_movement_is_predicted_under_latency(browser: Any, server: ServerProcess) -> None:
+    delay = 0.05  # each way: 100 ms added to every round trip
+    with LatencyProxy(server.port, delay) as proxy:
+        player = Player(browser, f"{proxy.http}/?name=Erin&debug=1")
+        try:
+            player.wait_connected()
+            player.wait("() => game.stats.rttMs !== null && game.stats.rttMs >= 95")
+            x0 = player.eval("game.predicted.x")
+            code = "ArrowLeft" if x0 > 1000 else "ArrowRight"
+            sign = -1 if x0 > 1000 else 1
+            m = player.eval(MEASURE_PRESS, [code])
+            assert m["tPred"] is not None and m["tServer"] is not None, m
+            # The prediction moved before any snapshot could confirm it...
+            assert m["serverAtPred"] == m["s0"], m
+            assert m["tPred"] < m["tServer"], m
+            # ...within about one input period (33 ms), while the server needed the round trip.
+            assert m["tPred"] < 60, m
+            assert m["tServer"] >= 1000 * 2 * delay, m
+            # Keep moving for a while, then stop: the prediction and the server end up equal.
+            player.wait("([x0, s]) => (game.predicted.x - x0) * s > 100", [x0, sign])
+            player.eval("c => window.dispatchEvent(new KeyboardEvent('keyup', {code: c, key: c}))", code)
+            player.wait("() => game.predicted.x === game.server.x && game.predicted.y === game.server.y")
+            stats = player.eval("game.stats")
+            figures = {
+                "added_rtt_ms": 2000 * delay,
+                "rtt_ms": stats["rttMs"],
+                "press_to_predicted_ms": m["tPred"],
+                "press_to_server_confirmed_ms": m["tServer"],
+                "max_prediction_error_units": stats["maxPredictionError"],
+                "corrections": stats["corrections"],
+                "unacked_inputs": stats["unackedInputs"],
+                "interp_underruns": stats["interpUnderruns"],
+            }
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / "latency.json").write_text(json.dumps(figures, indent=2) + "\n")
+            print("latency figures:", figures)
+            assert stats["maxPredictionError"] <= 5.0, figures  # at most one step, on a jittery tick
+            _save_screenshot(player.page, "latency.png")
+        finally:
+            player.close()
