@@ -179,6 +179,26 @@ def _play_together(alice: Player, bob: Player) -> None:
     assert bob.eval("game.scoreboard.map(l => l.name).sort()") == ["Alice", "Bob"]
 
 
+def test_name_prompt_joins_with_the_name_given(browser: Any, server: ServerProcess) -> None:
+    player = Player(browser, f"{server.http}/?interp=150")
+    try:
+        player.page.wait_for_selector("#join", state="visible", timeout=WAIT_MS)
+        assert player.eval("game.state.connection") == "idle"
+        suggested = player.page.input_value("#name")
+        assert 1 <= len(suggested) <= 24 and suggested == suggested.strip()
+        player.page.fill("#name", "   ")
+        player.page.click("#join button[type=submit]")
+        assert "1 to 24" in player.page.inner_text("#name-error")
+        player.page.fill("#name", "  Frida the Bold  ")
+        player.page.click("#join button[type=submit]")
+        my_id = player.wait_connected()
+        assert player.eval("id => game.entities[id].name", my_id) == "Frida the Bold"
+        assert player.eval("game.interpDelayMs") == 150
+        assert not player.page.is_visible("#join")
+    finally:
+        player.close()
+
+
 def test_error_from_the_server_is_shown(browser: Any, server: ServerProcess) -> None:
     player = Player(browser, f"{server.http}/?name=Carol")
     try:

@@ -59,7 +59,7 @@ export class GameClient {
     url,
     name,
     readInput, // () => {moveX, moveY, aim, buttons}
-    interpDelayMs = 100,
+    interpDelayMs = null, // null: automatic (see interpDelay)
     helloVersion = undefined,
     WebSocketImpl = globalThis.WebSocket,
     now = () => performance.now(),
@@ -276,6 +276,10 @@ export class GameClient {
     if (this.shots.length > 256) this.shots.splice(0, this.shots.length - 256);
     const me = this.mirror.entities.get(this.myId);
     if (me) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, me.hp > 0);
+    // Browsers slow timers in background tabs to once a second, and after a few minutes to
+    // once a minute, but still deliver messages: acknowledge from here when the timer lags, so
+    // the server does not drop a player who only switched tabs.
+    if (this.lastInputAt !== null && now - this.lastInputAt > 1000) this._sendInput();
   }
 
   // --- sending --------------------------------------------------------------------------
@@ -307,11 +311,21 @@ export class GameClient {
     this.timers.ping = this.setTimer(pingLoop, 1000);
   }
 
+  /**
+   * The interpolation delay in ms: as asked, or by default 100 ms but at least two snapshot
+   * intervals, so that two snapshots are nearly always there to draw between.
+   */
+  get interpDelay() {
+    if (this.interpDelayMs !== null) return this.interpDelayMs;
+    const every = this.welcome ? 1000 / this.welcome.snapshotRate : 0;
+    return Math.max(100, 2 * every);
+  }
+
   /** The tick the others are drawn at: the estimated server tick minus the interpolation delay. */
   renderTick(now = this.now()) {
     if (!this.clock) return null;
     const t = this.clock.tickAt(now);
-    return t === null ? null : t - this.interpDelayMs / this.clock.tickMs;
+    return t === null ? null : t - this.interpDelay / this.clock.tickMs;
   }
 
   _sendInput() {

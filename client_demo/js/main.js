@@ -2,7 +2,7 @@
 // exposes the page's state on window.game for people with a console and for the browser tests.
 //
 // Query parameters: ?name=NAME joins at once; ?interp=MS sets the interpolation delay (default
-// 100); ?server=ws://HOST:PORT/ws connects elsewhere than this page's server; ?debug=1 opens
+// 100, or two snapshot intervals if that is longer); ?server=ws://HOST:PORT/ws connects elsewhere than this page's server; ?debug=1 opens
 // the debug overlay (F3 or ` toggles it).
 
 import { GameClient } from "./client.js";
@@ -11,7 +11,7 @@ import { camera, draw } from "./render.js";
 import { cleanName, generateName, isValidName } from "./rules.js";
 
 const params = new URLSearchParams(location.search);
-const interpDelayMs = clampInt(params.get("interp"), 0, 1000, 100);
+const interpDelayMs = clampInt(params.get("interp"), 0, 1000, null); // null: automatic
 const serverUrl = params.get("server") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 
 const canvas = document.getElementById("view");
@@ -149,7 +149,7 @@ function updateDebug(now) {
     `unacked     ${s.unackedInputs} inputs`,
     `pred error  last ${fmt(s.lastPredictionError, 3)}  max ${fmt(s.maxPredictionError, 3)} units`,
     `corrections ${s.corrections} (${s.snaps} snapped)`,
-    `interp      ${interpDelayMs} ms, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
+    `interp      ${fmt(client.interpDelay, 0, " ms")}, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
     `entities    ${s.entities}  fps ${fmt(fps, 0)}`,
   ].join("\n");
 }
@@ -285,7 +285,9 @@ function plain(map) {
 }
 
 const game = {
-  interpDelayMs,
+  get interpDelayMs() {
+    return client ? client.interpDelay : interpDelayMs;
+  },
   serverUrl,
   get client() {
     return client;

@@ -151,3 +151,33 @@ test("backoff doubles up to a cap, with jitter", () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 9].map((n) => backoffDelay(n, { random: mid })), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
   assert.equal(backoffDelay(1, { random: () => 0 }), 400);
 });
+
+test("in a background tab the snapshots carry the acknowledgements the slowed timer does not", () => {
+  const { client, advance, timers } = harness();
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 0, RULES]);
+  advance(10);
+  for (const t of timers.values()) t.at += 60_000; // timers now wake once a minute
+  const count = () => ws.sent.filter((m) => m[0] === 2).length;
+  const before = count();
+  advance(1500);
+  ws.deliver([11, 45, null, null, [[7, 1, "tester", 8000, 8000, 0, 100]], [], [], []]);
+  const acks = ws.sent.filter((m) => m[0] === 2).slice(before);
+  assert.equal(acks.length, 1);
+  assert.equal(acks[0][6], 45);
+  ws.deliver([11, 46, 45, null, [], [], [], []]);
+  assert.equal(count() - before, 1, "not on every snapshot: once the timer lags a second");
+});
+
+test("the interpolation delay is 100 ms, or two snapshot intervals when longer, unless asked", () => {
+  const { client } = harness();
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 10, "tok", "r-1", 0, RULES]);
+  assert.equal(client.interpDelay, 200);
+  client.interpDelayMs = 50;
+  assert.equal(client.interpDelay, 50);
+});
