@@ -124,7 +124,7 @@ function showStatus() {
     const secs = Math.max(0, (client.retryAt - performance.now()) / 1000).toFixed(1);
     text = `${describeClose(client.lastClose)} Reconnecting in ${secs} s (attempt ${client.attempt + 1})…`;
   } else if (s === "closed") {
-    text = `${describeClose(client.lastClose)} Not reconnecting: this page and the server disagree; reload the page to try again.`;
+    text = `${describeClose(client.lastClose)} Not reconnecting by itself: the server would refuse this page again the same way.`;
     if (client.lastClose && client.lastClose.kind === "local") text = "Disconnected.";
   } else {
     text = "";
