@@ -1,0 +1,601 @@
+"""`python -m client_demo.bench`: the load benchmark (docs/benchmarks.md).
+
+For each player count N, a fresh server subprocess on 127.0.0.1 (ephemeral port) and a bots
+subprocess (client_demo.bots, wander behaviour: one input per tick, a new heading about every
+1.5 s, spread over the tick period, everyone sees everyone). After all bots joined and a warm-up,
+the measured window: the server's CPU from /proc/<pid>/stat, its tick statistics and bytes from
+/healthz and its RSS from /proc/<pid>/status, sampled at both ends of the window; what the bots
+received comes from their report. On a 2-core machine the server is pinned to CPU 0 and the
+bots to CPU 1 (--no-pin to let the scheduler place them). The run stops at the first N where the
+server or the bots saturate, and says which.
+
+Then the idle-connection scale: one server holds K WebSockets that completed the opening
+handshake and never said hello (--hello-timeout 600); its RSS growth per connection.
+
+Every loop is bounded in count and time, and every process it starts is stopped by pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+URL_LINE = re.compile(r"gameserver on http://([\d.]+):(\d+)/")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+DEFAULT_COUNTS = (50, 100, 200, 400, 800, 1200)
+DEFAULT_IDLE = (1000, 5000, 10000, 20000)
+SATURATED_CPU = 0.92  # of one core
+
+
+# --- /proc --------------------------------------------------------------------------------
+
+
+def parse_proc_stat(text: str) -> dict[str, int]:
+    """utime, stime (clock ticks) and rss (pages) from the text of /proc/<pid>/stat.
+
+    The command name (field 2) is in parentheses and may hold spaces, so fields are counted
+    from the last ')'; after it, field 3 (state) comes first."""
+    rest = text[text.rindex(")") + 2 :].split()
+    return {"utime": int(rest[11]), "stime": int(rest[12]), "rss_pages": int(rest[21])}
+
+
+def parse_proc_status(text: str) -> dict[str, int]:
+    """VmRSS and VmHWM in KiB from the text of /proc/<pid>/status."""
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    st = parse_proc_stat(Path(f"/proc/{pid}/stat").read_text())
+    return (st["utime"] + st["stime"]) / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    return parse_proc_status(Path(f"/proc/{pid}/status").read_text())["VmRSS"]
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def _pin(cpus: set[int] | None) -> Any:
+    if cpus is None:
+        return None
+
+    def pin() -> None:
+        os.sched_setaffinity(0, cpus)
+
+    return pin
+
+
+class Server:
+    """A gameserver subprocess; its address comes from the line it prints first."""
+
+    def __init__(self, args: list[str], cpus: set[int] | None) -> None:
+        cmd = [sys.executable, "-m", "gameserver", "--host", "127.0.0.1", "--port", "0", *args]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=_pin(cpus),
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+        self.pid = self.proc.pid
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline() if ready else ""
+        m = URL_LINE.search(line)
+        if not m:
+            self.stop()
+            raise RuntimeError(f"the server did not start: {line!r}")
+        self.port = int(m.group(2))
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as r:
+            data: dict[str, Any] = json.loads(r.read())
+            return data
+
+    def sample(self) -> dict[str, Any]:
+        return {
+            "t": time.monotonic(),
+            "cpu_s": cpu_seconds(self.pid),
+            "rss_kib": rss_kib(self.pid),
+            "health": self.health(),
+        }
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _sleep_until(t: float) -> None:
+    delay = t - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+# --- one player count ------------------------------------------------------------------------
+
+
+def run_players(n: int, opts: argparse.Namespace, max_players: int) -> dict[str, Any]:
+    server_cpus = {0} if opts.pin else None
+    bot_cpus = {1} if opts.pin else None
+    server = Server(
+        [
+            "--tick",
+            "30",
+            "--snapshot-rate",
+            "30",
+            "--max-players",
+            str(max_players),
+            "--log-level",
+            "warning",
+            "--seed",
+            "1",
+        ],
+        server_cpus,
+    )
+    bots = None
+    profile = None
+    try:
+        cmd = [
+            sys.executable,
+            "-m",
+            "client_demo.bots",
+            "--url",
+            server.ws_url,
+            "--count",
+            str(n),
+            "--behaviour",
+            "wander",
+            "--warmup",
+            str(opts.warmup),
+            "--duration",
+            str(opts.measure),
+            "--verify",
+            str(opts.verify),
+            "--procs",
+            str(opts.procs),
+            "--join-timeout",
+            "60",
+            "--json",
+        ]
+        bots = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(bot_cpus))
+        assert bots.stdout is not None
+        window = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([bots.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = bots.stdout.readline() if ready else ""
+            if not line:
+                break
+            if line.startswith("#window "):
+                _, s, e = line.split()
+                window = (float(s), float(e))
+                break
+        if window is None:
+            raise RuntimeError(f"the bots never started measuring (N={n})")
+        _sleep_until(window[0])
+        a = server.sample()
+        if opts.profile_dir:
+            out = Path(opts.profile_dir) / f"server-{n}.txt"
+            profile = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--duration",
+                    str(int(opts.measure)),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        _sleep_until(window[1])
+        b = server.sample()
+        out_text, _ = bots.communicate(timeout=60)
+        report = json.loads(out_text.strip().splitlines()[-1])
+        if profile is not None:
+            profile.wait(timeout=30)
+    finally:
+        for p in (bots, profile):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        server.stop()
+    return summarize(n, a, b, report)
+
+
+def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]) -> dict[str, Any]:
+    wall = b["t"] - a["t"]
+    cpu = b["cpu_s"] - a["cpu_s"]
+    ha, hb = a["health"], b["health"]
+    ticks = hb["ticks"] - ha["ticks"]
+    row = {
+        "players": n,
+        "window_s": round(wall, 3),
+        "ticks": ticks,
+        "server_cpu_per_wall": cpu / wall if wall else None,
+        "us_per_player_tick": cpu / (n * ticks) * 1e6 if n and ticks else None,
+        "tick_ms_p50": hb["tick_ms_p50"],
+        "tick_ms_p99": hb["tick_ms_p99"],
+        "tick_ms_max": hb["tick_ms_max"],
+        "overruns": hb["overruns"] - ha["overruns"],
+        "skipped": hb["skipped"] - ha["skipped"],
+        "snapshots_per_s_median": bots["snapshots_per_s_median"],
+        "snapshots_per_s_p1": bots["snapshots_per_s_p1"],
+        "interval_ms_p99": bots["interval_ms_p99"],
+        "bytes_per_player_s": (hb["bytes_out"] - ha["bytes_out"]) / wall / n if wall and n else None,
+        "bytes_per_moving_entity": bots["bytes_per_moving_entity"],
+        "rss_mib": b["rss_kib"] / 1024,
+        "rtt_ms_p50": bots["rtt_ms_p50"],
+        "rtt_ms_p99": bots["rtt_ms_p99"],
+        "bots_connected": bots["connected"],
+        "bots_cpu_per_wall": bots["cpu_per_wall"],
+        "bot_errors": bots["errors"],
+        "bot_error_samples": bots["error_samples"][:5],
+        "rules": (bots.get("welcome") or {}).get("rules"),
+    }
+    row["saturated"] = saturation(row)
+    return row
+
+
+def saturation(row: dict[str, Any]) -> str | None:
+    """Who could not keep up at this N, if anyone."""
+    if (row["server_cpu_per_wall"] or 0) >= SATURATED_CPU or row["skipped"]:
+        return "server"
+    if (row["bots_cpu_per_wall"] or 0) >= SATURATED_CPU:
+        return "bots"
+    if row["bots_connected"] < row["players"] or (row["snapshots_per_s_median"] or 0) < 29.0:
+        return "server" if row["server_cpu_per_wall"] >= (row["bots_cpu_per_wall"] or 0) else "bots"
+    return None
+
+
+# --- idle connections ---------------------------------------------------------------------------
+
+
+def _idle_holder(host: str, port: int, conn: Any) -> None:
+    """Child process: open idle WebSockets on command ("grow", n) and hold them until "stop"."""
+    from client_demo.bots import wire
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    held: list[socket.socket] = []
+    while True:
+        cmd = conn.recv()
+        if cmd[0] == "stop":
+            for s in held:
+                s.close()
+            conn.send(("stopped", len(held)))
+            return
+        want = cmd[1]
+        failed = 0
+        ep = select.epoll()
+        pending: dict[int, tuple[socket.socket, bytes, bytes]] = {}
+        todo = want
+        deadline = time.monotonic() + 120
+        while (todo or pending) and time.monotonic() < deadline:
+            while todo and len(pending) < 256:
+                s = socket.socket()
+                s.setblocking(False)
+                try:
+                    s.connect(("127.0.0.1", port))
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    s.close()
+                    failed += 1
+                    todo -= 1
+                    continue
+                req, accept = wire.handshake_request(host, port, "/ws")
+                pending[s.fileno()] = (s, req, accept)
+                ep.register(s.fileno(), select.EPOLLOUT)
+                todo -= 1
+            for fd, ev in ep.poll(0.5):
+                s, req, accept = pending[fd]
+                try:
+                    if ev & select.EPOLLOUT and req:
+                        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                            raise OSError("connect failed")
+                        s.send(req)
+                        pending[fd] = (s, b"", accept)
+                        ep.modify(fd, select.EPOLLIN)
+                        continue
+                    data = s.recv(4096)
+                    end = data.find(b"\r\n\r\n")
+                    if end < 0:
+                        raise OSError("short handshake answer")
+                    wire.check_handshake_response(data[:end], accept)
+                    held.append(s)
+                except (OSError, wire.FrameError):
+                    s.close()
+                    failed += 1
+                ep.unregister(fd)
+                del pending[fd]
+        for s, _, _ in pending.values():
+            s.close()
+            failed += 1
+        ep.close()
+        conn.send(("grown", len(held), failed))
+
+
+def run_idle(levels: list[int], opts: argparse.Namespace) -> list[dict[str, Any]]:
+    import multiprocessing
+
+    top = max(levels)
+    server = Server(
+        ["--max-players", str(top + 100), "--hello-timeout", "600", "--log-level", "error"],
+        {0} if opts.pin else None,
+    )
+    ctx = multiprocessing.get_context("fork")
+    per_holder = 9000  # each process stays well under its open-file limit
+    holders = []
+    rows: list[dict[str, Any]] = []
+    try:
+        time.sleep(1.0)
+        base = server.sample()
+        held = 0
+        for level in sorted(levels):
+            need = level - held
+            while need > 0:
+                room = [(i, per_holder - h[2]) for i, h in enumerate(holders) if h[2] < per_holder]
+                if not room:
+                    parent, child = ctx.Pipe()
+                    p = ctx.Process(
+                        target=_idle_holder, args=("127.0.0.1", server.port, child), daemon=True
+                    )
+                    p.start()
+                    child.close()
+                    holders.append([p, parent, 0])
+                    continue
+                i, free = room[0]
+                n = min(need, free)
+                h = holders[i]
+                h[1].send(("grow", n))
+                if not h[1].poll(150):
+                    raise RuntimeError("an idle-connection holder did not answer")
+                _, total, failed = h[1].recv()
+                h[2] = total
+                need -= n
+                if failed:
+                    break
+            held = sum(h[2] for h in holders)
+            time.sleep(2.0)  # let the server settle before reading its memory
+            s = server.sample()
+            health = s["health"]
+            rows.append(
+                {
+                    "target": level,
+                    "held": held,
+                    "rss_mib": s["rss_kib"] / 1024,
+                    "kib_per_connection": (s["rss_kib"] - base["rss_kib"]) / held if held else None,
+                    "tick_ms_p99": health["tick_ms_p99"],
+                    "server_cpu_s": s["cpu_s"],
+                    "healthz_ok": health["status"] == "ok",
+                }
+            )
+            print(f"  idle {held}/{level}: RSS {rows[-1]['rss_mib']:.1f} MiB, "
+                  f"{rows[-1]['kib_per_connection'] or 0:.1f} KiB per connection", flush=True)
+            if held < level:
+                break
+        rows.insert(0, {"target": 0, "held": 0, "rss_mib": base["rss_kib"] / 1024})
+    finally:
+        for p, pipe, _ in holders:
+            try:
+                pipe.send(("stop",))
+                pipe.poll(30)
+            except (OSError, EOFError):
+                pass
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+        server.stop()
+    return rows
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("eventlet", "greenlet", "msgpack", "attrs", "websockets"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "nofile_limit": resource.getrlimit(resource.RLIMIT_NOFILE),
+        "packages": versions,
+    }
+
+
+def _f(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| N | server CPU (cores) | µs CPU / player-tick | tick p50 ms | tick p99 ms | overruns "
+        "| snapshots/s median | p1 | interval p99 ms | bytes / player / s | bytes / moving entity "
+        "| RSS MiB | bots CPU (cores) | saturated |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"| {r['players']} | {_f(r['server_cpu_per_wall'], '.2f')} | {_f(r['us_per_player_tick'], '.1f')} "
+            f"| {_f(r['tick_ms_p50'], '.2f')} | {_f(r['tick_ms_p99'], '.2f')} | {r['overruns']} "
+            f"| {_f(r['snapshots_per_s_median'], '.2f')} | {_f(r['snapshots_per_s_p1'], '.2f')} "
+            f"| {_f(r['interval_ms_p99'], '.1f')} | {_f(r['bytes_per_player_s'], ',.0f')} "
+            f"| {_f(r['bytes_per_moving_entity'], '.2f')} | {_f(r['rss_mib'], '.1f')} "
+            f"| {_f(r['bots_cpu_per_wall'], '.2f')} | {r['saturated'] or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def idle_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| idle connections | server RSS MiB | KiB per connection | tick p99 ms |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['held']:,} | {r['rss_mib']:.1f} | {_f(r.get('kib_per_connection'), '.1f')} "
+            f"| {_f(r.get('tick_ms_p99'), '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: str) -> bool:
+    """CPU per player-tick and tick p99 against N, as a PNG; needs matplotlib (not a dependency)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("plot skipped: matplotlib is not installed (pip install matplotlib)", file=sys.stderr)
+        return False
+    ns = [r["players"] for r in rows]
+    fig, ax1 = plt.subplots(figsize=(7, 4), dpi=110)
+    ax1.plot(ns, [r["us_per_player_tick"] for r in rows], "o-", color="tab:blue", label="server CPU µs / player-tick")
+    ax1.axhline(16, color="tab:blue", linestyle=":", linewidth=1, label="target 16 µs")
+    ax1.set_xlabel("players (N), everyone sees everyone, 30 Hz")
+    ax1.set_ylabel("µs CPU per player-tick", color="tab:blue")
+    ax1.set_ylim(bottom=0)
+    ax2 = ax1.twinx()
+    ax2.plot(ns, [r["tick_ms_p99"] for r in rows], "s--", color="tab:red", label="tick p99 ms")
+    ax2.axhline(11, color="tab:red", linestyle=":", linewidth=1, label="target 11 ms")
+    ax2.set_ylabel("tick duration p99, ms", color="tab:red")
+    ax2.set_ylim(bottom=0)
+    h1, l1 = ax1.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax1.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+    ax1.set_title("gameserver load benchmark")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m client_demo.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--counts", default=",".join(map(str, DEFAULT_COUNTS)), help="player counts")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds after all joined (default 5)")
+    p.add_argument("--measure", type=float, default=20.0, help="measured seconds (default 20)")
+    p.add_argument("--verify", type=int, default=2, help="bots that decode and mirror every delta")
+    p.add_argument("--procs", type=int, default=1, help="bot processes")
+    p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin server/bots to CPU 0/1")
+    p.add_argument(
+        "--idle",
+        default=",".join(map(str, DEFAULT_IDLE)),
+        help="idle-connection levels; empty to skip (default %(default)s)",
+    )
+    p.add_argument("--no-stop", action="store_true", help="go on past a saturated N")
+    p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
+    p.add_argument("--plot", help="write the PNG plot here (needs matplotlib)")
+    p.add_argument("--profile-dir", help="py-spy each measured window into this folder (perturbs figures)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = build_parser().parse_args(argv)
+    counts = [int(c) for c in opts.counts.split(",") if c.strip()]
+    levels = [int(c) for c in opts.idle.split(",") if c.strip()]
+    if opts.pin and (os.cpu_count() or 1) < 2:
+        opts.pin = False
+    if opts.profile_dir:
+        Path(opts.profile_dir).mkdir(parents=True, exist_ok=True)
+    info = machine()
+    print(
+        f"machine: {info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, "
+        f"{info['packages']}; server on CPU 0 and bots on CPU 1: {opts.pin}",
+        flush=True,
+    )
+    rows: list[dict[str, Any]] = []
+    max_players = max(counts, default=0) + 100
+    for n in counts:
+        print(f"N={n}: warm-up {opts.warmup:g} s, measuring {opts.measure:g} s ...", flush=True)
+        row = run_players(n, opts, max_players)
+        rows.append(row)
+        print(
+            f"  server {row['server_cpu_per_wall']:.2f} cores = {_f(row['us_per_player_tick'], '.1f')} µs/player-tick, "
+            f"tick p50/p99 {row['tick_ms_p50']:.2f}/{row['tick_ms_p99']:.2f} ms, overruns {row['overruns']}, "
+            f"snapshots/s median {_f(row['snapshots_per_s_median'], '.2f')} p1 {_f(row['snapshots_per_s_p1'], '.2f')}, "
+            f"interval p99 {_f(row['interval_ms_p99'], '.1f')} ms, {_f(row['bytes_per_player_s'], ',.0f')} B/player/s, "
+            f"{_f(row['bytes_per_moving_entity'], '.2f')} B/moving entity, RSS {row['rss_mib']:.1f} MiB, "
+            f"bots {_f(row['bots_cpu_per_wall'], '.2f')} cores, errors {row['bot_errors']}",
+            flush=True,
+        )
+        if row["saturated"]:
+            print(f"  saturated: the {row['saturated']}", flush=True)
+            if not opts.no_stop:
+                break
+    idle_rows = []
+    if levels:
+        print(f"idle connections (handshake done, no hello): {levels}", flush=True)
+        idle_rows = run_idle(levels, opts)
+    print()
+    if rows:
+        print(markdown_table(rows))
+    if idle_rows:
+        print()
+        print(idle_table(idle_rows))
+    if opts.json_out:
+        Path(opts.json_out).write_text(
+            json.dumps({"machine": info, "options": vars(opts), "players": rows, "idle": idle_rows}, indent=1)
+        )
+    if opts.plot and rows:
+        plot(rows, opts.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

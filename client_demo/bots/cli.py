@@ -1,0 +1,254 @@
+"""`python -m client_demo.bots`: run N bots against a server, over K processes, and report.
+
+A run: every process connects its share of the bots (they play from their welcome on); once all
+have joined, the measured window starts after `--warmup` seconds and lasts `--duration` seconds,
+the same window (CLOCK_MONOTONIC is system-wide) in every process; then every bot closes with a
+closing handshake and the reports are merged. Everything stops by itself: joining is bounded by
+`--join-timeout` and closing by a few seconds.
+
+With --json the last line of stdout is the merged report; before it, a line
+`#window START END` (monotonic seconds) tells a benchmark when the window runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import multiprocessing.connection
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from client_demo.bots.runner import BEHAVIOURS, Runner, merge
+
+WindowCallback = Callable[[float, float], None]
+
+
+def raise_open_file_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _behaviour_of(behaviours: list[str], index: int) -> str:
+    return behaviours[index % len(behaviours)]
+
+
+def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
+    r = Runner(
+        opts["url"],
+        count,
+        opts["behaviours"][0],
+        verify=max(0, min(count, opts["verify"] - first)),
+        first=first,
+        total=opts["count"],
+        seed=opts["seed"],
+    )
+    for b in r.bots:
+        b.behaviour = _behaviour_of(opts["behaviours"], b.index)
+        b.verify = b.verify or b.behaviour == "chase"
+    return r
+
+
+def _play_window(r: Runner, t0: float, opts: dict[str, Any]) -> None:
+    start = t0 + opts["warmup"]
+    end = start + opts["duration"]
+    r.run_until(start)
+    r.start_window()
+    r.window = (start, end)
+    r.run_until(end)
+    r.end_window()
+    r.shut_down()
+
+
+def _child(opts: dict[str, Any], first: int, count: int, conn: multiprocessing.connection.Connection) -> None:
+    raise_open_file_limit(count + 256)
+    r = _make_runner(opts, first, count)
+    go: list[float] = []
+
+    def on_parent() -> None:
+        msg = conn.recv()
+        if msg[0] == "go":
+            go.append(msg[1])
+
+    r.watch_fd(conn.fileno(), on_parent)
+    r.run_until(time.monotonic() + opts["join_timeout"], r.all_joined)
+    conn.send(("ready", r.playing))
+    # Keep playing while the other processes finish joining.
+    r.run_until(time.monotonic() + opts["join_timeout"] + 5, lambda: bool(go))
+    if go:
+        _play_window(r, go[0], opts)
+    else:
+        r.shut_down()
+    conn.send(("report", r.report()))
+    conn.close()
+
+
+def run_bots(
+    url: str,
+    count: int,
+    duration: float,
+    behaviour: str = "wander",
+    procs: int = 1,
+    verify: int = 1,
+    warmup: float = 0.0,
+    join_timeout: float = 30.0,
+    seed: int = 1,
+    on_window: WindowCallback | None = None,
+) -> dict[str, Any]:
+    """Run the bots and return the merged report (see runner.merge)."""
+    behaviours = [b.strip() for b in behaviour.split(",") if b.strip()]
+    for b in behaviours:
+        if b not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {b!r}; choose from {', '.join(BEHAVIOURS)}")
+    opts = dict(
+        url=url,
+        count=count,
+        behaviours=behaviours,
+        verify=verify,
+        duration=duration,
+        warmup=warmup,
+        join_timeout=join_timeout,
+        seed=seed,
+    )
+    raise_open_file_limit(count + 256)
+    procs = max(1, min(procs, count))
+    started = time.monotonic()
+    if procs == 1:
+        r = _make_runner(opts, 0, count)
+        r.run_until(time.monotonic() + join_timeout, r.all_joined)
+        t0 = time.monotonic()
+        joined_s = t0 - started
+        if on_window:
+            on_window(t0 + warmup, t0 + warmup + duration)
+        _play_window(r, t0, opts)
+        parts = [r.report()]
+    else:
+        ctx = multiprocessing.get_context("fork")
+        pipes, children = [], []
+        share, extra = divmod(count, procs)
+        first = 0
+        for i in range(procs):
+            n = share + (1 if i < extra else 0)
+            parent_end, child_end = ctx.Pipe()
+            p = ctx.Process(target=_child, args=(opts, first, n, child_end), daemon=True)
+            p.start()
+            child_end.close()
+            pipes.append(parent_end)
+            children.append(p)
+            first += n
+        deadline = time.monotonic() + join_timeout + 5
+        for conn in pipes:
+            if conn.poll(max(0.0, deadline - time.monotonic())):
+                conn.recv()
+        t0 = time.monotonic() + 0.05
+        joined_s = t0 - started
+        for conn in pipes:
+            conn.send(("go", t0))
+        if on_window:
+            on_window(t0 + warmup, t0 + warmup + duration)
+        parts = []
+        end = t0 + warmup + duration + 15
+        for conn, p in zip(pipes, children, strict=True):
+            if conn.poll(max(0.0, end - time.monotonic())):
+                kind, report = conn.recv()
+                parts.append(report)
+            p.join(timeout=max(0.1, end - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+    out = merge(parts)
+    out["join_s"] = joined_s
+    out["behaviour"] = behaviour
+    out["processes"] = procs
+    return out
+
+
+def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
+    def f(v: Any, spec: str = ".1f") -> str:
+        return "-" if v is None else format(v, spec)
+
+    lines = []
+    if per_bot:
+        lines.append(
+            f"{'bot':>8} {'behaviour':>9} {'conn':>4} {'snap/s':>7} {'rtt p50':>8} {'rtt p99':>8} "
+            f"{'in B/s':>9} {'out B/s':>8} {'errors':>6}  close codes"
+        )
+        for b in rep["per_bot"]:
+            lines.append(
+                f"{b['name']:>8} {b['behaviour'] + ('*' if b['verify'] else ''):>9} "
+                f"{b['connects']:>4} {f(b['snapshots_per_s']):>7} {f(b['rtt_ms_p50'], '.2f'):>8} "
+                f"{f(b['rtt_ms_p99'], '.2f'):>8} {b['bytes_in_per_s']:>9.0f} {b['bytes_out_per_s']:>8.0f} "
+                f"{sum(b['errors'].values()):>6}  {b['close_codes'] or ''}"
+            )
+        lines.append("(* = decodes every message and verifies its mirror)")
+    w = rep["window_s"]
+    lines += [
+        f"bots: {rep['bots']} ({rep['behaviour']}), connected at the end of the window: {rep['connected']}, "
+        f"connections made: {rep['connects']}, all joined in {rep['join_s']:.1f} s, "
+        f"{rep['processes']} process(es)",
+        f"window: {w:.1f} s; snapshots/s per bot: median {f(rep['snapshots_per_s_median'], '.2f')}, "
+        f"p1 {f(rep['snapshots_per_s_p1'], '.2f')}; inter-snapshot interval p99 "
+        f"{f(rep['interval_ms_p99'])} ms, max {f(rep['interval_ms_max'])} ms",
+        f"RTT (ping): p50 {f(rep['rtt_ms_p50'], '.2f')} ms, p99 {f(rep['rtt_ms_p99'], '.2f')} ms",
+        f"bytes/s in {rep['bytes_in_per_s']:.0f} ({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "
+        f"out {rep['bytes_out_per_s']:.0f}; verified snapshots: {rep['verified_snapshots']}, "
+        f"bytes per moving entity per delta: {f(rep['bytes_per_moving_entity'], '.2f')}",
+        f"errors: {rep['errors']} {rep['errors_by_kind'] or ''}; close codes: {rep['close_codes'] or '-'}",
+        f"bot CPU: {rep['cpu_s']:.2f} s = {f(rep['cpu_per_wall'], '.2f')} of a core",
+    ]
+    lines += [f"  {s}" for s in rep["error_samples"][:10]]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m client_demo.bots", description=__doc__.split("\n")[0])
+    p.add_argument("--url", default="ws://127.0.0.1:8000/ws")
+    p.add_argument("--count", type=int, default=10, help="bots (default %(default)s)")
+    p.add_argument("--duration", type=float, default=10.0, help="measured seconds (default %(default)s)")
+    p.add_argument("--warmup", type=float, default=0.0, help="seconds after all joined before measuring")
+    p.add_argument(
+        "--behaviour",
+        default="wander",
+        help="wander|chase|idle|churn, or a comma list dealt out in turn (default %(default)s)",
+    )
+    p.add_argument("--procs", type=int, default=1, help="processes to spread the bots over")
+    p.add_argument("--verify", type=int, default=1, help="bots that decode and mirror every delta")
+    p.add_argument("--join-timeout", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="print the merged report as JSON")
+    p.add_argument("--per-bot", action="store_true", help="a line per bot in the summary")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+
+    def announce(start: float, end: float) -> None:
+        if a.json:
+            print(f"#window {start:.6f} {end:.6f}", flush=True)
+
+    try:
+        rep = run_bots(
+            a.url,
+            a.count,
+            a.duration,
+            behaviour=a.behaviour,
+            procs=a.procs,
+            verify=a.verify,
+            warmup=a.warmup,
+            join_timeout=a.join_timeout,
+            seed=a.seed,
+            on_window=announce,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps(rep))
+    else:
+        print(format_summary(rep, a.per_bot or a.count <= 20))
+    return 1 if rep["errors"] or rep["connected"] < rep["bots"] and "churn" not in a.behaviour else 0

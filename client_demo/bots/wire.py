@@ -1,0 +1,151 @@
+"""Minimal WebSocket client framing for the bots: just what protocol v1 needs, nothing more.
+
+Why not the `websockets` library: a bot sends one 20-byte input and reads one snapshot per tick,
+and hundreds of bots share one core with the server being measured. A frame header is two bytes
+here, parsed inline from one large recv(); the library's per-message overhead (asyncio tasks,
+futures, UTF-8 and extension machinery) was several times higher per message (docs/benchmarks.md).
+
+What it handles: the RFC 6455 opening handshake, masked binary frames out (7-bit and 16-bit
+lengths), unmasked frames in (binary, close, ping; fragmented messages are refused as the server
+never sends them), close frames both ways. No extensions: permessage-deflate is not offered.
+
+The payloads are gameserver.codec's bytes: this module only frames them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+OP_CONT = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+
+class FrameError(Exception):
+    """The server sent something this client does not accept."""
+
+
+def handshake_request(host: str, port: int, path: str) -> tuple[bytes, bytes]:
+    """The HTTP upgrade request and the Sec-WebSocket-Accept value the answer must carry."""
+    key = base64.b64encode(os.urandom(16))
+    accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+    request = (
+        f"GET {path} HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key.decode()}\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        "\r\n"
+    ).encode()
+    return request, accept
+
+
+def check_handshake_response(head: bytes, accept: bytes) -> None:
+    """Raise FrameError unless `head` (up to the blank line) is a valid 101 answer."""
+    lines = head.split(b"\r\n")
+    if not lines[0].startswith(b"HTTP/1.1 101"):
+        raise FrameError(f"handshake refused: {lines[0].decode(errors='replace')}")
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-accept":
+            if value.strip() != accept:
+                raise FrameError("handshake: wrong Sec-WebSocket-Accept")
+            return
+    raise FrameError("handshake: no Sec-WebSocket-Accept")
+
+
+class Masker:
+    """Client frames must be masked (RFC 6455 5.3). One random key per connection: the bots only
+    talk to a server on loopback, so per-frame keys would buy nothing but CPU."""
+
+    def __init__(self) -> None:
+        self.key = os.urandom(4)
+        self._key_int_cache: dict[int, int] = {}
+
+    def _key_int(self, n: int) -> int:
+        k = self._key_int_cache.get(n)
+        if k is None:
+            k = self._key_int_cache[n] = int.from_bytes((self.key * (n // 4 + 1))[:n], "big")
+        return k
+
+    def frame(self, payload: bytes, opcode: int = OP_BINARY) -> bytes:
+        n = len(payload)
+        if n < 126:
+            head = bytes((0x80 | opcode, 0x80 | n))
+        elif n < 65536:
+            head = bytes((0x80 | opcode, 0x80 | 126)) + struct.pack("!H", n)
+        else:
+            head = bytes((0x80 | opcode, 0x80 | 127)) + struct.pack("!Q", n)
+        if n == 0:
+            return head + self.key
+        masked = (int.from_bytes(payload, "big") ^ self._key_int(n)).to_bytes(n, "big")
+        return head + self.key + masked
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    return struct.pack("!H", code) + reason.encode()[:120]
+
+
+def parse_close(payload: bytes) -> tuple[int, str]:
+    """(code, reason) of a close frame; 1005 when it carries no code (RFC 6455 7.1.5)."""
+    if len(payload) < 2:
+        return 1005, ""
+    return struct.unpack("!H", payload[:2])[0], payload[2:].decode(errors="replace")
+
+
+def parse_frames(buf: bytes, pos: int = 0) -> tuple[list[tuple[int, int, int]], int]:
+    """Complete frames in buf[pos:] as (opcode, start, end) of their payloads, and where the
+    first incomplete frame starts. Server frames are unmasked and never fragmented."""
+    out: list[tuple[int, int, int]] = []
+    n = len(buf)
+    while n - pos >= 2:
+        b0 = buf[pos]
+        ln = buf[pos + 1]
+        if ln & 0x80:
+            raise FrameError("the server masked a frame")
+        if not b0 & 0x80:
+            raise FrameError("fragmented message")
+        start = pos + 2
+        if ln == 126:
+            if n - pos < 4:
+                break
+            ln = (buf[pos + 2] << 8) | buf[pos + 3]
+            start = pos + 4
+        elif ln == 127:
+            if n - pos < 10:
+                break
+            ln = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            start = pos + 10
+        end = start + ln
+        if end > n:
+            break
+        out.append((b0 & 0x0F, start, end))
+        pos = end
+    return out, pos
+
+
+def snapshot_tick(buf: bytes, start: int) -> int | None:
+    """The tick of a SNAPSHOT message at buf[start:], read from its first bytes without decoding
+    the rest; None if the message is not a snapshot. The layout is codec.encode_snapshot_head():
+    fixarray(8), MsgType.SNAPSHOT, then the tick as a msgpack unsigned int."""
+    if buf[start] != 0x98 or buf[start + 1] != 0x0B:
+        return None
+    b = buf[start + 2]
+    if b < 0x80:
+        return b
+    if b == 0xCC:
+        return buf[start + 3]
+    if b == 0xCD:
+        return (buf[start + 3] << 8) | buf[start + 4]
+    if b == 0xCE:
+        return int.from_bytes(buf[start + 3 : start + 7], "big")
+    return None
