@@ -221,6 +221,7 @@ def run_players(n: int, opts: argparse.Namespace, max_players: int) -> dict[str,
                     str(int(opts.measure)),
                     "--rate",
                     "200",
+                    "--nonblocking",
                     "--format",
                     "raw",
                     "--output",
@@ -365,7 +366,7 @@ def run_idle(levels: list[int], opts: argparse.Namespace) -> list[dict[str, Any]
         ["--max-players", str(top + 100), "--hello-timeout", "600", "--log-level", "error"],
         {0} if opts.pin else None,
     )
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")
     per_holder = 9000  # each process stays well under its open-file limit
     holders = []
     rows: list[dict[str, Any]] = []
@@ -379,9 +380,7 @@ def run_idle(levels: list[int], opts: argparse.Namespace) -> list[dict[str, Any]
                 room = [(i, per_holder - h[2]) for i, h in enumerate(holders) if h[2] < per_holder]
                 if not room:
                     parent, child = ctx.Pipe()
-                    p = ctx.Process(
-                        target=_idle_holder, args=("127.0.0.1", server.port, child), daemon=True
-                    )
+                    p = ctx.Process(target=_idle_holder, args=("127.0.0.1", server.port, child), daemon=True)
                     p.start()
                     child.close()
                     holders.append([p, parent, 0])
@@ -412,8 +411,11 @@ def run_idle(levels: list[int], opts: argparse.Namespace) -> list[dict[str, Any]
                     "healthz_ok": health["status"] == "ok",
                 }
             )
-            print(f"  idle {held}/{level}: RSS {rows[-1]['rss_mib']:.1f} MiB, "
-                  f"{rows[-1]['kib_per_connection'] or 0:.1f} KiB per connection", flush=True)
+            print(
+                f"  idle {held}/{level}: RSS {rows[-1]['rss_mib']:.1f} MiB, "
+                f"{rows[-1]['kib_per_connection'] or 0:.1f} KiB per connection",
+                flush=True,
+            )
             if held < level:
                 break
         rows.insert(0, {"target": 0, "held": 0, "rss_mib": base["rss_kib"] / 1024})
@@ -473,7 +475,8 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"| {r['players']} | {_f(r['server_cpu_per_wall'], '.2f')} | {_f(r['us_per_player_tick'], '.1f')} "
+            f"| {r['players']} | {_f(r['server_cpu_per_wall'], '.2f')} "
+            f"| {_f(r['us_per_player_tick'], '.1f')} "
             f"| {_f(r['tick_ms_p50'], '.2f')} | {_f(r['tick_ms_p99'], '.2f')} | {r['overruns']} "
             f"| {_f(r['snapshots_per_s_median'], '.2f')} | {_f(r['snapshots_per_s_p1'], '.2f')} "
             f"| {_f(r['interval_ms_p99'], '.1f')} | {_f(r['bytes_per_player_s'], ',.0f')} "
@@ -505,7 +508,13 @@ def plot(rows: list[dict[str, Any]], path: str) -> bool:
         return False
     ns = [r["players"] for r in rows]
     fig, ax1 = plt.subplots(figsize=(7, 4), dpi=110)
-    ax1.plot(ns, [r["us_per_player_tick"] for r in rows], "o-", color="tab:blue", label="server CPU µs / player-tick")
+    ax1.plot(
+        ns,
+        [r["us_per_player_tick"] for r in rows],
+        "o-",
+        color="tab:blue",
+        label="server CPU µs / player-tick",
+    )
     ax1.axhline(16, color="tab:blue", linestyle=":", linewidth=1, label="target 16 µs")
     ax1.set_xlabel("players (N), everyone sees everyone, 30 Hz")
     ax1.set_ylabel("µs CPU per player-tick", color="tab:blue")
@@ -566,10 +575,13 @@ def main(argv: list[str] | None = None) -> int:
         row = run_players(n, opts, max_players)
         rows.append(row)
         print(
-            f"  server {row['server_cpu_per_wall']:.2f} cores = {_f(row['us_per_player_tick'], '.1f')} µs/player-tick, "
+            f"  server {row['server_cpu_per_wall']:.2f} cores = "
+            f"{_f(row['us_per_player_tick'], '.1f')} µs/player-tick, "
             f"tick p50/p99 {row['tick_ms_p50']:.2f}/{row['tick_ms_p99']:.2f} ms, overruns {row['overruns']}, "
-            f"snapshots/s median {_f(row['snapshots_per_s_median'], '.2f')} p1 {_f(row['snapshots_per_s_p1'], '.2f')}, "
-            f"interval p99 {_f(row['interval_ms_p99'], '.1f')} ms, {_f(row['bytes_per_player_s'], ',.0f')} B/player/s, "
+            f"snapshots/s median {_f(row['snapshots_per_s_median'], '.2f')} "
+            f"p1 {_f(row['snapshots_per_s_p1'], '.2f')}, "
+            f"interval p99 {_f(row['interval_ms_p99'], '.1f')} ms, "
+            f"{_f(row['bytes_per_player_s'], ',.0f')} B/player/s, "
             f"{_f(row['bytes_per_moving_entity'], '.2f')} B/moving entity, RSS {row['rss_mib']:.1f} MiB, "
             f"bots {_f(row['bots_cpu_per_wall'], '.2f')} cores, errors {row['bot_errors']}",
             flush=True,

@@ -48,6 +48,7 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
         total=opts["count"],
         seed=opts["seed"],
     )
+    r.churn_stay = opts["churn_stay"]
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
         b.verify = b.verify or b.behaviour == "chase"
@@ -99,6 +100,7 @@ def run_bots(
     join_timeout: float = 30.0,
     seed: int = 1,
     on_window: WindowCallback | None = None,
+    churn_stay: tuple[float, float] = (1.0, 3.0),
 ) -> dict[str, Any]:
     """Run the bots and return the merged report (see runner.merge)."""
     behaviours = [b.strip() for b in behaviour.split(",") if b.strip()]
@@ -114,6 +116,7 @@ def run_bots(
         warmup=warmup,
         join_timeout=join_timeout,
         seed=seed,
+        churn_stay=churn_stay,
     )
     raise_open_file_limit(count + 256)
     procs = max(1, min(procs, count))
@@ -128,7 +131,7 @@ def run_bots(
         _play_window(r, t0, opts)
         parts = [r.report()]
     else:
-        ctx = multiprocessing.get_context("fork")
+        ctx = multiprocessing.get_context("spawn")  # fork is unsafe where threads run
         pipes, children = [], []
         share, extra = divmod(count, procs)
         first = 0
@@ -194,7 +197,8 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"p1 {f(rep['snapshots_per_s_p1'], '.2f')}; inter-snapshot interval p99 "
         f"{f(rep['interval_ms_p99'])} ms, max {f(rep['interval_ms_max'])} ms",
         f"RTT (ping): p50 {f(rep['rtt_ms_p50'], '.2f')} ms, p99 {f(rep['rtt_ms_p99'], '.2f')} ms",
-        f"bytes/s in {rep['bytes_in_per_s']:.0f} ({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "
+        f"bytes/s in {rep['bytes_in_per_s']:.0f} "
+        f"({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "
         f"out {rep['bytes_out_per_s']:.0f}; verified snapshots: {rep['verified_snapshots']}, "
         f"bytes per moving entity per delta: {f(rep['bytes_per_moving_entity'], '.2f')}",
         f"errors: {rep['errors']} {rep['errors_by_kind'] or ''}; close codes: {rep['close_codes'] or '-'}",

@@ -281,7 +281,7 @@ class Bot:
             self.runner.playing += 1
             self.runner.on_joined(self, msg)
             if self.behaviour == "churn":
-                self.leave_at = now + self.rng.uniform(1.0, 3.0)
+                self.leave_at = now + self.rng.uniform(*self.runner.churn_stay)
         elif isinstance(msg, Pong):
             if self.runner.measuring:
                 self.stats.rtts.append(now - msg.client_time)
@@ -457,6 +457,7 @@ class Runner:
         self.intervals = [0] * HIST_MAX
         self.welcome: Welcome | None = None
         self.extra_fds: dict[int, Callable[[], None]] = {}
+        self.churn_stay = (1.0, 3.0)  # seconds a churn bot stays before leaving
         self.rbuf = bytearray(1 << 20)
         self.rview = memoryview(self.rbuf)
 
@@ -596,8 +597,11 @@ class Runner:
             "intervals": self.intervals,
             "welcome": None
             if self.welcome is None
-            else {"tick_rate": self.welcome.tick_rate, "snapshot_rate": self.welcome.snapshot_rate,
-                  "rules": dict(self.welcome.rules)},
+            else {
+                "tick_rate": self.welcome.tick_rate,
+                "snapshot_rate": self.welcome.snapshot_rate,
+                "rules": dict(self.welcome.rules),
+            },
             "bots": [b.report(w) for b in self.bots],
             "rtts": [x for b in self.bots for x in b.stats.rtts],
             "verified": {

@@ -1,0 +1,39 @@
+"""Microbenchmarks (pytest-benchmark); not part of the test run, which collects tests/ only.
+
+    .venv/bin/python -m pytest benchmarks/ --benchmark-columns=min,median,mean,ops
+
+Each figure is per call; divide by the player count for a per-player cost.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from gameserver.messages import Input
+from gameserver.room import Member, Room
+
+
+def make_room(players: int, seed: int = 1) -> tuple[Room, list[Member]]:
+    room = Room(tick_rate=30, snapshot_rate=30, max_players=players + 1, seed=seed)
+    members = [room.join(f"p{i}") for i in range(players)]
+    for m in members:
+        m.take_outgoing()
+    return room, members
+
+
+def feed_inputs(room: Room, members: list[Member], rng: random.Random) -> None:
+    """One input per member, each moving at full speed in a random direction, acking its baseline."""
+    for m in members:
+        seq = (m.last_received_seq or 0) + 1
+        a = rng.uniform(0, 2 * math.pi)
+        room.receive(m, Input(seq, math.cos(a), math.sin(a), a, 0, m.held_tick))
+
+
+def play_tick(room: Room, members: list[Member], rng: random.Random) -> list[bytes]:
+    """One tick of the room as the server runs it: inputs in, tick, every snapshot taken."""
+    feed_inputs(room, members, rng)
+    out: list[bytes] = []
+    for m in room.tick():
+        out.extend(m.take_outgoing())
+    return out

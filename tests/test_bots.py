@@ -1,0 +1,136 @@
+"""The bots and the load benchmark, run for real against a server on 127.0.0.1, briefly.
+
+These check that the tools work and measure something plausible; they assert loose lower
+bounds only, never timing targets (docs/benchmarks.md holds the figures).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from server_process import ServerProcess
+
+from client_demo import bench
+from client_demo.bots import run_bots, wire
+from client_demo.bots.runner import hist_percentile, percentile
+from gameserver import codec
+from gameserver.messages import Change, Pong, Snapshot
+
+
+def test_bots_play_verify_and_churn() -> None:
+    with ServerProcess("--tick", "30") as server:
+        rep = run_bots(
+            server.ws_url,
+            10,
+            duration=2.0,
+            behaviour="wander,idle,churn,chase,wander",
+            verify=2,
+            warmup=0.5,
+            join_timeout=10,
+            churn_stay=(0.3, 0.6),
+        )
+        health = server.health()
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert health["overruns"] == 0 or health["ticks"] > 0  # the server ran; timing is not asserted
+    by_kind: dict[str, list[dict]] = {}
+    for b in rep["per_bot"]:
+        by_kind.setdefault(b["behaviour"], []).append(b)
+    # The verifying bots (bot0 wander, bot1 idle) and both chase bots mirrored every snapshot.
+    verifying = [b for b in rep["per_bot"] if b["verify"]]
+    assert {b["name"] for b in verifying} >= {"bot0", "bot1", "bot3", "bot8"}
+    assert all(b["verified_snapshots"] > 15 for b in verifying)
+    steady = [b for b in rep["per_bot"] if b["behaviour"] != "churn"]
+    assert all(b["connected"] and b["connects"] == 1 for b in steady)
+    assert all(b["snapshots_per_s"] > 15 for b in steady)
+    assert all(b["rtt_ms_p50"] is not None for b in steady)
+    assert all(b["bytes_out_per_s"] > 0 and b["bytes_in_per_s"] > 0 for b in steady)
+    # Churn bots left with a closing handshake and came back.
+    assert all(b["connects"] >= 2 for b in by_kind["churn"])
+    assert all(set(b["close_codes"]) == {"1000"} for b in rep["per_bot"])
+    assert rep["snapshots_per_s_median"] > 15
+    assert rep["bytes_per_moving_entity"] is not None and rep["bytes_per_moving_entity"] > 0
+    assert rep["welcome"]["tick_rate"] == 30
+
+
+def test_bots_over_two_processes_merge_their_reports() -> None:
+    with ServerProcess("--tick", "30") as server:
+        rep = run_bots(server.ws_url, 4, duration=1.0, procs=2, verify=1, join_timeout=10)
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["processes"] == 2 and rep["bots"] == 4 and rep["connected"] == 4
+    assert sorted(b["name"] for b in rep["per_bot"]) == ["bot0", "bot1", "bot2", "bot3"]
+    assert rep["snapshots_per_s_median"] > 15
+
+
+def test_bots_count_a_server_that_refuses_them() -> None:
+    with ServerProcess("--tick", "30", "--max-players", "1") as server:
+        rep = run_bots(server.ws_url, 2, duration=0.5, join_timeout=5)
+    assert rep["connected"] == 1
+    assert rep["errors_by_kind"].get("server_error") == 1
+    assert any("server_full" in s for s in rep["error_samples"])
+    assert "1013:server_full" in rep["close_codes"]
+
+
+def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert (
+        bench.main(["--counts", "5", "--warmup", "1", "--measure", "2", "--idle", "100", "--json", str(out)])
+        == 0
+    )
+    result = json.loads(out.read_text())
+    (row,) = result["players"]
+    assert row["players"] == 5 and row["bot_errors"] == 0 and row["bots_connected"] == 5
+    assert row["ticks"] > 30
+    assert 0 < row["server_cpu_per_wall"] < 2
+    assert row["us_per_player_tick"] > 0
+    assert row["snapshots_per_s_median"] > 15
+    assert row["bytes_per_player_s"] > 0 and row["bytes_per_moving_entity"] > 0
+    assert row["rss_mib"] > 5
+    assert row["rules"]["world_width"] == 2000 and row["rules"]["speed"] == 150
+    idle = result["idle"]
+    assert idle[-1]["held"] == 100 and idle[-1]["kib_per_connection"] > 0
+    assert result["machine"]["cpus"] >= 1
+
+
+def test_proc_parsing() -> None:
+    stat = (
+        "4242 (python3 (x) y) S 1 4242 4242 0 -1 4194560 5000 0 0 0 123 45 0 0 20 0 3 0 99 1000000 2560 rest"
+    )
+    parsed = bench.parse_proc_stat(stat + " 0" * 30)
+    assert parsed == {"utime": 123, "stime": 45, "rss_pages": 2560}
+    status = "Name:\tpython3\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t1\n"
+    assert bench.parse_proc_status(status) == {"VmHWM": 51200, "VmRSS": 40960}
+
+
+def test_framing_round_trip() -> None:
+    masker = wire.Masker()
+    for size in (0, 5, 125, 126, 300, 70000):
+        payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+        frame = masker.frame(payload)
+        # Unmask as a server would; then the same bytes unmasked parse as a server frame.
+        n = len(payload)
+        head = 2 if n < 126 else 4 if n < 65536 else 10
+        key = frame[head : head + 4]
+        body = bytes(b ^ key[i % 4] for i, b in enumerate(frame[head + 4 :]))
+        assert body == payload
+        server_frame = bytes([frame[0], frame[1] & 0x7F]) + frame[2:head] + payload
+        frames, pos = wire.parse_frames(server_frame + server_frame[:1])
+        assert frames == [(wire.OP_BINARY, head, head + n)] and pos == len(server_frame)
+
+
+@pytest.mark.parametrize("tick", [0, 5, 127, 128, 255, 256, 65535, 65536, 2**31 - 1])
+def test_snapshot_tick_is_read_without_decoding(tick: int) -> None:
+    data = codec.encode_server(Snapshot(tick, None, 3, (), (Change(1, dqx=1),), ()))
+    assert wire.snapshot_tick(data, 0) == tick
+    assert wire.snapshot_tick(codec.encode_server(Pong(1.0, tick)), 0) is None
+
+
+def test_percentiles() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
+    hist = [0] * 10
+    hist[3] = 99
+    hist[9] = 1
+    assert hist_percentile(hist, 99) == pytest.approx(4 * 0.00025)
