@@ -293,10 +293,12 @@ def saturation(row: dict[str, Any]) -> str | None:
 # --- idle connections ---------------------------------------------------------------------------
 
 
-def _idle_holder(host: str, port: int, conn: Any) -> None:
+def _idle_holder(host: str, port: int, conn: Any, cpus: set[int] | None) -> None:
     """Child process: open idle WebSockets on command ("grow", n) and hold them until "stop"."""
     from client_demo.bots import wire
 
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held: list[socket.socket] = []
@@ -380,7 +382,11 @@ def run_idle(levels: list[int], opts: argparse.Namespace) -> list[dict[str, Any]
                 room = [(i, per_holder - h[2]) for i, h in enumerate(holders) if h[2] < per_holder]
                 if not room:
                     parent, child = ctx.Pipe()
-                    p = ctx.Process(target=_idle_holder, args=("127.0.0.1", server.port, child), daemon=True)
+                    p = ctx.Process(
+                        target=_idle_holder,
+                        args=("127.0.0.1", server.port, child, {1} if opts.pin else None),
+                        daemon=True,
+                    )
                     p.start()
                     child.close()
                     holders.append([p, parent, 0])
