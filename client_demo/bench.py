@@ -275,6 +275,9 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
         "bot_error_samples": bots["error_samples"][:5],
         "rules": (bots.get("welcome") or {}).get("rules"),
     }
+    rules = row["rules"] or {}
+    # The reference scenario has no view limit; a server whose rules set one measures another thing.
+    row["everyone_sees_everyone"] = not (rules.get("view_width") and rules.get("view_height"))
     row["saturated"] = saturation(row)
     return row
 
@@ -592,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
             f"bots {_f(row['bots_cpu_per_wall'], '.2f')} cores, errors {row['bot_errors']}",
             flush=True,
         )
+        if not row["everyone_sees_everyone"]:
+            print("  warning: the server's rules limit the view; this is not the reference scenario")
         if row["saturated"]:
             print(f"  saturated: the {row['saturated']}", flush=True)
             if not opts.no_stop:

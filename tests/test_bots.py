@@ -88,6 +88,7 @@ def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
     assert row["bytes_per_player_s"] > 0 and row["bytes_per_moving_entity"] > 0
     assert row["rss_mib"] > 5
     assert row["rules"]["world_width"] == 2000 and row["rules"]["speed"] == 150
+    assert row["everyone_sees_everyone"]
     idle = result["idle"]
     assert idle[-1]["held"] == 100 and idle[-1]["kib_per_connection"] > 0
     assert result["machine"]["cpus"] >= 1
