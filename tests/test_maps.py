@@ -7,7 +7,10 @@ import copy
 import gzip
 import importlib.util
 import json
+import os
+import shutil
 import struct
+import subprocess
 import zlib
 from collections import deque
 from pathlib import Path
@@ -188,6 +191,22 @@ def test_the_arena_is_a_tiled_map_whose_tileset_matches_its_image() -> None:
         else:
             ids = [obj["id"] for obj in entry["objects"]]
             assert max(ids) < doc["nextobjectid"] and len(set(ids)) == len(ids)
+
+
+@pytest.mark.skipif(shutil.which("tiled") is None, reason="Tiled is not installed")
+def test_tiled_opens_the_arena_and_its_own_export_loads_the_same(tmp_path: Path, arena: GameMap) -> None:
+    out = tmp_path / "exported.tmj"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
+    subprocess.run(
+        ["tiled", "--export-map", "json", str(ARENA), str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    exported = load_map(out)
+    assert (exported.walls, exported.spawns) == (arena.walls, arena.spawns)
+    assert exported.properties == arena.properties
 
 
 # --- what the loader reads ------------------------------------------------------------------
