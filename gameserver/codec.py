@@ -384,6 +384,10 @@ def _spawn(rec: Any) -> Spawn:
     )
 
 
+# Plain ints: IntFlag arithmetic in this loop cost 9% of a verifying bot's CPU.
+_CHANGE_FIELDS = ((int(Field.X), "dqx"), (int(Field.Y), "dqy"), (int(Field.ANGLE), "angle"), (int(Field.HP), "hp"))
+
+
 def _changes(flat: list[Any]) -> tuple[Change, ...]:
     out: list[Change] = []
     i, n = 0, len(flat)
@@ -394,7 +398,7 @@ def _changes(flat: list[Any]) -> tuple[Change, ...]:
         mask = _int(flat[i + 1], "mask", 1, 15)
         i += 2
         fields: dict[str, int] = {}
-        for bit, name in ((Field.X, "dqx"), (Field.Y, "dqy"), (Field.ANGLE, "angle"), (Field.HP, "hp")):
+        for bit, name in _CHANGE_FIELDS:
             if mask & bit:
                 if i >= n:
                     raise _invalid("a change record is cut short")
