@@ -439,8 +439,12 @@ def test_parse_map_names_the_source() -> None:
 
 _scalars = st.none() | st.booleans() | st.integers(-5, 300) | st.floats(allow_nan=False) | st.text(max_size=5)
 # Two levels of nesting, spelled out: st.recursive with so few leaves trips a hypothesis check.
-_shallow = _scalars | st.lists(_scalars, max_size=3) | st.dictionaries(st.text(max_size=5), _scalars, max_size=3)
-json_values = _shallow | st.lists(_shallow, max_size=3) | st.dictionaries(st.text(max_size=5), _shallow, max_size=3)
+_shallow = (
+    _scalars | st.lists(_scalars, max_size=3) | st.dictionaries(st.text(max_size=5), _scalars, max_size=3)
+)
+json_values = (
+    _shallow | st.lists(_shallow, max_size=3) | st.dictionaries(st.text(max_size=5), _shallow, max_size=3)
+)
 
 
 def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
