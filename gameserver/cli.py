@@ -9,6 +9,8 @@ import warnings
 from collections.abc import Sequence
 
 from gameserver.config import LOG_LEVELS, Config
+from gameserver.maps import GameMap, MapError, find_map, load_map
+from gameserver.world import Rules
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a new connection has to say hello (default %(default)s)",
     )
     p.add_argument(
+        "--map",
+        default=d.map,
+        help="Tiled map to play: a name in assets/maps/ or a .tmj path; 'none' for an empty "
+        "2000x2000 world where everyone sees everyone (default %(default)s)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p
@@ -92,4 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     from gameserver.server import serve  # the runtime loads only past the argument checks
 
-    return serve(config)
+    try:
+        game_map = load_game_map(config)
+    except MapError as exc:
+        print(f"python -m gameserver: error: {exc}", file=sys.stderr)
+        return 2
+    return serve(config, game_map)
+
+
+def load_game_map(config: Config) -> GameMap | None:
+    """The map the config names, loaded and checked before anything listens."""
+    if config.map == "none":
+        return None
+    path = find_map(config.map, config.assets_dir / "maps")
+    return load_map(path, clearance=Rules().player_radius)

@@ -358,6 +358,7 @@ def encode_server(msg: ServerMessage) -> bytes:
                 msg.room,
                 msg.tick,
                 dict(msg.rules),
+                msg.map,
             ]
         )
     if isinstance(msg, Pong):
@@ -451,7 +452,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
             )
         return Scoreboard(tuple(lines))
     if kind == MsgType.WELCOME:
-        _arity(v, 9, "welcome")
+        _arity(v, 10, "welcome")
         rules = v[8]
         if type(rules) is not dict or not all(
             type(k) is str and type(x) in (int, float) for k, x in rules.items()
@@ -466,6 +467,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
             room=_str(v[6], "room", 1, MAX_ROOM_CHARS),
             tick=_int(v[7], "tick", 0, MAX_TICK),
             rules=rules,
+            map=_opt_str(v[9], "map", 64),
         )
     if kind == MsgType.PONG:
         _arity(v, 3, "pong")

@@ -9,7 +9,7 @@ Invariants:
   wall and the other keeps its full step.
 - Overlap is strict: a circle that touches a tile (distance == radius) is free, so a player can
   slide along a wall in contact with it.
-- Results sit on the 1/QUANTA grid of gameserver.world. A blocked axis stops on the last grid
+- Results sit on the 1/QUANTA grid of gameserver.grid. A blocked axis stops on the last grid
   point before the contact, never past it: the square root only proposes the stop, and an exact
   check (+ - * on grid values, no rounding for maps of sane size) has the last word.
 - Pure and deterministic. Only + - * / floor ceil min max sqrt on doubles are used, which
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from gameserver.world import QUANTA, snap
+from gameserver.grid import QUANTA, snap
 
 
 @attrs.frozen

@@ -40,6 +40,7 @@ class Config:
     send_timeout: float = attrs.field(default=2.0, validator=_between(0.05, 60))  # seconds
     hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
+    map: str = "arena"  # a name in assets/maps/ (or a path to a .tmj); "none": an empty 2000x2000 world
     static_dir: Path = PROJECT_DIR / "client_demo"
     assets_dir: Path = PROJECT_DIR / "assets"
 

@@ -33,7 +33,7 @@ from typing import Any
 import attrs
 
 from gameserver.collision import WallGrid, move_with_walls, overlaps_wall
-from gameserver.world import snap
+from gameserver.grid import snap
 
 MAP_SUFFIX = ".tmj"
 DEFAULT_MAP = "arena"

@@ -85,6 +85,7 @@ class Welcome:
     room: str
     tick: int
     rules: dict[str, float] = attrs.field(factory=dict, hash=False)
+    map: str | None = None  # the map's name: its Tiled file is /assets/maps/<map>.tmj
 
 
 @attrs.frozen

@@ -22,6 +22,7 @@ import attrs
 
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
+from gameserver.maps import GameMap
 from gameserver.messages import (
     PROTOCOL_VERSION,
     Error,
@@ -108,6 +109,7 @@ class Room:
     max_lag_seconds: float = 5.0
     rules: Rules = attrs.field(factory=Rules)
     seed: int = 0
+    game_map: GameMap | None = None
     room_id: str = attrs.field(factory=lambda: "r-" + secrets.token_hex(6))
     world: World = attrs.field(init=False)
     replicator: Replicator = attrs.field(init=False, factory=Replicator)
@@ -120,7 +122,7 @@ class Room:
 
     @world.default
     def _make_world(self) -> World:
-        return World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed)
+        return World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed, game_map=self.game_map)
 
     def __attrs_post_init__(self) -> None:
         if self.tick_rate % self.snapshot_rate:
@@ -176,6 +178,7 @@ class Room:
             room=self.room_id,
             tick=self.tick_no,
             rules=self.rules.to_wire(self.world.dt),
+            map=self.game_map.name if self.game_map is not None else None,
         )
         m.control.append(codec.encode_server(welcome))
         return m

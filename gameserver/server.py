@@ -19,15 +19,18 @@ import time
 from types import FrameType
 from typing import Any
 
+import attrs
 import eventlet
 import eventlet.queue
 import eventlet.wsgi
 
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
+from gameserver.maps import GameMap
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
 from gameserver.transport import Connection, WebApp
+from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +68,20 @@ class GcSteering:
 
 
 class GameServer:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, game_map: GameMap | None = None) -> None:
         self.config = config
+        rules = Rules()
+        if game_map is not None:
+            rules = attrs.evolve(
+                rules,
+                world_width=game_map.width,
+                world_height=game_map.height,
+                view_width=game_map.view_width,
+                view_height=game_map.view_height,
+            )
         self.room = Room(
+            rules=rules,
+            game_map=game_map,
             tick_rate=config.tick_rate,
             snapshot_rate=config.effective_snapshot_rate,
             max_players=config.max_players,
@@ -204,8 +218,8 @@ def raise_open_file_limit(wanted: int) -> None:
         log.warning("open-file limit is %d (hard limit); %d connections want %d", target, wanted, wanted)
 
 
-def serve(config: Config) -> int:
-    server = GameServer(config)
+def serve(config: Config, game_map: GameMap | None = None) -> int:
+    server = GameServer(config, game_map)
     server.start()
     host, port = server.address
     print(

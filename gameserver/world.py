@@ -21,10 +21,14 @@ from collections.abc import Mapping, Sequence
 import attrs
 import msgpack
 
-from gameserver.combat import FIRE, PositionHistory, ray_hit, rewind_tick
+from gameserver.collision import step_with_walls
+from gameserver.combat import FIRE, PositionHistory, ray_hit, rewind_tick, wall_distance
+from gameserver.grid import QUANTA, snap
+from gameserver.maps import GameMap
 from gameserver.messages import EntityKind, Input
 
-QUANTA = 8  # positions are multiples of 1/8 unit: exact in binary floats, and 1 byte deltas
+__all__ = ["QUANTA", "ANGLE_STEPS", "Entity", "Rules", "World", "quantize_angle", "snap", "step_position"]
+
 ANGLE_STEPS = 256
 
 
@@ -71,11 +75,6 @@ class Rules:
             "view_width": self.view_width,
             "view_height": self.view_height,
         }
-
-
-def snap(v: float) -> float:
-    """Round to the position grid (half up, as Math.floor(v * 8 + 0.5) / 8 in the browser)."""
-    return math.floor(v * QUANTA + 0.5) / QUANTA
 
 
 def quantize_angle(aim: float) -> int:
@@ -127,6 +126,7 @@ class World:
     rules: Rules
     dt: float
     seed: int = 0
+    game_map: GameMap | None = None  # walls and spawn points; None: an empty rectangle
     tick: int = attrs.field(init=False, default=0)
     entities: dict[int, Entity] = attrs.field(init=False, factory=dict)
     _next_id: int = attrs.field(init=False, default=1)
@@ -144,6 +144,8 @@ class World:
         return random.Random(self.seed)
 
     def _spawn_point(self) -> tuple[float, float]:
+        if self.game_map is not None:
+            return self._rng.choice(self.game_map.spawns)
         r = self.rules
         margin = r.player_radius
         x = snap(self._rng.uniform(margin, r.world_width - margin))
@@ -180,8 +182,13 @@ class World:
                 continue
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
-            for cmd in cmds:
-                x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, r.world_width, r.world_height)
+            if self.game_map is None:
+                for cmd in cmds:
+                    x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, r.world_width, r.world_height)
+            else:
+                walls, radius = self.game_map.walls, r.player_radius
+                for cmd in cmds:
+                    x, y = step_with_walls(walls, x, y, cmd.move_x, cmd.move_y, step, radius)
             last = cmds[-1]
             entity.angle = quantize_angle(last.aim)
             entity.x, entity.y = x, y
@@ -208,7 +215,10 @@ class World:
                 for tid, (x, y) in seen.items()
                 if tid != shooter.id and tid in alive and alive[tid].alive
             )
-        hit = ray_hit(shooter.x, shooter.y, cmd.aim, r.weapon_range, r.player_radius, targets)
+        reach = r.weapon_range
+        if self.game_map is not None:  # walls stop bullets
+            reach = wall_distance(self.game_map.walls, shooter.x, shooter.y, cmd.aim, reach)
+        hit = ray_hit(shooter.x, shooter.y, cmd.aim, reach, r.player_radius, targets)
         if hit is None:
             return shooter.id, None
         target = self.entities[hit[0]]

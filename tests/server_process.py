@@ -32,8 +32,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 class ServerProcess:
-    def __init__(self, *args: str) -> None:
-        self.args = ["--port", "0", "--log-level", "info", *args]
+    def __init__(self, *args: str, map_name: str = "none") -> None:
+        # The protocol tests play in the empty world, where everyone sees everyone.
+        self.args = ["--port", "0", "--log-level", "info", "--map", map_name, *args]
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.stderr_lines: list[str] = []

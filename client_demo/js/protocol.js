@@ -191,7 +191,7 @@ export function parseServer(v) {
         }),
       };
     case MsgType.WELCOME:
-      arity(v, 9, "welcome");
+      atLeast(v, 9, "welcome");
       if (v[8] === null || typeof v[8] !== "object" || Array.isArray(v[8])) {
         throw new ProtocolError("rules must be a map");
       }
@@ -205,6 +205,7 @@ export function parseServer(v) {
         room: String(v[6]),
         tick: int(v[7], "tick"),
         rules: { ...v[8] },
+        map: v.length > 9 && typeof v[9] === "string" ? v[9] : null,
       };
     case MsgType.PONG:
       arity(v, 3, "pong");
