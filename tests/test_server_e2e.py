@@ -228,23 +228,28 @@ def test_bad_first_message(server: ServerProcess, data: Any, close_code: int, er
     run(scenario())
 
 
+async def misbehave(url: str, name: str, abuse: Any, expected: tuple[int, str]) -> None:
+    """A client says hello, then `abuse(ws)`; it must be closed with `expected` while a
+    well-behaved witness keeps receiving snapshots."""
+    async with player(url, "witness") as witness, connect(url) as bad:
+        await hello(bad, name)
+        try:
+            await abuse(bad)
+        except websockets.ConnectionClosed:
+            pass
+        code, reason, _ = await closed_with(bad)
+        assert (code, reason) == expected
+        n = len(witness.ticks)
+        await wait_until(lambda: len(witness.ticks) >= n + 5, 5, "the witness to keep receiving")
+
+
 def test_oversized_message_in_small_fragments_is_refused(server: ServerProcess) -> None:
     """eventlet caps frames, not messages; the server caps the message."""
 
-    async def scenario() -> None:
-        async with player(server.ws_url, "witness") as witness, connect(server.ws_url) as bad:
-            await hello(bad, "fragmenter")
-            chunks = (b"\x00" * 200 for _ in range(50))  # 10 kB in 200-byte frames
-            try:
-                await bad.send(chunks)
-            except websockets.ConnectionClosed:
-                pass
-            code, reason, _ = await closed_with(bad)
-            assert (code, reason) == (1009, "message_too_big")
-            n = len(witness.ticks)
-            await wait_until(lambda: len(witness.ticks) >= n + 5, 5, "the witness to keep receiving")
+    async def fragments(ws: ClientConnection) -> None:
+        await ws.send(b"\x00" * 200 for _ in range(50))  # 10 kB in 200-byte frames
 
-    run(scenario())
+    run(misbehave(server.ws_url, "fragmenter", fragments, (1009, "message_too_big")))
 
 
 def test_silent_connection_gets_hello_timeout(server: ServerProcess) -> None:
@@ -257,21 +262,12 @@ def test_silent_connection_gets_hello_timeout(server: ServerProcess) -> None:
 
 
 def test_flooding_client_is_rate_limited_and_others_keep_their_rate(server: ServerProcess) -> None:
-    async def scenario() -> None:
-        async with player(server.ws_url, "witness") as witness, connect(server.ws_url) as bad:
-            await hello(bad, "flooder")
-            ping = codec.encode_client(Ping(0.0))
-            try:
-                for _ in range(2000):
-                    await bad.send(ping)
-            except websockets.ConnectionClosed:
-                pass
-            code, reason, _ = await closed_with(bad)
-            assert (code, reason) == (1008, "rate_limited")
-            n = len(witness.ticks)
-            await wait_until(lambda: len(witness.ticks) >= n + 5, 5, "the witness to keep receiving")
+    async def flood(ws: ClientConnection) -> None:
+        ping = codec.encode_client(Ping(0.0))
+        for _ in range(2000):
+            await ws.send(ping)
 
-    run(scenario())
+    run(misbehave(server.ws_url, "flooder", flood, (1008, "rate_limited")))
 
 
 def test_client_that_never_reads_is_dropped_without_slowing_the_tick(server: ServerProcess) -> None:
