@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from client_demo.bots.runner import BEHAVIOURS, Runner, merge
+from client_demo.bots.runner import BEHAVIOURS, MIRRORED, Runner, merge
 
 WindowCallback = Callable[[float, float], None]
 
@@ -51,7 +51,8 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
     r.churn_stay = opts["churn_stay"]
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
-        b.verify = b.verify or b.behaviour == "chase"
+        # Decided again here: the runner built every bot with the first behaviour of the list.
+        b.verify = b.index - first < opts["verify"] or b.behaviour in MIRRORED
     return r
 
 
@@ -178,13 +179,15 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
     if per_bot:
         lines.append(
             f"{'bot':>8} {'behaviour':>9} {'conn':>4} {'snap/s':>7} {'rtt p50':>8} {'rtt p99':>8} "
-            f"{'in B/s':>9} {'out B/s':>8} {'errors':>6}  close codes"
+            f"{'in B/s':>9} {'out B/s':>8} {'held':>5} {'shots':>5} {'hits':>5} {'K':>3} {'D':>3} "
+            f"{'errors':>6}  close codes"
         )
         for b in rep["per_bot"]:
             lines.append(
                 f"{b['name']:>8} {b['behaviour'] + ('*' if b['verify'] else ''):>9} "
                 f"{b['connects']:>4} {f(b['snapshots_per_s']):>7} {f(b['rtt_ms_p50'], '.2f'):>8} "
                 f"{f(b['rtt_ms_p99'], '.2f'):>8} {b['bytes_in_per_s']:>9.0f} {b['bytes_out_per_s']:>8.0f} "
+                f"{f(b['held_mean']):>5} {b['shots']:>5} {b['hits']:>5} {b['kills']:>3} {b['deaths']:>3} "
                 f"{sum(b['errors'].values()):>6}  {b['close_codes'] or ''}"
             )
         lines.append("(* = decodes every message and verifies its mirror)")
@@ -201,9 +204,20 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "
         f"out {rep['bytes_out_per_s']:.0f}; verified snapshots: {rep['verified_snapshots']}, "
         f"bytes per moving entity per delta: {f(rep['bytes_per_moving_entity'], '.2f')}",
+        f"per verified snapshot: {f(rep['held_mean'])} entities held (the view), "
+        f"{f(rep['moving_mean'])} of them moved",
         f"errors: {rep['errors']} {rep['errors_by_kind'] or ''}; close codes: {rep['close_codes'] or '-'}",
         f"bot CPU: {rep['cpu_s']:.2f} s = {f(rep['cpu_per_wall'], '.2f')} of a core",
     ]
+    fight = rep["fight"]
+    if fight["bots"]:
+        lines.append(
+            f"fight ({fight['bots']} bots), in the window: {fight['shots']} shots, {fight['hits']} hits "
+            f"({fight['hits'] / max(1, fight['shots']):.0%}), {fight['kills']} kills, "
+            f"{fight['deaths']} deaths; "
+            f"whole run: {fight['total_shots']} shots, {fight['total_hits']} hits, "
+            f"{fight['total_kills']} kills, {fight['total_deaths']} deaths"
+        )
     lines += [f"  {s}" for s in rep["error_samples"][:10]]
     return "\n".join(lines)
 
@@ -217,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--behaviour",
         default="wander",
-        help="wander|chase|idle|churn, or a comma list dealt out in turn (default %(default)s)",
+        help="wander|chase|idle|churn|fight, or a comma list dealt out in turn (default %(default)s)",
     )
     p.add_argument("--procs", type=int, default=1, help="processes to spread the bots over")
     p.add_argument("--verify", type=int, default=1, help="bots that decode and mirror every delta")

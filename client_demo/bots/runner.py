@@ -3,11 +3,18 @@
 Every bot speaks protocol v1 through gameserver.codec: HELLO, one INPUT per tick carrying the
 newest snapshot tick it holds as ack_tick, and a PING a second for the round trip. What differs
 is how much of each snapshot a bot reads:
-- a verifying bot (--verify K, and every chase bot, which needs positions) decodes every message
-  with codec.decode_server and applies each snapshot to a replication.Mirror; a DesyncError or a
-  ProtocolError is a counted error;
+- a verifying bot (--verify K, and every chase or fight bot, which need positions) decodes every
+  message with codec.decode_server and applies each snapshot to a replication.Mirror; a
+  DesyncError or a ProtocolError is a counted error;
 - every other bot reads only the tick out of a snapshot's first bytes (wire.snapshot_tick) and
   counts bytes and arrival times, so a bot costs far less CPU than the player it plays.
+
+Behaviours: wander (a new heading about every 1.5 s), chase (toward the nearest entity held),
+idle (stands still, only acknowledges), churn (wanders, leaves and comes back), fight (toward the
+nearest living enemy it holds, strafing, aiming at it and holding FIRE within the weapon's range,
+with render_tick = newest snapshot tick - the interpolation delay for lag compensation; wanders
+when it holds no living enemy; a dead fighter sends idle inputs until it respawns). A fighter
+counts its shots and hits from the snapshots' shots, and its kills and deaths from SCOREBOARD.
 
 Measurement: counters run all the time, but what is reported covers one window (set by
 Runner.start_window / end_window); arrival intervals and round trips are recorded only inside it.
@@ -30,10 +37,28 @@ from urllib.parse import urlsplit
 from client_demo.bots import wire
 from gameserver import codec
 from gameserver.codec import ProtocolError
-from gameserver.messages import Error, Goodbye, Hello, Input, MsgType, Ping, Pong, Snapshot, Welcome
+from gameserver.combat import FIRE
+from gameserver.grid import QUANTA
+from gameserver.messages import (
+    Error,
+    Goodbye,
+    Hello,
+    Input,
+    MsgType,
+    Ping,
+    Pong,
+    Scoreboard,
+    Snapshot,
+    Welcome,
+)
 from gameserver.replication import DesyncError, Mirror
 
-BEHAVIOURS = ("wander", "chase", "idle", "churn")
+BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight")
+MIRRORED = ("chase", "fight")  # behaviours that need positions, so decode and verify everything
+INTERP_DELAY = 0.1  # seconds a client draws the others behind the newest snapshot
+STRAFE = 0.35  # share of a fighter's move that goes sideways
+STRAFE_FLIP = (0.6, 1.6)  # seconds between changes of strafing side
+KEEP_AWAY = 0.35  # of weapon_range: closer than this a fighter only strafes
 TURN_EVERY = 1.5  # seconds between heading changes, on average
 PING_EVERY = 1.0
 HIST_RES = 0.00025  # arrival-interval histogram buckets, seconds
@@ -75,6 +100,10 @@ class Stats:
         "verified",
         "snap_bytes",
         "moving",
+        "held",
+        "shots",
+        "hits",
+        "hit_by",
     )
 
     def __init__(self) -> None:
@@ -86,6 +115,10 @@ class Stats:
         self.verified = 0  # snapshots decoded and applied to the mirror
         self.snap_bytes = 0  # payload bytes of the verified delta snapshots
         self.moving = 0  # change records that move an entity, in those snapshots
+        self.held = 0  # entities held after each verified snapshot, summed (the bot's view)
+        self.shots = 0  # shots this bot fired (snapshot shots with shooter == me)
+        self.hits = 0  # of those, the ones that hit someone
+        self.hit_by = 0  # shots seen that hit this bot
 
 
 class Bot:
@@ -96,7 +129,7 @@ class Bot:
         self.index = index
         self.name = f"bot{index}"
         self.behaviour = behaviour
-        self.verify = verify or behaviour == "chase"
+        self.verify = verify or behaviour in MIRRORED
         self.rng = rng
         self.sock: socket.socket | None = None
         self.fd = -1
@@ -117,6 +150,14 @@ class Bot:
         self.last_snap_at = 0.0
         self.leave_at = math.inf
         self.we_closed = False
+        self.strafe = 1.0 if rng.random() < 0.5 else -1.0
+        self.next_flip = 0.0
+        self.kills = 0  # from the newest scoreboard (the whole run)
+        self.deaths = 0
+        self.kills_at_start = 0  # at the start of the window
+        self.deaths_at_start = 0
+        self.total_shots = 0
+        self.total_hits = 0
         # over the whole run
         self.connects = 0
         self.errors: Counter[str] = Counter()
@@ -267,9 +308,24 @@ class Bot:
             except DesyncError as exc:
                 self.count_error("desync", str(exc))
                 return
+            me = self.entity_id
+            shots = hits = hit_by = 0
+            for shot in msg.shots:
+                if shot.shooter == me:
+                    shots += 1
+                    if shot.hit is not None:
+                        hits += 1
+                elif shot.hit == me:
+                    hit_by += 1
+            self.total_shots += shots
+            self.total_hits += hits
             if self.runner.measuring:
                 st = self.stats
                 st.verified += 1
+                st.shots += shots
+                st.hits += hits
+                st.hit_by += hit_by
+                st.held += len(self.mirror.rows)
                 if msg.baseline is not None:
                     st.snap_bytes += end - start
                     st.moving += sum(1 for c in msg.changes if c.dqx is not None or c.dqy is not None)
@@ -289,7 +345,11 @@ class Bot:
             self.count_error("server_error", f"{msg.code}: {msg.message}")
         elif isinstance(msg, Goodbye):
             self.close_codes[f"goodbye:{msg.code}"] += 1
-        # Scoreboards need nothing from a bot.
+        elif isinstance(msg, Scoreboard):
+            for line in msg.lines:
+                if line.id == self.entity_id:
+                    self.kills, self.deaths = line.score, line.deaths
+                    break
 
     def on_snapshot(self, tick: int, now: float) -> None:
         self.ack_tick = tick
@@ -347,18 +407,59 @@ class Bot:
             self.leave()
             return
         b = self.behaviour
+        buttons = 0
+        render_tick = None
         if b == "idle":
             mx = my = 0.0
         elif b == "chase":
             mx, my = self.chase_move()
+        elif b == "fight":
+            mx, my, buttons = self.fight_move(now)
+            if self.ack_tick is not None:
+                render_tick = max(0, self.ack_tick - self.runner.interp_ticks)
         else:
-            if now >= self.next_turn:
-                self.heading = self.rng.uniform(0.0, 2 * math.pi)
-                self.next_turn = now + self.rng.uniform(0.5, 2.5) * TURN_EVERY / 1.5
-                self.move = (math.cos(self.heading), math.sin(self.heading))
-            mx, my = self.move
+            mx, my = self.wander(now)
         self.seq += 1
-        self.send(codec.encode_client(Input(self.seq, mx, my, self.heading, 0, self.ack_tick)))
+        self.send(
+            codec.encode_client(Input(self.seq, mx, my, self.heading, buttons, self.ack_tick, render_tick))
+        )
+
+    def wander(self, now: float) -> tuple[float, float]:
+        if now >= self.next_turn:
+            self.heading = self.rng.uniform(0.0, 2 * math.pi)
+            self.next_turn = now + self.rng.uniform(0.5, 2.5) * TURN_EVERY / 1.5
+            self.move = (math.cos(self.heading), math.sin(self.heading))
+        return self.move
+
+    def fight_move(self, now: float) -> tuple[float, float, int]:
+        """(move_x, move_y, buttons): close in on the nearest living enemy held, strafing, and
+        fire when it is within the weapon's range; wander when none is held; stand still dead."""
+        m = self.mirror
+        me = m.rows.get(self.entity_id) if m is not None and self.entity_id is not None else None
+        if me is None or me[3] <= 0:  # not in the mirror yet, or dead: idle input, still acks
+            return 0.0, 0.0, 0
+        best, best_d2 = None, math.inf
+        for eid, row in m.rows.items():  # type: ignore[union-attr]
+            if eid != self.entity_id and row[3] > 0:
+                d2 = (row[0] - me[0]) ** 2 + (row[1] - me[1]) ** 2
+                if d2 < best_d2:
+                    best, best_d2 = row, d2
+        if best is None:
+            mx, my = self.wander(now)
+            return mx, my, 0
+        dist_q = math.sqrt(best_d2)
+        dist = dist_q / QUANTA
+        self.heading = math.atan2(best[1] - me[1], best[0] - me[0]) % (2 * math.pi)
+        if now >= self.next_flip:
+            self.strafe = -self.strafe
+            self.next_flip = now + self.rng.uniform(*STRAFE_FLIP)
+        ux, uy = math.cos(self.heading), math.sin(self.heading)
+        side_x, side_y = -uy * self.strafe, ux * self.strafe
+        weapon_range = self.runner.weapon_range
+        forward = 0.0 if dist < KEEP_AWAY * weapon_range else 1.0 - STRAFE
+        mx = ux * forward + side_x * STRAFE
+        my = uy * forward + side_y * STRAFE
+        return mx, my, FIRE if dist <= weapon_range else 0
 
     def chase_move(self) -> tuple[float, float]:
         m = self.mirror
@@ -405,6 +506,17 @@ class Bot:
             "bytes_out_per_s": st.bytes_out / window if window else 0.0,
             "max_interval_ms": st.max_interval * 1e3,
             "verified_snapshots": st.verified,
+            "held_mean": st.held / st.verified if st.verified else None,
+            "moving_mean": st.moving / st.verified if st.verified else None,
+            "shots": st.shots,
+            "hits": st.hits,
+            "hit_by": st.hit_by,
+            "kills": self.kills - self.kills_at_start,
+            "deaths": self.deaths - self.deaths_at_start,
+            "total_shots": self.total_shots,
+            "total_hits": self.total_hits,
+            "total_kills": self.kills,
+            "total_deaths": self.deaths,
             "errors": dict(self.errors),
             "error_samples": list(self.error_samples),
             "close_codes": dict(self.close_codes),
@@ -456,6 +568,8 @@ class Runner:
         self.cpu = 0.0
         self.intervals = [0] * HIST_MAX
         self.welcome: Welcome | None = None
+        self.interp_ticks = 3  # INTERP_DELAY in ticks, from the welcome
+        self.weapon_range = 900.0  # from the welcome's rules
         self.extra_fds: dict[int, Callable[[], None]] = {}
         self.churn_stay = (1.0, 3.0)  # seconds a churn bot stays before leaving
         self.rbuf = bytearray(1 << 20)
@@ -489,6 +603,8 @@ class Runner:
         if self.welcome is None:
             self.welcome = welcome
             self.period = 1.0 / welcome.tick_rate
+            self.interp_ticks = round(INTERP_DELAY * welcome.tick_rate)
+            self.weapon_range = float(welcome.rules.get("weapon_range", self.weapon_range))
         now = time.monotonic()
         # Spread the bots over the tick period by their index in the whole run.
         phase = (bot.index % self.total) / self.total * self.period
@@ -503,6 +619,7 @@ class Runner:
     def start_window(self) -> None:
         for b in self.bots:
             b.stats = Stats()
+            b.kills_at_start, b.deaths_at_start = b.kills, b.deaths
         self.intervals = [0] * HIST_MAX
         self.cpu_at_start = time.process_time()
         self.measuring = True
@@ -558,16 +675,16 @@ class Runner:
             if self.to_connect and self.connecting < MAX_CONNECTING:
                 timeout = 0
             for fd, ev in epoll.poll(max(0.0, timeout)):
-                bot = by_fd.get(fd)
-                if bot is None:
+                owner = by_fd.get(fd)
+                if owner is None:
                     cb = self.extra_fds.get(fd)
                     if cb is not None:
                         cb()
                     continue
                 if ev & select.EPOLLOUT:
-                    bot.on_writable()
+                    owner.on_writable()
                 elif ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
-                    bot.on_readable()
+                    owner.on_readable()
 
     def all_joined(self) -> bool:
         """Every bot has been welcomed at least once, or has given up (a failed non-churn bot)."""
@@ -608,6 +725,7 @@ class Runner:
                 "snap_bytes": sum(b.stats.snap_bytes for b in self.bots),
                 "moving": sum(b.stats.moving for b in self.bots),
                 "snapshots": sum(b.stats.verified for b in self.bots),
+                "held": sum(b.stats.held for b in self.bots),
             },
         }
 
@@ -628,6 +746,9 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         samples.extend(f"{b['name']}: {s}" for s in b["error_samples"])
     vb = sum(p["verified"]["snap_bytes"] for p in parts)
     vm = sum(p["verified"]["moving"] for p in parts)
+    vs = sum(p["verified"]["snapshots"] for p in parts)
+    vh = sum(p["verified"].get("held", 0) for p in parts)
+    fighters = [b for b in bots if b["behaviour"] == "fight"]
     return {
         "bots": len(bots),
         "connected": sum(1 for b in bots if b["connected"]),
@@ -644,6 +765,20 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "bytes_out_per_s": sum(b["bytes_out_per_s"] for b in bots),
         "verified_snapshots": sum(b["verified_snapshots"] for b in bots),
         "bytes_per_moving_entity": vb / vm if vm else None,
+        # per verified snapshot: entities the bot held (its view) and those that moved
+        "held_mean": vh / vs if vs else None,
+        "moving_mean": vm / vs if vs else None,
+        "fight": {
+            "bots": len(fighters),
+            "shots": sum(b["shots"] for b in fighters),
+            "hits": sum(b["hits"] for b in fighters),
+            "kills": sum(b["kills"] for b in fighters),
+            "deaths": sum(b["deaths"] for b in fighters),
+            "total_shots": sum(b["total_shots"] for b in fighters),
+            "total_hits": sum(b["total_hits"] for b in fighters),
+            "total_kills": sum(b["total_kills"] for b in fighters),
+            "total_deaths": sum(b["total_deaths"] for b in fighters),
+        },
         "errors": sum(errors.values()),
         "errors_by_kind": dict(errors),
         "error_samples": samples[:20],
