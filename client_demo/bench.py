@@ -1,13 +1,19 @@
 """`python -m client_demo.bench`: the load benchmark (docs/benchmarks.md).
 
+Two scenarios (--scenario):
+- reference: the empty 2000x2000 world (`--map none`), everyone sees everyone, wander bots;
+- arena: the arena map (`--map arena`: walls, a 1280x720 view, so interest management is on),
+  fighting bots (every one decodes and mirrors every snapshot, aims and fires), then one run
+  where the bots stand still (--still-players), to see what a snapshot with nothing moving costs.
+
 For each player count N, a fresh server subprocess on 127.0.0.1 (ephemeral port) and a bots
-subprocess (client_demo.bots, wander behaviour: one input per tick, a new heading about every
-1.5 s, spread over the tick period, everyone sees everyone). After all bots joined and a warm-up,
+subprocess (client_demo.bots; reference: wander behaviour, one input per tick, a new heading about
+every 1.5 s, spread over the tick period, everyone sees everyone). After all bots joined and a warm-up,
 the measured window: the server's CPU from /proc/<pid>/stat, its tick statistics and bytes from
 /healthz and its RSS from /proc/<pid>/status, sampled at both ends of the window; what the bots
 received comes from their report. On a 2-core machine the server is pinned to CPU 0 and the
-bots to CPU 1 (--no-pin to let the scheduler place them). The run stops at the first N where the
-server or the bots saturate, and says which.
+bots to CPU 1 (--no-pin to let the scheduler place them). The reference run stops at the first N
+where the server or the bots saturate, and says which; the arena run marks it and goes on.
 
 Then the idle-connection scale: one server holds K WebSockets that completed the opening
 handshake and never said hello (--hello-timeout 600); its RSS growth per connection.
@@ -39,7 +45,9 @@ URL_LINE = re.compile(r"gameserver on http://([\d.]+):(\d+)/")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 DEFAULT_COUNTS = (50, 100, 200, 400, 800, 1200)
+ARENA_COUNTS = (200, 500, 1000)
 DEFAULT_IDLE = (1000, 5000, 10000, 20000)
+SCENARIOS = ("reference", "arena")
 SATURATED_CPU = 0.92  # of one core
 
 
@@ -75,6 +83,23 @@ def rss_kib(pid: int) -> int:
 
 
 # --- processes ------------------------------------------------------------------------------
+
+
+def server_has_map_flag() -> bool:
+    """Whether `python -m gameserver` takes --map (servers before maps did not, and played the
+    empty world where everyone sees everyone)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "gameserver", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    return "--map" in out.stdout
+
+
+def map_args(scenario: str, has_map_flag: bool) -> list[str]:
+    if scenario == "arena":
+        if not has_map_flag:
+            raise RuntimeError("this server has no --map flag: the arena scenario needs maps")
+        return ["--map", "arena"]
+    return ["--map", "none"] if has_map_flag else []
 
 
 def _pin(cpus: set[int] | None) -> Any:
@@ -149,11 +174,12 @@ def _sleep_until(t: float) -> None:
 # --- one player count ------------------------------------------------------------------------
 
 
-def run_players(n: int, opts: argparse.Namespace, max_players: int) -> dict[str, Any]:
+def run_players(n: int, opts: argparse.Namespace, max_players: int, behaviour: str) -> dict[str, Any]:
     server_cpus = {0} if opts.pin else None
     bot_cpus = {1} if opts.pin else None
     server = Server(
         [
+            *opts.map_args,
             "--tick",
             "30",
             "--snapshot-rate",
@@ -179,7 +205,7 @@ def run_players(n: int, opts: argparse.Namespace, max_players: int) -> dict[str,
             "--count",
             str(n),
             "--behaviour",
-            "wander",
+            behaviour,
             "--warmup",
             str(opts.warmup),
             "--duration",
@@ -242,7 +268,9 @@ def run_players(n: int, opts: argparse.Namespace, max_players: int) -> dict[str,
                 p.kill()
                 p.wait()
         server.stop()
-    return summarize(n, a, b, report)
+    row = summarize(n, a, b, report)
+    row["behaviour"] = behaviour
+    return row
 
 
 def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]) -> dict[str, Any]:
@@ -274,7 +302,26 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
         "bot_errors": bots["errors"],
         "bot_error_samples": bots["error_samples"][:5],
         "rules": (bots.get("welcome") or {}).get("rules"),
+        # per verified snapshot of a bot: entities held (its view), and those of them that moved
+        "view_entities": bots.get("held_mean"),
+        "view_moving": bots.get("moving_mean"),
+        "fight": bots.get("fight"),
+        # payload bytes per verifying bot and second, by message type
+        "snapshot_bytes_per_s": bots.get("snapshot_bytes_per_s"),
+        "scoreboard_bytes_per_s": bots.get("scoreboard_bytes_per_s"),
+        "scoreboards_per_s": bots.get("scoreboards_per_s"),
     }
+    bps, moving = row["bytes_per_player_s"], row["view_moving"]
+    rate = (bots.get("welcome") or {}).get("snapshot_rate") or 30
+    # Everything a player is sent (frames, snapshot heads, shots, scoreboards) per moving entity
+    # in its view per snapshot: what the "<= 3 KB/s with about 20 moving in view" target asks.
+    row["bytes_per_moving_in_view"] = bps / (rate * moving) if bps and moving else None
+    fight = row["fight"] or {}
+    row["fight_per_s"] = (
+        {k: fight[k] / wall for k in ("shots", "hits", "kills", "deaths")}
+        if fight.get("bots") and wall
+        else None
+    )
     rules = row["rules"] or {}
     # The reference scenario has no view limit; a server whose rules set one measures another thing.
     row["everyone_sees_everyone"] = not (rules.get("view_width") and rules.get("view_height"))
@@ -474,6 +521,32 @@ def _f(v: Any, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def arena_table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| N | bots | server CPU (cores) | µs CPU / player-tick | tick p50 ms | tick p99 ms | overruns "
+        "| snapshots/s median | bytes / player / s | entities in view | moving in view "
+        "| bytes / moving entity in view | snapshot B/s | scoreboard B/s (per s) "
+        "| shots/s | hits/s | kills/s | bots CPU (cores) | saturated |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in rows:
+        f = r.get("fight_per_s") or {}
+        lines.append(
+            f"| {r['players']} | {r.get('behaviour', '-')} | {_f(r['server_cpu_per_wall'], '.2f')} "
+            f"| {_f(r['us_per_player_tick'], '.1f')} "
+            f"| {_f(r['tick_ms_p50'], '.2f')} | {_f(r['tick_ms_p99'], '.2f')} | {r['overruns']} "
+            f"| {_f(r['snapshots_per_s_median'], '.2f')} | {_f(r['bytes_per_player_s'], ',.0f')} "
+            f"| {_f(r['view_entities'], '.1f')} | {_f(r['view_moving'], '.1f')} "
+            f"| {_f(r['bytes_per_moving_in_view'], '.1f')} | {_f(r['snapshot_bytes_per_s'], ',.0f')} "
+            f"| {_f(r['scoreboard_bytes_per_s'], ',.0f')} ({_f(r['scoreboards_per_s'], '.1f')}) "
+            f"| {_f(f.get('shots'), ',.0f')} "
+            f"| {_f(f.get('hits'), ',.0f')} | {_f(f.get('kills'), '.1f')} "
+            f"| {_f(r['bots_cpu_per_wall'], '.2f')} | {r['saturated'] or '-'} |"
+        )
+    return "\n".join(lines)
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| N | server CPU (cores) | µs CPU / player-tick | tick p50 ms | tick p99 ms | overruns "
@@ -545,7 +618,23 @@ def plot(rows: list[dict[str, Any]], path: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m client_demo.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--counts", default=",".join(map(str, DEFAULT_COUNTS)), help="player counts")
+    p.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="reference",
+        help="reference: empty world, everyone sees everyone, wander bots; arena: the arena map "
+        "with its view and fighting bots (default %(default)s)",
+    )
+    p.add_argument(
+        "--counts",
+        help=f"player counts (default: reference {','.join(map(str, DEFAULT_COUNTS))}; "
+        f"arena {','.join(map(str, ARENA_COUNTS))})",
+    )
+    p.add_argument(
+        "--still-players",
+        type=int,
+        help="arena: one more run with this many bots standing still (default: the smallest count; 0: none)",
+    )
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after all joined (default 5)")
     p.add_argument("--measure", type=float, default=20.0, help="measured seconds (default 20)")
     p.add_argument("--verify", type=int, default=2, help="bots that decode and mirror every delta")
@@ -553,8 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pin", dest="pin", action="store_false", help="do not pin server/bots to CPU 0/1")
     p.add_argument(
         "--idle",
-        default=",".join(map(str, DEFAULT_IDLE)),
-        help="idle-connection levels; empty to skip (default %(default)s)",
+        help=f"idle-connection levels; empty to skip (default: reference {','.join(map(str, DEFAULT_IDLE))}; "
+        "arena none)",
     )
     p.add_argument("--no-stop", action="store_true", help="go on past a saturated N")
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
@@ -565,8 +654,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
+    arena = opts.scenario == "arena"
+    if opts.counts is None:
+        opts.counts = ",".join(map(str, ARENA_COUNTS if arena else DEFAULT_COUNTS))
+    if opts.idle is None:
+        opts.idle = "" if arena else ",".join(map(str, DEFAULT_IDLE))
     counts = [int(c) for c in opts.counts.split(",") if c.strip()]
     levels = [int(c) for c in opts.idle.split(",") if c.strip()]
+    opts.map_args = map_args(opts.scenario, server_has_map_flag())
+    runs = [(n, "fight" if arena else "wander") for n in counts]
+    if arena:
+        still = min(counts, default=0) if opts.still_players is None else opts.still_players
+        if still > 0:
+            runs.append((still, "idle"))
     if opts.pin and (os.cpu_count() or 1) < 2:
         opts.pin = False
     if opts.profile_dir:
@@ -577,11 +677,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{info['packages']}; server on CPU 0 and bots on CPU 1: {opts.pin}",
         flush=True,
     )
+    print(f"scenario {opts.scenario}: server {' '.join(opts.map_args) or '(no --map flag)'}", flush=True)
     rows: list[dict[str, Any]] = []
-    max_players = max(counts, default=0) + 100
-    for n in counts:
-        print(f"N={n}: warm-up {opts.warmup:g} s, measuring {opts.measure:g} s ...", flush=True)
-        row = run_players(n, opts, max_players)
+    max_players = max((n for n, _ in runs), default=0) + 100
+    for n, behaviour in runs:
+        print(f"N={n} ({behaviour}): warm-up {opts.warmup:g} s, measuring {opts.measure:g} s ...", flush=True)
+        row = run_players(n, opts, max_players, behaviour)
         rows.append(row)
         print(
             f"  server {row['server_cpu_per_wall']:.2f} cores = "
@@ -595,11 +696,26 @@ def main(argv: list[str] | None = None) -> int:
             f"bots {_f(row['bots_cpu_per_wall'], '.2f')} cores, errors {row['bot_errors']}",
             flush=True,
         )
-        if not row["everyone_sees_everyone"]:
+        print(
+            f"  view: {_f(row['view_entities'], '.1f')} entities held, {_f(row['view_moving'], '.1f')} moved "
+            f"per snapshot = {_f(row['bytes_per_moving_in_view'], '.1f')} B per moving entity in view; "
+            f"payload B/s per bot: snapshots {_f(row['snapshot_bytes_per_s'], ',.0f')}, "
+            f"scoreboards {_f(row['scoreboard_bytes_per_s'], ',.0f')} "
+            f"({_f(row['scoreboards_per_s'], '.1f')}/s)",
+            flush=True,
+        )
+        if row["fight_per_s"]:
+            fps = row["fight_per_s"]
+            print(
+                f"  fight per s: {fps['shots']:.0f} shots, {fps['hits']:.0f} hits, "
+                f"{fps['kills']:.1f} kills, {fps['deaths']:.1f} deaths",
+                flush=True,
+            )
+        if not arena and not row["everyone_sees_everyone"]:
             print("  warning: the server's rules limit the view; this is not the reference scenario")
         if row["saturated"]:
             print(f"  saturated: the {row['saturated']}", flush=True)
-            if not opts.no_stop:
+            if not opts.no_stop and not arena:
                 break
     idle_rows = []
     if levels:
@@ -607,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_rows = run_idle(levels, opts)
     print()
     if rows:
-        print(markdown_table(rows))
+        print(arena_table(rows) if arena else markdown_table(rows))
     if idle_rows:
         print()
         print(idle_table(idle_rows))
@@ -615,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(opts.json_out).write_text(
             json.dumps({"machine": info, "options": vars(opts), "players": rows, "idle": idle_rows}, indent=1)
         )
-    if opts.plot and rows:
+    if opts.plot and rows and not arena:
         plot(rows, opts.plot)
     return 0
 

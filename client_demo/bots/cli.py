@@ -205,7 +205,10 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"out {rep['bytes_out_per_s']:.0f}; verified snapshots: {rep['verified_snapshots']}, "
         f"bytes per moving entity per delta: {f(rep['bytes_per_moving_entity'], '.2f')}",
         f"per verified snapshot: {f(rep['held_mean'])} entities held (the view), "
-        f"{f(rep['moving_mean'])} of them moved",
+        f"{f(rep['moving_mean'])} of them moved; per verifying bot: snapshots "
+        f"{f(rep['snapshot_bytes_per_s'], '.0f')} B/s, "
+        f"scoreboards {f(rep['scoreboard_bytes_per_s'], '.0f')} B/s "
+        f"({f(rep['scoreboards_per_s'], '.1f')}/s)",
         f"errors: {rep['errors']} {rep['errors_by_kind'] or ''}; close codes: {rep['close_codes'] or '-'}",
         f"bot CPU: {rep['cpu_s']:.2f} s = {f(rep['cpu_per_wall'], '.2f')} of a core",
     ]

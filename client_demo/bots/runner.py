@@ -104,6 +104,9 @@ class Stats:
         "shots",
         "hits",
         "hit_by",
+        "snapshot_bytes",
+        "scoreboard_bytes",
+        "scoreboards",
     )
 
     def __init__(self) -> None:
@@ -119,6 +122,10 @@ class Stats:
         self.shots = 0  # shots this bot fired (snapshot shots with shooter == me)
         self.hits = 0  # of those, the ones that hit someone
         self.hit_by = 0  # shots seen that hit this bot
+        # payload bytes (no frame headers) of what a verifying bot decoded, by message type
+        self.snapshot_bytes = 0
+        self.scoreboard_bytes = 0
+        self.scoreboards = 0
 
 
 class Bot:
@@ -326,6 +333,7 @@ class Bot:
                 st.hits += hits
                 st.hit_by += hit_by
                 st.held += len(self.mirror.rows)
+                st.snapshot_bytes += end - start
                 if msg.baseline is not None:
                     st.snap_bytes += end - start
                     st.moving += sum(1 for c in msg.changes if c.dqx is not None or c.dqy is not None)
@@ -346,6 +354,9 @@ class Bot:
         elif isinstance(msg, Goodbye):
             self.close_codes[f"goodbye:{msg.code}"] += 1
         elif isinstance(msg, Scoreboard):
+            if self.runner.measuring:
+                self.stats.scoreboards += 1
+                self.stats.scoreboard_bytes += end - start
             for line in msg.lines:
                 if line.id == self.entity_id:
                     self.kills, self.deaths = line.score, line.deaths
@@ -507,6 +518,9 @@ class Bot:
             "max_interval_ms": st.max_interval * 1e3,
             "verified_snapshots": st.verified,
             "held_mean": st.held / st.verified if st.verified else None,
+            "snapshot_bytes_per_s": st.snapshot_bytes / window if window and st.verified else None,
+            "scoreboard_bytes_per_s": st.scoreboard_bytes / window if window and st.verified else None,
+            "scoreboards_per_s": st.scoreboards / window if window and st.verified else None,
             "moving_mean": st.moving / st.verified if st.verified else None,
             "shots": st.shots,
             "hits": st.hits,
@@ -521,6 +535,11 @@ class Bot:
             "error_samples": list(self.error_samples),
             "close_codes": dict(self.close_codes),
         }
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -768,6 +787,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         # per verified snapshot: entities the bot held (its view) and those that moved
         "held_mean": vh / vs if vs else None,
         "moving_mean": vm / vs if vs else None,
+        # per verifying bot and second: payload bytes of snapshots and of scoreboards
+        "snapshot_bytes_per_s": _mean([b["snapshot_bytes_per_s"] for b in bots]),
+        "scoreboard_bytes_per_s": _mean([b["scoreboard_bytes_per_s"] for b in bots]),
+        "scoreboards_per_s": _mean([b["scoreboards_per_s"] for b in bots]),
         "fight": {
             "bots": len(fighters),
             "shots": sum(b["shots"] for b in fighters),
