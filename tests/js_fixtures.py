@@ -23,6 +23,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gameserver import codec  # noqa: E402
+from gameserver.collision import WallGrid, move_with_walls, overlaps_wall, step_with_walls  # noqa: E402
+from gameserver.maps import load_map  # noqa: E402
 from gameserver.messages import Hello, Input, Snapshot  # noqa: E402
 from gameserver.replication import Mirror  # noqa: E402
 from gameserver.room import Room  # noqa: E402
@@ -95,6 +97,93 @@ def step_cases() -> dict[str, Any]:
         "cases": cases,
         "walk": {"start": [1000.0, 1000.0], "step": step, "width": w, "height": h, "moves": walk},
         "angles": angles,
+    }
+
+
+# Small grids drawn by hand: a pillar, a corridor one tile wider than a player, an L-shaped
+# corner, a diagonal of blocks that leaves only corner-to-corner gaps, and an open room.
+SMALL_GRIDS = {
+    "pillar": ["......", "......", "..##..", "......", "......", "......"],
+    "corridor": ["#########", "#.......#", "#.......#", "###.#####", "###.#####", "#.......#", "#########"],
+    "corner": ["........", "........", "..####..", "..#.....", "..#.....", "........"],
+    "diagonal": ["#......", ".#.....", "..#....", "...#...", "....#..", ".....#."],
+    "open": ["....", "....", "...."],
+}
+ARENA_MAP = ROOT / "assets" / "maps" / "arena.tmj"
+
+
+def _free_point(rng: random.Random, grid: WallGrid, radius: float, near_walls: bool) -> tuple[float, float]:
+    """A random point on the 1/QUANTA grid where a circle of `radius` overlaps no wall; with
+    `near_walls`, within two tiles of a wall tile, where moves are stopped and slide."""
+    t = grid.tile
+    walls = [i for i, v in enumerate(grid.solid) if v]
+    while True:
+        if near_walls and walls:
+            i = rng.choice(walls)
+            cx, cy = (i % grid.cols + 0.5) * t, (i // grid.cols + 0.5) * t
+            x = math.floor((cx + rng.uniform(-2.5 * t, 2.5 * t)) * QUANTA) / QUANTA
+            y = math.floor((cy + rng.uniform(-2.5 * t, 2.5 * t)) * QUANTA) / QUANTA
+        else:
+            x = rng.randint(0, grid.width * QUANTA) / QUANTA
+            y = rng.randint(0, grid.height * QUANTA) / QUANTA
+        if rng.random() < 0.2:  # off the grid now and then: a move still ends on it
+            x += rng.uniform(0, 1 / QUANTA)
+        if 0 <= x <= grid.width and 0 <= y <= grid.height and not overlaps_wall(grid, x, y, radius):
+            return x, y
+
+
+def collision_cases() -> dict[str, Any]:
+    """move_with_walls and step_with_walls on the arena and on small grids: random moves
+    near walls (stops, slides, rounded corners), moves straight along and into walls, and
+    long walks where every step starts where the last one stopped."""
+    rng = random.Random(20261127)
+    arena = load_map(ARENA_MAP).walls
+    grids: dict[str, WallGrid] = {"arena": arena}
+    grids.update({name: WallGrid.from_rows(rows, 32) for name, rows in SMALL_GRIDS.items()})
+    full = 150.0 * (1.0 / 30)
+    axis = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (1.0, -1.0), (-1.0, -1.0)]
+    moves: list[list[Any]] = []  # [grid, x, y, dx, dy, radius, out_x, out_y]
+    steps: list[list[Any]] = []  # [grid, x, y, move_x, move_y, step, radius, out_x, out_y]
+    walks: list[dict[str, Any]] = []
+    for name, grid in grids.items():
+        n = 800 if name == "arena" else 200
+        for k in range(n):
+            radius = 16.0 if rng.random() < 0.7 else rng.choice([4.0, 8.0, 12.5, 15.875, 20.0])
+            x, y = _free_point(rng, grid, radius, near_walls=k % 4 != 0)
+            kind = rng.random()
+            if kind < 0.3:
+                dx, dy = rng.uniform(-70, 70), rng.uniform(-70, 70)
+            elif kind < 0.6:
+                ax, ay = rng.choice(axis)
+                length = rng.choice([full, 2 * full, 17.0, 33.0, 64.0, rng.uniform(0, 100)])
+                dx, dy = ax * length, ay * length
+            else:
+                dx, dy = rng.uniform(-full, full), rng.uniform(-full, full)
+            moves.append([name, x, y, dx, dy, radius, *move_with_walls(grid, x, y, dx, dy, radius)])
+        for _ in range(n // 2):
+            x, y = _free_point(rng, grid, 16.0, near_walls=True)
+            mx, my = rng.choice([*axis, (rng.uniform(-1, 1), rng.uniform(-1, 1)), (0.6, 0.8), (0.3, -0.4)])
+            step = rng.choice([full, 150.0 * (1.0 / 60), 150.0 * (1.0 / 20)])
+            steps.append([name, x, y, mx, my, step, 16.0, *step_with_walls(grid, x, y, mx, my, step, 16.0)])
+        for _ in range(4 if name == "arena" else 2):
+            x, y = _free_point(rng, grid, 16.0, near_walls=True)
+            start = [x, y]
+            path: list[list[float]] = []
+            mx, my = rng.choice(axis)
+            for i in range(300):
+                if i % 25 == 0:  # hold a key for a while, so the walk reaches walls and slides
+                    mx, my = rng.choice([*axis, (rng.uniform(-1, 1), rng.uniform(-1, 1))])
+                x, y = step_with_walls(grid, x, y, mx, my, full, 16.0)
+                path.append([mx, my, x, y])
+            walks.append({"grid": name, "start": start, "step": full, "radius": 16.0, "moves": path})
+    return {
+        "quanta": QUANTA,
+        "arena": str(ARENA_MAP.relative_to(ROOT)),
+        "arena_walls": sum(arena.solid),
+        "grids": {name: {"rows": rows, "tile": 32} for name, rows in SMALL_GRIDS.items()},
+        "moves": moves,
+        "steps": steps,
+        "walks": walks,
     }
 
 
@@ -185,6 +274,7 @@ def generate() -> dict[str, str]:
     return {
         "step_cases.json": json.dumps(step_cases(), indent=None, separators=(",", ":")) + "\n",
         "snapshots.json": json.dumps(snapshot_streams(), indent=None, separators=(",", ":")) + "\n",
+        "collision_cases.json": json.dumps(collision_cases(), indent=None, separators=(",", ":")) + "\n",
     }
 
 
