@@ -80,6 +80,7 @@ export class GameClient {
     this.buffer = new SnapshotBuffer();
     this.clock = null;
     this.predictor = null;
+    this.map = null; // the map read by map.js (set by the page), for its walls
     this.seq = 0;
     this.lastInput = { moveX: 0, moveY: 0, aim: 0, buttons: 0 };
     this.lastInputAt = null;
@@ -245,7 +246,7 @@ export class GameClient {
     this.mirror = new Mirror();
     this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, this.rules.speed * 0.5) });
     this.clock = new TickClock(msg.tickRate);
-    this.predictor = new Predictor(this.rules);
+    this.predictor = new Predictor(this.rules, { walls: this._wallsFor(msg.map) });
     this.seq = 0;
     this.shots = [];
     this.attempt = 0;
@@ -356,6 +357,16 @@ export class GameClient {
   }
 
   // --- for the page ---------------------------------------------------------------------
+
+  /** The server's map (welcome.map) was read: own movement is predicted against its walls. */
+  setMap(map) {
+    this.map = map;
+    if (this.predictor && this.welcome) this.predictor.setWalls(this._wallsFor(this.welcome.map));
+  }
+
+  _wallsFor(name) {
+    return name !== null && this.map && this.map.name === name ? this.map.walls : null;
+  }
 
   rateStats(now = this.now()) {
     return {

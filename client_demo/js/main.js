@@ -6,7 +6,9 @@
 // the debug overlay (F3 or ` toggles it).
 
 import { GameClient } from "./client.js";
+import { wallDistance } from "./collision.js";
 import { InputState } from "./input.js";
+import { MapView, loadMap } from "./map.js";
 import { camera, draw } from "./render.js";
 import { cleanName, generateName, isValidName } from "./rules.js";
 
@@ -36,6 +38,10 @@ const tracers = []; // own shots, drawn for a moment: [{x, y, aim, at}]
 let nextShotAt = 0;
 const hpSeen = new Map(); // id -> hp last drawn, to flash entities that lose hp
 const flashes = new Map(); // id -> time of the hit
+// The server's map (WELCOME's map name): {name, status: "none"|"loading"|"loaded"|"failed",
+// map, view, error}. Loaded once per name, kept across reconnections.
+let mapState = { name: null, status: "none", map: null, view: null, error: null };
+let death = null; // own death: {tick: the first snapshot tick seen dead, by: killer's name or null}
 
 function clampInt(text, lo, hi, fallback) {
   const v = Number.parseInt(text ?? "", 10);
@@ -185,6 +191,55 @@ window.addEventListener("keydown", (ev) => {
   }
 });
 
+// --- the map and own death ---------------------------------------------------------------
+
+/** Load the map the server names, once; hand it to the session for predicting against walls. */
+function ensureMap() {
+  const want = client && client.welcome ? client.welcome.map : null;
+  if (!client || !client.welcome) return;
+  if (want !== mapState.name) {
+    mapState = { name: want, status: want === null ? "none" : "loading", map: null, view: null, error: null };
+    if (want !== null) {
+      loadMap(want)
+        .then((map) => {
+          if (mapState.name !== want) return;
+          mapState = { ...mapState, status: "loaded", map, view: new MapView(map) };
+        })
+        .catch((err) => {
+          if (mapState.name !== want) return;
+          mapState = { ...mapState, status: "failed", error: String(err) };
+          console.warn("gameserver: cannot load the map:", err);
+        });
+    }
+  }
+  if (client.map !== mapState.map) client.setMap(mapState.map);
+}
+
+/** The text over the view while this player is dead: who shot them, and the respawn countdown. */
+function deathNotice(now) {
+  const me = client && client.state === "connected" ? client.mirror.entities.get(client.myId) : null;
+  if (!me || me.hp > 0) {
+    death = null;
+    return null;
+  }
+  if (death === null) {
+    // The shot that killed us came in the snapshot that said so: it is still queued for drawing.
+    const shot = [...client.shots].reverse().find((s) => s.hit === client.myId);
+    const killer = shot ? client.mirror.entities.get(shot.shooter) : null;
+    death = { tick: client.mirror.tick, by: killer ? killer.name : null };
+  }
+  const tick = client.clock ? client.clock.tickAt(now) : null;
+  const left = tick === null ? client.rules.respawn_ticks : death.tick + client.rules.respawn_ticks - tick;
+  const secs = Math.max(0, Math.ceil(left / client.welcome.tickRate));
+  return `${death.by ? `Shot down by ${death.by}` : "Shot down"} · respawning in ${secs} s`;
+}
+
+/** How far a shot goes before a wall (for the tracer), at most the weapon's range. */
+function shotLength(x, y, aim) {
+  const range = client.rules.weapon_range;
+  return mapState.map ? wallDistance(mapState.map.walls, x, y, aim, range) : range;
+}
+
 // --- what is drawn -------------------------------------------------------------------------
 
 /** The entities as drawn at `now`: the others interpolated, this player predicted. */
@@ -228,6 +283,7 @@ function frame() {
   lastFrameAt = now;
   fps = fps * 0.9 + (elapsed > 0 ? 1000 / elapsed : 0) * 0.1;
   resize();
+  ensureMap();
   if (client && client.predictor) client.predictor.decay(elapsed);
   const entities = viewEntities(now, { count: true });
   if (client && client.rules) {
@@ -236,7 +292,7 @@ function frame() {
     // shots of the others when the render time reaches the tick they were fired at.
     const shooting = client.lastInput.buttons & 1;
     if (me && me.hp > 0 && shooting && now >= nextShotAt && client.state === "connected") {
-      tracers.push({ x: me.x, y: me.y, aim: client.lastInput.aim, at: now, length: null });
+      tracers.push({ x: me.x, y: me.y, aim: client.lastInput.aim, at: now, length: shotLength(me.x, me.y, client.lastInput.aim) });
       nextShotAt = now + client.rules.fire_interval_ticks * (1000 / client.welcome.tickRate);
     }
     const rt = client.renderTick(now);
@@ -247,7 +303,7 @@ function frame() {
       if (shot.hit !== null) flashes.set(shot.hit, now);
       if (!from || shot.shooter === client.myId) continue;
       const aim = target ? Math.atan2(target.y - from.y, target.x - from.x) : (from.angle * 2 * Math.PI) / 256;
-      const length = target ? Math.hypot(target.x - from.x, target.y - from.y) : null;
+      const length = target ? Math.hypot(target.x - from.x, target.y - from.y) : shotLength(from.x, from.y, aim);
       tracers.push({ x: from.x, y: from.y, aim, at: now, length });
     }
     for (const [id, e] of entities) {
@@ -269,6 +325,8 @@ function frame() {
     myAim: client ? client.lastInput.aim : null,
     tracers: tracers.map((t) => ({ ...t, age: (now - t.at) / 120 })),
     flashes: new Map([...flashes].map(([id, t]) => [id, 1 - (now - t) / 120])),
+    mapView: client && client.welcome && mapState.name === client.welcome.map ? mapState.view : null,
+    notice: deathNotice(now),
   });
   if (client && client.state === "reconnecting") showStatus(); // the countdown
   updateHud();
@@ -343,6 +401,25 @@ const game = {
   },
   get scoreboard() {
     return client ? client.scoreboard : [];
+  },
+  /** The server's map as loaded: {name, status, walls (solid tile count), cols, rows, tile}. */
+  get map() {
+    const m = mapState.map;
+    return {
+      name: mapState.name,
+      status: mapState.status,
+      error: mapState.error,
+      walls: m ? m.walls.count : 0,
+      cols: m ? m.cols : 0,
+      rows: m ? m.rows : 0,
+      tile: m ? m.tile : 0,
+      tilesets: m ? m.images.size : 0,
+      predictsWalls: !!(client && client.predictor && client.predictor.walls),
+    };
+  },
+  /** This player's death as shown: {text, tick} while dead, else null. */
+  get death() {
+    return death ? { ...death, text: deathNotice(performance.now()) } : null;
   },
   get debugVisible() {
     return debugOn;

@@ -9,13 +9,18 @@
 //   has applied them, so with no packet loss and the same rules the correction is zero.
 // - A small correction is not shown as a jump: the drawn position carries a render offset that
 //   decays to zero; a large one (a respawn, a teleport) snaps.
+// - On a map, a step is the server's move among walls (collision.js, stepWithWalls with the
+//   player radius), so a player running into a wall is stopped where the server stops it.
+// - A dead player (hp 0) does not move: the server ignores its inputs until it respawns.
 // No DOM here: time comes in as arguments.
 
+import { stepWithWalls } from "./collision.js";
 import { stepWithRules } from "./rules.js";
 
 export class Predictor {
-  constructor(rules, { snapDistance = 48, smoothingHalfLifeMs = 80, maxPending = 256 } = {}) {
+  constructor(rules, { snapDistance = 48, smoothingHalfLifeMs = 80, maxPending = 256, walls = null } = {}) {
     this.rules = rules;
+    this.walls = walls; // a collision.js WallGrid, or null: the open rectangle of rules.js
     this.snapDistance = snapDistance;
     this.halfLife = smoothingHalfLifeMs;
     this.maxPending = maxPending;
@@ -33,6 +38,18 @@ export class Predictor {
     this.snaps = 0; // corrections too large to smooth
   }
 
+  /** The map's walls arrived (or went): later steps move among them. */
+  setWalls(walls) {
+    this.walls = walls;
+  }
+
+  /** One input's movement: the server's rule (world.py step_position or step_with_walls). */
+  step(x, y, moveX, moveY) {
+    const r = this.rules;
+    if (this.walls) return stepWithWalls(this.walls, x, y, moveX, moveY, r.step, r.player_radius, r.quanta);
+    return stepWithRules(x, y, moveX, moveY, r);
+  }
+
   get ready() {
     return this.x !== null;
   }
@@ -44,7 +61,7 @@ export class Predictor {
     if (this.pending.length > this.maxPending) this.pending.shift();
     this.prevX = this.x;
     this.prevY = this.y;
-    if (this.alive) [this.x, this.y] = stepWithRules(this.x, this.y, moveX, moveY, this.rules);
+    if (this.alive) [this.x, this.y] = this.step(this.x, this.y, moveX, moveY);
   }
 
   /**
@@ -61,7 +78,7 @@ export class Predictor {
     let px = x;
     let py = y;
     if (alive) {
-      for (const input of this.pending) [px, py] = stepWithRules(px, py, input.moveX, input.moveY, this.rules);
+      for (const input of this.pending) [px, py] = this.step(px, py, input.moveX, input.moveY);
     }
     if (this.x === null) {
       this.x = this.prevX = px;

@@ -1,4 +1,5 @@
-// Canvas drawing: the world, every player (name, facing, hp bar), shots and a minimap.
+// Canvas drawing: the world (the map's tiles, or a grid without a map), every player (name,
+// facing, hp bar; the dead faded and crossed out), shots, a minimap and the respawn notice.
 // It reads a plain view object and draws it; it holds no game state of its own.
 
 import { angleToRadians } from "./rules.js";
@@ -24,7 +25,8 @@ export function camera(width, height, rules, focus) {
 
 /**
  * view: {width, height, dpr, rules, entities: Map id -> {x, y, angle, hp, name}, myId, myAim,
- *        tracers: [{x, y, aim, age}], flashes: Map id -> age (0..1), now}
+ *        tracers: [{x, y, aim, age, length}], flashes: Map id -> age (0..1), now,
+ *        mapView: a map.js MapView or null, notice: text drawn over the middle or null}
  */
 export function draw(ctx, view) {
   const { width, height, dpr, rules } = view;
@@ -34,14 +36,35 @@ export function draw(ctx, view) {
   if (!rules) return;
   const me = view.entities.get(view.myId);
   const cam = camera(width, height, rules, me);
-  drawGround(ctx, cam, rules, width, height);
+  if (view.mapView) drawMap(ctx, cam, view.mapView, width, height);
+  else drawGround(ctx, cam, rules, width, height);
   for (const t of view.tracers) drawTracer(ctx, cam, rules, t);
   const ordered = [...view.entities.values()].sort((a, b) => (a.id === view.myId) - (b.id === view.myId));
   for (const e of ordered) {
     const mine = e.id === view.myId;
     drawPlayer(ctx, cam, rules, e, mine, mine ? view.myAim : null, view.flashes.get(e.id) || 0);
   }
-  drawMinimap(ctx, rules, view.entities, view.myId, width);
+  drawMinimap(ctx, rules, view.entities, view.myId, width, view.mapView);
+  if (view.notice) drawNotice(ctx, view.notice, width, height);
+}
+
+function drawMap(ctx, cam, mapView, width, height) {
+  mapView.draw(ctx, cam, width, height);
+  const tl = cam.toScreen(0, 0);
+  ctx.strokeStyle = "#e63946";
+  ctx.lineWidth = 3;
+  ctx.strokeRect(tl.x, tl.y, mapView.map.width * cam.scale, mapView.map.height * cam.scale);
+}
+
+function drawNotice(ctx, text, width, height) {
+  ctx.font = "bold 22px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  const w = ctx.measureText(text).width + 40;
+  ctx.fillStyle = "rgba(10, 14, 30, 0.8)";
+  ctx.fillRect(width / 2 - w / 2, height / 3 - 24, w, 48);
+  ctx.fillStyle = "#ffd6a5";
+  ctx.fillText(text, width / 2, height / 3);
 }
 
 function drawGround(ctx, cam, rules, width, height) {
@@ -108,6 +131,18 @@ function drawPlayer(ctx, cam, rules, e, mine, aim, flash) {
   ctx.moveTo(p.x, p.y);
   ctx.lineTo(p.x + Math.cos(facing) * r * 1.5, p.y + Math.sin(facing) * r * 1.5);
   ctx.stroke();
+  if (dead) {
+    // crossed out
+    ctx.globalAlpha = 0.9;
+    ctx.strokeStyle = "#e63946";
+    ctx.lineWidth = 3;
+    ctx.beginPath();
+    ctx.moveTo(p.x - r * 0.8, p.y - r * 0.8);
+    ctx.lineTo(p.x + r * 0.8, p.y + r * 0.8);
+    ctx.moveTo(p.x + r * 0.8, p.y - r * 0.8);
+    ctx.lineTo(p.x - r * 0.8, p.y + r * 0.8);
+    ctx.stroke();
+  }
   ctx.restore();
   // name
   ctx.font = `${mine ? "bold " : ""}13px system-ui, sans-serif`;
@@ -124,7 +159,7 @@ function drawPlayer(ctx, cam, rules, e, mine, aim, flash) {
   ctx.fillRect(p.x - w / 2, p.y - r - 8, w * frac, 5);
 }
 
-function drawMinimap(ctx, rules, entities, myId, width) {
+function drawMinimap(ctx, rules, entities, myId, width, mapView) {
   const size = 140;
   const x0 = width - size - 12;
   const y0 = 12;
@@ -132,11 +167,17 @@ function drawMinimap(ctx, rules, entities, myId, width) {
   const sy = size / rules.world_height;
   ctx.fillStyle = "rgba(10, 14, 30, 0.75)";
   ctx.fillRect(x0, y0, size, size);
+  if (mapView) {
+    ctx.imageSmoothingEnabled = false;
+    ctx.globalAlpha = 0.8;
+    ctx.drawImage(mapView.mini, x0, y0, size, size);
+    ctx.globalAlpha = 1;
+  }
   ctx.strokeStyle = "rgba(255,255,255,0.3)";
   ctx.lineWidth = 1;
   ctx.strokeRect(x0 + 0.5, y0 + 0.5, size, size);
   for (const e of entities.values()) {
-    ctx.fillStyle = e.id === myId ? "#ffffff" : colorFor(e.id);
+    ctx.fillStyle = e.hp <= 0 ? "#8891a8" : e.id === myId ? "#ffffff" : colorFor(e.id);
     ctx.fillRect(x0 + e.x * sx - 2, y0 + e.y * sy - 2, e.id === myId ? 5 : 4, e.id === myId ? 5 : 4);
   }
 }

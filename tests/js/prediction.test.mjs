@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 
 import { Predictor } from "../../client_demo/js/prediction.js";
 import { rulesFromWelcome, stepWithRules } from "../../client_demo/js/rules.js";
+import { WallGrid, stepWithWalls } from "../../client_demo/js/collision.js";
 
 const rules = rulesFromWelcome({ world_width: 2000, world_height: 2000, speed: 150, dt: 1 / 30, quanta: 8 });
 
@@ -113,4 +114,39 @@ test("no prediction before the first server position", () => {
   p.applyInput(1, 1, 0);
   assert.equal(p.ready, false);
   assert.equal(p.pending.length, 0);
+});
+
+test("on a map, a player held against a wall is predicted where the server stops it", () => {
+  const walls = WallGrid.fromRows(Array(6).fill("......##"), 32); // a wall at x >= 192
+  const p = new Predictor(rules);
+  p.setWalls(walls);
+  p.reconcile(100, 80, null);
+  const inputs = makeInputs(40, 1, 0.25); // into the block at an angle: it stops, then slides
+  let [sx, sy] = [100, 80];
+  const server = new Map();
+  for (const i of inputs) {
+    [sx, sy] = stepWithWalls(walls, sx, sy, i.moveX, i.moveY, rules.step, rules.player_radius, rules.quanta);
+    server.set(i.seq, [sx, sy]);
+  }
+  for (const i of inputs) {
+    p.applyInput(i.seq, i.moveX, i.moveY);
+    if (i.seq > 4) p.reconcile(...server.get(i.seq - 4), i.seq - 4);
+  }
+  assert.equal(p.corrections, 0);
+  assert.deepEqual([p.x, p.y], server.get(40));
+  assert.equal(p.x, 192 - rules.player_radius); // touching the block's face, never in it
+  assert.ok(p.y > 80);
+});
+
+test("a player killed while moving stops where the server says, and stays until respawned", () => {
+  const p = new Predictor(rules);
+  p.reconcile(500, 500, null);
+  for (let s = 1; s <= 3; s++) p.applyInput(s, 1, 0);
+  p.reconcile(505, 500, 1, false); // shot dead after the first input
+  assert.deepEqual([p.x, p.y], [505, 500]);
+  p.applyInput(4, 1, 0);
+  assert.deepEqual([p.x, p.y], [505, 500]);
+  p.reconcile(2000, 40, 4, true); // respawned elsewhere: a snap
+  p.applyInput(5, 0, 1);
+  assert.deepEqual([p.x, p.y], [2000, 45]);
 });
