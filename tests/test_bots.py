@@ -54,6 +54,34 @@ def test_bots_play_verify_and_churn() -> None:
     assert rep["welcome"]["tick_rate"] == 30
 
 
+def test_fighting_bots_shoot_and_hit_in_the_arena() -> None:
+    # The arena map: walls and a view, so each bot holds only what is near it. Fighters and
+    # wanderers are dealt out in turn; every fighter mirrors and verifies every snapshot.
+    with ServerProcess("--tick", "30", map_name="arena") as server:
+        rep = run_bots(
+            server.ws_url,
+            12,
+            duration=3.0,
+            behaviour="fight,fight,wander",
+            verify=0,
+            warmup=1.0,
+            join_timeout=10,
+        )
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["connected"] == 12
+    assert rep["welcome"]["rules"]["view_width"] > 0 and rep["welcome"]["rules"]["weapon_range"] > 0
+    fighters = [b for b in rep["per_bot"] if b["behaviour"] == "fight"]
+    assert len(fighters) == 8 and all(b["verify"] and b["verified_snapshots"] > 45 for b in fighters)
+    assert not any(b["verify"] for b in rep["per_bot"] if b["behaviour"] == "wander")
+    fight = rep["fight"]
+    assert fight["bots"] == 8
+    assert fight["total_shots"] > 0 and fight["total_hits"] > 0, fight
+    assert fight["total_hits"] <= fight["total_shots"]
+    assert sum(b["total_shots"] for b in fighters) == fight["total_shots"]
+    assert rep["held_mean"] is not None and rep["held_mean"] >= 1  # at least itself
+    assert rep["snapshots_per_s_median"] > 15
+
+
 def test_bots_over_two_processes_merge_their_reports() -> None:
     with ServerProcess("--tick", "30") as server:
         rep = run_bots(server.ws_url, 4, duration=1.0, procs=2, verify=1, join_timeout=10)
