@@ -301,3 +301,109 @@ def test_own_movement_is_predicted_under_latency(browser: Any, server: ServerPro
             _save_screenshot(player.page, "latency.png")
         finally:
             player.close()
+
+
+# On the arena with this seed the first player spawns at (448, 448) in the north-west room, the
+# second at (768, 768) in the same room, with a crate between them.
+ARENA_SEED = "231"
+
+# Whether a player at (x, y) overlaps a wall, by the page's own twin of the server's collision
+# rule and the walls it read from the map.
+OVERLAPS = "([x, y]) => game.overlapsWall(x, y)"
+
+
+def _hold(player: Player, keys: list[str], until: str, arg: Any = None) -> None:
+    player.page.locator("#view").focus()
+    for key in keys:
+        player.page.keyboard.down(key)
+    try:
+        player.wait(until, arg)
+    finally:
+        for key in keys:
+            player.page.keyboard.up(key)
+
+
+def _settled(player: Player) -> dict[str, float]:
+    """Wait until the server has applied every input sent so far (the keys are up), and the
+    prediction equals the server's position."""
+    seq = player.eval("game.predicted.seq")
+    player.wait(
+        "seq => game.server && game.server.lastSeq >= seq"
+        " && game.predicted.x === game.server.x && game.predicted.y === game.server.y",
+        seq,
+    )
+    pos: dict[str, float] = player.eval("game.predicted")
+    return pos
+
+
+def test_the_arena_is_drawn_and_its_walls_stop_the_player(browser: Any) -> None:
+    with ServerProcess("--tick", "30", "--seed", ARENA_SEED, map_name="arena") as srv:
+        alice = Player(browser, f"{srv.http}/?name=Alice")
+        bob = Player(browser, f"{srv.http}/?name=Bob")
+        try:
+            _play_in_the_arena(alice, bob)
+        finally:
+            alice.close()
+            bob.close()
+
+
+def _play_in_the_arena(alice: Player, bob: Player) -> None:
+    alice.wait_connected()
+    # The page reads the map the server names, from the same file, and predicts against its walls.
+    m = alice.wait("() => game.map.status === 'loaded' && game.map.predictsWalls && game.map")
+    assert m["name"] == "arena" and (m["cols"], m["rows"], m["tile"]) == (125, 125, 32), m
+    assert m["walls"] > 1000 and m["tilesets"] == 1, m
+    start = _settled(alice)
+    assert (start["x"], start["y"]) == (448, 448), start
+    radius = alice.eval("game.client.rules.player_radius")
+
+    # Left into the room's west wall: the player stops touching it, predicted and on the server.
+    alice.page.locator("#view").focus()
+    alice.page.keyboard.down("ArrowLeft")
+    try:
+        alice.wait(
+            "() => { const p = game.predicted;"
+            " return p.x < 448 && game.server.x === p.x && game.overlapsWall(p.x - 0.125, p.y); }"
+        )
+        seq = alice.eval("game.predicted.seq")
+        alice.wait("seq => game.server.lastSeq >= seq + 10", seq)
+    finally:
+        alice.page.keyboard.up("ArrowLeft")
+    # (holding on for several inputs after the stop: the wall keeps refusing them)
+    at_wall = _settled(alice)
+    assert at_wall["y"] == 448 and at_wall["x"] < 448 - 32, at_wall
+    assert alice.eval(OVERLAPS, [at_wall["x"], at_wall["y"]]) is False
+    assert alice.eval(OVERLAPS, [at_wall["x"] - 0.125, at_wall["y"]]) is True  # touching it
+    assert at_wall["x"] - radius == alice.eval(
+        "x => Math.floor(x / 32) * 32", at_wall["x"] - radius
+    )  # the circle's edge on a tile's face
+
+    # Up and left together: pressed against the wall, the player slides along it.
+    _hold(alice, ["ArrowLeft", "ArrowUp"], "y => game.server.y < y - 40", at_wall["y"])
+    slid = _settled(alice)
+    assert slid["x"] == at_wall["x"] and slid["y"] < at_wall["y"] - 40, slid
+    stats = alice.eval("game.stats")
+    assert stats["corrections"] == 0 and stats["maxPredictionError"] == 0, stats
+
+    # Bob joins across the room; a crate stands between them. Alice aims at him and fires: the
+    # wall stops the shot (on the server: Bob keeps his hp; on the page: the tracer ends early).
+    bob_id = bob.wait_connected()
+    bob.wait("() => game.map.status === 'loaded'")
+    alice.wait("n => Object.keys(game.entities).length >= n", 2)
+    me, him = alice.eval("id => [game.entities[game.myId], game.entities[id]]", bob_id)
+    target = alice.eval("([x, y]) => game.toScreen(x, y)", [him["x"], him["y"]])
+    alice.page.mouse.move(target["x"], target["y"])
+    distance = ((him["x"] - me["x"]) ** 2 + (him["y"] - me["y"]) ** 2) ** 0.5
+    alice.page.mouse.down()
+    try:
+        alice.wait("() => game.client.lastInput.buttons === 1")
+        tracer = alice.wait("() => game.tracers.length > 0 && game.tracers[0]")
+        _save_screenshot(alice.page, "arena.png", demo=True)
+        assert 0 < tracer["length"] < distance - 2 * radius, (tracer, distance)
+        alice.wait("() => game.client.stats.snapshots > 0 && game.server.tick > 0")
+        shots_then = alice.eval("game.server.tick")
+        alice.wait("t => game.server.tick > t + 30", shots_then)  # a second of shooting
+    finally:
+        alice.page.mouse.up()
+    assert bob.eval("game.server.hp") == 100
+    assert alice.eval("game.stats.corrections") == 0

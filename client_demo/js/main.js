@@ -6,7 +6,7 @@
 // the debug overlay (F3 or ` toggles it).
 
 import { GameClient } from "./client.js";
-import { wallDistance } from "./collision.js";
+import { overlapsWall, wallDistance } from "./collision.js";
 import { InputState } from "./input.js";
 import { MapView, loadMap } from "./map.js";
 import { camera, draw } from "./render.js";
@@ -416,6 +416,15 @@ const game = {
       tilesets: m ? m.images.size : 0,
       predictsWalls: !!(client && client.predictor && client.predictor.walls),
     };
+  },
+  /** Whether a player standing at (x, y) would overlap a wall of the map (null: no map). */
+  overlapsWall(x, y) {
+    const m = mapState.map;
+    return m && client && client.rules ? overlapsWall(m.walls, x, y, client.rules.player_radius) : null;
+  },
+  /** The shots drawn now: [{x, y, aim, length}] (length: to the target, a wall, or the range). */
+  get tracers() {
+    return tracers.map(({ x, y, aim, length }) => ({ x, y, aim, length }));
   },
   /** This player's death as shown: {text, tick} while dead, else null. */
   get death() {
