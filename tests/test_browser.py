@@ -5,7 +5,8 @@ tests are skipped when Chromium is not installed (`apt-get install chromium`), u
 GAMESERVER_REQUIRE_BROWSER=1 (CI), where a missing browser fails them.
 
 Artifacts: screenshots go to test-artifacts/ (ignored by git); docs/demo.png, the README's
-picture, is written when it is missing or when GAMESERVER_WRITE_DEMO_PNG=1.
+picture (two players in the arena, a shot stopped by a crate), is written when it is missing or
+when GAMESERVER_WRITE_DEMO_PNG=1.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def _play_together(alice: Player, bob: Player) -> None:
     try:
         bob.wait("() => game.server.hp < 100")
         alice.wait("id => game.entities[id].hp < 100", bob_id)
-        _save_screenshot(alice.page, "two_players.png", demo=True)
+        _save_screenshot(alice.page, "two_players.png")
     finally:
         alice.page.mouse.up()
     stats = alice.eval("game.stats")
@@ -407,3 +408,54 @@ def _play_in_the_arena(alice: Player, bob: Player) -> None:
         alice.page.mouse.up()
     assert bob.eval("game.server.hp") == 100
     assert alice.eval("game.stats.corrections") == 0
+
+
+def test_a_player_shot_down_is_shown_dead_then_respawns(browser: Any) -> None:
+    with ServerProcess("--tick", "30", "--seed", NEAR_SEED) as srv:
+        alice = Player(browser, f"{srv.http}/?name=Alice")
+        bob = Player(browser, f"{srv.http}/?name=Bob")
+        try:
+            _shoot_down(alice, bob)
+        finally:
+            alice.close()
+            bob.close()
+
+
+def _shoot_down(alice: Player, bob: Player) -> None:
+    alice.wait_connected()
+    bob_id = bob.wait_connected(players=2)
+    alice.wait("n => Object.keys(game.entities).length >= n", 2)
+    rules = bob.eval("game.client.rules")
+    him = alice.eval("id => game.entities[id]", bob_id)
+    target = alice.eval("([x, y]) => game.toScreen(x, y)", [him["x"], him["y"]])
+    alice.page.mouse.move(target["x"], target["y"])
+    alice.page.mouse.down()
+    try:
+        bob.wait("() => game.server.hp === 0")
+    finally:
+        alice.page.mouse.up()
+    # Bob's page says who shot him and counts down to the respawn.
+    death = bob.wait("() => game.death && game.death.text")
+    assert death.startswith("Shot down by Alice"), death
+    secs = int(death.split("respawning in ")[1].split(" ")[0])
+    assert 1 <= secs <= -(-rules["respawn_ticks"] // 30), death
+    # Alice sees him down too (as drawn: faded and crossed out).
+    alice.wait("id => game.entities[id].hp === 0", bob_id)
+    _save_screenshot(bob.page, "shot_down.png")
+    # Dead, his keys move him neither on the server nor in the prediction.
+    where = bob.eval("game.server")
+    bob.page.locator("#view").focus()
+    bob.page.keyboard.down("ArrowRight")
+    try:
+        seq = bob.eval("game.predicted.seq")
+        bob.wait("seq => game.server.lastSeq >= seq + 10", seq)
+        now = bob.eval("[game.server, game.predicted]")
+    finally:
+        bob.page.keyboard.up("ArrowRight")
+    assert now[0]["hp"] == 0, "respawned too soon for this check"
+    assert (now[0]["x"], now[0]["y"]) == (where["x"], where["y"]), now
+    assert (now[1]["x"], now[1]["y"]) == (where["x"], where["y"]), now
+    # Then he is back with full hp, and the notice is gone.
+    bob.wait("max => game.server.hp === max && game.death === null", rules["max_hp"])
+    assert alice.eval("game.scoreboard.find(l => l.name === 'Alice').score") == 1
+    bob.wait("() => game.scoreboard.find(l => l.name === 'Bob').deaths === 1")
