@@ -115,6 +115,7 @@ function describeClose(c) {
 
 function showStatus() {
   if (!client) return;
+  ensureMap(); // here too: a background tab gets no animation frames, and still plays
   const s = client.state;
   statusEl.dataset.state = s;
   retryButton.hidden = s !== "closed";
@@ -195,8 +196,8 @@ window.addEventListener("keydown", (ev) => {
 
 /** Load the map the server names, once; hand it to the session for predicting against walls. */
 function ensureMap() {
-  const want = client && client.welcome ? client.welcome.map : null;
   if (!client || !client.welcome) return;
+  const want = client.welcome.map;
   if (want !== mapState.name) {
     mapState = { name: want, status: want === null ? "none" : "loading", map: null, view: null, error: null };
     if (want !== null) {

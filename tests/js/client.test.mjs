@@ -181,3 +181,30 @@ test("the interpolation delay is 100 ms, or two snapshot intervals when longer, 
   client.interpDelayMs = 50;
   assert.equal(client.interpDelay, 50);
 });
+
+test("the map the welcome names gives the prediction its walls, across reconnections", async () => {
+  const { WallGrid } = await import("../../client_demo/js/collision.js");
+  const { client, advance } = harness();
+  client.connect();
+  let ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 100, { ...RULES, player_radius: 16 }, "arena"]);
+  assert.equal(client.welcome.map, "arena");
+  assert.equal(client.predictor.walls, null); // not read yet
+  const walls = WallGrid.fromRows(["....", "....", "...."], 32); // 128 x 96: edges are walls
+  client.setMap({ name: "other", walls });
+  assert.equal(client.predictor.walls, null); // not the server's map
+  client.setMap({ name: "arena", walls });
+  assert.equal(client.predictor.walls, walls);
+  ws.deliver([11, 101, null, null, [[7, 1, "tester", 100 * 8, 40 * 8, 0, 100]], [], [], []]);
+  advance((1000 / 30) * 5 + 1); // six inputs moving right: stopped at the map's edge, 128 - 16
+  assert.equal(client.predictor.x, 112);
+  ws.closeFromServer(1006, "");
+  advance(60_000);
+  ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 8, 30, 30, "tok", "r-1", 200, { ...RULES, player_radius: 16 }, "arena"]);
+  assert.equal(client.predictor.walls, walls); // kept for the new session
+  ws.deliver([10, 1, 9, 30, 30, "tok", "r-1", 300, RULES, null]);
+  assert.equal(client.predictor.walls, null); // a server without a map
+});
