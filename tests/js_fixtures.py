@@ -141,7 +141,7 @@ def collision_cases() -> dict[str, Any]:
     grids: dict[str, WallGrid] = {"arena": arena}
     grids.update({name: WallGrid.from_rows(rows, 32) for name, rows in SMALL_GRIDS.items()})
     full = 150.0 * (1.0 / 30)
-    axis = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0), (1.0, 1.0), (-1.0, 1.0), (1.0, -1.0), (-1.0, -1.0)]
+    axis = [(ax, ay) for ax in (-1.0, 0.0, 1.0) for ay in (-1.0, 0.0, 1.0) if ax or ay]
     moves: list[list[Any]] = []  # [grid, x, y, dx, dy, radius, out_x, out_y]
     steps: list[list[Any]] = []  # [grid, x, y, move_x, move_y, step, radius, out_x, out_y]
     walks: list[dict[str, Any]] = []
