@@ -43,6 +43,27 @@ class RoomFull(Exception):
     pass
 
 
+EMPTY_BODY = codec.encode_snapshot_body([], [], [])  # no spawns, changes or removals
+SCOREBOARD_TOP = 10
+
+
+class ScoreboardUpdate:
+    """One scoreboard for everyone: the best SCOREBOARD_TOP lines, shared bytes, and for a
+    player outside them the same lines plus its own, so the message stays small at any N."""
+
+    def __init__(self, ranked: list[tuple[int, str, int, int]]) -> None:
+        self.top = ranked[:SCOREBOARD_TOP]
+        self.top_ids = {line[0] for line in self.top}
+        self.by_id = {line[0]: line for line in ranked[SCOREBOARD_TOP:]}
+        self.shared = codec.encode_scoreboard(self.top)
+
+    def for_member(self, entity_id: int) -> bytes:
+        own = self.by_id.get(entity_id)
+        if own is None:
+            return self.shared
+        return codec.encode_scoreboard([*self.top, own])
+
+
 @attrs.define(eq=False)
 class Member:
     entity: Entity
@@ -108,6 +129,7 @@ class Room:
     max_players: int = 1000
     max_lag_seconds: float = 5.0
     rules: Rules = attrs.field(factory=Rules)
+    skip_idle_snapshots: bool = True  # no snapshot when nothing a client holds changed (1/s heartbeat)
     seed: int = 0
     game_map: GameMap | None = None
     room_id: str = attrs.field(factory=lambda: "r-" + secrets.token_hex(6))
@@ -117,6 +139,7 @@ class Room:
     shots: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # since last snapshot
     _roster: int = attrs.field(init=False, default=0)  # bumped on every join and leave
     _scores_shown: tuple[int, int] | None = attrs.field(init=False, default=None)
+    _scores_tick: int = attrs.field(init=False, default=-(10**9))
     view: View | None = attrs.field(init=False, default=None)  # None: everyone sees everyone
     grid: Grid | None = attrs.field(init=False, default=None)
 
@@ -248,7 +271,7 @@ class Room:
             frame = self.replicator.capture(self.world)
             if grid is not None:
                 grid.rebuild(frame)
-            scoreboard = self._scoreboard_if_changed()
+            scoreboard = self._scoreboard_if_changed(tick)
             shots = self.shots
             self.shots = []
             if shots and view is None:
@@ -257,6 +280,7 @@ class Room:
         view_body_for = self.replicator.view_body_for
         pack_seq = codec.pack_optional_int
         lag_floor = tick - self.max_lag_ticks
+        heartbeat = self.tick_rate if self.skip_idle_snapshots else 0
         ready: list[Member] = []
         for m in self.members.values():
             if m.close_request is not None:
@@ -270,32 +294,48 @@ class Room:
                 if m.pending is not None:
                     m.snapshots_skipped += 1
                 if scoreboard is not None:
-                    m.queue_control(scoreboard)
+                    m.queue_control(scoreboard.for_member(m.entity_id))
                 if view is None:
                     head, body = body_for(m.held_tick)
                     tail = shots_all
+                    seen = m.pending_view
                 else:
                     assert grid is not None
-                    seen = m.pending_view = view.visible(frame, grid, m.entity_id, m.held_view)
+                    seen = view.visible(frame, grid, m.entity_id, m.held_view)
                     _, head, body = view_body_for(m.held_tick, m.held_view, seen)
                     tail = codec.encode_shots([s for s in shots if s[0] in seen]) if shots else codec.NO_SHOTS
+                if (
+                    body == EMPTY_BODY
+                    and tail == codec.NO_SHOTS
+                    and m.pending is None
+                    and m.held_tick is not None
+                    and tick - m.held_tick < heartbeat
+                ):
+                    # Nothing the client holds changed: no snapshot, but one a second anyway,
+                    # so that its clock, acknowledgements and last_seq keep moving. Inputs that
+                    # changed nothing need no reconciliation: the prediction already agrees.
+                    if m.control:
+                        ready.append(m)
+                    continue
+                m.pending_view = seen
                 m.pending = (tick, head + pack_seq(m.last_applied_seq) + body + tail)
                 ready.append(m)
             elif m.control:
                 ready.append(m)
         return ready
 
-    def _scoreboard_if_changed(self) -> bytes | None:
-        """The encoded scoreboard, when kills, deaths or players changed since the last one."""
+    def _scoreboard_if_changed(self, tick: int) -> ScoreboardUpdate | None:
+        """The scoreboard, when kills, deaths or players changed, at most once a second."""
         key = (self._roster, self.world.deaths_total)
-        if key == self._scores_shown:
+        if key == self._scores_shown or tick - self._scores_tick < self.tick_rate:
             return None
         self._scores_shown = key
+        self._scores_tick = tick
         lines = sorted(
             ((e.id, e.name, e.score, e.deaths) for e in (m.entity for m in self.members.values())),
             key=lambda ln: (-ln[2], ln[3], ln[0]),
         )
-        return codec.encode_scoreboard(lines)
+        return ScoreboardUpdate(lines)
 
     def close_all(self, error: ErrorCode, message: str) -> list[Member]:
         for m in self.members.values():

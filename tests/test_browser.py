@@ -173,10 +173,13 @@ def _play_together(alice: Player, bob: Player) -> None:
     finally:
         alice.page.mouse.up()
     stats = alice.eval("game.stats")
-    assert stats["snapshotsPerSec"] > 10 and stats["bytesInPerSec"] > 0 and stats["bytesOutPerSec"] > 0
+    # The server sends a snapshot only when something the page holds changed (and one a second).
+    assert stats["snapshotsPerSec"] > 0 and stats["bytesInPerSec"] > 0 and stats["bytesOutPerSec"] > 0
     assert stats["maxPredictionError"] == 0, stats
     assert alice.eval("game.debugVisible") is True
     assert "rtt" in alice.page.inner_text("#debug")
+    # The scoreboard follows joins and kills at most once a second.
+    bob.wait("() => game.scoreboard.length === 2")
     assert bob.eval("game.scoreboard.map(l => l.name).sort()") == ["Alice", "Bob"]
 
 

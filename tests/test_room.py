@@ -183,7 +183,7 @@ def test_room_full() -> None:
 
 
 def test_snapshot_rate_below_tick_rate() -> None:
-    room = Room(tick_rate=30, snapshot_rate=10)
+    room = Room(tick_rate=30, snapshot_rate=10, skip_idle_snapshots=False)
     a = Client(room, "a")
     ticks = []
     for _ in range(9):
@@ -228,8 +228,7 @@ def test_client_mirror_equals_server_view(ops: list[tuple], history: int) -> Non
     room.tick()
     world_rows = {e.id: e.row() for e in room.world.entities.values()}
     for c in clients:
-        c.read()
-        assert c.mirror.tick == room.tick_no
+        c.read()  # perhaps no snapshot (nothing changed), but then what it holds is current
         assert c.mirror.as_rows() == world_rows
 
 
@@ -367,3 +366,46 @@ def test_shots_ride_in_snapshots_and_a_kill_updates_every_scoreboard() -> None:
     assert boards[-1].lines[0] == ScoreLine(a_id, "a", 1, 0)
     assert ScoreLine(b_id, "b", 0, 1) in boards[-1].lines
     assert c.mirror.rows[b_id][3] == 0  # b's hp, as c sees it
+
+
+def test_idle_clients_get_a_heartbeat_not_a_snapshot_a_tick() -> None:
+    room = Room(tick_rate=30)
+    a, b = Client(room, "a"), Client(room, "b")
+    got: list[int] = []
+
+    def play(ticks: int, b_moves: bool) -> None:
+        for _ in range(ticks):
+            a.send_input()  # idle inputs still acknowledge
+            b.send_input(1.0 if b_moves else 0.0, 0.0)
+            room.tick()
+            got.extend(m.tick for m in a.read() if isinstance(m, Snapshot))
+            b.read()
+
+    b.member.entity.x = 100.0
+    play(60, b_moves=True)
+    assert len(got) == 60  # b moves: a snapshot every tick
+    got.clear()
+    play(90, b_moves=False)  # nobody moves: one a second, however many inputs arrive
+    assert got == [got[0], got[0] + 30, got[0] + 60]
+    got.clear()
+    play(1, b_moves=True)
+    assert got == [room.tick_no]  # and b's next step goes out at once
+
+
+def test_the_scoreboard_is_bounded_and_carries_your_own_line() -> None:
+    from gameserver.room import SCOREBOARD_TOP
+
+    room = Room(tick_rate=30)
+    clients = [Client(room, f"p{i}") for i in range(SCOREBOARD_TOP + 5)]
+    room.tick()
+    boards = {c.member.entity_id: [m for m in c.read() if isinstance(m, Scoreboard)] for c in clients}
+    first = clients[0].member.entity_id
+    last = clients[-1].member.entity_id
+    assert len(boards[first][0].lines) == SCOREBOARD_TOP
+    assert len(boards[last][0].lines) == SCOREBOARD_TOP + 1 and boards[last][0].lines[-1].id == last
+    late = Client(room, "late")  # the roster changed, but not a second has passed
+    for _ in range(29):
+        room.tick()
+        assert not [m for m in late.read() if isinstance(m, Scoreboard)]
+    room.tick()
+    assert [m for m in late.read() if isinstance(m, Scoreboard)]
