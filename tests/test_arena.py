@@ -115,3 +115,49 @@ def test_a_bad_map_is_refused_before_listening(tmp_path: Path) -> None:
         assert r.returncode == 2
         assert named in r.stderr and "error:" in r.stderr
         assert "gameserver on http" not in r.stdout  # it never listened
+
+
+def test_a_recorded_match_replays_to_the_same_state_hash_every_tick() -> None:
+    """Inputs recorded once (moves, aims, shots, a late join and a leave) replayed on a fresh
+    arena world give the same state hash at every tick."""
+    import random
+
+    arena = load_map(ARENA)
+    rules = Rules(world_width=arena.width, world_height=arena.height)
+    rng = random.Random(11)
+    script: list[dict[int, list[Input]]] = []
+    for t in range(300):
+        script.append(
+            {
+                eid: [
+                    Input(
+                        t,
+                        rng.uniform(-1, 1),
+                        rng.uniform(-1, 1),
+                        rng.uniform(-3, 3),
+                        FIRE if rng.random() < 0.5 else 0,
+                        None,
+                        max(0, t - rng.randrange(8)),
+                    )
+                ]
+                for eid in range(1, 9)
+            }
+        )
+
+    def play() -> list[str]:
+        w = World(rules, DT, seed=5, game_map=arena)
+        for i in range(6):
+            w.spawn_player(f"p{i}")
+        hashes = []
+        for t, inputs in enumerate(script):
+            if t == 100:
+                w.spawn_player("late")
+                w.spawn_player("later")
+            if t == 200:
+                w.remove(3)
+            w.step({eid: cmds for eid, cmds in inputs.items() if eid in w.entities})
+            hashes.append(w.state_hash())
+        assert sum(e.deaths for e in w.entities.values()) + sum(e.shots for e in w.entities.values()) > 0
+        return hashes
+
+    assert play() == play()
