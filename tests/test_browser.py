@@ -112,19 +112,26 @@ def _save_screenshot(page: Any, name: str, *, demo: bool = False) -> None:
         shutil.copyfile(ARTIFACTS / name, DEMO_PNG)
 
 
+def _two_players(browser: Any, play: Any, server: ServerProcess, alice_query: str = "") -> None:
+    """Alice and Bob, each in a page of their own, on `server`: `play(alice, bob)`."""
+    with server as srv:
+        alice = Player(browser, f"{srv.http}/?name=Alice{alice_query}")
+        bob = Player(browser, f"{srv.http}/?name=Bob")
+        try:
+            play(alice, bob)
+        finally:
+            alice.close()
+            bob.close()
+
+
 # With this seed the first two players spawn about 180 units apart: in sight of each other.
 NEAR_SEED = "937"
 
 
 def test_two_windows_play_together(browser: Any) -> None:
-    with ServerProcess("--tick", "30", "--seed", NEAR_SEED) as srv:
-        alice = Player(browser, f"{srv.http}/?name=Alice&debug=1")
-        bob = Player(browser, f"{srv.http}/?name=Bob")
-        try:
-            _play_together(alice, bob)
-        finally:
-            alice.close()
-            bob.close()
+    _two_players(
+        browser, _play_together, ServerProcess("--tick", "30", "--seed", NEAR_SEED), alice_query="&debug=1"
+    )
 
 
 def _play_together(alice: Player, bob: Player) -> None:
@@ -341,14 +348,9 @@ def _settled(player: Player) -> dict[str, float]:
 
 
 def test_the_arena_is_drawn_and_its_walls_stop_the_player(browser: Any) -> None:
-    with ServerProcess("--tick", "30", "--seed", ARENA_SEED, map_name="arena") as srv:
-        alice = Player(browser, f"{srv.http}/?name=Alice")
-        bob = Player(browser, f"{srv.http}/?name=Bob")
-        try:
-            _play_in_the_arena(alice, bob)
-        finally:
-            alice.close()
-            bob.close()
+    _two_players(
+        browser, _play_in_the_arena, ServerProcess("--tick", "30", "--seed", ARENA_SEED, map_name="arena")
+    )
 
 
 def _play_in_the_arena(alice: Player, bob: Player) -> None:
@@ -414,14 +416,7 @@ def _play_in_the_arena(alice: Player, bob: Player) -> None:
 
 
 def test_a_player_shot_down_is_shown_dead_then_respawns(browser: Any) -> None:
-    with ServerProcess("--tick", "30", "--seed", NEAR_SEED) as srv:
-        alice = Player(browser, f"{srv.http}/?name=Alice")
-        bob = Player(browser, f"{srv.http}/?name=Bob")
-        try:
-            _shoot_down(alice, bob)
-        finally:
-            alice.close()
-            bob.close()
+    _two_players(browser, _shoot_down, ServerProcess("--tick", "30", "--seed", NEAR_SEED))
 
 
 def _shoot_down(alice: Player, bob: Player) -> None:
