@@ -31,6 +31,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, so an interrupted run leaks no server."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class ServerProcess:
     def __init__(self, *args: str, map_name: str = "none") -> None:
         # The protocol tests play in the empty world, where everyone sees everyone.
@@ -48,6 +57,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=_die_with_parent,
         )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         assert self.proc.stdout is not None
