@@ -37,15 +37,12 @@ class PositionHistory:
             self._frames.popleft()
 
     def at(self, tick: int) -> Positions | None:
+        """The positions after `tick`, if still kept. The world records every tick, in order."""
         if not self._frames:
             return None
-        first = self._frames[0][0]
-        index = tick - first
+        index = tick - self._frames[0][0]
         if 0 <= index < len(self._frames):
             recorded, positions = self._frames[index]
-            if recorded == tick:
-                return positions
-        for recorded, positions in self._frames:  # ticks were skipped: search
             if recorded == tick:
                 return positions
         return None

@@ -101,10 +101,9 @@ class Replicator:
     history_len: int = 64
     frames: dict[int, Frame] = attrs.field(init=False, factory=dict)
     _order: deque[int] = attrs.field(init=False, factory=deque)
-    _bodies: dict[int | None, tuple[bytes, bytes]] = attrs.field(init=False, factory=dict)
+    _bodies: dict[int | None, bytes] = attrs.field(init=False, factory=dict)
     current: Frame | None = attrs.field(init=False, default=None)
     bodies_built: int = attrs.field(init=False, default=0)  # for tests and stats
-    view_bodies_built: int = attrs.field(init=False, default=0)
     # per tick, for views: encoded spawn records by entity, change records by baseline and entity
     _heads: dict[int | None, bytes] = attrs.field(init=False, factory=dict)
     _spawn_chunks: dict[int, bytes] = attrs.field(init=False, factory=dict)
@@ -123,21 +122,26 @@ class Replicator:
         self._change_chunks.clear()
         return frame
 
-    def view_body_for(
-        self, baseline: int | None, held: set[int], visible: set[int]
-    ) -> tuple[int | None, bytes, bytes]:
-        """For a client that holds the entities `held` as of `baseline` and should now see
-        `visible`: (baseline used, head, body). Spawn and change records are encoded once per
-        entity (and baseline) per tick and shared by every player who sees that entity."""
-        cur = self.current
-        assert cur is not None, "capture() first"
-        if baseline is not None and baseline not in self.frames:
-            baseline = None
-        if baseline is None:
-            held = set()
+    def _usable(self, baseline: int | None) -> int | None:
+        """The baseline itself, or None (a full snapshot) when it left the history."""
+        return baseline if baseline is not None and baseline in self.frames else None
+
+    def _head(self, baseline: int | None) -> bytes:
+        assert self.current is not None, "capture() first"
         head = self._heads.get(baseline)
         if head is None:
-            head = self._heads[baseline] = codec.encode_snapshot_head(cur.tick, baseline)
+            head = self._heads[baseline] = codec.encode_snapshot_head(self.current.tick, baseline)
+        return head
+
+    def view_body_for(self, baseline: int | None, held: set[int], visible: set[int]) -> tuple[bytes, bytes]:
+        """For a client that holds the entities `held` as of `baseline` and should now see
+        `visible`: the snapshot's head and body, as body_for(). Spawn and change records are
+        encoded once per entity (and baseline) per tick and shared by every player who sees it."""
+        cur = self.current
+        assert cur is not None, "capture() first"
+        baseline = self._usable(baseline)
+        if baseline is None:
+            held = set()
         spawn_cache = self._spawn_chunks
         spawns: list[bytes] = []
         for eid in visible:
@@ -165,22 +169,20 @@ class Replicator:
                     changes.append(entry[0])
                     n_items += entry[1]
         removals = [eid for eid in held if eid not in visible]
-        self.view_bodies_built += 1
-        return baseline, head, codec.encode_snapshot_body_parts(spawns, n_items, changes, removals)
+        return self._head(baseline), codec.encode_snapshot_body_parts(spawns, n_items, changes, removals)
 
     def body_for(self, baseline: int | None) -> tuple[bytes, bytes]:
         """For a client holding `baseline`: the snapshot's head up to the baseline field, and
         its body after last_seq. The player's own last_seq goes between the two."""
-        assert self.current is not None, "capture() first"
-        if baseline is not None and baseline not in self.frames:
-            baseline = None  # too old: the client gets a full snapshot
-        parts = self._bodies.get(baseline)
-        if parts is None:
+        cur = self.current
+        assert cur is not None, "capture() first"
+        baseline = self._usable(baseline)
+        body = self._bodies.get(baseline)
+        if body is None:
             base = self.frames[baseline] if baseline is not None else None
-            parts = (codec.encode_snapshot_head(self.current.tick, baseline), delta_body(base, self.current))
-            self._bodies[baseline] = parts
+            body = self._bodies[baseline] = delta_body(base, cur)
             self.bodies_built += 1
-        return parts
+        return self._head(baseline), body
 
 
 @attrs.define(eq=False)

@@ -302,7 +302,7 @@ class Room:
                 else:
                     assert grid is not None
                     seen = view.visible(frame, grid, m.entity_id, m.held_view)
-                    _, head, body = view_body_for(m.held_tick, m.held_view, seen)
+                    head, body = view_body_for(m.held_tick, m.held_view, seen)
                     tail = codec.encode_shots([s for s in shots if s[0] in seen]) if shots else codec.NO_SHOTS
                 if (
                     body == EMPTY_BODY
