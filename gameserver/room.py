@@ -53,7 +53,6 @@ class ScoreboardUpdate:
 
     def __init__(self, ranked: list[tuple[int, str, int, int]]) -> None:
         self.top = ranked[:SCOREBOARD_TOP]
-        self.top_ids = {line[0] for line in self.top}
         self.by_id = {line[0]: line for line in ranked[SCOREBOARD_TOP:]}
         self.shared = codec.encode_scoreboard(self.top)
 
