@@ -29,7 +29,7 @@ from gameserver.config import Config
 from gameserver.maps import GameMap
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
-from gameserver.transport import Connection, WebApp
+from gameserver.transport import DETACHED, Connection, SocketLoop, WebApp
 from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ class GameServer:
             max_lag_seconds=config.max_lag,
             seed=config.seed,
         )
-        self.connections: dict[int, Connection] = {}
+        self.connections: dict[int, Connection] = {}  # joined players, by entity id
+        self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
         self.gc = GcSteering()
         self.bytes_out = 0
@@ -112,14 +113,17 @@ class GameServer:
             pass
 
     def _send_loop(self) -> None:
-        """Hand each tick's output to the sockets, outside the tick green thread."""
+        """Hand each tick's output to the sockets, outside the tick green thread; then the
+        connections' deadlines (hello, a blocked send, a close the peer never answers)."""
+        connections = self.connections
         while self._running:
             self._send_wake.get()
             due, self._due = self._due, []
             for member in due:
-                conn = self.connections.get(member.entity_id)
+                conn = connections.get(member.entity_id)
                 if conn is not None:
-                    conn.send_now()
+                    conn.flush()
+            self.sockets.expire(time.monotonic())
 
     def _tick_loop(self) -> None:
         sched = self.scheduler
@@ -134,6 +138,7 @@ class GameServer:
             "tick_rate": self.config.tick_rate,
             "players": len(self.room.members),
             "connections": len(self.connections),
+            "sockets": len(self.sockets.conns),
             "uptime_s": round(time.monotonic() - self.started, 3),
             "bytes_out": self.bytes_out,
             "gc_collections": self.gc.collections,
@@ -158,6 +163,7 @@ class GameServer:
             )
         )
         self.gc.start()
+        self._threads.append(eventlet.spawn(self.sockets.run))
         self._threads.append(eventlet.spawn(self._send_loop))
         self._threads.append(eventlet.spawn(self._tick_loop))
         host, port = self.address
@@ -171,13 +177,14 @@ class GameServer:
         for member in self.room.close_all(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"):
             conn = self.connections.get(member.entity_id)
             if conn is not None:
-                conn.notify()
+                conn.flush()
         end = time.monotonic() + deadline
         while self.connections and time.monotonic() < end:
             eventlet.sleep(0.01)
         self._running = False
         for t in self._threads:
             t.kill()
+        self.sockets.close()
         try:
             self.listener.close()
         except OSError:
@@ -186,15 +193,25 @@ class GameServer:
 
 
 class _LeanHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
-    """eventlet's HTTP handler with small buffers.
+    """eventlet's HTTP handler, with small buffers and a way to hand a socket over.
 
-    Each connection keeps its handler for its whole life, and a WebSocket never uses the
-    handler's buffered files after the handshake: the default 16 KiB writer and 8 KiB reader
-    were about 24 of the 39 KiB an idle connection cost.
+    After a WebSocket handshake the SocketLoop takes the socket and the handler returns, so a
+    WebSocket costs no green thread. eventlet's clean-up after the handler shuts down and closes
+    the socket (its finish() and the server's link callback); detach() gives both a stand-in.
+    The buffers are only used for HTTP requests, which are small.
     """
 
     rbufsize = 1024
     wbufsize = 1024
+
+    def get_environ(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().get_environ()
+        env["gameserver.detach"] = self.detach
+        return env
+
+    def detach(self) -> None:
+        self.connection = DETACHED
+        self.conn_state[1] = DETACHED
 
 
 class _WsgiLog:

@@ -18,19 +18,23 @@ Invariants:
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import mimetypes
 import os
+import select
 import socket
+import struct
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import eventlet
-import eventlet.queue
 import eventlet.websocket
-from eventlet.websocket import FailedConnectionError, RFC6455WebSocket
+from eventlet.hubs import trampoline
+from eventlet.websocket import ConnectionClosedError, FailedConnectionError, RFC6455WebSocket
 
 from gameserver import codec
 from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES, ErrorCode, ProtocolError
@@ -43,6 +47,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
+
+READ_SIZE = 65536  # bytes per recv, and the most a connection's unparsed input may hold
+MESSAGES_PER_TURN = 16  # frames parsed per connection per pass: a flood waits for the next pass
+CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings than that go unanswered (RFC 6455 5.5.3)
+EVENTS_PER_PASS = 1024  # ready sockets served per pass
+READ_BATCH = 0.001  # seconds between passes while inputs keep arriving: one wake-up serves many
 
 
 def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, offset: int = 0) -> bytes:
@@ -60,49 +70,6 @@ def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, of
     return (int.from_bytes(data[:length], "big") ^ int.from_bytes(reps, "big")).to_bytes(length, "big")
 
 
-class BufferedSocket:
-    """The green socket under one WebSocket, read in one large recv instead of three per frame.
-
-    eventlet's frame parser asks for 2 bytes, then the mask, then the payload: three system
-    calls per 20-byte input. Reading whatever is there in one call and serving the parser from
-    that buffer leaves one. `buffered` tells the reader that more input is already waiting.
-    """
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._raw = sock.fd  # the non-blocking OS socket under the green one
-        self._buf = b""
-        self._pos = 0
-
-    def recv(self, n: int) -> bytes:
-        if self._pos >= len(self._buf):
-            while True:
-                try:
-                    # Wait in the hub first: after a message, the next one is rarely there yet,
-                    # so trying recv first would mostly cost a failed system call. Waiting
-                    # always switches to the hub, so a flood cannot starve the others.
-                    self._sock._read_trampoline()  # eventlet's own wait: timeouts, closes
-                    data = self._raw.recv(65536)
-                    break
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    return b""
-            if not data:
-                return b""
-            self._buf, self._pos = data, 0
-        out = self._buf[self._pos : self._pos + n]
-        self._pos += len(out)
-        return out
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buf) - self._pos
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
 class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
     """A message buffer that refuses to grow past max_frame_length in total, over all fragments."""
 
@@ -118,273 +85,432 @@ class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
         super().push(data, final)
 
 
-def harden(ws: RFC6455WebSocket, max_message: int) -> None:
-    """Per-message size cap, buffered reads, fast unmasking and no Nagle on one WebSocket."""
-    ws.socket = BufferedSocket(ws.socket)
-    ws.max_frame_length = max_message
-    ws.Message = CappedMessage
-    ws._apply_mask = apply_mask
-    recv_frame = ws._recv_frame
+def frame_extent(buf: bytes, pos: int, cap: int) -> int:
+    """How many bytes from `pos` eventlet's parser reads for the next frame; 0 until all arrived.
 
-    def recv_frame_with_stable_reason(message: Any = None) -> Any:
-        try:
-            return recv_frame(message=message)
-        except FailedConnectionError as exc:
-            if exc.status == ErrorCode.MESSAGE_TOO_BIG.close_code:  # eventlet's own frame check
-                raise FailedConnectionError(exc.status, ErrorCode.MESSAGE_TOO_BIG.code) from None
-            raise
-
-    ws._recv_frame = recv_frame_with_stable_reason
-    try:
-        # Nagle's algorithm would hold a small snapshot back until the previous one is
-        # acknowledged: up to a delayed-ACK timeout (40 ms or more) on a real network.
-        ws.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError:
-        pass
-    # eventlet closes the socket right after its close frame when it fails a connection; a peer
-    # still sending then gets a reset and can lose the frame. Keep the socket open to drain.
-    ws.close = lambda close_data=None: send_close(ws, *(close_data or (1000, "")))
-
-
-def send_close(ws: RFC6455WebSocket, code: int, reason: str) -> None:
-    """Send the close frame and stop sending; the socket stays open to read the peer's answer.
-
-    Closing the socket at once would answer the peer's unread data with a TCP reset, which can
-    make the peer lose our close frame and its code.
+    A frame that declares more than `cap` payload bytes needs only its header: the parser
+    refuses it there, before the mask and the payload.
     """
-    ws._send_closing_frame(close_data=(code, reason), ignore_send_errors=True)
-    try:
-        ws.socket.shutdown(socket.SHUT_WR)
-    except OSError:
+    avail = len(buf) - pos
+    if avail < 2:
+        return 0
+    b1 = buf[pos + 1]
+    n = b1 & 127
+    head = 2 if n < 126 else 4 if n == 126 else 10
+    if avail < head:
+        return 0
+    if n >= 126:
+        n = int.from_bytes(buf[pos + 2 : pos + head], "big")
+    if n > cap:
+        return head
+    total = head + (4 if b1 & 128 else 0) + n
+    return total if avail >= total else 0
+
+
+class _FrameSource:
+    """The socket eventlet's frame parser reads from: bytes that already arrived."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.pos = 0
+
+    def recv(self, n: int) -> bytes:
+        pos = self.pos
+        out = self.data[pos : pos + n]
+        self.pos = pos + len(out)
+        return out
+
+
+class _Detached:
+    """Stands in for a socket the game took over, so that eventlet's HTTP clean-up leaves it open."""
+
+    def shutdown(self, *args: Any) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
-def hard_close(ws: RFC6455WebSocket) -> None:
-    """Cut the TCP connection without a close frame (the socket may hold half a frame)."""
-    ws.websocket_closed = True
-    try:
-        ws.socket.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        ws.socket.close()
-    except OSError:
-        pass
+DETACHED = _Detached()
+
+# Connection states
+AWAIT_HELLO, OPEN, CLOSING, CLOSED = range(4)
 
 
 class Connection:
-    """One player's socket: a reader (the calling green thread) and a writer green thread."""
+    """One WebSocket after its opening handshake. It has no green thread: the SocketLoop calls it
+    when its socket is readable or writable, the sender after each tick, and expire() at deadlines.
 
-    def __init__(self, server: GameServer, ws: RFC6455WebSocket) -> None:
-        self.server = server
+    Output goes out in one non-blocking send; what the socket does not take stays in `remainder`
+    and goes out as the socket drains, under the send deadline. After the close frame is sent
+    the socket is half-closed and what the peer still sends is read and dropped until it closes,
+    for at most `send_timeout`.
+    """
+
+    def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
+        self.loop = loop
+        self.server = loop.server
         self.ws = ws
+        self.peer = peer
+        self.green = ws.socket  # eventlet's socket object: closing happens through it
+        self.sock = ws.socket.fd  # the non-blocking OS socket under it
+        self.fd = self.sock.fileno()
+        self.state = AWAIT_HELLO
         self.member: Member | None = None
-        self.wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
-        self.writer: Any = None
-        # Bytes the sender could not write without waiting; while set, this connection's
-        # send lock is held on the writer's behalf and only the writer may send.
+        self.inbuf = b""
+        self.pos = 0
+        self.partial: Any = None  # a fragmented message being put together
+        self.source = _FrameSource()
+        self.frames: list[bytes] = []  # control frames (pongs) to send before any message
+        self.outbox: list[bytes] = []  # messages before join: the refusal
+        self.close_request: tuple[int, str] | None = None  # before join; then the member's
+        self.close_sent = False
         self.remainder: bytes | None = None
-        self.peer = ws.environ.get("REMOTE_ADDR", "?")
-
-    # --- reader ----------------------------------------------------------------------
-
-    def run(self) -> None:
-        cfg = self.server.config
-        harden(self.ws, MAX_CLIENT_MESSAGE_BYTES)
+        self.deadline: float | None = None
+        ws.socket = self.source
+        ws.max_frame_length = MAX_CLIENT_MESSAGE_BYTES
+        ws.Message = CappedMessage
+        ws._apply_mask = apply_mask
+        # eventlet answers pings and closes from its frame parser through send() and close();
+        # here they queue frames for the non-blocking writer instead of writing from the reader.
+        ws.send = self._queue_control_frame
+        ws.close = self._peer_closed
+        ws.websocket_closed = True  # eventlet's own closing frame is never sent: ours is
+        ws.environ = None  # the WSGI environ is not needed after the handshake
         try:
-            hello = self._read_hello(cfg.hello_timeout)
-            if hello is None:
-                return
-            try:
-                self.member = self.server.room.join(hello.name)
-            except RoomFull as exc:
-                self._refuse(ErrorCode.SERVER_FULL, str(exc))
-                return
-            self.server.connections[self.member.entity_id] = self
-            log.info("%s joined as entity %d (%s)", self.peer, self.member.entity_id, hello.name)
-            self.writer = eventlet.spawn(self._write)
-            self.notify()
-            self._read_loop()
-        finally:
-            self._finish()
+            # Nagle's algorithm would hold a small snapshot back until the previous one is
+            # acknowledged: up to a delayed-ACK timeout (40 ms or more) on a real network.
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
-    def _read_hello(self, timeout: float) -> Hello | None:
-        data = None
-        with eventlet.Timeout(timeout, False):
-            data = self._wait()
-            if data is None:
-                return None
-        if data is None:
-            self._refuse(ErrorCode.HELLO_TIMEOUT, f"no hello within {timeout:g} s")
-            return None
+    # --- input -------------------------------------------------------------------------
+
+    def on_readable(self) -> None:
+        if len(self.inbuf) - self.pos < READ_SIZE:  # a flood's backlog is parsed before more is read
+            try:
+                data = self.sock.recv(READ_SIZE)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                data = b""
+            if data == b"":
+                self.finish("peer_closed")
+                return
+            if data is not None:
+                if self.state == CLOSING or self.closing:
+                    return  # dropped: the peer is being closed and only its answer matters
+                if self.pos < len(self.inbuf):
+                    self.inbuf = self.inbuf[self.pos :] + data
+                else:
+                    self.inbuf = data
+                self.pos = 0
+        if self.state < CLOSING and not self.closing:
+            self._parse(MESSAGES_PER_TURN)
+
+    def _parse(self, budget: int) -> None:
+        """Take up to `budget` messages from what arrived; a longer backlog waits its next turn."""
+        buf = self.inbuf
+        pos = self.pos
+        src = self.source
+        recv_frame = self.ws._recv_frame
+        src.data = buf
+        try:
+            while True:
+                size = frame_extent(buf, pos, MAX_CLIENT_MESSAGE_BYTES)
+                if not size:
+                    break
+                if not budget:
+                    self.loop.backlog.append(self)
+                    break
+                budget -= 1
+                src.pos = pos
+                message = recv_frame(message=self.partial)
+                pos += size
+                if message.opcode & 8:
+                    self.ws._handle_control_frame(message.opcode, message.getvalue())
+                    continue
+                if not message.finished:
+                    self.partial = message
+                    continue
+                self.partial = None
+                if message.opcode == 1:
+                    self._refuse(ErrorCode.TEXT_FRAME, "binary frames only")
+                else:
+                    self._on_message(message.getvalue())
+                if self.closing:
+                    break
+        except FailedConnectionError as exc:  # eventlet's frame checks (and the size cap)
+            reason = ErrorCode.MESSAGE_TOO_BIG.code if exc.status == 1009 else exc.message
+            self._close(exc.status, reason)
+        except ConnectionClosedError:  # the peer's close frame, answered by _peer_closed
+            pass
+        self.pos = pos
+        src.data = b""
+        member = self.member
+        if self.frames or self.outbox or (member.control if member is not None else False) or self.closing:
+            self.flush()
+
+    def _on_message(self, data: bytes) -> None:
+        member = self.member
         try:
             msg = codec.decode_client(data)
+            if member is None:
+                self._hello(msg)
+                return
+            if isinstance(msg, Hello):
+                raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
+            self.server.room.receive(member, msg)
         except ProtocolError as exc:
             self._refuse(exc.error, exc.detail)
-            return None
+
+    def _hello(self, msg: Any) -> None:
         if not isinstance(msg, Hello):
-            self._refuse(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
-            return None
+            raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
         if msg.version != PROTOCOL_VERSION:
-            self._refuse(
+            raise ProtocolError(
                 ErrorCode.UNSUPPORTED_VERSION,
                 f"this server speaks protocol {PROTOCOL_VERSION}, not {msg.version}",
             )
-            return None
-        return msg
-
-    def _read_loop(self) -> None:
-        assert self.member is not None
-        room = self.server.room
-        member = self.member
-        sock: BufferedSocket = self.ws.socket
-        while True:
-            data = self._wait()
-            if data is None:
-                return  # the peer closed, or the writer cut the connection
-            if member.closing:
-                eventlet.sleep(0)
-                continue  # drain until the peer answers our close frame (bounded by the writer)
-            try:
-                msg = codec.decode_client(data)
-                if isinstance(msg, Hello):
-                    raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
-                room.receive(member, msg)
-            except ProtocolError as exc:
-                log.info("%s entity %d: %s", self.peer, member.entity_id, exc)
-                member.request_close(exc.error, exc.detail)
-            if member.control:
-                self.notify()
-            if sock.buffered:
-                # More was already waiting: yield, so a flood cannot starve the tick and the
-                # others. Every read from the socket waits in the hub, which yields too.
-                eventlet.sleep(0)
-
-    def _wait(self) -> bytes | str | None:
-        """The next message, or None when the connection is gone."""
         try:
-            data: bytes | str | None = self.ws.wait()
-        except Exception as exc:  # eventlet raises on bad UTF-8 / deflate after closing
-            log.debug("%s: receive failed: %r", self.peer, exc)
-            return None
-        return data
+            member = self.server.room.join(msg.name)
+        except RoomFull as exc:
+            raise ProtocolError(ErrorCode.SERVER_FULL, str(exc)) from None
+        self.member = member
+        self.state = OPEN
+        self.deadline = None
+        self.server.connections[member.entity_id] = self
+        log.info("%s joined as entity %d (%s)", self.peer, member.entity_id, msg.name)
+
+    @property
+    def closing(self) -> bool:
+        member = self.member
+        return (member.close_request if member is not None else self.close_request) is not None
 
     def _refuse(self, error: ErrorCode, detail: str) -> None:
-        """Before join: the error message and the close frame, sent from this green thread."""
-        log.info("%s refused: %s: %s", self.peer, error.code, detail)
-        timeout = self.server.config.send_timeout
-        try:
-            with eventlet.Timeout(timeout):
-                self.ws.send(codec.encode_server(Error(error.code, detail)))
-                send_close(self.ws, error.close_code, error.code)
-        except (eventlet.Timeout, OSError):
-            pass
-        self._drain(timeout)
-        hard_close(self.ws)
+        """The error message, then the close frame: the peer hears why."""
+        if self.member is not None:
+            log.info("%s entity %d: %s: %s", self.peer, self.member.entity_id, error.code, detail)
+            self.member.request_close(error, detail)
+        elif self.close_request is None:
+            log.info("%s refused: %s: %s", self.peer, error.code, detail)
+            self.outbox.append(codec.encode_server(Error(error.code, detail)))
+            self.close_request = (error.close_code, error.code)
 
-    def _drain(self, timeout: float) -> None:
-        """Read and drop what the peer still sends until it closes, for at most `timeout`."""
-        with eventlet.Timeout(timeout, False):
-            try:
-                while self.ws.socket.recv(65536):
-                    eventlet.sleep(0)
-            except OSError:
-                pass
+    def _close(self, code: int, reason: str) -> None:
+        """A close frame with no error message before it (frame-level errors, the peer's close)."""
+        if self.member is not None:
+            if self.member.close_request is None:
+                self.member.pending = None
+                self.member.close_request = (code, reason)
+        elif self.close_request is None:
+            self.close_request = (code, reason)
 
-    def _finish(self) -> None:
+    def _queue_control_frame(self, message: bytes, **kw: Any) -> None:
+        if len(self.frames) < CONTROL_FRAMES_LIMIT:
+            self.frames.append(self.ws._pack_message(message, **kw))
+
+    def _peer_closed(self, close_data: tuple[int, str] | None = None) -> None:
+        """The peer sent a close frame: echo its code (eventlet checked it), then drain."""
+        code, _ = close_data or (1000, "")
+        self._close(code, "")
+
+    # --- output ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Send what is due (control frames, messages, the close frame) without waiting."""
+        if self.remainder is not None or self.close_sent or self.state == CLOSED:
+            return  # the socket drains the remainder first; after the close frame, nothing
         member = self.member
-        if member is None:
+        pack = self.ws._pack_message
+        parts = self.frames
+        self.frames = []
+        if member is not None:
+            out = member.take_outgoing()
+            close = member.close_request
+        else:
+            out, self.outbox = self.outbox, []
+            close = self.close_request
+        for data in out:
+            parts.append(pack(data))  # eventlet's framing
+        if close is not None:
+            code, reason = close
+            parts.append(pack(struct.pack("!H", code) + reason.encode(), control_code=8))
+            self.close_sent = True
+        if not parts:
             return
-        if self.writer is not None:
-            self.writer.kill()
-        if member.close_request is None:
-            member.close_request = (1000, "peer_closed")
-        reason = member.close_request[1]
-        self._drain(self.server.config.send_timeout)
-        hard_close(self.ws)
-        self.server.room.leave(member)
-        self.server.connections.pop(member.entity_id, None)
-        log.info("%s entity %d left (%s)", self.peer, member.entity_id, reason)
+        self._send(parts[0] if len(parts) == 1 else b"".join(parts))
 
-    # --- writer ----------------------------------------------------------------------
-
-    def notify(self) -> None:
-        """Wake the writer; called by the tick and the reader, never blocks."""
+    def _send(self, data: bytes) -> None:
         try:
-            self.wake.put_nowait(None)
-        except eventlet.queue.Full:
-            pass
-
-    def send_now(self) -> None:
-        """Write what is due as far as the socket takes it without waiting.
-
-        Called by the server's sender green thread after each tick, for every connection that
-        has something new: with a socket that keeps up (nearly always) one non-blocking send
-        does it, with no wake-up and no switch to this connection's writer. Whatever the socket
-        does not take, and anything while the writer is busy or closing, is the writer's job.
-        """
-        member = self.member
-        ws = self.ws
-        if member is None or member.close_request is not None or self.remainder is not None:
-            self.notify()
-            return
-        lock = ws._sendlock
-        if not lock.acquire(blocking=False):  # the writer (or a pong) is mid-frame
-            self.notify()
-            return
-        out = member.take_outgoing()
-        if not out:
-            lock.release()
-            return
-        data = b"".join([ws._pack_message(d) for d in out])  # eventlet's framing
-        try:
-            sent = ws.socket.fd.send(data)
+            sent = self.sock.send(data)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
-            lock.release()
             log.debug("%s: send failed: %r", self.peer, exc)
-            hard_close(ws)
+            self.finish("send_failed")
             return
         self.server.bytes_out += sent
-        if sent == len(data):
-            lock.release()
-        else:
-            self.remainder = data[sent:]  # the lock passes to the writer with the remainder
-            self.notify()
+        if sent < len(data):
+            self.remainder = data[sent:]
+            self.loop.want_write(self, True)
+            self.loop.set_deadline(self, self.server.config.send_timeout)
+        elif self.close_sent:
+            self._half_close()
 
-    def _write(self) -> None:
-        assert self.member is not None
-        member = self.member
-        ws = self.ws
-        timeout = self.server.config.send_timeout
+    def on_writable(self) -> None:
+        data = self.remainder
+        if data is None:
+            self.loop.want_write(self, False)
+            return
+        self.remainder = None
+        self.loop.want_write(self, False)
+        self.deadline = None
+        if self.state == AWAIT_HELLO and not self.closing:
+            self.loop.set_deadline(self, self.server.config.hello_timeout)
+        self._send(data)
+        if self.remainder is None:
+            self.flush()  # what came due meanwhile (the newest snapshot: latest wins)
+
+    def _half_close(self) -> None:
+        """After our close frame: no more sending; read and drop until the peer closes."""
+        self.state = CLOSING
         try:
-            while True:
-                self.wake.get()
-                if self.remainder is not None:
-                    with eventlet.Timeout(timeout):
-                        ws.socket.sendall(self.remainder)
-                    self.server.bytes_out += len(self.remainder)
-                    self.remainder = None
-                    ws._sendlock.release()
-                for data in member.take_outgoing():
-                    with eventlet.Timeout(timeout):
-                        ws.send(data)
-                    self.server.bytes_out += len(data)
-                if member.close_request is not None:
-                    with eventlet.Timeout(timeout):
-                        send_close(ws, *member.close_request)
-                    # The reader drains until the peer answers; a peer that never does is cut.
-                    eventlet.sleep(timeout)
-                    hard_close(ws)
-                    return
-        except eventlet.Timeout:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self.loop.set_deadline(self, self.server.config.send_timeout)
+
+    def on_deadline(self) -> None:
+        self.deadline = None
+        if self.remainder is not None:
+            timeout = self.server.config.send_timeout
             log.info("%s: send blocked for %.1f s; cutting the connection", self.peer, timeout)
-            member.request_close(ErrorCode.TOO_SLOW, "send timed out")
-            hard_close(ws)
-        except OSError as exc:
-            log.debug("%s: send failed: %r", self.peer, exc)
-            hard_close(ws)
+            if self.member is not None and self.member.close_request is None:
+                self.member.request_close(ErrorCode.TOO_SLOW, "send timed out")
+            self.finish("too_slow")
+        elif self.state == AWAIT_HELLO and not self.closing:
+            timeout = self.server.config.hello_timeout
+            self._refuse(ErrorCode.HELLO_TIMEOUT, f"no hello within {timeout:g} s")
+            self.flush()
+        else:
+            self.finish("closed")  # the peer never answered our close frame
+
+    def finish(self, reason: str) -> None:
+        """Cut the TCP connection (it may hold half a frame) and forget the player."""
+        if self.state == CLOSED:
+            return
+        self.state = CLOSED
+        self.remainder = None
+        self.loop.forget(self)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.green.close()
+        except OSError:
+            pass
+        member = self.member
+        if member is not None:
+            if member.close_request is None:
+                member.close_request = (1000, reason)
+            self.server.room.leave(member)
+            self.server.connections.pop(member.entity_id, None)
+            why = member.close_request[1] or "peer_closed"
+            log.info("%s entity %d left (%s)", self.peer, member.entity_id, why)
+
+
+class SocketLoop:
+    """Every WebSocket after its handshake, on one private epoll, served by one green thread.
+
+    eventlet's hub would register and unregister a socket for every read: two epoll_ctl calls
+    and two green-thread switches per input. Here the green thread waits in the hub on the
+    private epoll's own descriptor, then serves every ready socket in one pass, and while there
+    is work it lets inputs gather for READ_BATCH seconds between passes. Nothing here blocks:
+    every recv and send is non-blocking, and a flooding socket gets MESSAGES_PER_TURN messages
+    per pass.
+    """
+
+    def __init__(self, server: GameServer) -> None:
+        self.server = server
+        self.epoll = select.epoll()
+        self.conns: dict[int, Connection] = {}
+        self.backlog: list[Connection] = []
+        self.deadlines: list[tuple[float, int, Connection]] = []
+        self._seq = 0
+
+    def adopt(self, ws: RFC6455WebSocket, peer: str) -> Connection:
+        conn = Connection(self, ws, peer)
+        self.conns[conn.fd] = conn
+        self.epoll.register(conn.fd, select.EPOLLIN)
+        cap = self.server.config.connection_cap
+        if len(self.conns) > cap:
+            conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {cap} connections")
+            conn.flush()
+        else:
+            self.set_deadline(conn, self.server.config.hello_timeout)
+        return conn
+
+    def forget(self, conn: Connection) -> None:
+        if self.conns.pop(conn.fd, None) is not None:
+            try:
+                self.epoll.unregister(conn.fd)
+            except OSError:
+                pass
+
+    def want_write(self, conn: Connection, on: bool) -> None:
+        try:
+            self.epoll.modify(conn.fd, select.EPOLLIN | select.EPOLLOUT if on else select.EPOLLIN)
+        except OSError:
+            pass
+
+    def set_deadline(self, conn: Connection, after: float) -> None:
+        when = time.monotonic() + after
+        conn.deadline = when
+        self._seq += 1
+        heapq.heappush(self.deadlines, (when, self._seq, conn))
+
+    def expire(self, now: float) -> None:
+        """Act on the deadlines that passed (called by the sender after each tick)."""
+        heap = self.deadlines
+        while heap and heap[0][0] <= now:
+            when, _, conn = heapq.heappop(heap)
+            if conn.deadline == when and conn.state != CLOSED:
+                conn.on_deadline()
+
+    def run(self) -> None:
+        poll = self.epoll.poll
+        epfd = self.epoll.fileno()
+        conns = self.conns
+        readable = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+        while True:
+            if not self.backlog:
+                trampoline(epfd, read=True)  # wait in the hub until any socket is ready
+            events = poll(0, EVENTS_PER_PASS)
+            backlog, self.backlog = self.backlog, []
+            for waiting in backlog:
+                if waiting.state < CLOSING:
+                    waiting._parse(MESSAGES_PER_TURN)
+            for fd, ev in events:
+                conn = conns.get(fd)
+                if conn is None:
+                    continue
+                if ev & select.EPOLLOUT:
+                    conn.on_writable()
+                if ev & readable and conn.state != CLOSED:
+                    conn.on_readable()
+            if events:
+                eventlet.sleep(READ_BATCH)  # let the next inputs gather
+            elif self.backlog:
+                eventlet.sleep(0)
+
+    def close(self) -> None:
+        for conn in list(self.conns.values()):
+            conn.finish("server_stopped")
+        self.epoll.close()
 
 
 # --- HTTP --------------------------------------------------------------------------------
@@ -448,7 +574,10 @@ class WebApp:
         return result
 
     def _handle_ws(self, ws: RFC6455WebSocket) -> None:
-        Connection(self.server, ws).run()
+        """Hand the socket to the SocketLoop and give this green thread back to the pool."""
+        environ = ws.environ
+        environ["gameserver.detach"]()
+        self.server.sockets.adopt(ws, environ.get("REMOTE_ADDR", "?"))
 
     def _static(self, path: str, start_response: StartResponse, head: bool) -> Iterable[bytes]:
         for prefix, root in self.static_roots.items():

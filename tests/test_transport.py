@@ -1,29 +1,151 @@
-"""The eventlet edge in-process, on a green socket pair: what a blocked send does."""
+"""The eventlet edge in-process, on green socket pairs: the SocketLoop reading frames that
+arrive in pieces, answering pings, and what a blocked send does."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import eventlet
+import pytest
 from eventlet.green import socket as green_socket
 from eventlet.websocket import RFC6455WebSocket
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from gameserver import codec
 from gameserver.config import Config
+from gameserver.messages import Hello, Input, Welcome
 from gameserver.server import GameServer
-from gameserver.transport import Connection, harden
+from gameserver.transport import CLOSED, OPEN, Connection, _FrameSource, frame_extent
 
 
-def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running() -> None:
-    server = GameServer(Config(send_timeout=0.3, max_lag=600))
+def client_frame(payload: bytes, opcode: int = 2, fin: bool = True, mask: bytes | None = None) -> bytes:
+    """A masked client frame, written out by hand so the test does not share the server's code."""
+    mask = os.urandom(4) if mask is None else mask
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def read_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of each unmasked server frame in `data`."""
+    out, pos = [], 0
+    while pos < len(data):
+        op, n = data[pos] & 15, data[pos + 1] & 127
+        pos += 2
+        if n == 126:
+            n, pos = int.from_bytes(data[pos : pos + 2], "big"), pos + 2
+        elif n == 127:
+            n, pos = int.from_bytes(data[pos : pos + 8], "big"), pos + 8
+        out.append((op, data[pos : pos + n]))
+        pos += n
+    return out
+
+
+@pytest.fixture
+def loop() -> Iterator[GameServer]:
+    """A server whose SocketLoop runs, with a stand-in for the sender's deadline checks."""
+    server = GameServer(Config(send_timeout=0.3, hello_timeout=2, max_lag=600))
+
+    def deadlines() -> None:
+        while True:
+            server.sockets.expire(time.monotonic())
+            eventlet.sleep(0.01)
+
+    threads = [eventlet.spawn(server.sockets.run), eventlet.spawn(deadlines)]
+    yield server
+    for t in threads:
+        t.kill()
+    server.sockets.close()
+
+
+def adopt(server: GameServer, small_buffers: bool = True) -> tuple[Connection, Any]:
     ours, theirs = green_socket.socketpair()
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    conn = Connection(server, RFC6455WebSocket(ours, {}, version=13))
-    member = server.room.join("stuck")
-    conn.member = member
-    conn.writer = eventlet.spawn(conn._write)
+    if small_buffers:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn = server.sockets.adopt(RFC6455WebSocket(ours, {}, version=13), "test")
+    return conn, theirs
 
+
+def joined(server: GameServer) -> tuple[Connection, Any]:
+    conn, theirs = adopt(server)
+    member = server.room.join("p")
+    member.control.clear()
+    conn.member, conn.state = member, OPEN
+    server.connections[member.entity_id] = conn
+    return conn, theirs
+
+
+def wait_for(pred: Any, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "condition not met in time"
+        eventlet.sleep(0.005)
+
+
+def recv_until(sock: Any, pred: Any, timeout: float = 5) -> bytes:
+    got = b""
+    with eventlet.Timeout(timeout):
+        while not pred(got):
+            data = sock.recv(65536)
+            if not data:
+                break
+            got += data
+    return got
+
+
+def test_frames_that_arrive_a_byte_at_a_time_are_put_together(loop: GameServer) -> None:
+    conn, theirs = adopt(loop, small_buffers=False)
+    hello = client_frame(codec.encode_client(Hello(1, "slow")))
+    # An input in two fragments with a ping between them (RFC 6455 allows control frames there).
+    data = codec.encode_client(Input(7, 1.0, 0.0, 0.5, 0, None))
+    stream = (
+        hello
+        + client_frame(data[:5], fin=False)
+        + client_frame(b"are you there", opcode=9)
+        + client_frame(data[5:], opcode=0)
+    )
+    for i in range(len(stream)):
+        theirs.sendall(stream[i : i + 1])
+        eventlet.sleep(0)
+    wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
+    assert conn.member is not None and conn.member.inbox[0].seq == 7
+    frames = read_frames(recv_until(theirs, lambda got: len(read_frames(got)) >= 2))
+    assert (0xA, b"are you there") in frames
+    assert isinstance(codec.decode_server(next(p for op, p in frames if op == 2)), Welcome)
+    theirs.close()
+
+
+def test_a_ping_flood_from_a_peer_that_never_reads_stays_bounded(loop: GameServer) -> None:
+    conn, theirs = joined(loop)
+    ping = client_frame(b"p" * 125, opcode=9)
+    with eventlet.Timeout(5):
+        try:
+            for _ in range(2000):
+                theirs.sendall(ping)  # about 260 KB of pings; nothing read on this side
+        except OSError:
+            pass  # cut for not reading its pongs: also bounded
+    wait_for(lambda: conn.remainder is not None or conn.state == CLOSED)
+    wait_for(lambda: len(conn.inbuf) - conn.pos == 0 or conn.state == CLOSED)
+    assert len(conn.frames) <= 8
+    theirs.close()
+
+
+def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running(loop: GameServer) -> None:
+    conn, theirs = joined(loop)
+    member = conn.member
+    assert member is not None
     beats: list[float] = []
 
     def heartbeat() -> None:  # stands in for the tick: it must keep its pace
@@ -34,84 +156,82 @@ def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running() -> Non
     beat = eventlet.spawn(heartbeat)
     member.pending = (1, b"x" * 1_000_000)  # far more than the socket buffers hold
     started = time.monotonic()
-    conn.notify()
-    deadline = started + 5
-    while not conn.writer.dead and time.monotonic() < deadline:
-        eventlet.sleep(0.01)
+    conn.flush()
+    assert conn.remainder is not None
+    wait_for(lambda: conn.state == CLOSED)
     cut = time.monotonic()
     beat.kill()
     theirs.close()
 
-    assert conn.writer.dead, "the writer never gave up"
     assert member.close_request == (1008, "too_slow")
-    assert ours.fileno() == -1  # the TCP socket was cut, not left half-written
+    assert conn.green.fileno() == -1  # the TCP socket was cut, not left half-written
+    assert loop.connections == {} and member.entity_id not in loop.room.members
     during = [b for b in beats if started <= b <= cut]
     assert len(during) >= 10, f"only {len(during)} heartbeats while the send was blocked"
 
 
-def _pair(send_timeout: float) -> tuple[GameServer, Connection, object]:
-    server = GameServer(Config(send_timeout=send_timeout, max_lag=600))
-    ours, theirs = green_socket.socketpair()
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    conn = Connection(server, RFC6455WebSocket(ours, {}, version=13))
-    harden(conn.ws, 512)
-    conn.member = server.room.join("p")
-    conn.member.control.clear()
-    conn.writer = eventlet.spawn(conn._write)
-    return server, conn, theirs
-
-
-def test_what_the_socket_does_not_take_at_once_the_writer_finishes_in_order() -> None:
-    server, conn, theirs = _pair(send_timeout=5)
-    received = bytearray()
-
-    def read() -> None:
-        while len(received) < 2 * (10 + 150_000):
-            data = theirs.recv(65536)  # type: ignore[attr-defined]
-            if not data:
-                return
-            received.extend(data)
-
-    reader = eventlet.spawn(read)
-    assert conn.member is not None
+def test_what_the_socket_does_not_take_at_once_goes_out_in_order(loop: GameServer) -> None:
+    conn, theirs = joined(loop)
+    member = conn.member
+    assert member is not None
     first, second = b"a" * 150_000, b"b" * 150_000
-    conn.member.pending = (1, first)
-    conn.send_now()
+    member.pending = (1, first)
+    conn.flush()
     assert conn.remainder is not None  # far more than a 4 KiB buffer takes at once
-    conn.member.pending = (2, second)
-    conn.send_now()  # the writer holds the lock: this one is queued behind the remainder
-    with eventlet.Timeout(5):
-        reader.wait()
-    assert conn.remainder is None and not conn.ws._sendlock.locked()
+    member.pending = (2, second)
+    conn.flush()  # queued behind the remainder: the socket drains it first
+    size = 2 * (10 + 150_000)
+    received = recv_until(theirs, lambda got: len(got) >= size)
     frame_head = bytes([0x82, 127]) + (150_000).to_bytes(8, "big")
-    assert bytes(received) == frame_head + first + frame_head + second
-    assert conn.member.held_tick == 2
-    theirs.close()  # type: ignore[attr-defined]
+    assert received == frame_head + first + frame_head + second
+    wait_for(lambda: conn.remainder is None)
+    assert member.held_tick == 2 and conn.state == OPEN
+    theirs.close()
 
 
-def test_a_remainder_that_never_drains_is_cut() -> None:
-    server, conn, theirs = _pair(send_timeout=0.3)
-    assert conn.member is not None
-    conn.member.pending = (1, b"x" * 1_000_000)
-    conn.send_now()
-    with eventlet.Timeout(5):
-        conn.writer.wait()
-    assert conn.member.close_request == (1008, "too_slow")
-    assert conn.ws.socket.fileno() == -1
-    theirs.close()  # type: ignore[attr-defined]
-
-
-def test_hardened_connections_send_small_frames_at_once() -> None:
+def test_connections_send_small_frames_at_once() -> None:
     """Snapshots are small and latency-bound: Nagle's algorithm is off on every connection."""
+    server = GameServer(Config())
     listener = green_socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     client = green_socket.create_connection(listener.getsockname())
     accepted, _ = listener.accept()
     assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
-    ws = RFC6455WebSocket(accepted, {}, version=13)
-    harden(ws, 512)
+    server.sockets.adopt(RFC6455WebSocket(accepted, {}, version=13), "test")
     assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-    for s in (client, accepted, listener):
+    server.sockets.close()
+    for s in (client, listener):
         s.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.one_of(st.integers(0, 140), st.integers(60_000, 70_000)),
+    masked=st.booleans(),
+    cap=st.sampled_from([125, 512, 65_536]),
+    extra=st.binary(max_size=8),
+)
+def test_frame_extent_waits_for_whole_frames_and_refuses_big_ones_at_the_header(
+    n: int, masked: bool, cap: int, extra: bytes
+) -> None:
+    frame = client_frame(b"\x01" * n)
+    if not masked:  # clear the mask bit and drop the mask key
+        head_len = len(frame) - n - 4
+        frame = frame[:1] + bytes([frame[1] & 0x7F]) + frame[2:head_len] + b"\x01" * n
+    head = 2 if n < 126 else 4 if n < 65536 else 10
+    whole = frame + extra
+    if n > cap:
+        assert [frame_extent(whole[:k], 0, cap) for k in range(head)] == [0] * head
+        assert frame_extent(whole, 0, cap) == head
+    else:
+        assert frame_extent(frame[:-1], 0, cap) == 0
+        assert frame_extent(whole, 0, cap) == len(frame)
+        assert frame_extent(b"junk" + whole, 4, cap) == len(frame)
+        if masked:  # eventlet's parser reads exactly that much
+            source = _FrameSource()
+            source.data = whole
+            ws = RFC6455WebSocket(source, {}, version=13)
+            ws.max_frame_length = cap
+            assert ws._recv_frame().getvalue() == b"\x01" * n
+            assert source.pos == len(frame)
