@@ -200,18 +200,28 @@ def decode_client(data: bytes | str) -> ClientMessage:
         raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
     v = _unpack(data, _CLIENT_LIMITS)
     kind = v[0]
+    if kind == 2 and 7 <= len(v) <= 8:
+        # The message every player sends every tick, checked inline when every field has
+        # its usual type; anything else takes input_fields(), which names the fault.
+        seq, mx, my, aim, buttons, ack = v[1:7]
+        render = v[7] if len(v) == 8 else None
+        if (
+            type(seq) is int
+            and 0 <= seq <= MAX_SEQ
+            and type(mx) is float
+            and -1.0 <= mx <= 1.0
+            and type(my) is float
+            and -1.0 <= my <= 1.0
+            and type(aim) is float
+            and -MAX_AIM <= aim <= MAX_AIM
+            and type(buttons) is int
+            and 0 <= buttons <= MAX_BUTTONS
+            and (ack is None or (type(ack) is int and 0 <= ack <= MAX_TICK))
+            and (render is None or (type(render) is int and 0 <= render <= MAX_TICK))
+        ):
+            return Input(seq, mx, my, aim, buttons, ack, render)
     if kind == MsgType.INPUT:
-        if len(v) != 8:
-            _arity(v, 7, "input")  # render_tick, the 8th field, may be left out
-        return Input(
-            seq=_int(v[1], "seq", 0, MAX_SEQ),
-            move_x=_float(v[2], "move_x", -1.0, 1.0),
-            move_y=_float(v[3], "move_y", -1.0, 1.0),
-            aim=_float(v[4], "aim", -MAX_AIM, MAX_AIM),
-            buttons=_int(v[5], "buttons", 0, MAX_BUTTONS),
-            ack_tick=_opt_int(v[6], "ack_tick", 0, MAX_TICK),
-            render_tick=_opt_int(v[7], "render_tick", 0, MAX_TICK) if len(v) == 8 else None,
-        )
+        return input_fields(v)
     if kind == MsgType.PING:
         _arity(v, 2, "ping")
         return Ping(client_time=_float(v[1], "client_time", -1e15, 1e15))
@@ -224,6 +234,21 @@ def decode_client(data: bytes | str) -> ClientMessage:
             room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
         )
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown client message type {kind}")
+
+
+def input_fields(v: list[Any]) -> Input:
+    """An input from its decoded array, every field checked; raises ProtocolError."""
+    if len(v) != 8:
+        _arity(v, 7, "input")  # render_tick, the 8th field, may be left out
+    return Input(
+        seq=_int(v[1], "seq", 0, MAX_SEQ),
+        move_x=_float(v[2], "move_x", -1.0, 1.0),
+        move_y=_float(v[3], "move_y", -1.0, 1.0),
+        aim=_float(v[4], "aim", -MAX_AIM, MAX_AIM),
+        buttons=_int(v[5], "buttons", 0, MAX_BUTTONS),
+        ack_tick=_opt_int(v[6], "ack_tick", 0, MAX_TICK),
+        render_tick=_opt_int(v[7], "render_tick", 0, MAX_TICK) if len(v) == 8 else None,
+    )
 
 
 def encode_client(msg: ClientMessage) -> bytes:

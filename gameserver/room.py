@@ -25,6 +25,7 @@ from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.maps import GameMap
 from gameserver.messages import (
     PROTOCOL_VERSION,
+    ClientMessage,
     Error,
     Goodbye,
     Input,
@@ -212,7 +213,7 @@ class Room:
 
     # --- from the readers -------------------------------------------------------------
 
-    def receive(self, member: Member, msg: Input | Ping) -> None:
+    def receive(self, member: Member, msg: ClientMessage) -> None:
         """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
         if member.msg_tokens < 1.0:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")

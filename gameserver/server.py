@@ -139,6 +139,8 @@ class GameServer:
             "players": len(self.room.members),
             "connections": len(self.connections),
             "sockets": len(self.sockets.conns),
+            "io_passes": self.sockets.passes,
+            "io_events": self.sockets.events,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "bytes_out": self.bytes_out,
             "gc_collections": self.gc.collections,

@@ -55,19 +55,48 @@ EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.001  # seconds between passes while inputs keep arriving: one wake-up serves many
 
 
+_WORDS = [sum(1 << (32 * i) for i in range(k)) for k in range(MAX_CLIENT_MESSAGE_BYTES // 4 + 2)]
+
+
 def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, offset: int = 0) -> bytes:
-    """XOR `data` with the 4-byte mask, starting `offset` bytes into it.
+    """XOR `data` with the 4-byte mask, starting `offset` bytes into it (eventlet's signature).
 
     eventlet's own version builds one bytes object per byte (about 28 us for a 100 B input);
-    one big-integer XOR does the same work in a couple of microseconds.
+    one big-integer XOR does the same work in about a microsecond.
     """
     if length is None:
         length = len(data)
     if length == 0:
         return b""
-    key = bytes(mask[(offset + i) % 4] for i in range(4))
-    reps = (key * (length // 4 + 1))[:length]
-    return (int.from_bytes(data[:length], "big") ^ int.from_bytes(reps, "big")).to_bytes(length, "big")
+    key = int.from_bytes(bytes(mask[(offset + i) % 4] for i in range(4)), "little")
+    words = _WORDS[(length + 3) >> 2] if length <= MAX_CLIENT_MESSAGE_BYTES else _words(length)
+    keys = key * words & ((1 << (8 * length)) - 1)
+    return (int.from_bytes(data[:length], "little") ^ keys).to_bytes(length, "little")
+
+
+def _words(length: int) -> int:
+    return sum(1 << (32 * i) for i in range((length + 3) >> 2))
+
+
+_SMALL_KEYS = [((1 << (8 * n)) - 1, _WORDS[(n + 3) >> 2]) for n in range(126)]
+
+
+def unmask_small(buf: bytes, pos: int, n: int) -> bytes:
+    """The payload of the small masked frame at `pos` (2-byte header, 4-byte key, n <= 125 bytes)."""
+    low, words = _SMALL_KEYS[n]
+    keys = int.from_bytes(buf[pos + 2 : pos + 6], "little") * words & low
+    return (int.from_bytes(buf[pos + 6 : pos + 6 + n], "little") ^ keys).to_bytes(n, "little")
+
+
+def pack_binary(payload: bytes) -> bytes:
+    """One unfragmented, unmasked binary frame, byte for byte what eventlet's _pack_message
+    writes when no extension is in use (tested against it); used on the send path."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x82, n)) + payload
+    if n < 65536:
+        return b"\x82\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x82\x7f" + n.to_bytes(8, "big") + payload
 
 
 class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
@@ -169,6 +198,8 @@ class Connection:
         self.close_sent = False
         self.remainder: bytes | None = None
         self.deadline: float | None = None
+        # eventlet's framing unless no extension was agreed (the default: deflate is declined)
+        self.pack = pack_binary if ws._get_permessage_deflate_enc() is None else ws._pack_message
         ws.socket = self.source
         ws.max_frame_length = MAX_CLIENT_MESSAGE_BYTES
         ws.Message = CappedMessage
@@ -189,69 +220,100 @@ class Connection:
     # --- input -------------------------------------------------------------------------
 
     def on_readable(self) -> None:
-        if len(self.inbuf) - self.pos < READ_SIZE:  # a flood's backlog is parsed before more is read
+        inbuf = self.inbuf
+        if len(inbuf) - self.pos < READ_SIZE:  # a flood's backlog is parsed before more is read
             try:
                 data = self.sock.recv(READ_SIZE)
             except BlockingIOError:
-                data = None
+                return
             except OSError:
                 data = b""
-            if data == b"":
+            if not data:
                 self.finish("peer_closed")
                 return
-            if data is not None:
-                if self.state == CLOSING or self.closing:
-                    return  # dropped: the peer is being closed and only its answer matters
-                if self.pos < len(self.inbuf):
-                    self.inbuf = self.inbuf[self.pos :] + data
-                else:
-                    self.inbuf = data
-                self.pos = 0
-        if self.state < CLOSING and not self.closing:
-            self._parse(MESSAGES_PER_TURN)
+            if self.state == CLOSING or self.closing:
+                return  # dropped: the peer is being closed and only its answer matters
+            self.inbuf = inbuf[self.pos :] + data if self.pos < len(inbuf) else data
+            self.pos = 0
+        elif self.closing:
+            return
+        self._parse(MESSAGES_PER_TURN)
 
     def _parse(self, budget: int) -> None:
-        """Take up to `budget` messages from what arrived; a longer backlog waits its next turn."""
+        """Take up to `budget` frames from what arrived; a longer backlog waits its next turn.
+
+        The frame every input arrives in (one whole masked binary frame of at most 125 bytes,
+        outside a fragmented message) is read here in a few operations; every other frame, and
+        every frame error, is eventlet's parser's.
+        """
         buf = self.inbuf
         pos = self.pos
+        size = len(buf)
+        member = self.member
+        while pos < size:
+            if not budget:
+                self.loop.backlog.append(self)
+                break
+            budget -= 1
+            if buf[pos] == 0x82 and pos + 1 < size and self.partial is None:
+                end = pos + buf[pos + 1] - 122  # 6 + n when the mask bit (0x80) is set
+                if 6 <= end - pos <= 131 and end <= size:
+                    data = unmask_small(buf, pos, end - pos - 6)
+                    pos = end
+                    if member is not None:  # joined: the hot path
+                        try:
+                            self.server.room.receive(member, codec.decode_client(data))
+                        except ProtocolError as exc:
+                            self._refuse(exc.error, exc.detail)
+                        if member.close_request is not None:
+                            break
+                    else:
+                        self._on_message(data)
+                        member = self.member
+                        if self.closing:
+                            break
+                    continue
+            pos = self._parse_with_eventlet(buf, pos)
+            if pos < 0:
+                pos = -pos
+                break
+            member = self.member
+            if self.closing:
+                break
+        self.pos = pos
+        if self.frames or self.outbox or (member.control if member is not None else False) or self.closing:
+            self.flush()
+
+    def _parse_with_eventlet(self, buf: bytes, pos: int) -> int:
+        """One frame through eventlet's parser: the position after it, or -pos to stop reading
+        (the frame is not all here yet, or the connection is closing)."""
+        n = frame_extent(buf, pos, MAX_CLIENT_MESSAGE_BYTES)
+        if not n:
+            return -pos
         src = self.source
-        recv_frame = self.ws._recv_frame
-        src.data = buf
+        src.data, src.pos = buf, pos
         try:
-            while True:
-                size = frame_extent(buf, pos, MAX_CLIENT_MESSAGE_BYTES)
-                if not size:
-                    break
-                if not budget:
-                    self.loop.backlog.append(self)
-                    break
-                budget -= 1
-                src.pos = pos
-                message = recv_frame(message=self.partial)
-                pos += size
-                if message.opcode & 8:
-                    self.ws._handle_control_frame(message.opcode, message.getvalue())
-                    continue
-                if not message.finished:
-                    self.partial = message
-                    continue
+            message = self.ws._recv_frame(message=self.partial)
+            pos += n
+            if message.opcode & 8:
+                self.ws._handle_control_frame(message.opcode, message.getvalue())
+            elif not message.finished:
+                self.partial = message
+            else:
                 self.partial = None
                 if message.opcode == 1:
                     self._refuse(ErrorCode.TEXT_FRAME, "binary frames only")
                 else:
                     self._on_message(message.getvalue())
-                if self.closing:
-                    break
         except FailedConnectionError as exc:  # eventlet's frame checks (and the size cap)
             reason = ErrorCode.MESSAGE_TOO_BIG.code if exc.status == 1009 else exc.message
             self._close(exc.status, reason)
+            return -pos
         except ConnectionClosedError:  # the peer's close frame, answered by _peer_closed
-            pass
-        self.pos = pos
-        src.data = b""
-        member = self.member
-        if self.frames or self.outbox or (member.control if member is not None else False) or self.closing:
-            self.flush()
+            return -pos
+        finally:
+            src.data = b""
+        return pos
 
     def _on_message(self, data: bytes) -> None:
         member = self.member
@@ -260,9 +322,7 @@ class Connection:
             if member is None:
                 self._hello(msg)
                 return
-            if isinstance(msg, Hello):
-                raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
-            self.server.room.receive(member, msg)
+            self.server.room.receive(member, msg)  # a second hello is refused there
         except ProtocolError as exc:
             self._refuse(exc.error, exc.detail)
 
@@ -324,7 +384,7 @@ class Connection:
         if self.remainder is not None or self.close_sent or self.state == CLOSED:
             return  # the socket drains the remainder first; after the close frame, nothing
         member = self.member
-        pack = self.ws._pack_message
+        pack = self.pack
         parts = self.frames
         self.frames = []
         if member is not None:
@@ -337,7 +397,7 @@ class Connection:
             parts.append(pack(data))  # eventlet's framing
         if close is not None:
             code, reason = close
-            parts.append(pack(struct.pack("!H", code) + reason.encode(), control_code=8))
+            parts.append(self.ws._pack_message(struct.pack("!H", code) + reason.encode(), control_code=8))
             self.close_sent = True
         if not parts:
             return
@@ -441,6 +501,8 @@ class SocketLoop:
         self.backlog: list[Connection] = []
         self.deadlines: list[tuple[float, int, Connection]] = []
         self._seq = 0
+        self.passes = 0  # polls of the private epoll, and the socket events they returned
+        self.events = 0
 
     def adopt(self, ws: RFC6455WebSocket, peer: str) -> Connection:
         conn = Connection(self, ws, peer)
@@ -486,10 +548,13 @@ class SocketLoop:
         epfd = self.epoll.fileno()
         conns = self.conns
         readable = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+        idle = True
         while True:
-            if not self.backlog:
+            if idle and not self.backlog:
                 trampoline(epfd, read=True)  # wait in the hub until any socket is ready
             events = poll(0, EVENTS_PER_PASS)
+            self.passes += 1
+            self.events += len(events)
             backlog, self.backlog = self.backlog, []
             for waiting in backlog:
                 if waiting.state < CLOSING:
@@ -502,10 +567,13 @@ class SocketLoop:
                     conn.on_writable()
                 if ev & readable and conn.state != CLOSED:
                     conn.on_readable()
-            if events:
-                eventlet.sleep(READ_BATCH)  # let the next inputs gather
+            # While sockets keep being ready, poll again after READ_BATCH (a timer, no
+            # registration in the hub), so that one pass serves the inputs that gathered.
+            idle = not events
+            if not idle:
+                eventlet.sleep(READ_BATCH)
             elif self.backlog:
-                eventlet.sleep(0)
+                eventlet.sleep(0)  # a flood's backlog waits for everyone else's turn
 
     def close(self) -> None:
         for conn in list(self.conns.values()):

@@ -189,3 +189,30 @@ def test_flat_changes_round_trip(changes: list[Change]) -> None:
     changes = [c for c in changes if any(v is not None for v in (c.dqx, c.dqy, c.angle, c.hp))]
     snap = Snapshot(5, 4, 1, changes=tuple(changes))
     assert codec.decode_server(codec.encode_server(snap)) == snap
+
+
+near_input_fields = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 2**32 + 5)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([-1.0, 1.0, -2 * math.pi, 2 * math.pi, 2**31 - 1, 2**31, 255, 256, 0])
+    | st.text(max_size=2)
+)
+
+
+@given(st.lists(near_input_fields, min_size=6, max_size=7))
+@settings(max_examples=2000)
+def test_the_inline_input_check_agrees_with_the_field_by_field_one(fields: list[object]) -> None:
+    """decode_client takes usual inputs on a fast path; it must accept exactly what
+    input_fields() accepts, with the same result."""
+    v = [2, *fields]
+    try:
+        expected: object = codec.input_fields(v)
+    except ProtocolError as exc:
+        expected = exc.error
+    try:
+        got: object = codec.decode_client(msgpack.packb(v))
+    except ProtocolError as exc:
+        got = exc.error
+    assert got == expected

@@ -20,7 +20,16 @@ from gameserver import codec
 from gameserver.config import Config
 from gameserver.messages import Hello, Input, Welcome
 from gameserver.server import GameServer
-from gameserver.transport import CLOSED, OPEN, Connection, _FrameSource, frame_extent
+from gameserver.transport import (
+    CLOSED,
+    OPEN,
+    Connection,
+    _FrameSource,
+    apply_mask,
+    frame_extent,
+    pack_binary,
+    unmask_small,
+)
 
 
 def client_frame(payload: bytes, opcode: int = 2, fin: bool = True, mask: bytes | None = None) -> bytes:
@@ -235,3 +244,19 @@ def test_frame_extent_waits_for_whole_frames_and_refuses_big_ones_at_the_header(
             ws.max_frame_length = cap
             assert ws._recv_frame().getvalue() == b"\x01" * n
             assert source.pos == len(frame)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.one_of(st.integers(0, 300), st.integers(65_530, 65_540)), fill=st.binary(min_size=1, max_size=1))
+def test_the_binary_frame_packer_writes_what_eventlet_writes(n: int, fill: bytes) -> None:
+    payload = fill * n
+    ws = RFC6455WebSocket(_FrameSource(), {}, version=13)
+    assert pack_binary(payload) == ws._pack_message(payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=125), mask=st.binary(min_size=4, max_size=4), lead=st.binary(max_size=3))
+def test_small_frames_unmask_as_eventlet_does(payload: bytes, mask: bytes, lead: bytes) -> None:
+    frame = lead + client_frame(payload, mask=mask)
+    assert unmask_small(frame, len(lead), len(payload)) == payload
+    assert apply_mask(frame[len(lead) + 6 :], tuple(mask)) == payload
