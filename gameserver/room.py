@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
+from typing import Any
 
 import attrs
 
@@ -82,6 +83,7 @@ class Member:
     pending_view: set[int] = attrs.field(init=False, factory=set)
     control: deque[bytes] = attrs.field(init=False, factory=deque)
     close_request: tuple[int, str] | None = attrs.field(init=False, default=None)
+    link: Any = attrs.field(init=False, default=None)  # the transport's handle; opaque here
     # counters, for stats and tests
     inputs_dropped: int = attrs.field(init=False, default=0)
     snapshots_skipped: int = attrs.field(init=False, default=0)
@@ -112,14 +114,21 @@ class Member:
         """For the writer: control messages first, then the newest snapshot, if any."""
         out = list(self.control)
         self.control.clear()
-        if self.pending is not None:
-            tick, data = self.pending
-            self.pending = None
-            self.held_tick = tick
-            self.held_view = self.pending_view
-            self.snapshots_taken += 1
-            out.append(data)
+        snapshot = self.take_snapshot()
+        if snapshot is not None:
+            out.append(snapshot)
         return out
+
+    def take_snapshot(self) -> bytes | None:
+        """The newest snapshot, handed to the socket: from now on the client holds its tick."""
+        pending = self.pending
+        if pending is None:
+            return None
+        self.pending = None
+        self.held_tick = pending[0]
+        self.held_view = self.pending_view
+        self.snapshots_taken += 1
+        return pending[1]
 
 
 @attrs.define(eq=False)

@@ -115,12 +115,11 @@ class GameServer:
     def _send_loop(self) -> None:
         """Hand each tick's output to the sockets, outside the tick green thread; then the
         connections' deadlines (hello, a blocked send, a close the peer never answers)."""
-        connections = self.connections
         while self._running:
             self._send_wake.get()
             due, self._due = self._due, []
             for member in due:
-                conn = connections.get(member.entity_id)
+                conn = member.link  # None once the connection is gone
                 if conn is not None:
                     conn.flush()
             self.sockets.expire(time.monotonic())

@@ -231,7 +231,8 @@ class Connection:
             if not data:
                 self.finish("peer_closed")
                 return
-            if self.state == CLOSING or self.closing:
+            member = self.member
+            if (member.close_request if member is not None else self.close_request) is not None:
                 return  # dropped: the peer is being closed and only its answer matters
             self.inbuf = inbuf[self.pos :] + data if self.pos < len(inbuf) else data
             self.pos = 0
@@ -281,7 +282,11 @@ class Connection:
             if self.closing:
                 break
         self.pos = pos
-        if self.frames or self.outbox or (member.control if member is not None else False) or self.closing:
+        if member is not None:
+            due = bool(member.control) or member.close_request is not None
+        else:
+            due = bool(self.outbox) or self.close_request is not None
+        if due or self.frames:
             self.flush()
 
     def _parse_with_eventlet(self, buf: bytes, pos: int) -> int:
@@ -339,6 +344,7 @@ class Connection:
         except RoomFull as exc:
             raise ProtocolError(ErrorCode.SERVER_FULL, str(exc)) from None
         self.member = member
+        member.link = self
         self.state = OPEN
         self.deadline = None
         self.server.connections[member.entity_id] = self
@@ -385,6 +391,11 @@ class Connection:
             return  # the socket drains the remainder first; after the close frame, nothing
         member = self.member
         pack = self.pack
+        if member is not None and not self.frames and not member.control and member.close_request is None:
+            data = member.take_snapshot()  # after a tick, nearly always just this
+            if data is not None:
+                self._send(pack(data))
+            return
         parts = self.frames
         self.frames = []
         if member is not None:
@@ -477,6 +488,7 @@ class Connection:
         if member is not None:
             if member.close_request is None:
                 member.close_request = (1000, reason)
+            member.link = None
             self.server.room.leave(member)
             self.server.connections.pop(member.entity_id, None)
             why = member.close_request[1] or "peer_closed"

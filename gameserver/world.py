@@ -175,25 +175,28 @@ class World:
                 entity.hp = r.max_hp
                 entity.respawn_tick = None
         shooters: list[tuple[Entity, Input]] = []
+        dt = self.dt
+        width, height = r.world_width, r.world_height
+        game_map = self.game_map
         for eid, entity in self.entities.items():
             cmds = inputs.get(eid)
-            if not cmds or not entity.alive:
+            if not cmds or entity.hp <= 0:
                 entity.vx = entity.vy = 0.0
                 continue
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
-            if self.game_map is None:
+            if game_map is None:
                 for cmd in cmds:
-                    x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, r.world_width, r.world_height)
+                    x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, width, height)
             else:
-                walls, radius = self.game_map.walls, r.player_radius
+                walls, radius = game_map.walls, r.player_radius
                 for cmd in cmds:
                     x, y = step_with_walls(walls, x, y, cmd.move_x, cmd.move_y, step, radius)
             last = cmds[-1]
             entity.angle = quantize_angle(last.aim)
             entity.x, entity.y = x, y
-            entity.vx = (x - x0) / self.dt
-            entity.vy = (y - y0) / self.dt
+            entity.vx = (x - x0) / dt
+            entity.vy = (y - y0) / dt
             if last.buttons & FIRE and tick >= entity.next_fire_tick:
                 shooters.append((entity, last))
         self.shots_fired = [self._shoot(entity, cmd) for entity, cmd in shooters]
