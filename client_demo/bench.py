@@ -384,6 +384,9 @@ def _idle_holder(host: str, port: int, conn: Any, cpus: set[int] | None) -> None
                 todo -= 1
             for fd, ev in ep.poll(0.5):
                 s, req, accept = pending[fd]
+                if not (ev & select.EPOLLOUT and req):
+                    ep.unregister(fd)  # before any close below: a closed descriptor cannot be
+                    del pending[fd]
                 try:
                     if ev & select.EPOLLOUT and req:
                         if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
@@ -399,10 +402,11 @@ def _idle_holder(host: str, port: int, conn: Any, cpus: set[int] | None) -> None
                     wire.check_handshake_response(data[:end], accept)
                     held.append(s)
                 except (OSError, wire.FrameError):
+                    if fd in pending:
+                        ep.unregister(fd)
+                        del pending[fd]
                     s.close()
                     failed += 1
-                ep.unregister(fd)
-                del pending[fd]
         for s, _, _ in pending.values():
             s.close()
             failed += 1
@@ -452,10 +456,10 @@ def run_idle(levels: list[int], opts: argparse.Namespace) -> list[dict[str, Any]
                 need -= n
                 if failed:
                     break
-            held = sum(h[2] for h in holders)
-            time.sleep(2.0)  # let the server settle before reading its memory
+            time.sleep(2.0)  # let the server settle (and refuse what it cannot hold)
             s = server.sample()
             health = s["health"]
+            held = health["sockets"]  # the server's own count: a refused handshake is not held
             rows.append(
                 {
                     "target": level,

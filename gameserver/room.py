@@ -327,7 +327,7 @@ class Room:
                         ready.append(m)
                     continue
                 m.pending_view = seen
-                m.pending = (tick, head + pack_seq(m.last_applied_seq) + body + tail)
+                m.pending = (tick, b"".join((head, pack_seq(m.last_applied_seq), body, tail)))
                 ready.append(m)
             elif m.control:
                 ready.append(m)

@@ -34,6 +34,10 @@ from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
 
+HTTP_SLOTS = 512  # HTTP requests and WebSocket handshakes in progress at once
+HTTP_TIMEOUT = 10.0  # seconds an HTTP client may take over one read or write
+SPARE_FILES = 64  # the listener, the epolls, logs, map files
+
 
 class GcSteering:
     """Run the collector between ticks instead of whenever allocations trip it."""
@@ -147,7 +151,19 @@ class GameServer:
         }
 
     def start(self) -> None:
-        raise_open_file_limit(self.config.connection_cap + 64)
+        # Every socket is a file: WebSockets, HTTP requests in progress, and a few of our own.
+        # eventlet's accept loop ends for good when accept() finds no free descriptor, so the
+        # WebSocket cap is kept within what the open-file limit leaves.
+        wanted = self.config.connection_cap + HTTP_SLOTS + SPARE_FILES
+        limit = raise_open_file_limit(wanted)
+        self.sockets.cap = min(self.config.connection_cap, limit - HTTP_SLOTS - SPARE_FILES)
+        if self.sockets.cap < self.config.connection_cap:
+            log.warning(
+                "the open-file limit (%d) allows %d WebSockets, not %d: more are refused with server_full",
+                limit,
+                self.sockets.cap,
+                self.config.connection_cap,
+            )
         self.listener = eventlet.listen((self.config.host, self.config.port), backlog=1024)
         self._running = True
         app = WebApp(self)
@@ -157,7 +173,8 @@ class GameServer:
                 self.listener,
                 app,
                 debug=False,  # no tracebacks to clients
-                max_size=self.config.connection_cap,
+                max_size=HTTP_SLOTS,  # a WebSocket leaves the pool after its handshake
+                socket_timeout=HTTP_TIMEOUT,  # a slow HTTP client cannot hold a slot for ever
                 log_output=False,
                 log=_WsgiLog(),
                 protocol=_LeanHttpProtocol,
@@ -222,18 +239,20 @@ class _WsgiLog:
         log.debug("wsgi: %s", message.rstrip())
 
 
-def raise_open_file_limit(wanted: int) -> None:
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft open-file limit towards `wanted` (up to the hard limit); the new limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= wanted:
-        return
+        return soft
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     except (ValueError, OSError) as exc:
         log.warning("could not raise the open-file limit to %d: %s", wanted, exc)
-        return
+        return soft
     if target < wanted:
-        log.warning("open-file limit is %d (hard limit); %d connections want %d", target, wanted, wanted)
+        log.warning("the open-file limit is %d (the hard limit); %d wanted", target, wanted)
+    return target
 
 
 def serve(config: Config, game_map: GameMap | None = None) -> int:

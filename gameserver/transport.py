@@ -513,6 +513,7 @@ class SocketLoop:
         self.backlog: list[Connection] = []
         self.deadlines: list[tuple[float, int, Connection]] = []
         self._seq = 0
+        self.cap = server.config.connection_cap  # WebSockets held at once; lowered by start()
         self.passes = 0  # polls of the private epoll, and the socket events they returned
         self.events = 0
 
@@ -520,10 +521,12 @@ class SocketLoop:
         conn = Connection(self, ws, peer)
         self.conns[conn.fd] = conn
         self.epoll.register(conn.fd, select.EPOLLIN)
-        cap = self.server.config.connection_cap
-        if len(self.conns) > cap:
-            conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {cap} connections")
+        if len(self.conns) > self.cap:
+            # Only handshakes that were under way when the cap was reached get here (the web
+            # app answers 503 before the upgrade past it): refuse, and free the file at once.
+            conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {self.cap} connections")
             conn.flush()
+            conn.finish("server_full")
         else:
             self.set_deadline(conn, self.server.config.hello_timeout)
         return conn
@@ -648,6 +651,19 @@ class WebApp:
                 "400 Bad Request",
                 "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n",
             )
+        sockets = self.server.sockets
+        if len(sockets.conns) >= sockets.cap:
+            # Refused before the upgrade: a WebSocket refused after it would hold a file until
+            # its peer answered, and a flood of them could use up the open-file limit.
+            start_response(
+                "503 Service Unavailable",
+                [
+                    ("Retry-After", "5"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Connection", "close"),
+                ],
+            )
+            return [f"server_full: the server holds {sockets.cap} connections\n".encode()]
         if not self.server.config.permessage_deflate:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         result: Iterable[bytes] = self.ws_app(environ, start_response)

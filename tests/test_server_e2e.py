@@ -372,6 +372,27 @@ def test_server_full_is_refused_with_try_again_later() -> None:
         run(scenario(s.ws_url))
 
 
+def test_websockets_past_the_connection_cap_are_refused_and_the_server_goes_on() -> None:
+    """--max-players 1 holds 65 WebSockets (players plus 64 for handshakes and refusals); the
+    next handshake is answered 503 server_full, and a place that frees up is taken."""
+
+    async def scenario(url: str) -> None:
+        held = [await connect(url) for _ in range(65)]
+        with pytest.raises(websockets.InvalidStatus) as info:
+            await connect(url)
+        assert info.value.response.status_code == 503
+        assert info.value.response.body is not None and b"server_full" in info.value.response.body
+        await held.pop().close()
+        wait_for(lambda: s.health()["sockets"] == 64, 5, "the server to forget the closed one")
+        async with player(url, "latecomer") as p:
+            await wait_until(lambda: len(p.ticks) >= 3, 5, "the latecomer's snapshots")
+        for ws in held:
+            await ws.close()
+
+    with ServerProcess("--max-players", "1") as s:
+        run(scenario(s.ws_url))
+
+
 def test_sigterm_says_goodbye_and_exits_zero_quickly() -> None:
     s = ServerProcess().start()
     results: dict[str, Any] = {}
