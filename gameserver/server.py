@@ -3,9 +3,9 @@
 Invariants:
 - The tick green thread runs room.tick() on a fixed timestep and then only wakes the sender
   green thread: it never touches a socket and never waits on a client.
-- Garbage collection is steered by the tick loop: objects alive after start-up are frozen out
-  of the collector, and collections run right after a tick, in the time before the next one,
-  so a full collection (10-17 ms here) never lands inside a tick.
+- Garbage collection is steered: objects alive after start-up are frozen out of the collector,
+  and collections run after a tick's snapshots are sent, in the time before the next tick, so a
+  full collection (10-17 ms here) never lands inside a tick or before a snapshot.
 - stop() says goodbye to every client with a reason and returns within about two seconds.
 """
 
@@ -126,13 +126,16 @@ class GameServer:
                 conn = member.link  # None once the connection is gone
                 if conn is not None:
                     conn.flush()
-            self.sockets.expire(time.monotonic())
+            now = time.monotonic()
+            self.sockets.expire(now)
+            # Collect after the snapshots are out, so a collection delays no one's snapshot.
+            next_tick = self.scheduler.next_deadline
+            self.gc.after_tick(next_tick - now if next_tick is not None else 0.0)
 
     def _tick_loop(self) -> None:
         sched = self.scheduler
         while self._running:
-            self.gc.after_tick(sched.run_due())
-            eventlet.sleep(sched.run_due())  # runs nothing unless the collection took a period
+            eventlet.sleep(sched.run_due())
 
     def health(self) -> dict[str, Any]:
         return {
