@@ -125,7 +125,10 @@ class GameServer:
             for member in due:
                 conn = member.link  # None once the connection is gone
                 if conn is not None:
-                    conn.flush()
+                    try:
+                        conn.flush()
+                    except Exception:  # one connection's fault stops no one else's snapshot
+                        conn.fail()
             now = time.monotonic()
             self.sockets.expire(now)
             # Collect after the snapshots are out, so a collection delays no one's snapshot.

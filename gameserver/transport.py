@@ -469,6 +469,16 @@ class Connection:
         else:
             self.finish("closed")  # the peer never answered our close frame
 
+    def fail(self) -> None:
+        """A fault of ours while serving this connection: log it, close the connection with
+        internal_error (1011), and leave every other connection alone."""
+        log.exception("%s: internal error; closing the connection", self.peer)
+        try:
+            self._refuse(ErrorCode.INTERNAL_ERROR, "the server failed serving this connection")
+            self.flush()
+        except Exception:
+            self.finish("internal_error")
+
     def finish(self, reason: str) -> None:
         """Cut the TCP connection (it may hold half a frame) and forget the player."""
         if self.state == CLOSED:
@@ -573,15 +583,21 @@ class SocketLoop:
             backlog, self.backlog = self.backlog, []
             for waiting in backlog:
                 if waiting.state < CLOSING:
-                    waiting._parse(MESSAGES_PER_TURN)
+                    try:
+                        waiting._parse(MESSAGES_PER_TURN)
+                    except Exception:
+                        waiting.fail()
             for fd, ev in events:
                 conn = conns.get(fd)
                 if conn is None:
                     continue
-                if ev & select.EPOLLOUT:
-                    conn.on_writable()
-                if ev & readable and conn.state != CLOSED:
-                    conn.on_readable()
+                try:
+                    if ev & select.EPOLLOUT:
+                        conn.on_writable()
+                    if ev & readable and conn.state != CLOSED:
+                        conn.on_readable()
+                except Exception:  # a fault serving one connection must not stop the others
+                    conn.fail()
             # While sockets keep being ready, poll again after READ_BATCH (a timer, no
             # registration in the hub), so that one pass serves the inputs that gathered.
             idle = not events

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from gameserver import codec
 from gameserver.config import Config
 from gameserver.messages import Hello, Input, Welcome
+from gameserver.room import Room
 from gameserver.server import GameServer
 from gameserver.transport import (
     CLOSED,
@@ -260,3 +261,28 @@ def test_small_frames_unmask_as_eventlet_does(payload: bytes, mask: bytes, lead:
     frame = lead + client_frame(payload, mask=mask)
     assert unmask_small(frame, len(lead), len(payload)) == payload
     assert apply_mask(frame[len(lead) + 6 :], tuple(mask)) == payload
+
+
+def test_a_fault_serving_one_connection_closes_it_with_internal_error_and_no_other(
+    loop: GameServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken, broken_peer = joined(loop)
+    fine, fine_peer = joined(loop)
+    receive = Room.receive
+
+    def receive_or_fail(room: Room, member: Any, msg: Any) -> None:
+        if member is broken.member:
+            raise RuntimeError("a bug")
+        receive(room, member, msg)
+
+    monkeypatch.setattr(Room, "receive", receive_or_fail)
+    data = codec.encode_client(Input(1, 1.0, 0.0, 0.0, 0, None))
+    broken_peer.sendall(client_frame(data))
+    frames = read_frames(recv_until(broken_peer, lambda got: any(op == 8 for op, _ in read_frames(got))))
+    errors = [codec.decode_server(p) for op, p in frames if op == 2]
+    assert [e.code for e in errors] == ["internal_error"]
+    assert (8, (1011).to_bytes(2, "big") + b"internal_error") in frames
+    fine_peer.sendall(client_frame(data))  # the loop goes on serving the others
+    wait_for(lambda: fine.member is not None and len(fine.member.inbox) == 1)
+    broken_peer.close()
+    fine_peer.close()
