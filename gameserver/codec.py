@@ -12,6 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from typing import Any
 
@@ -194,32 +195,44 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
 # --- client -> server ----------------------------------------------------------------------
 
 
+_unpack_client = functools.partial(msgpack.unpackb, strict_map_key=True, raw=False, **_CLIENT_LIMITS)
+
+
 def decode_client(data: bytes | str) -> ClientMessage:
     """Decode one message from a client. Raises ProtocolError only."""
+    if type(data) is bytes and len(data) <= MAX_CLIENT_MESSAGE_BYTES:
+        # The message every player sends every tick, checked inline when every field has
+        # its usual type; anything else takes _decode_client(), which names the fault.
+        try:
+            v = _unpack_client(data)
+        except Exception:
+            v = None
+        if type(v) is list and 7 <= len(v) <= 8 and v[0] == 2:
+            seq, mx, my, aim, buttons, ack = v[1:7]
+            render = v[7] if len(v) == 8 else None
+            if (
+                type(seq) is int
+                and 0 <= seq <= MAX_SEQ
+                and type(mx) is float
+                and -1.0 <= mx <= 1.0
+                and type(my) is float
+                and -1.0 <= my <= 1.0
+                and type(aim) is float
+                and -MAX_AIM <= aim <= MAX_AIM
+                and type(buttons) is int
+                and 0 <= buttons <= MAX_BUTTONS
+                and (ack is None or (type(ack) is int and 0 <= ack <= MAX_TICK))
+                and (render is None or (type(render) is int and 0 <= render <= MAX_TICK))
+            ):
+                return Input(seq, mx, my, aim, buttons, ack, render)
+    return _decode_client(data)
+
+
+def _decode_client(data: bytes | str) -> ClientMessage:
     if len(data) > MAX_CLIENT_MESSAGE_BYTES:
         raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
     v = _unpack(data, _CLIENT_LIMITS)
     kind = v[0]
-    if kind == 2 and 7 <= len(v) <= 8:
-        # The message every player sends every tick, checked inline when every field has
-        # its usual type; anything else takes input_fields(), which names the fault.
-        seq, mx, my, aim, buttons, ack = v[1:7]
-        render = v[7] if len(v) == 8 else None
-        if (
-            type(seq) is int
-            and 0 <= seq <= MAX_SEQ
-            and type(mx) is float
-            and -1.0 <= mx <= 1.0
-            and type(my) is float
-            and -1.0 <= my <= 1.0
-            and type(aim) is float
-            and -MAX_AIM <= aim <= MAX_AIM
-            and type(buttons) is int
-            and 0 <= buttons <= MAX_BUTTONS
-            and (ack is None or (type(ack) is int and 0 <= ack <= MAX_TICK))
-            and (render is None or (type(render) is int and 0 <= render <= MAX_TICK))
-        ):
-            return Input(seq, mx, my, aim, buttons, ack, render)
     if kind == MsgType.INPUT:
         return input_fields(v)
     if kind == MsgType.PING:

@@ -7,6 +7,7 @@ and the validation. docs/protocol.md is the reference for every field, type and 
 from __future__ import annotations
 
 import enum
+from typing import NamedTuple
 
 import attrs
 
@@ -53,8 +54,10 @@ class Hello:
     room: str | None = None  # reserved for rooms
 
 
-@attrs.frozen
-class Input:
+class Input(NamedTuple):
+    """A named tuple, unlike the other messages: every player sends one every tick, and a tuple
+    is built in half the time of a frozen attrs class (0.20 against 0.46 µs here)."""
+
     seq: int
     move_x: float
     move_y: float

@@ -166,6 +166,7 @@ def test_arbitrary_arrays_raise_only_protocol_error(kind: int, rest: list[object
         aim=st.floats(-2 * math.pi, 2 * math.pi),
         buttons=st.integers(0, 255),
         ack_tick=st.none() | st.integers(0, 2**31 - 1),
+        render_tick=st.none() | st.integers(0, 2**31 - 1),
     )
 )
 def test_any_valid_input_round_trips(msg: Input) -> None:
