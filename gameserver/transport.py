@@ -573,6 +573,8 @@ class SocketLoop:
         epfd = self.epoll.fileno()
         conns = self.conns
         readable = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+        writable = select.EPOLLOUT
+        closed = CLOSED
         idle = True
         while True:
             if idle and not self.backlog:
@@ -592,9 +594,9 @@ class SocketLoop:
                 if conn is None:
                     continue
                 try:
-                    if ev & select.EPOLLOUT:
+                    if ev & writable:
                         conn.on_writable()
-                    if ev & readable and conn.state != CLOSED:
+                    if ev & readable and conn.state != closed:
                         conn.on_readable()
                 except Exception:  # a fault serving one connection must not stop the others
                     conn.fail()
