@@ -14,7 +14,7 @@ from server_process import ServerProcess
 
 from client_demo import bench
 from client_demo.bots import run_bots, wire
-from client_demo.bots.runner import hist_percentile, percentile
+from client_demo.bots.runner import HIST_RES, Runner, hist_percentile, percentile
 from gameserver import codec
 from gameserver.messages import Change, Pong, Snapshot
 
@@ -52,6 +52,16 @@ def test_bots_play_verify_and_churn() -> None:
     assert rep["snapshots_per_s_median"] > 15
     assert rep["bytes_per_moving_entity"] is not None and rep["bytes_per_moving_entity"] > 0
     assert rep["welcome"]["tick_rate"] == 30
+    assert_kernel_intervals(rep)
+
+
+def assert_kernel_intervals(rep: dict) -> None:
+    """The kernel's receive timestamps (SO_TIMESTAMPNS) timed about every interval the loop did."""
+    assert rep["interval_ms_p99"] is not None and rep["interval_ms_p99"] > 0
+    assert rep["interval_ms_p99_kernel"] is not None and rep["interval_ms_p99_kernel"] > 0
+    loop, kernel = rep["intervals_counted"], rep["intervals_counted_kernel"]
+    assert loop > 0
+    assert abs(kernel - loop) <= max(3, 0.03 * loop), (kernel, loop)
 
 
 def test_fighting_bots_shoot_and_hit_in_the_arena() -> None:
@@ -89,6 +99,30 @@ def test_bots_over_two_processes_merge_their_reports() -> None:
     assert rep["processes"] == 2 and rep["bots"] == 4 and rep["connected"] == 4
     assert sorted(b["name"] for b in rep["per_bot"]) == ["bot0", "bot1", "bot2", "bot3"]
     assert rep["snapshots_per_s_median"] > 15
+    assert_kernel_intervals(rep)  # both processes' histograms merged
+
+
+def test_a_read_without_a_kernel_timestamp_is_left_out_of_the_kernel_intervals() -> None:
+    r = Runner("ws://127.0.0.1:1/ws", 1, "wander", verify=0)
+    try:
+        (bot,) = r.bots
+        r.start_window()
+        # (tick, loop reading in monotonic seconds, kernel reading in CLOCK_REALTIME seconds);
+        # the kernel's readings 1/32 s apart, exact in binary
+        for tick, now, arrival in [
+            (1, 10.000, 5000.0),
+            (2, 10.040, 5000.03125),
+            (3, 10.070, None),  # no timestamp: no kernel interval ends or starts here
+            (4, 10.100, 5000.09375),
+            (5, 10.140, 5000.125),
+        ]:
+            bot.on_snapshot(tick, now, arrival)
+        r.end_window()
+    finally:
+        r.epoll.close()
+    assert sum(r.intervals) == 4
+    assert sum(r.intervals_kernel) == 2
+    assert {i for i, n in enumerate(r.intervals_kernel) if n} == {int(0.03125 / HIST_RES)}
 
 
 def test_bots_count_a_server_that_refuses_them() -> None:

@@ -198,7 +198,8 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"{rep['processes']} process(es)",
         f"window: {w:.1f} s; snapshots/s per bot: median {f(rep['snapshots_per_s_median'], '.2f')}, "
         f"p1 {f(rep['snapshots_per_s_p1'], '.2f')}; inter-snapshot interval p99 "
-        f"{f(rep['interval_ms_p99'])} ms, max {f(rep['interval_ms_max'])} ms",
+        f"{f(rep['interval_ms_p99'])} ms (kernel arrival {f(rep['interval_ms_p99_kernel'])} ms), "
+        f"max {f(rep['interval_ms_max'])} ms",
         f"RTT (ping): p50 {f(rep['rtt_ms_p50'], '.2f')} ms, p99 {f(rep['rtt_ms_p99'], '.2f')} ms",
         f"bytes/s in {rep['bytes_in_per_s']:.0f} "
         f"({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "

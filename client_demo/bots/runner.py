@@ -18,6 +18,11 @@ counts its shots and hits from the snapshots' shots, and its kills and deaths fr
 
 Measurement: counters run all the time, but what is reported covers one window (set by
 Runner.start_window / end_window); arrival intervals and round trips are recorded only inside it.
+A snapshot's arrival is measured twice: time.monotonic() when the bot's loop reads it (so the
+interval includes the time the snapshot waited in the socket while the loop served other bots),
+and the kernel's receive timestamp of the read (SO_TIMESTAMPNS, CLOCK_REALTIME), which does not;
+on loopback the latter is about when the server sent it. Only differences between two readings
+of the same clock are used, and everything else (round trips, scheduling) is monotonic.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import math
 import random
 import select
 import socket
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -66,6 +72,11 @@ HIST_MAX = 8000  # 2 s; longer intervals land in the last bucket
 MAX_ERRORS_KEPT = 5
 MAX_CONNECTING = 64  # handshakes in flight at once
 TIMER_SLACK = 0.001  # seconds a timer may fire early
+# The kernel's receive timestamp (Linux): SCM_TIMESTAMPNS carries a struct timespec, two native
+# longs. Python 3.11 has no name for it; 35 is its value in asm-generic/socket.h.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("@ll")
+ANC_SIZE = socket.CMSG_SPACE(TIMESPEC.size)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -155,6 +166,7 @@ class Bot:
         self.move = (0.0, 0.0)
         self.next_turn = 0.0
         self.last_snap_at = 0.0
+        self.last_snap_kernel = 0.0  # kernel receive time of the previous snapshot; 0: none
         self.leave_at = math.inf
         self.we_closed = False
         self.strafe = 1.0 if rng.random() < 0.5 else -1.0
@@ -187,10 +199,12 @@ class Bot:
         self.ack_tick = None
         self.we_closed = False
         self.last_snap_at = 0.0
+        self.last_snap_kernel = 0.0
         self.leave_at = math.inf
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         err = s.connect_ex((r.host, r.port))
         if err not in (0, errno.EINPROGRESS):
             s.close()
@@ -242,8 +256,8 @@ class Bot:
         r = self.runner
         try:
             # Into one shared buffer: recv(n) would allocate (and for large n, mmap) n bytes
-            # per call only to shrink them again.
-            n = self.sock.recv_into(r.rbuf)
+            # per call only to shrink them again. recvmsg for the kernel's receive timestamp.
+            n, anc, _, _ = self.sock.recvmsg_into(r.rbufs, ANC_SIZE)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -254,6 +268,11 @@ class Bot:
             return
         data = r.rview[:n].tobytes()
         now = time.monotonic()
+        arrival = None  # the kernel's receive time of this read (CLOCK_REALTIME), if it gave one
+        for level, kind, cdata in anc:
+            if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET:
+                sec, nsec = TIMESPEC.unpack_from(cdata)
+                arrival = sec + nsec * 1e-9
         if self.runner.measuring:
             self.stats.bytes_in += len(data)
         buf = self.rbuf + data if self.rbuf else data
@@ -280,7 +299,7 @@ class Bot:
         self.rbuf = buf[pos:]
         for opcode, start, end in frames:
             if opcode == wire.OP_BINARY:
-                self.on_message(buf, start, end, now)
+                self.on_message(buf, start, end, now, arrival)
             elif opcode == wire.OP_CLOSE:
                 self.on_close_frame(buf[start:end])
             elif opcode == wire.OP_PING:
@@ -290,11 +309,11 @@ class Bot:
             if self.sock is None:
                 return
 
-    def on_message(self, buf: bytes, start: int, end: int, now: float) -> None:
+    def on_message(self, buf: bytes, start: int, end: int, now: float, arrival: float | None) -> None:
         if self.mirror is None:
             tick = wire.snapshot_tick(buf, start)
             if tick is not None:
-                self.on_snapshot(tick, now)
+                self.on_snapshot(tick, now, arrival)
                 return
             if buf[start + 1] == MsgType.SCOREBOARD:
                 return  # only verifying bots decode what they do not need
@@ -304,7 +323,7 @@ class Bot:
             self.count_error("protocol", str(exc))
             return
         if isinstance(msg, Snapshot):
-            self.on_snapshot(msg.tick, now)
+            self.on_snapshot(msg.tick, now, arrival)
             assert self.mirror is not None
             try:
                 self.mirror.apply(msg)
@@ -362,7 +381,10 @@ class Bot:
                     self.kills, self.deaths = line.score, line.deaths
                     break
 
-    def on_snapshot(self, tick: int, now: float) -> None:
+    def on_snapshot(self, tick: int, now: float, arrival: float | None) -> None:
+        """`now`: when the loop read the snapshot (monotonic); `arrival`: when the kernel received
+        it (CLOCK_REALTIME), or None when the read gave no timestamp: then no kernel interval
+        ends or starts here, so the two clocks are never mixed."""
         self.ack_tick = tick
         self.total_snapshots += 1
         r = self.runner
@@ -374,7 +396,12 @@ class Bot:
                     self.stats.max_interval = dt
                 i = int(dt / HIST_RES)
                 r.intervals[i if i < HIST_MAX else HIST_MAX - 1] += 1
+            if arrival is not None and self.last_snap_kernel:
+                # CLOCK_REALTIME may be stepped back: such an interval counts as 0.
+                i = max(0, int((arrival - self.last_snap_kernel) / HIST_RES))
+                r.intervals_kernel[i if i < HIST_MAX else HIST_MAX - 1] += 1
         self.last_snap_at = now
+        self.last_snap_kernel = arrival if arrival is not None else 0.0
 
     def on_close_frame(self, payload: bytes) -> None:
         code, reason = wire.parse_close(payload)
@@ -585,7 +612,8 @@ class Runner:
         self.window: tuple[float, float] | None = None
         self.cpu_at_start = 0.0
         self.cpu = 0.0
-        self.intervals = [0] * HIST_MAX
+        self.intervals = [0] * HIST_MAX  # between the loop's reads of two snapshots
+        self.intervals_kernel = [0] * HIST_MAX  # between their kernel receive timestamps
         self.welcome: Welcome | None = None
         self.interp_ticks = 3  # INTERP_DELAY in ticks, from the welcome
         self.weapon_range = 900.0  # from the welcome's rules
@@ -593,6 +621,7 @@ class Runner:
         self.churn_stay = (1.0, 3.0)  # seconds a churn bot stays before leaving
         self.rbuf = bytearray(1 << 20)
         self.rview = memoryview(self.rbuf)
+        self.rbufs = [self.rbuf]  # recvmsg_into's list of buffers, made once
 
     # --- the loop's plumbing -------------------------------------------------------------
 
@@ -640,6 +669,7 @@ class Runner:
             b.stats = Stats()
             b.kills_at_start, b.deaths_at_start = b.kills, b.deaths
         self.intervals = [0] * HIST_MAX
+        self.intervals_kernel = [0] * HIST_MAX
         self.cpu_at_start = time.process_time()
         self.measuring = True
 
@@ -731,6 +761,7 @@ class Runner:
             "window_s": w,
             "cpu_s": self.cpu,
             "intervals": self.intervals,
+            "intervals_kernel": self.intervals_kernel,
             "welcome": None
             if self.welcome is None
             else {
@@ -754,6 +785,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     bots = [b for p in parts for b in p["bots"]]
     window = max((p["window_s"] for p in parts), default=0.0)
     hist = [sum(col) for col in zip(*(p["intervals"] for p in parts), strict=True)] if parts else []
+    hist_k = [sum(col) for col in zip(*(p["intervals_kernel"] for p in parts), strict=True)] if parts else []
     rtts = [x for p in parts for x in p["rtts"]]
     rates = [b["snapshots_per_s"] for b in bots if b["connects"]]
     errors: Counter[str] = Counter()
@@ -777,6 +809,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "snapshots_per_s_p1": percentile(rates, 1),
         "snapshots_per_s_mean": sum(rates) / len(rates) if rates else None,
         "interval_ms_p99": _ms(hist_percentile(hist, 99)) if hist else None,
+        # the same from the kernel's receive timestamps: without the bots' own loop latency
+        "interval_ms_p99_kernel": _ms(hist_percentile(hist_k, 99)) if hist_k else None,
+        "intervals_counted": sum(hist),
+        "intervals_counted_kernel": sum(hist_k),
         "interval_ms_max": max((b["max_interval_ms"] for b in bots), default=None),
         "rtt_ms_p50": _ms(percentile(rtts, 50)),
         "rtt_ms_p99": _ms(percentile(rtts, 99)),
