@@ -147,6 +147,7 @@ def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
     assert 0 < row["server_cpu_per_wall"] < 2
     assert row["us_per_player_tick"] > 0
     assert row["snapshots_per_s_median"] > 15
+    assert row["interval_ms_p99_kernel"] is not None and row["interval_ms_p99_kernel"] > 0
     assert row["bytes_per_player_s"] > 0 and row["bytes_per_moving_entity"] > 0
     assert row["rss_mib"] > 5
     assert row["rules"]["world_width"] == 2000 and row["rules"]["speed"] == 150
