@@ -166,7 +166,9 @@ class Room:
             h_in = round((r.view_height / 2 + r.view_margin) * q)
             band = round(r.view_hysteresis * q)
             self.view = View(w_in, h_in, w_in + band, h_in + band)
-            self.grid = Grid(cell=max(w_in, h_in))
+            # Cells of half the smaller view extent: a view covers about 60 of them, and most of
+            # its entities sit in cells wholly inside it, taken without a check each.
+            self.grid = Grid(cell=max(1, min(w_in, h_in) // 2))
 
     @property
     def tick_no(self) -> int:

@@ -301,7 +301,9 @@ def test_view_records_are_encoded_once_per_entity_not_per_player() -> None:
         c.send_input(1.0, 0.0)
     rep = room.replicator
     room.tick()
-    assert len(rep._change_chunks) == 1 and len(rep._change_chunks[room.tick_no - 1]) == 10
+    # Everyone holds the previous snapshot: one set of change records for all ten, built once.
+    assert rep._previous_changes is not None and len(rep._previous_changes[0]) == 10
+    assert rep._change_chunks == {}
     for c in clients:
         c.read()
         assert c.mirror.as_rows() == room.replicator.frames[room.tick_no].rows
