@@ -264,13 +264,23 @@ class View:
         if me is None:
             return set()
         ex, ey = me[QX], me[QY]
-        wi, hi, wo, ho = self.half_w_in, self.half_h_in, self.half_w_out, self.half_h_out
-        ix0, ix1, iy0, iy1 = ex - wi, ex + wi, ey - hi, ey + hi
+        ix0, ix1, iy0, iy1 = (
+            ex - self.half_w_in,
+            ex + self.half_w_in,
+            ey - self.half_h_in,
+            ey + self.half_h_in,
+        )
+        ox0, ox1, oy0, oy1 = (
+            ex - self.half_w_out,
+            ex + self.half_w_out,
+            ey - self.half_h_out,
+            ey + self.half_h_out,
+        )
         c = grid.cell
         cells = grid.cells
         out: set[int] = set()
-        cy_range = range((ey - ho) // c, (ey + ho) // c + 1)
-        for cx in range((ex - wo) // c, (ex + wo) // c + 1):
+        cy_range = range(oy0 // c, oy1 // c + 1)
+        for cx in range(ox0 // c, ox1 // c + 1):
             inside_x = ix0 <= cx * c and cx * c + c - 1 <= ix1
             for cy in cy_range:
                 bucket = cells.get((cx, cy))
@@ -281,8 +291,10 @@ class View:
                     continue
                 for other in bucket:
                     r = rows[other]
-                    dx, dy = abs(r[QX] - ex), abs(r[QY] - ey)
-                    if (dx <= wi and dy <= hi) or (dx <= wo and dy <= ho and other in held):
+                    x, y = r[QX], r[QY]
+                    if (ix0 <= x <= ix1 and iy0 <= y <= iy1) or (
+                        other in held and ox0 <= x <= ox1 and oy0 <= y <= oy1
+                    ):
                         out.add(other)
         return out
 
