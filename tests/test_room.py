@@ -10,7 +10,7 @@ from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.combat import FIRE
 from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
-from gameserver.replication import Mirror
+from gameserver.replication import Frame, Grid, Mirror, View
 from gameserver.room import INBOX_LIMIT, Member, Room, RoomFull
 from gameserver.world import Rules
 
@@ -411,3 +411,34 @@ def test_the_scoreboard_is_bounded_and_carries_your_own_line() -> None:
         assert not [m for m in late.read() if isinstance(m, Scoreboard)]
     room.tick()
     assert [m for m in late.read() if isinstance(m, Scoreboard)]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 4000)), min_size=1, max_size=80),
+    st.integers(1, 300),
+    st.integers(1, 300),
+    st.integers(0, 100),
+    st.integers(1, 400),
+    st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_view_visible_is_exactly_the_rectangle_rule(
+    points: list[tuple[int, int]], half_w: int, half_h: int, band: int, cell: int, data: st.DataObject
+) -> None:
+    """Whole cells are taken without checking each entity; the result must be exactly what
+    checking every entity against the two rectangles gives."""
+    rows = {i: (x, y, 0, 100, 1, f"e{i}") for i, (x, y) in enumerate(points)}
+    frame = Frame(tick=1, rows=rows)
+    grid = Grid(cell=cell)
+    grid.rebuild(frame)
+    view = View(half_w, half_h, half_w + band, half_h + band)
+    me = data.draw(st.sampled_from(sorted(rows)))
+    held = set(data.draw(st.lists(st.sampled_from(sorted(rows)), max_size=20)))
+    ex, ey = rows[me][0], rows[me][1]
+    expected = {
+        i
+        for i, (x, y, *_) in rows.items()
+        if (abs(x - ex) <= half_w and abs(y - ey) <= half_h)
+        or (i in held and abs(x - ex) <= half_w + band and abs(y - ey) <= half_h + band)
+    }
+    assert view.visible(frame, grid, me, held) == expected
