@@ -55,6 +55,17 @@ def rewind_tick(now: int, render_tick: int | None, max_rewind: int) -> int:
     return max(render_tick, now - max_rewind)
 
 
+def ray_box(
+    sx: float, sy: float, aim: float, reach: float, radius: float
+) -> tuple[float, float, float, float]:
+    """A box (x0, y0, x1, y1) holding the centre of every circle of `radius` that ray_hit() can
+    hit: the segment from (sx, sy) to `reach` along `aim`, grown by 2 * radius (the circle may
+    start a radius behind the muzzle or end a radius past the reach, and lie a radius aside)."""
+    ex, ey = sx + math.cos(aim) * reach, sy + math.sin(aim) * reach
+    pad = 2 * radius
+    return min(sx, ex) - pad, min(sy, ey) - pad, max(sx, ex) + pad, max(sy, ey) + pad
+
+
 def ray_hit(
     sx: float,
     sy: float,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from gameserver import codec
-from gameserver.combat import FIRE, PositionHistory, ray_hit, rewind_tick
+from gameserver.combat import FIRE, PositionHistory, ray_box, ray_hit, rewind_tick
 from gameserver.messages import Input
 from gameserver.world import Entity, Rules, World
 
@@ -110,3 +113,20 @@ def test_render_tick_travels_in_the_input() -> None:
     old = Input(9, 0.0, 0.0, 1.0, 0, 40)
     assert len(codec.encode_client(old)) < len(codec.encode_client(msg))
     assert codec.decode_client(codec.encode_client(old)).render_tick is None
+
+
+@given(
+    st.lists(st.tuples(st.floats(-500, 500), st.floats(-500, 500)), max_size=40),
+    st.floats(-math.pi, math.pi),
+    st.floats(0, 600),
+    st.floats(1, 40),
+)
+@settings(max_examples=500, deadline=None)
+def test_targets_outside_the_ray_box_can_never_be_hit(
+    points: list[tuple[float, float]], aim: float, reach: float, radius: float
+) -> None:
+    """World._shoot tests only the targets in ray_box(); that must never change the result."""
+    targets = [(i, x, y) for i, (x, y) in enumerate(points)]
+    x0, y0, x1, y1 = ray_box(0.0, 0.0, aim, reach, radius)
+    boxed = [(i, x, y) for i, x, y in targets if x0 <= x <= x1 and y0 <= y <= y1]
+    assert ray_hit(0.0, 0.0, aim, reach, radius, boxed) == ray_hit(0.0, 0.0, aim, reach, radius, targets)
