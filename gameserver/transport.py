@@ -1,19 +1,21 @@
-"""The eventlet edge: the WSGI app (demo files, /ws, /healthz) and each connection's reader
-and writer green threads.
+"""The eventlet edge: the WSGI app (demo files, /ws, /healthz) and the SocketLoop, which
+serves every WebSocket after its handshake.
 
 Invariants:
 - Only this module and gameserver.server import eventlet.
-- Per connection, the reader (the WSGI green thread) decodes and hands messages to the room;
-  it yields after every message that found more input waiting, so a flooding client cannot
-  starve the process.
-- After each tick the server's sender green thread writes each due snapshot with one
-  non-blocking send (send_now). What a socket does not take goes to that connection's writer
-  green thread, which sends it under `send_timeout`; past it the TCP socket is cut, since a
-  frame may be half written (eventlet#332). eventlet's per-socket send lock orders the two.
+- No green thread waits on a client's socket. After the handshake a WebSocket leaves eventlet's
+  WSGI pool for the SocketLoop: one green thread, one private epoll, non-blocking recv and send.
+  A flooding client gets MESSAGES_PER_TURN frames a pass and waits for the next one.
+- After each tick the server's sender green thread calls Connection.flush() for each due
+  player: one non-blocking send. What the socket does not take stays as the connection's
+  remainder, sent when epoll reports the socket writable; a remainder not sent within
+  `send_timeout` cuts the TCP socket, since a frame may be half written. Only the newest
+  snapshot waits behind a remainder (latest wins).
 - The size cap is per message, not per frame: eventlet's max_frame_length alone lets
   fragments add up without bound, so the message buffer enforces the total too.
 - Every refusal carries a stable code: an error message, then a close frame whose code is the
   WebSocket close code and whose reason is the error code.
+- A fault while serving one connection closes that connection (internal_error) and no other.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ StartResponse = Callable[..., Any]
 
 READ_SIZE = 65536  # bytes per recv, and the most a connection's unparsed input may hold
 MESSAGES_PER_TURN = 16  # frames parsed per connection per pass: a flood waits for the next pass
-CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings than that go unanswered (RFC 6455 5.5.3)
+CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (RFC 6455 5.5.3)
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.001  # seconds between passes while inputs keep arriving: one wake-up serves many
 
