@@ -52,6 +52,7 @@ StartResponse = Callable[..., Any]
 
 READ_SIZE = 65536  # bytes per recv, and the most a connection's unparsed input may hold
 MESSAGES_PER_TURN = 16  # frames parsed per connection per pass: a flood waits for the next pass
+EARLY_FRAMES_LIMIT = 16  # pings and pongs allowed before hello; after it they count as messages
 CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (RFC 6455 5.5.3)
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.001  # seconds between passes while inputs keep arriving: one wake-up serves many
@@ -193,6 +194,7 @@ class Connection:
         self.inbuf = b""
         self.pos = 0
         self.partial: Any = None  # a fragmented message being put together
+        self.early_frames = 0  # pings and pongs before hello
         self.source = _FrameSource()
         self.frames: list[bytes] = []  # control frames (pongs) to send before any message
         self.outbox: list[bytes] = []  # messages before join: the refusal
@@ -303,6 +305,13 @@ class Connection:
             message = self.ws._recv_frame(message=self.partial)
             pos += n
             if message.opcode & 8:
+                if message.opcode != 8:  # pings and pongs count against the message rate
+                    if self.member is not None:
+                        self.server.room.charge(self.member)
+                    else:
+                        self.early_frames += 1
+                        if self.early_frames > EARLY_FRAMES_LIMIT:
+                            raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
                 self.ws._handle_control_frame(message.opcode, message.getvalue())
             elif not message.finished:
                 self.partial = message
@@ -317,6 +326,9 @@ class Connection:
             self._close(exc.status, reason)
             return -pos
         except ConnectionClosedError:  # the peer's close frame, answered by _peer_closed
+            return -pos
+        except ProtocolError as exc:
+            self._refuse(exc.error, exc.detail)
             return -pos
         finally:
             src.data = b""

@@ -286,3 +286,35 @@ def test_a_fault_serving_one_connection_closes_it_with_internal_error_and_no_oth
     wait_for(lambda: fine.member is not None and len(fine.member.inbox) == 1)
     broken_peer.close()
     fine_peer.close()
+
+
+def test_websocket_pings_count_against_the_message_rate(loop: GameServer) -> None:
+    """Control frames are not messages of the protocol, but they cost the server the same."""
+    conn, peer = joined(loop)
+    ping = client_frame(b"hi", opcode=9)
+    got = b""
+    with eventlet.Timeout(5):
+        try:
+            for _ in range(400):  # the burst allows 120
+                peer.sendall(ping)
+                eventlet.sleep(0)
+                data = peer.recv(65536)
+                got += data
+                if any(op == 8 for op, _ in read_frames(got)):
+                    break
+        except OSError:
+            pass
+    got += recv_until(peer, lambda g: any(op == 8 for op, _ in read_frames(g)))
+    frames = read_frames(got)
+    assert (8, (1008).to_bytes(2, "big") + b"rate_limited") in frames
+    assert conn.member is not None and conn.member.close_request == (1008, "rate_limited")
+    peer.close()
+
+
+def test_pings_before_hello_are_bounded(loop: GameServer) -> None:
+    conn, peer = adopt(loop, small_buffers=False)
+    peer.sendall(client_frame(b"", opcode=9) * 40)
+    frames = read_frames(recv_until(peer, lambda g: any(op == 8 for op, _ in read_frames(g))))
+    assert (8, (1002).to_bytes(2, "big") + b"hello_required") in frames
+    assert sum(1 for op, _ in frames if op == 0xA) <= 16
+    peer.close()
