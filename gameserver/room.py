@@ -225,17 +225,15 @@ class Room:
     # --- from the readers -------------------------------------------------------------
 
     def charge(self, member: Member) -> None:
-        """Count a WebSocket control frame (ping, pong) against the member's message rate, as
-        receive() counts messages. Raises ProtocolError (rate_limited)."""
+        """Count one message, or one WebSocket control frame (ping, pong), against the member's
+        message rate. Raises ProtocolError (rate_limited)."""
         if member.msg_tokens < 1.0:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
         member.msg_tokens -= 1.0
 
     def receive(self, member: Member, msg: ClientMessage) -> None:
         """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
-        if member.msg_tokens < 1.0:
-            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
-        member.msg_tokens -= 1.0
+        self.charge(member)
         if type(msg) is not Input:
             if type(msg) is not Ping:
                 raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")

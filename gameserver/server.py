@@ -203,9 +203,8 @@ class GameServer:
             return
         log.info("stopping: saying goodbye to %d clients", len(self.connections))
         for member in self.room.close_all(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"):
-            conn = self.connections.get(member.entity_id)
-            if conn is not None:
-                conn.flush()
+            if member.link is not None:
+                member.link.flush()
         end = time.monotonic() + deadline
         while self.connections and time.monotonic() < end:
             eventlet.sleep(0.01)
