@@ -278,9 +278,8 @@ class Connection:
                         if self.closing:
                             break
                     continue
-            pos = self._parse_with_eventlet(buf, pos)
-            if pos < 0:
-                pos = -pos
+            pos, more = self._parse_with_eventlet(buf, pos)
+            if not more:
                 break
             member = self.member
             if self.closing:
@@ -293,12 +292,12 @@ class Connection:
         if due or self.frames:
             self.flush()
 
-    def _parse_with_eventlet(self, buf: bytes, pos: int) -> int:
-        """One frame through eventlet's parser: the position after it, or -pos to stop reading
-        (the frame is not all here yet, or the connection is closing)."""
+    def _parse_with_eventlet(self, buf: bytes, pos: int) -> tuple[int, bool]:
+        """One frame through eventlet's parser: the position after it, and whether to go on
+        (not when the frame is not all here yet, or the connection is closing)."""
         n = frame_extent(buf, pos, MAX_CLIENT_MESSAGE_BYTES)
         if not n:
-            return -pos
+            return pos, False
         src = self.source
         src.data, src.pos = buf, pos
         try:
@@ -324,15 +323,15 @@ class Connection:
         except FailedConnectionError as exc:  # eventlet's frame checks (and the size cap)
             reason = ErrorCode.MESSAGE_TOO_BIG.code if exc.status == 1009 else exc.message
             self._close(exc.status, reason)
-            return -pos
+            return pos, False
         except ConnectionClosedError:  # the peer's close frame, answered by _peer_closed
-            return -pos
+            return pos, False
         except ProtocolError as exc:
             self._refuse(exc.error, exc.detail)
-            return -pos
+            return pos, False
         finally:
             src.data = b""
-        return pos
+        return pos, True
 
     def _on_message(self, data: bytes) -> None:
         member = self.member

@@ -318,3 +318,19 @@ def test_pings_before_hello_are_bounded(loop: GameServer) -> None:
     assert (8, (1002).to_bytes(2, "big") + b"hello_required") in frames
     assert sum(1 for op, _ in frames if op == 0xA) <= 16
     peer.close()
+
+
+def test_half_a_frame_waits_for_the_rest_without_spinning(loop: GameServer) -> None:
+    """A frame cut at the start of the buffer (the usual case for a slow peer) must not keep the
+    connection coming back pass after pass."""
+    conn, peer = joined(loop)
+    frame = client_frame(codec.encode_client(Input(1, 1.0, 0.0, 0.0, 0, None)))
+    peer.sendall(frame[:3])
+    wait_for(lambda: len(conn.inbuf) == 3)
+    passes = loop.sockets.passes
+    eventlet.sleep(0.1)
+    assert loop.sockets.passes - passes < 10, "the SocketLoop kept polling for half a frame"
+    assert conn.loop.backlog == []
+    peer.sendall(frame[3:])
+    wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
+    peer.close()
