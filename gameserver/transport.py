@@ -39,7 +39,7 @@ from eventlet.hubs import trampoline
 from eventlet.websocket import ConnectionClosedError, FailedConnectionError, RFC6455WebSocket
 
 from gameserver import codec
-from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES, ErrorCode, ProtocolError
+from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES, ErrorCode, ProtocolError, decode_client
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
 from gameserver.room import Member, RoomFull
 
@@ -184,6 +184,7 @@ class Connection:
     def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
         self.loop = loop
         self.server = loop.server
+        self.receive = loop.server.room.receive  # the room never changes under a connection
         self.ws = ws
         self.peer = peer
         self.green = ws.socket  # eventlet's socket object: closing happens through it
@@ -267,7 +268,7 @@ class Connection:
                     pos = end
                     if member is not None:  # joined: the hot path
                         try:
-                            self.server.room.receive(member, codec.decode_client(data))
+                            self.receive(member, decode_client(data))
                         except ProtocolError as exc:
                             self._refuse(exc.error, exc.detail)
                         if member.close_request is not None:

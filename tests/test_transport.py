@@ -266,16 +266,18 @@ def test_small_frames_unmask_as_eventlet_does(payload: bytes, mask: bytes, lead:
 def test_a_fault_serving_one_connection_closes_it_with_internal_error_and_no_other(
     loop: GameServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    broken, broken_peer = joined(loop)
-    fine, fine_peer = joined(loop)
     receive = Room.receive
+    faulty: list[Any] = []
 
     def receive_or_fail(room: Room, member: Any, msg: Any) -> None:
-        if member is broken.member:
+        if member in faulty:
             raise RuntimeError("a bug")
         receive(room, member, msg)
 
-    monkeypatch.setattr(Room, "receive", receive_or_fail)
+    monkeypatch.setattr(Room, "receive", receive_or_fail)  # before the connections bind it
+    broken, broken_peer = joined(loop)
+    fine, fine_peer = joined(loop)
+    faulty.append(broken.member)
     data = codec.encode_client(Input(1, 1.0, 0.0, 0.0, 0, None))
     broken_peer.sendall(client_frame(data))
     frames = read_frames(recv_until(broken_peer, lambda got: any(op == 8 for op, _ in read_frames(got))))
