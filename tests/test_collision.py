@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gameserver.collision import WallGrid, move_with_walls, overlaps_wall, step_with_walls
@@ -66,7 +66,16 @@ def free_starts(draw: st.DrawFn) -> tuple[WallGrid, float, float, float]:
 steps = st.floats(-2 * T, 2 * T, allow_nan=False)
 
 
-@settings(max_examples=300, deadline=None)
+# About three drawn starts in four lie in a wall and are thrown away (941 invalid for 300 valid
+# in one run), and each start draws up to 81 floats. Twice in full test runs this test failed
+# where it never did alone (110 runs, some with both cores busy); hypothesis's health checks on
+# generation (too many filtered, too slow) are the likely cause. They judge the strategy's
+# speed, not the property, so they are off here.
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(free_starts(), steps, steps)
 def test_a_move_ends_clear_of_walls_on_the_grid_and_never_crosses_one(
     start: tuple[WallGrid, float, float, float], dx: float, dy: float
