@@ -6,8 +6,9 @@ Invariants:
   world, so inputs take effect at tick boundaries, in sequence order, at most
   `rules.max_inputs_per_tick` per tick and one per tick sustained.
 - tick() never sends: it leaves each member's newest snapshot in a latest-wins slot
-  (Member.pending) and says which members have something to send. take_outgoing() hands
-  the writer what to send and records the snapshot's tick as the member's new baseline: the
+  (Member.pending) and says which members have something to send. take_snapshot() (or
+  take_outgoing(), with the control messages) hands
+  the transport what to send and records the snapshot's tick as the member's new baseline: the
   transport is ordered, so what was handed to the socket is what the client will hold next.
 - A member whose acknowledgements lag more than `max_lag_ticks` behind is closed (too_slow),
   so a client that stops reading costs one pending snapshot and never stalls the tick.
@@ -102,7 +103,7 @@ class Member:
             self.control.append(data)
 
     def request_close(self, error: ErrorCode, message: str, *, goodbye: bool = False) -> None:
-        """Queue the error (or goodbye) message; the writer sends it, then closes."""
+        """Queue the error (or goodbye) message; the transport sends it, then closes."""
         if self.close_request is not None:
             return
         msg = Goodbye(error.code, message) if goodbye else Error(error.code, message)
@@ -111,7 +112,7 @@ class Member:
         self.close_request = (error.close_code, error.code)
 
     def take_outgoing(self) -> list[bytes]:
-        """For the writer: control messages first, then the newest snapshot, if any."""
+        """For the transport: control messages first, then the newest snapshot, if any."""
         out = list(self.control)
         self.control.clear()
         snapshot = self.take_snapshot()

@@ -29,7 +29,7 @@ from gameserver.config import Config
 from gameserver.maps import GameMap
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
-from gameserver.transport import DETACHED, Connection, SocketLoop, WebApp
+from gameserver.transport import DETACHED, SocketLoop, WebApp
 from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,6 @@ class GameServer:
             max_lag_seconds=config.max_lag,
             seed=config.seed,
         )
-        self.connections: dict[int, Connection] = {}  # joined players, by entity id
         self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
         self.gc = GcSteering()
@@ -150,7 +149,7 @@ class GameServer:
             "tick": self.room.tick_no,
             "tick_rate": self.config.tick_rate,
             "players": len(self.room.members),
-            "connections": len(self.connections),
+            "connections": len(self.room.members),  # joined players; each links to its Connection
             "sockets": len(self.sockets.conns),
             "io_passes": self.sockets.passes,
             "io_events": self.sockets.events,
@@ -201,12 +200,12 @@ class GameServer:
         """Goodbye to every client, then close; returns within `deadline` plus a little."""
         if not self._running:
             return
-        log.info("stopping: saying goodbye to %d clients", len(self.connections))
+        log.info("stopping: saying goodbye to %d clients", len(self.room.members))
         for member in self.room.close_all(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"):
             if member.link is not None:
                 member.link.flush()
         end = time.monotonic() + deadline
-        while self.connections and time.monotonic() < end:
+        while self.room.members and time.monotonic() < end:
             eventlet.sleep(0.01)
         self._running = False
         for t in self._threads:

@@ -361,7 +361,6 @@ class Connection:
         member.link = self
         self.state = OPEN
         self.deadline = None
-        self.server.connections[member.entity_id] = self
         log.info("%s joined as entity %d (%s)", self.peer, member.entity_id, msg.name)
 
     @property
@@ -514,7 +513,6 @@ class Connection:
                 member.close_request = (1000, reason)
             member.link = None
             self.server.room.leave(member)
-            self.server.connections.pop(member.entity_id, None)
             why = member.close_request[1] or "peer_closed"
             log.info("%s entity %d left (%s)", self.peer, member.entity_id, why)
 

@@ -93,7 +93,7 @@ def joined(server: GameServer) -> tuple[Connection, Any]:
     member = server.room.join("p")
     member.control.clear()
     conn.member, conn.state = member, OPEN
-    server.connections[member.entity_id] = conn
+    member.link = conn  # as after a hello
     return conn, theirs
 
 
@@ -175,7 +175,7 @@ def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running(loop: Ga
 
     assert member.close_request == (1008, "too_slow")
     assert conn.green.fileno() == -1  # the TCP socket was cut, not left half-written
-    assert loop.connections == {} and member.entity_id not in loop.room.members
+    assert member.entity_id not in loop.room.members and member.link is None
     during = [b for b in beats if started <= b <= cut]
     assert len(during) >= 10, f"only {len(during)} heartbeats while the send was blocked"
 
