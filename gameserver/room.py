@@ -7,9 +7,9 @@ Invariants:
   `rules.max_inputs_per_tick` per tick and one per tick sustained.
 - tick() never sends: it leaves each member's newest snapshot in a latest-wins slot
   (Member.pending) and says which members have something to send. take_snapshot() (or
-  take_outgoing(), with the control messages) hands
-  the transport what to send and records the snapshot's tick as the member's new baseline: the
-  transport is ordered, so what was handed to the socket is what the client will hold next.
+  take_outgoing(), with the control messages) hands the transport what to send and records
+  the snapshot's tick as the member's new baseline: the transport is ordered, so what was
+  handed to the socket is what the client will hold next.
 - A member whose acknowledgements lag more than `max_lag_ticks` behind is closed (too_slow),
   so a client that stops reading costs one pending snapshot and never stalls the tick.
 """
