@@ -78,7 +78,9 @@ class Member:
     msg_tokens: float = attrs.field(init=False, default=0.0)
     ack_tick: int | None = attrs.field(init=False, default=None)
     held_tick: int | None = attrs.field(init=False, default=None)  # baseline for the next delta
-    pending: tuple[int, bytes] | None = attrs.field(init=False, default=None)  # latest wins
+    # latest wins: the tick and the snapshot in parts (head, last_seq, body, shots), whose
+    # concatenation is the message; the body is the same bytes object for every member
+    pending: tuple[int, tuple[bytes, ...]] | None = attrs.field(init=False, default=None)
     # with interest management: the entities the client holds, and those in the pending snapshot
     held_view: set[int] = attrs.field(init=False, factory=set)
     pending_view: set[int] = attrs.field(init=False, factory=set)
@@ -122,6 +124,12 @@ class Member:
 
     def take_snapshot(self) -> bytes | None:
         """The newest snapshot, handed to the socket: from now on the client holds its tick."""
+        parts = self.take_snapshot_parts()
+        return None if parts is None else b"".join(parts)
+
+    def take_snapshot_parts(self) -> tuple[bytes, ...] | None:
+        """take_snapshot() in parts, for a socket that writes them at once (no copy: the
+        shared body is not copied once per member)."""
         pending = self.pending
         if pending is None:
             return None
@@ -333,7 +341,7 @@ class Room:
                         ready.append(m)
                     continue
                 m.pending_view = seen
-                m.pending = (tick, b"".join((head, pack_seq(m.last_applied_seq), body, tail)))
+                m.pending = (tick, (head, pack_seq(m.last_applied_seq), body, tail))
                 ready.append(m)
             elif m.control:
                 ready.append(m)

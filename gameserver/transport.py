@@ -29,7 +29,7 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,15 +91,19 @@ def unmask_small(buf: bytes, pos: int, n: int) -> bytes:
     return (int.from_bytes(buf[pos + 6 : pos + 6 + n], "little") ^ keys).to_bytes(n, "little")
 
 
+def binary_header(n: int) -> bytes:
+    """The header of one unfragmented, unmasked binary frame of `n` payload bytes."""
+    if n < 126:
+        return bytes((0x82, n))
+    if n < 65536:
+        return b"\x82\x7e" + n.to_bytes(2, "big")
+    return b"\x82\x7f" + n.to_bytes(8, "big")
+
+
 def pack_binary(payload: bytes) -> bytes:
     """One unfragmented, unmasked binary frame, byte for byte what eventlet's _pack_message
     writes when no extension is in use (tested against it); used on the send path."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x82, n)) + payload
-    if n < 65536:
-        return b"\x82\x7e" + n.to_bytes(2, "big") + payload
-    return b"\x82\x7f" + n.to_bytes(8, "big") + payload
+    return binary_header(len(payload)) + payload
 
 
 class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
@@ -405,9 +409,16 @@ class Connection:
         member = self.member
         pack = self.pack
         if member is not None and not self.frames and not member.control and member.close_request is None:
-            data = member.take_snapshot()  # after a tick, nearly always just this
-            if data is not None:
-                self._send(pack(data))
+            # After a tick, nearly always just the snapshot: its parts and a frame header go
+            # out in one sendmsg, so the body shared by every player is never copied per player.
+            parts = member.take_snapshot_parts()
+            if parts is None:
+                return
+            if pack is pack_binary:
+                size = sum(map(len, parts))
+                self._send((binary_header(size), *parts))
+            else:
+                self._send((pack(b"".join(parts)),))
             return
         parts = self.frames
         self.frames = []
@@ -423,13 +434,14 @@ class Connection:
             code, reason = close
             parts.append(self.ws._pack_message(struct.pack("!H", code) + reason.encode(), control_code=8))
             self.close_sent = True
-        if not parts:
-            return
-        self._send(parts[0] if len(parts) == 1 else b"".join(parts))
+        if parts:
+            self._send(parts)
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, parts: Sequence[bytes]) -> None:
+        """Write `parts` in one non-blocking sendmsg; what the socket does not take becomes the
+        remainder, sent when the socket is writable."""
         try:
-            sent = self.sock.send(data)
+            sent = self.sock.sendmsg(parts)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
@@ -437,8 +449,8 @@ class Connection:
             self.finish("send_failed")
             return
         self.server.bytes_out += sent
-        if sent < len(data):
-            self.remainder = data[sent:]
+        if sent < sum(map(len, parts)):
+            self.remainder = b"".join(parts)[sent:]
             self.loop.want_write(self, True)
             self.loop.set_deadline(self, self.server.config.send_timeout)
         elif self.close_sent:
@@ -454,7 +466,7 @@ class Connection:
         self.deadline = None
         if self.state == AWAIT_HELLO and not self.closing:
             self.loop.set_deadline(self, self.server.config.hello_timeout)
-        self._send(data)
+        self._send((data,))
         if self.remainder is None:
             self.flush()  # what came due meanwhile (the newest snapshot: latest wins)
 
