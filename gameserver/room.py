@@ -276,9 +276,12 @@ class Room:
                 m.msg_tokens = min(m.msg_tokens + rate, cap)
             inbox = m.inbox
             if inbox and m.close_request is None:
-                take = m.credit if m.credit < len(inbox) else len(inbox)
-                cmds = [inbox.popleft() for _ in range(take)]
-                m.credit -= take
+                if m.credit >= len(inbox):  # nearly always: one input, one credit
+                    cmds = list(inbox)
+                    inbox.clear()
+                else:
+                    cmds = [inbox.popleft() for _ in range(m.credit)]
+                m.credit -= len(cmds)
                 m.last_applied_seq = cmds[-1].seq
                 commands[eid] = cmds
         self.world.step(commands)
@@ -300,6 +303,7 @@ class Room:
             if shots and view is None:
                 shots_all = codec.encode_shots(shots)
         body_for = self.replicator.body_for
+        bodies: dict[int | None, tuple[bytes, bytes]] = {}  # body_for() by baseline, this tick
         view_body_for = self.replicator.view_body_for
         pack_seq = codec.pack_optional_int
         lag_floor = tick - self.max_lag_ticks
@@ -319,7 +323,10 @@ class Room:
                 if scoreboard is not None:
                     m.queue_control(scoreboard.for_member(m.entity_id))
                 if view is None:
-                    head, body = body_for(m.held_tick)
+                    shared = bodies.get(m.held_tick)
+                    if shared is None:
+                        shared = bodies[m.held_tick] = body_for(m.held_tick)
+                    head, body = shared
                     tail = shots_all
                     seen = m.pending_view
                 else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from math import floor
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -77,8 +78,11 @@ class Rules:
         }
 
 
+_TURN = 2 * math.pi
+
+
 def quantize_angle(aim: float) -> int:
-    return math.floor(aim / (2 * math.pi) * ANGLE_STEPS + 0.5) % ANGLE_STEPS
+    return math.floor(aim / _TURN * ANGLE_STEPS + 0.5) % ANGLE_STEPS
 
 
 def step_position(
@@ -90,8 +94,9 @@ def step_position(
         n = math.sqrt(n2)
         move_x /= n
         move_y /= n
-    x = min(max(snap(x + move_x * step), 0.0), width)
-    y = min(max(snap(y + move_y * step), 0.0), height)
+    # snap(), written out: this runs for every player every tick
+    x = min(max(floor((x + move_x * step) * QUANTA + 0.5) / QUANTA, 0.0), width)
+    y = min(max(floor((y + move_y * step) * QUANTA + 0.5) / QUANTA, 0.0), height)
     return x, y
 
 
@@ -134,6 +139,7 @@ class World:
     history: PositionHistory = attrs.field(init=False)
     deaths_total: int = attrs.field(init=False, default=0)  # the scoreboard changes with it
     shots_fired: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # last tick
+    _dead: dict[int, Entity] = attrs.field(init=False, factory=dict)  # waiting to respawn
 
     @history.default
     def _make_history(self) -> PositionHistory:
@@ -162,6 +168,7 @@ class World:
 
     def remove(self, entity_id: int) -> None:
         self.entities.pop(entity_id, None)
+        self._dead.pop(entity_id, None)
 
     def step(self, inputs: Mapping[int, Sequence[Input]]) -> None:
         """Advance one tick. `inputs` maps entity id to the inputs applied this tick, in order."""
@@ -169,19 +176,23 @@ class World:
         tick = self.tick
         r = self.rules
         step = r.speed * self.dt
-        for entity in self.entities.values():
-            if entity.respawn_tick is not None and entity.respawn_tick <= tick:
-                entity.x, entity.y = self._spawn_point()
-                entity.hp = r.max_hp
-                entity.respawn_tick = None
+        if self._dead:
+            for entity in [self._dead[eid] for eid in sorted(self._dead)]:  # in entity order
+                if entity.respawn_tick is not None and entity.respawn_tick <= tick:
+                    entity.x, entity.y = self._spawn_point()
+                    entity.hp = r.max_hp
+                    entity.respawn_tick = None
+                    del self._dead[entity.id]
         shooters: list[tuple[Entity, Input]] = []
         dt = self.dt
         width, height = r.world_width, r.world_height
         game_map = self.game_map
+        positions: dict[int, tuple[float, float]] = {}  # for the history, built on the way
         for eid, entity in self.entities.items():
             cmds = inputs.get(eid)
             if not cmds or entity.hp <= 0:
                 entity.vx = entity.vy = 0.0
+                positions[eid] = (entity.x, entity.y)
                 continue
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
@@ -195,12 +206,13 @@ class World:
             last = cmds[-1]
             entity.angle = quantize_angle(last.aim)
             entity.x, entity.y = x, y
+            positions[eid] = (x, y)
             entity.vx = (x - x0) / dt
             entity.vy = (y - y0) / dt
             if last.buttons & FIRE and tick >= entity.next_fire_tick:
                 shooters.append((entity, last))
         self.shots_fired = [self._shoot(entity, cmd) for entity, cmd in shooters]
-        self.history.record(tick, {eid: (e.x, e.y) for eid, e in self.entities.items()})
+        self.history.record(tick, positions)  # shots move no one
 
     def _shoot(self, shooter: Entity, cmd: Input) -> tuple[int, int | None]:
         """Fire once; returns (shooter id, id of the entity hit or None)."""
@@ -236,6 +248,7 @@ class World:
             target.deaths += 1
             self.deaths_total += 1
             target.respawn_tick = self.tick + r.respawn_ticks
+            self._dead[target.id] = target
             target.vx = target.vy = 0.0
             shooter.score += 1
         return shooter.id, target.id
