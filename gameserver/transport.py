@@ -55,7 +55,8 @@ MESSAGES_PER_TURN = 16  # frames parsed per connection per pass: a flood waits f
 EARLY_FRAMES_LIMIT = 16  # pings and pongs allowed before hello; after it they count as messages
 CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (RFC 6455 5.5.3)
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
-READ_BATCH = 0.001  # seconds between passes while inputs keep arriving: one wake-up serves many
+READ_BATCH = 0.002  # seconds between passes while inputs keep arriving: one wake-up serves many
+TICK_LEAD = 0.0005  # while busy, a pass this long before each tick, so inputs make that tick
 
 
 _WORDS = [sum(1 << (32 * i) for i in range(k)) for k in range(MAX_CLIENT_MESSAGE_BYTES // 4 + 2)]
@@ -645,9 +646,18 @@ class SocketLoop:
             # registration in the hub), so that one pass serves the inputs that gathered.
             idle = not events
             if not idle:
-                eventlet.sleep(READ_BATCH)
+                eventlet.sleep(self._batch_delay())
             elif self.backlog:
                 eventlet.sleep(0)  # a flood's backlog waits for everyone else's turn
+
+    def _batch_delay(self) -> float:
+        """READ_BATCH, or less when the next tick is nearer: then the pass comes TICK_LEAD
+        before the tick, and inputs that arrived since the last pass still make that tick."""
+        tick_at = self.server.scheduler.next_deadline
+        if tick_at is None:
+            return READ_BATCH
+        until = tick_at - TICK_LEAD - time.monotonic()
+        return until if 0.0 < until < READ_BATCH else READ_BATCH
 
     def close(self) -> None:
         for conn in list(self.conns.values()):

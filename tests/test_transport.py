@@ -24,6 +24,8 @@ from gameserver.server import GameServer
 from gameserver.transport import (
     CLOSED,
     OPEN,
+    READ_BATCH,
+    TICK_LEAD,
     Connection,
     _FrameSource,
     apply_mask,
@@ -336,3 +338,19 @@ def test_half_a_frame_waits_for_the_rest_without_spinning(loop: GameServer) -> N
     peer.sendall(frame[3:])
     wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
     peer.close()
+
+
+def test_a_busy_loop_passes_just_before_the_tick_so_late_inputs_make_it() -> None:
+    server = GameServer(Config())
+    sockets, sched = server.sockets, server.scheduler
+    sched.next_deadline = None  # no tick loop: the plain batch
+    assert sockets._batch_delay() == READ_BATCH
+    sched.next_deadline = time.monotonic() + 0.5  # far off: the plain batch
+    assert sockets._batch_delay() == READ_BATCH
+    before = time.monotonic()
+    sched.next_deadline = before + TICK_LEAD + READ_BATCH / 2
+    delay = sockets._batch_delay()
+    assert 0.0 < delay <= READ_BATCH / 2  # wakes TICK_LEAD before the tick, not after it
+    assert before + delay <= sched.next_deadline - TICK_LEAD
+    sched.next_deadline = time.monotonic() + TICK_LEAD / 2  # inside the lead: the plain batch
+    assert sockets._batch_delay() == READ_BATCH
