@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -21,7 +22,9 @@ from gameserver.collision import WallGrid
 
 FIRE = 1  # Input.buttons bit: the trigger is held
 
-Positions = dict[int, tuple[float, float]]
+# Per entity, its position after a tick, first in the tuple: the world records its rows
+# (Entity.row(): x and y in quanta, then the rest).
+Positions = dict[int, tuple[Any, ...]]
 
 
 @attrs.define(eq=False)

@@ -100,6 +100,9 @@ def step_position(
     return x, y
 
 
+Row = tuple[int, int, int, int, int, str]  # Entity.row(): qx, qy, angle, hp, kind, name
+
+
 @attrs.define(eq=False)
 class Entity:
     id: int
@@ -121,7 +124,7 @@ class Entity:
     def alive(self) -> bool:
         return self.hp > 0
 
-    def row(self) -> tuple[int, int, int, int, int, str]:
+    def row(self) -> Row:
         """The replicated view: quantized x, y, angle, hp, then the static kind and name."""
         return (int(self.x * QUANTA), int(self.y * QUANTA), self.angle, self.hp, self.kind, self.name)
 
@@ -139,6 +142,10 @@ class World:
     history: PositionHistory = attrs.field(init=False)
     deaths_total: int = attrs.field(init=False, default=0)  # the scoreboard changes with it
     shots_fired: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # last tick
+    # Entity.row() of every entity after the last step, built by step() itself; a row that did
+    # not change is the same tuple object as before. The history keeps these dicts.
+    rows: dict[int, Row] = attrs.field(init=False, factory=dict)
+    _rewound: dict[int, list[tuple[int, int, int]]] = attrs.field(init=False, factory=dict)  # this step
     _dead: dict[int, Entity] = attrs.field(init=False, factory=dict)  # waiting to respawn
 
     @history.default
@@ -184,15 +191,19 @@ class World:
                     entity.respawn_tick = None
                     del self._dead[entity.id]
         shooters: list[tuple[Entity, Input]] = []
+        self._rewound = {}
         dt = self.dt
         width, height = r.world_width, r.world_height
         game_map = self.game_map
-        positions: dict[int, tuple[float, float]] = {}  # for the history, built on the way
+        before = self.rows
+        rows: dict[int, Row] = {}  # the replicated view and the history, built on the way
         for eid, entity in self.entities.items():
             cmds = inputs.get(eid)
             if not cmds or entity.hp <= 0:
                 entity.vx = entity.vy = 0.0
-                positions[eid] = (entity.x, entity.y)
+                row = entity.row()
+                old = before.get(eid)
+                rows[eid] = old if old == row else row
                 continue
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
@@ -204,15 +215,21 @@ class World:
                 for cmd in cmds:
                     x, y = step_with_walls(walls, x, y, cmd.move_x, cmd.move_y, step, radius)
             last = cmds[-1]
-            entity.angle = quantize_angle(last.aim)
+            entity.angle = angle = quantize_angle(last.aim)
             entity.x, entity.y = x, y
-            positions[eid] = (x, y)
+            row = (int(x * QUANTA), int(y * QUANTA), angle, entity.hp, entity.kind, entity.name)  # row()
+            old = before.get(eid)
+            rows[eid] = old if old == row else row
             entity.vx = (x - x0) / dt
             entity.vy = (y - y0) / dt
             if last.buttons & FIRE and tick >= entity.next_fire_tick:
                 shooters.append((entity, last))
         self.shots_fired = [self._shoot(entity, cmd) for entity, cmd in shooters]
-        self.history.record(tick, positions)  # shots move no one
+        for _, hit in self.shots_fired:
+            if hit is not None:
+                rows[hit] = self.entities[hit].row()  # its hp changed
+        self.rows = rows
+        self.history.record(tick, rows)
 
     def _shoot(self, shooter: Entity, cmd: Input) -> tuple[int, int | None]:
         """Fire once; returns (shooter id, id of the entity hit or None)."""
@@ -232,12 +249,20 @@ class World:
                 for e in self.entities.values()
                 if x0 <= e.x <= x1 and y0 <= e.y <= y1 and e is not shooter and e.alive
             ]
-        else:
+        else:  # the rows of that tick: positions in quanta (exact: positions sit on the grid)
+            points = self._rewound.get(when)
+            if points is None:  # once per rewound tick, for all the shots judged there
+                points = self._rewound[when] = [(tid, row[0], row[1]) for tid, row in seen.items()]
             alive = self.entities
+            q0, q1, p0, p1 = x0 * QUANTA, x1 * QUANTA, y0 * QUANTA, y1 * QUANTA
             targets = [
-                (tid, x, y)
-                for tid, (x, y) in seen.items()
-                if x0 <= x <= x1 and y0 <= y <= y1 and tid != shooter.id and tid in alive and alive[tid].alive
+                (tid, qx / QUANTA, qy / QUANTA)
+                for tid, qx, qy in points
+                if q0 <= qx <= q1
+                and p0 <= qy <= p1
+                and tid != shooter.id
+                and tid in alive
+                and alive[tid].alive
             ]
         hit = ray_hit(shooter.x, shooter.y, cmd.aim, reach, r.player_radius, targets)
         if hit is None:

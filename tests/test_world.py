@@ -74,3 +74,42 @@ def test_same_inputs_same_state_hash_every_tick() -> None:
     assert _run(7, 1) == _run(7, 1)
     assert _run(7, 1) != _run(8, 1)
     assert _run(7, 1) != _run(7, 2)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["step", "step", "step", "join", "leave", "teleport"]),
+            st.integers(0, 7),  # which player
+            st.floats(-1, 1),
+            st.floats(-1, 1),
+            st.booleans(),  # fire
+        ),
+        max_size=60,
+    )
+)
+def test_the_rows_built_by_step_are_each_entity_row(ops: list[tuple[str, int, float, float, bool]]) -> None:
+    # Players close together, so that shots hit, kill and respawn them.
+    w = World(Rules(world_width=300.0, world_height=300.0, respawn_ticks=3, damage=50, fire_interval_ticks=1), DT)
+    players = [w.spawn_player(f"p{i}") for i in range(4)]
+    seq = 0
+    for op, who, mx, my, fire in ops:
+        live = [p for p in players if p.id in w.entities]
+        if op == "join":
+            players.append(w.spawn_player("late"))
+        elif op == "leave" and live:
+            w.remove(live[who % len(live)].id)
+        elif op == "teleport" and live:
+            live[who % len(live)].x = snap(mx * 100 + 150)
+        elif op == "step":
+            seq += 1
+            aim = math.atan2(my, mx)
+            inputs = {
+                p.id: [Input(seq, mx, my, aim, 1 if fire else 0, None)] for i, p in enumerate(live) if i != who % 5
+            }
+            before = dict(w.rows)
+            w.step(inputs)
+            assert w.rows == {eid: e.row() for eid, e in w.entities.items()}
+            for eid, row in w.rows.items():  # an unchanged row is the same tuple (deltas skip it)
+                if before.get(eid) == row:
+                    assert before[eid] is row
