@@ -115,11 +115,13 @@ def _pin(cpus: set[int] | None) -> Any:
 class Server:
     """A gameserver subprocess; its address comes from the line it prints first."""
 
-    def __init__(self, args: list[str], cpus: set[int] | None) -> None:
+    def __init__(self, args: list[str], cpus: set[int] | None, cwd: Path = ROOT) -> None:
+        # `-m` puts the working directory first on sys.path: the server runs the gameserver/
+        # of `cwd`, whatever is installed.
         cmd = [sys.executable, "-m", "gameserver", "--host", "127.0.0.1", "--port", "0", *args]
         self.proc = subprocess.Popen(
             cmd,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

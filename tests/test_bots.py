@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from server_process import ServerProcess
 
-from client_demo import bench
+from client_demo import bench, pair
 from client_demo.bots import run_bots, wire
 from client_demo.bots.runner import HIST_RES, Runner, hist_percentile, percentile
 from gameserver import codec
@@ -155,6 +155,16 @@ def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
     idle = result["idle"]
     assert idle[-1]["held"] == 100 and idle[-1]["kib_per_connection"] > 0
     assert result["machine"]["cpus"] >= 1
+
+
+def test_pair_measures_two_trees_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "pair.json"
+    root = Path(bench.__file__).resolve().parent.parent
+    args = ["--other", str(root), "--count", "5", "--warmup", "1", "--measure", "2", "--runs", "1"]
+    assert pair.main([*args, "--json", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["this"] > 0 and run["other"] > 0
+    assert run["ratio"] == run["this"] / run["other"]
 
 
 def test_proc_parsing() -> None:

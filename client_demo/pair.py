@@ -1,0 +1,142 @@
+"""`python -m client_demo.pair --other PATH`: two builds of the server measured at the same time.
+
+A shared VM's speed drifts by 10-20 % from one minute to the next, more than most changes are
+worth, so two benchmark runs one after the other cannot tell a 3 % change from the drift. Here
+two servers, this tree's and the one in PATH (a source tree, for example a `git worktree` of
+another commit), run at once on the same core (CPU 0), each with its own N wander bots on CPU 1
+(the reference scenario). Both feel the same drift, so the ratio of their CPU per player-tick
+holds to about 1 % while each figure alone moves by 15 %. Each run prints both figures and the
+ratio; the runs alternate which server starts first.
+
+Two servers share the core's caches, so the figures themselves are higher than a lone server's:
+the ratio is what this measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from client_demo import bench
+
+ROOT = bench.ROOT
+
+
+def _start_bots(url: str, n: int, warmup: float, duration: float, cpus: set[int] | None) -> subprocess.Popen[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "client_demo.bots",
+        "--url",
+        url,
+        "--count",
+        str(n),
+        "--behaviour",
+        "wander",
+        "--warmup",
+        str(warmup),
+        "--duration",
+        str(duration),
+        "--verify",
+        "1",
+        "--join-timeout",
+        "60",
+        "--json",
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=bench._pin(cpus))
+
+
+def _window_start(bots: subprocess.Popen[str], timeout: float) -> float:
+    """When the bots start measuring (all joined, warm-up done), from their '#window' line."""
+    assert bots.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([bots.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = bots.stdout.readline() if ready else ""
+        if not line:
+            break
+        if line.startswith("#window "):
+            return float(line.split()[1])
+    raise RuntimeError("the bots never started measuring")
+
+
+def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bool) -> dict[str, float]:
+    """One run: µs of server CPU per player-tick for this tree and for `other`, measured over
+    the same window."""
+    pin = (os.cpu_count() or 1) >= 2
+    server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
+    args = ["--map", "none", "--tick", "30", "--snapshot-rate", "30", "--max-players", str(n + 64)]
+    args += ["--log-level", "warning", "--seed", "1"]
+    trees = {"this": ROOT, "other": other}
+    order = ["other", "this"] if other_first else ["this", "other"]
+    servers: dict[str, bench.Server] = {}
+    bots: list[subprocess.Popen[str]] = []
+    try:
+        for name in order:
+            servers[name] = bench.Server(args, server_cpus, cwd=trees[name])
+        for name in order:
+            # The bots run on past the window, so that both windows can be the same.
+            bots.append(_start_bots(servers[name].ws_url, n, warmup, measure + 15, bot_cpus))
+        start = max(_window_start(b, 90) for b in bots)
+        bench._sleep_until(start)
+        a = {name: s.sample() for name, s in servers.items()}
+        bench._sleep_until(start + measure)
+        b = {name: s.sample() for name, s in servers.items()}
+    finally:
+        for p in bots:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+        for s in servers.values():
+            s.stop()
+    out = {}
+    for name in trees:
+        ticks = b[name]["health"]["ticks"] - a[name]["health"]["ticks"]
+        players = b[name]["health"]["players"]
+        if players != n or ticks <= 0:
+            raise RuntimeError(f"{name}: {players} of {n} players, {ticks} ticks in the window")
+        out[name] = (b[name]["cpu_s"] - a[name]["cpu_s"]) / (n * ticks) * 1e6
+    out["ratio"] = out["this"] / out["other"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m client_demo.pair", description=__doc__.split("\n\n")[0])
+    p.add_argument("--other", required=True, type=Path, help="the other source tree (holds gameserver/)")
+    p.add_argument("--count", type=int, default=400, help="players per server (default 400)")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds after all joined (default 5)")
+    p.add_argument("--measure", type=float, default=20.0, help="measured seconds per run (default 20)")
+    p.add_argument("--runs", type=int, default=3, help="runs (default 3)")
+    p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
+    opts = p.parse_args(argv)
+    other = opts.other.resolve()
+    if not (other / "gameserver" / "__main__.py").is_file():
+        p.error(f"{other} holds no gameserver/ package")
+    print(f"# this: {ROOT}\n# other: {other}\n# {opts.count} players each, {opts.measure:g} s per run", flush=True)
+    runs: list[dict[str, Any]] = []
+    for i in range(opts.runs):
+        r = run_pair(other, opts.count, opts.warmup, opts.measure, other_first=bool(i % 2))
+        runs.append(r)
+        print(
+            f"run {i + 1}: this {r['this']:.2f} µs, other {r['other']:.2f} µs per player-tick; "
+            f"this / other {r['ratio']:.3f}",
+            flush=True,
+        )
+    ratios = [r["ratio"] for r in runs]
+    print(f"this / other: mean {sum(ratios) / len(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})")
+    if opts.json_out:
+        Path(opts.json_out).write_text(json.dumps({"count": opts.count, "runs": runs}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
