@@ -242,7 +242,9 @@ class Room:
 
     def receive(self, member: Member, msg: ClientMessage) -> None:
         """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
-        self.charge(member)
+        if member.msg_tokens < 1.0:  # charge(), written out: every player, every tick
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
+        member.msg_tokens -= 1.0
         if type(msg) is not Input:
             if type(msg) is not Ping:
                 raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
@@ -347,7 +349,8 @@ class Room:
                     if m.control:
                         ready.append(m)
                     continue
-                m.pending_view = seen
+                if view is not None:
+                    m.pending_view = seen
                 m.pending = (tick, (head, pack_seq(m.last_applied_seq), body, tail))
                 ready.append(m)
             elif m.control:
