@@ -167,6 +167,22 @@ class Server:
             self.proc.stdout.close()
 
 
+def wait_window(bots: subprocess.Popen[str], timeout: float) -> tuple[float, float] | None:
+    """The measured window (monotonic start, end) from the bots' '#window' line, once all
+    joined and warmed up; None if it does not come within `timeout` seconds."""
+    assert bots.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([bots.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = bots.stdout.readline() if ready else ""
+        if not line:
+            return None
+        if line.startswith("#window "):
+            _, start, end = line.split()
+            return float(start), float(end)
+    return None
+
+
 def _sleep_until(t: float) -> None:
     delay = t - time.monotonic()
     if delay > 0:
@@ -221,18 +237,7 @@ def run_players(n: int, opts: argparse.Namespace, max_players: int, behaviour: s
             "--json",
         ]
         bots = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(bot_cpus))
-        assert bots.stdout is not None
-        window = None
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([bots.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            line = bots.stdout.readline() if ready else ""
-            if not line:
-                break
-            if line.startswith("#window "):
-                _, s, e = line.split()
-                window = (float(s), float(e))
-                break
+        window = wait_window(bots, 90)
         if window is None:
             raise RuntimeError(f"the bots never started measuring (N={n})")
         _sleep_until(window[0])

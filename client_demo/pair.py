@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,9 @@ from client_demo import bench
 ROOT = bench.ROOT
 
 
-def _start_bots(url: str, n: int, warmup: float, duration: float, cpus: set[int] | None) -> subprocess.Popen[str]:
+def _start_bots(
+    url: str, n: int, warmup: float, duration: float, cpus: set[int] | None
+) -> subprocess.Popen[str]:
     cmd = [
         sys.executable,
         "-m",
@@ -53,20 +53,6 @@ def _start_bots(url: str, n: int, warmup: float, duration: float, cpus: set[int]
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=bench._pin(cpus))
 
 
-def _window_start(bots: subprocess.Popen[str], timeout: float) -> float:
-    """When the bots start measuring (all joined, warm-up done), from their '#window' line."""
-    assert bots.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([bots.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = bots.stdout.readline() if ready else ""
-        if not line:
-            break
-        if line.startswith("#window "):
-            return float(line.split()[1])
-    raise RuntimeError("the bots never started measuring")
-
-
 def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bool) -> dict[str, float]:
     """One run: µs of server CPU per player-tick for this tree and for `other`, measured over
     the same window."""
@@ -84,7 +70,10 @@ def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bo
         for name in order:
             # The bots run on past the window, so that both windows can be the same.
             bots.append(_start_bots(servers[name].ws_url, n, warmup, measure + 15, bot_cpus))
-        start = max(_window_start(b, 90) for b in bots)
+        windows = [bench.wait_window(b, 90) for b in bots]
+        if None in windows:
+            raise RuntimeError("the bots never started measuring")
+        start = max(w[0] for w in windows if w is not None)
         bench._sleep_until(start)
         a = {name: s.sample() for name, s in servers.items()}
         bench._sleep_until(start + measure)
@@ -121,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     other = opts.other.resolve()
     if not (other / "gameserver" / "__main__.py").is_file():
         p.error(f"{other} holds no gameserver/ package")
-    print(f"# this: {ROOT}\n# other: {other}\n# {opts.count} players each, {opts.measure:g} s per run", flush=True)
+    print(
+        f"# this: {ROOT}\n# other: {other}\n# {opts.count} players each, {opts.measure:g} s per run",
+        flush=True,
+    )
     runs: list[dict[str, Any]] = []
     for i in range(opts.runs):
         r = run_pair(other, opts.count, opts.warmup, opts.measure, other_first=bool(i % 2))

@@ -228,7 +228,7 @@ def decode_client(data: bytes | str) -> ClientMessage:
                 and (ack is None or (type(ack) is int and 0 <= ack <= MAX_TICK))
                 and (render is None or (type(render) is int and 0 <= render <= MAX_TICK))
             ):
-                return _new_input((seq, mx, my, aim, buttons, ack, render))  # type: ignore[no-any-return]
+                return _new_input((seq, mx, my, aim, buttons, ack, render))
     return _decode_client(data)
 
 

@@ -430,13 +430,13 @@ class Connection:
             # After a tick, nearly always just the snapshot: its parts are joined behind the
             # frame header, one copy made just before the socket copies it. (A sendmsg of the
             # parts, with no copy at all, measured 1-4 % more CPU: the kernel's per-part cost.)
-            parts = member.take_snapshot_parts()
-            if parts is None:
+            snapshot = member.take_snapshot_parts()
+            if snapshot is None:
                 return
             if pack is pack_binary:
-                self._send(b"".join((binary_header(sum(map(len, parts))), *parts)))
+                self._send(b"".join((binary_header(sum(map(len, snapshot))), *snapshot)))
             else:
-                self._send(pack(b"".join(parts)))
+                self._send(pack(b"".join(snapshot)))
             return
         parts = self.frames
         self.frames = []

@@ -16,8 +16,8 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from math import floor
 from collections.abc import Mapping, Sequence
+from math import floor
 
 import attrs
 import msgpack

@@ -90,7 +90,9 @@ def test_same_inputs_same_state_hash_every_tick() -> None:
 )
 def test_the_rows_built_by_step_are_each_entity_row(ops: list[tuple[str, int, float, float, bool]]) -> None:
     # Players close together, so that shots hit, kill and respawn them.
-    w = World(Rules(world_width=300.0, world_height=300.0, respawn_ticks=3, damage=50, fire_interval_ticks=1), DT)
+    w = World(
+        Rules(world_width=300.0, world_height=300.0, respawn_ticks=3, damage=50, fire_interval_ticks=1), DT
+    )
     players = [w.spawn_player(f"p{i}") for i in range(4)]
     seq = 0
     for op, who, mx, my, fire in ops:
@@ -105,7 +107,9 @@ def test_the_rows_built_by_step_are_each_entity_row(ops: list[tuple[str, int, fl
             seq += 1
             aim = math.atan2(my, mx)
             inputs = {
-                p.id: [Input(seq, mx, my, aim, 1 if fire else 0, None)] for i, p in enumerate(live) if i != who % 5
+                p.id: [Input(seq, mx, my, aim, 1 if fire else 0, None)]
+                for i, p in enumerate(live)
+                if i != who % 5
             }
             before = dict(w.rows)
             w.step(inputs)
