@@ -253,7 +253,7 @@ class Room:
         # An input (every player, every tick: kept to one function call).
         if msg.ack_tick is not None and member.held_tick is not None:
             # A client can only acknowledge what it was sent; a larger claim is capped.
-            ack = min(msg.ack_tick, member.held_tick)
+            ack = msg.ack_tick if msg.ack_tick < member.held_tick else member.held_tick
             if member.ack_tick is None or ack > member.ack_tick:
                 member.ack_tick = ack
         if member.last_received_seq is not None and msg.seq <= member.last_received_seq:
@@ -275,7 +275,8 @@ class Room:
             if m.credit < burst:
                 m.credit += 1
             if m.msg_tokens < cap:
-                m.msg_tokens = min(m.msg_tokens + rate, cap)
+                tokens = m.msg_tokens + rate
+                m.msg_tokens = tokens if tokens < cap else cap
             inbox = m.inbox
             if inbox and m.close_request is None:
                 if m.credit >= len(inbox):  # nearly always: one input, one credit

@@ -94,9 +94,12 @@ def step_position(
         n = math.sqrt(n2)
         move_x /= n
         move_y /= n
-    # snap(), written out: this runs for every player every tick
-    x = min(max(floor((x + move_x * step) * QUANTA + 0.5) / QUANTA, 0.0), width)
-    y = min(max(floor((y + move_y * step) * QUANTA + 0.5) / QUANTA, 0.0), height)
+    # snap() and the clamp to the world, written out (every player, every tick): the same as
+    # min(max(snap(x + move_x * step), 0.0), width), without three calls an axis
+    x = floor((x + move_x * step) * QUANTA + 0.5) / QUANTA
+    x = x if 0.0 <= x <= width else (0.0 if x < 0.0 else width)
+    y = floor((y + move_y * step) * QUANTA + 0.5) / QUANTA
+    y = y if 0.0 <= y <= height else (0.0 if y < 0.0 else height)
     return x, y
 
 

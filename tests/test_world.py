@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from gameserver.messages import Input
@@ -117,3 +117,11 @@ def test_the_rows_built_by_step_are_each_entity_row(ops: list[tuple[str, int, fl
             for eid, row in w.rows.items():  # an unchanged row is the same tuple (deltas skip it)
                 if before.get(eid) == row:
                     assert before[eid] is row
+
+
+@given(st.floats(-50, 2050), st.floats(-50, 2050), st.floats(-1, 1), st.floats(-1, 1))
+def test_step_position_is_snap_then_clamp(x: float, y: float, mx: float, my: float) -> None:
+    assume(mx * mx + my * my <= 1.0)  # longer moves are scaled first, the same way either way
+    step = 150 * DT
+    want = (min(max(snap(x + mx * step), 0.0), 2000.0), min(max(snap(y + my * step), 0.0), 2000.0))
+    assert step_position(x, y, mx, my, step, 2000.0, 2000.0) == want
