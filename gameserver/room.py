@@ -80,7 +80,7 @@ class Member:
     held_tick: int | None = attrs.field(init=False, default=None)  # baseline for the next delta
     # latest wins: the tick and the snapshot in parts (head, last_seq, body, shots), whose
     # concatenation is the message; the body is the same bytes object for every member
-    pending: tuple[int, tuple[bytes, ...]] | None = attrs.field(init=False, default=None)
+    pending: tuple[int, tuple[bytes, bytes, bytes, bytes]] | None = attrs.field(init=False, default=None)
     # with interest management: the entities the client holds, and those in the pending snapshot
     held_view: set[int] = attrs.field(init=False, factory=set)
     pending_view: set[int] = attrs.field(init=False, factory=set)
@@ -127,7 +127,7 @@ class Member:
         parts = self.take_snapshot_parts()
         return None if parts is None else b"".join(parts)
 
-    def take_snapshot_parts(self) -> tuple[bytes, ...] | None:
+    def take_snapshot_parts(self) -> tuple[bytes, bytes, bytes, bytes] | None:
         """take_snapshot() in parts, for a socket that writes them at once (no copy: the
         shared body is not copied once per member)."""
         pending = self.pending

@@ -433,10 +433,12 @@ class Connection:
             snapshot = member.take_snapshot_parts()
             if snapshot is None:
                 return
-            if pack is pack_binary:
-                self._send(b"".join((binary_header(sum(map(len, snapshot))), *snapshot)))
-            else:
+            if pack is not pack_binary:
                 self._send(pack(b"".join(snapshot)))
+                return
+            head, seq, body, shots = snapshot  # see Member.pending
+            header = binary_header(len(head) + len(seq) + len(body) + len(shots))
+            self._send(b"".join((header, head, seq, body, shots)))
             return
         parts = self.frames
         self.frames = []

@@ -166,7 +166,7 @@ def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running(loop: Ga
             eventlet.sleep(0.01)
 
     beat = eventlet.spawn(heartbeat)
-    member.pending = (1, (b"x" * 1_000_000,))  # far more than the socket buffers hold
+    member.pending = (1, (b"", b"", b"x" * 1_000_000, b""))  # far more than the socket buffers hold
     started = time.monotonic()
     conn.flush()
     assert conn.remainder is not None
@@ -187,10 +187,13 @@ def test_what_the_socket_does_not_take_at_once_goes_out_in_order(loop: GameServe
     member = conn.member
     assert member is not None
     first, second = b"a" * 150_000, b"b" * 150_000
-    member.pending = (1, (first[:1000], first[1000:]))  # in parts, as the room leaves it
+    member.pending = (
+        1,
+        (first[:1000], first[1000:1005], first[1005:], b""),
+    )  # parts, as the room leaves them
     conn.flush()
     assert conn.remainder is not None  # far more than a 4 KiB buffer takes at once
-    member.pending = (2, (second,))
+    member.pending = (2, (b"", b"", second, b""))
     conn.flush()  # queued behind the remainder: the socket drains it first
     size = 2 * (10 + 150_000)
     received = recv_until(theirs, lambda got: len(got) >= size)
