@@ -167,6 +167,29 @@ class Server:
             self.proc.stdout.close()
 
 
+def server_args(map_args: list[str], max_players: int) -> list[str]:
+    """The server's flags for a benchmark run: 30 Hz ticks and snapshots, quiet, seeded."""
+    args = [*map_args, "--tick", "30", "--snapshot-rate", "30", "--max-players", str(max_players)]
+    return args + ["--log-level", "warning", "--seed", "1"]
+
+
+def start_bots(
+    url: str,
+    n: int,
+    behaviour: str,
+    warmup: float,
+    duration: float,
+    verify: int,
+    procs: int,
+    cpus: set[int] | None,
+) -> subprocess.Popen[str]:
+    """The bots subprocess (client_demo.bots), reporting JSON on its stdout."""
+    cmd = [sys.executable, "-m", "client_demo.bots", "--url", url, "--count", str(n)]
+    cmd += ["--behaviour", behaviour, "--warmup", str(warmup), "--duration", str(duration)]
+    cmd += ["--verify", str(verify), "--procs", str(procs), "--join-timeout", "60", "--json"]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus))
+
+
 def wait_window(bots: subprocess.Popen[str], timeout: float) -> tuple[float, float] | None:
     """The measured window (monotonic start, end) from the bots' '#window' line, once all
     joined and warmed up; None if it does not come within `timeout` seconds."""
@@ -195,48 +218,13 @@ def _sleep_until(t: float) -> None:
 def run_players(n: int, opts: argparse.Namespace, max_players: int, behaviour: str) -> dict[str, Any]:
     server_cpus = {0} if opts.pin else None
     bot_cpus = {1} if opts.pin else None
-    server = Server(
-        [
-            *opts.map_args,
-            "--tick",
-            "30",
-            "--snapshot-rate",
-            "30",
-            "--max-players",
-            str(max_players),
-            "--log-level",
-            "warning",
-            "--seed",
-            "1",
-        ],
-        server_cpus,
-    )
+    server = Server(server_args(opts.map_args, max_players), server_cpus)
     bots = None
     profile = None
     try:
-        cmd = [
-            sys.executable,
-            "-m",
-            "client_demo.bots",
-            "--url",
-            server.ws_url,
-            "--count",
-            str(n),
-            "--behaviour",
-            behaviour,
-            "--warmup",
-            str(opts.warmup),
-            "--duration",
-            str(opts.measure),
-            "--verify",
-            str(opts.verify),
-            "--procs",
-            str(opts.procs),
-            "--join-timeout",
-            "60",
-            "--json",
-        ]
-        bots = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(bot_cpus))
+        bots = start_bots(
+            server.ws_url, n, behaviour, opts.warmup, opts.measure, opts.verify, opts.procs, bot_cpus
+        )
         window = wait_window(bots, 90)
         if window is None:
             raise RuntimeError(f"the bots never started measuring (N={n})")

@@ -27,39 +27,12 @@ from client_demo import bench
 ROOT = bench.ROOT
 
 
-def _start_bots(
-    url: str, n: int, warmup: float, duration: float, cpus: set[int] | None
-) -> subprocess.Popen[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "client_demo.bots",
-        "--url",
-        url,
-        "--count",
-        str(n),
-        "--behaviour",
-        "wander",
-        "--warmup",
-        str(warmup),
-        "--duration",
-        str(duration),
-        "--verify",
-        "1",
-        "--join-timeout",
-        "60",
-        "--json",
-    ]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=bench._pin(cpus))
-
-
 def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bool) -> dict[str, float]:
     """One run: µs of server CPU per player-tick for this tree and for `other`, measured over
     the same window."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    args = ["--map", "none", "--tick", "30", "--snapshot-rate", "30", "--max-players", str(n + 64)]
-    args += ["--log-level", "warning", "--seed", "1"]
+    args = bench.server_args(["--map", "none"], n + 64)
     trees = {"this": ROOT, "other": other}
     order = ["other", "this"] if other_first else ["this", "other"]
     servers: dict[str, bench.Server] = {}
@@ -69,7 +42,9 @@ def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bo
             servers[name] = bench.Server(args, server_cpus, cwd=trees[name])
         for name in order:
             # The bots run on past the window, so that both windows can be the same.
-            bots.append(_start_bots(servers[name].ws_url, n, warmup, measure + 15, bot_cpus))
+            bots.append(
+                bench.start_bots(servers[name].ws_url, n, "wander", warmup, measure + 15, 1, 1, bot_cpus)
+            )
         windows = [bench.wait_window(b, 90) for b in bots]
         if None in windows:
             raise RuntimeError("the bots never started measuring")

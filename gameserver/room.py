@@ -128,8 +128,8 @@ class Member:
         return None if parts is None else b"".join(parts)
 
     def take_snapshot_parts(self) -> tuple[bytes, bytes, bytes, bytes] | None:
-        """take_snapshot() in parts, for a socket that writes them at once (no copy: the
-        shared body is not copied once per member)."""
+        """take_snapshot() in parts, left unjoined: the transport joins them once, behind its
+        frame header, instead of copying a joined snapshot again."""
         pending = self.pending
         if pending is None:
             return None
