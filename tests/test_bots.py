@@ -146,6 +146,7 @@ def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
     assert row["ticks"] > 30
     assert 0 < row["server_cpu_per_wall"] < 2
     assert row["us_per_player_tick"] > 0
+    assert 0 <= row["us_per_player_tick_kernel"] <= row["us_per_player_tick"]
     assert row["snapshots_per_s_median"] > 15
     assert row["interval_ms_p99_kernel"] is not None and row["interval_ms_p99_kernel"] > 0
     assert row["bytes_per_player_s"] > 0 and row["bytes_per_moving_entity"] > 0
