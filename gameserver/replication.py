@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import Any, Final
 
@@ -218,35 +219,37 @@ class Replicator:
         return self._head(baseline), body
 
 
+Strip = tuple[list[int], list[int], list[int]]  # xs (sorted), ids, ys: one entry per entity
+
+
 @attrs.define(eq=False)
 class Grid:
-    """Entity ids bucketed by square cells of `cell` quanta, rebuilt from each snapshot frame."""
+    """Entities in horizontal strips `cell` quanta high, each sorted by x, rebuilt from each
+    snapshot frame.
+
+    A view's rectangle covers a run of strips: each strip is cut to the rectangle's x range by
+    bisection, so only the entities of the strips across its top and bottom edges are checked
+    one by one (square cells would also leave every cell across its left and right edges).
+    """
 
     cell: int
-    cells: dict[tuple[int, int], list[int]] = attrs.field(init=False, factory=dict)
+    strips: dict[int, Strip] = attrs.field(init=False, factory=dict)
 
     def rebuild(self, frame: Frame) -> None:
-        cells: dict[tuple[int, int], list[int]] = {}
+        buckets: dict[int, list[tuple[int, int, int]]] = {}
         c = self.cell
         for eid, row in frame.rows.items():
-            key = (row[QX] // c, row[QY] // c)
-            bucket = cells.get(key)
+            key = row[QY] // c
+            bucket = buckets.get(key)
             if bucket is None:
-                cells[key] = [eid]
+                buckets[key] = [(row[QX], row[QY], eid)]
             else:
-                bucket.append(eid)
-        self.cells = cells
-
-    def query(self, x0: int, y0: int, x1: int, y1: int) -> list[int]:
-        """Ids in the cells that overlap the rectangle (a superset of those inside it)."""
-        c = self.cells
-        out: list[int] = []
-        for cx in range(x0 // self.cell, x1 // self.cell + 1):
-            for cy in range(y0 // self.cell, y1 // self.cell + 1):
-                bucket = c.get((cx, cy))
-                if bucket:
-                    out.extend(bucket)
-        return out
+                bucket.append((row[QX], row[QY], eid))
+        strips: dict[int, Strip] = {}
+        for key, bucket in buckets.items():
+            bucket.sort()
+            strips[key] = ([e[0] for e in bucket], [e[2] for e in bucket], [e[1] for e in bucket])
+        self.strips = strips
 
 
 @attrs.frozen
@@ -262,11 +265,11 @@ class View:
         """Entities inside the inner rectangle, plus those held that are still inside the outer
         one: an entity at the edge does not flicker in and out.
 
-        A grid cell that lies wholly inside the inner rectangle is taken whole; only the
-        entities of cells across an edge are checked one by one.
+        In a strip that lies wholly inside the inner rectangle's y range, the entities within
+        its x range are taken as one slice, and those in the outer band beside it by a set
+        intersection with `held`; only the strips across the y edges are checked one by one.
         """
-        rows = frame.rows
-        me = rows.get(eid)
+        me = frame.rows.get(eid)
         if me is None:
             return set()
         ex, ey = me[QX], me[QY]
@@ -283,24 +286,33 @@ class View:
             ey + self.half_h_out,
         )
         c = grid.cell
-        cells = grid.cells
+        strips = grid.strips
         out: set[int] = set()
-        cy_range = range(oy0 // c, oy1 // c + 1)
-        for cx in range(ox0 // c, ox1 // c + 1):
-            inside_x = ix0 <= cx * c and cx * c + c - 1 <= ix1
-            for cy in cy_range:
-                bucket = cells.get((cx, cy))
-                if not bucket:
-                    continue
-                if inside_x and iy0 <= cy * c and cy * c + c - 1 <= iy1:
-                    out.update(bucket)
-                    continue
-                for other in bucket:
-                    r = rows[other]
-                    x, y = r[QX], r[QY]
-                    if (ix0 <= x <= ix1 and iy0 <= y <= iy1) or (
-                        other in held and ox0 <= x <= ox1 and oy0 <= y <= oy1
-                    ):
+        for key in range(oy0 // c, oy1 // c + 1):
+            strip = strips.get(key)
+            if strip is None:
+                continue
+            xs, ids, ys = strip
+            lo = bisect_left(xs, ox0)
+            hi = bisect_right(xs, ox1, lo)
+            if lo == hi:
+                continue
+            top = key * c
+            if iy0 <= top and top + c - 1 <= iy1:
+                a = bisect_left(xs, ix0, lo, hi)
+                b = bisect_right(xs, ix1, a, hi)
+                out.update(ids[a:b])
+                if held:
+                    if lo < a:
+                        out.update(held.intersection(ids[lo:a]))
+                    if b < hi:
+                        out.update(held.intersection(ids[b:hi]))
+                continue
+            for k in range(lo, hi):  # x is inside the outer rectangle's range here
+                y = ys[k]
+                if oy0 <= y <= oy1:
+                    other = ids[k]
+                    if (iy0 <= y <= iy1 and ix0 <= xs[k] <= ix1) or other in held:
                         out.add(other)
         return out
 

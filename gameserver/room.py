@@ -175,8 +175,9 @@ class Room:
             h_in = round((r.view_height / 2 + r.view_margin) * q)
             band = round(r.view_hysteresis * q)
             self.view = View(w_in, h_in, w_in + band, h_in + band)
-            # Cells of half the smaller view extent: a view covers about 60 of them, and most of
-            # its entities sit in cells wholly inside it, taken without a check each.
+            # Strips half the smaller view extent high: a view spans about six of them, and only
+            # the entities of the two or three across its top and bottom edges are checked one
+            # by one (a third or a quarter of that height measured no faster at N = 200-1000).
             self.grid = Grid(cell=max(1, min(w_in, h_in) // 2))
 
     @property

@@ -425,8 +425,8 @@ def test_the_scoreboard_is_bounded_and_carries_your_own_line() -> None:
 def test_view_visible_is_exactly_the_rectangle_rule(
     points: list[tuple[int, int]], half_w: int, half_h: int, band: int, cell: int, data: st.DataObject
 ) -> None:
-    """Whole cells are taken without checking each entity; the result must be exactly what
-    checking every entity against the two rectangles gives."""
+    """Strips are cut by bisection without checking each entity; the result must be exactly
+    what checking every entity against the two rectangles gives."""
     rows = {i: (x, y, 0, 100, 1, f"e{i}") for i, (x, y) in enumerate(points)}
     frame = Frame(tick=1, rows=rows)
     grid = Grid(cell=cell)
