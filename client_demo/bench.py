@@ -532,18 +532,19 @@ def _f(v: Any, spec: str) -> str:
 
 def arena_table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| N | bots | server CPU (cores) | µs CPU / player-tick | tick p50 ms | tick p99 ms | overruns "
+        "| N | bots | server CPU (cores) | µs CPU / player-tick | of which kernel | tick p50 ms "
+        "| tick p99 ms | overruns "
         "| snapshots/s median | bytes / player / s | entities in view | moving in view "
         "| bytes / moving entity in view | snapshot B/s | scoreboard B/s (per s) "
         "| shots/s | hits/s | kills/s | bots CPU (cores) | saturated |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for r in rows:
         f = r.get("fight_per_s") or {}
         lines.append(
             f"| {r['players']} | {r.get('behaviour', '-')} | {_f(r['server_cpu_per_wall'], '.2f')} "
-            f"| {_f(r['us_per_player_tick'], '.1f')} "
+            f"| {_f(r['us_per_player_tick'], '.1f')} | {_f(r.get('us_per_player_tick_kernel'), '.1f')} "
             f"| {_f(r['tick_ms_p50'], '.2f')} | {_f(r['tick_ms_p99'], '.2f')} | {r['overruns']} "
             f"| {_f(r['snapshots_per_s_median'], '.2f')} | {_f(r['bytes_per_player_s'], ',.0f')} "
             f"| {_f(r['view_entities'], '.1f')} | {_f(r['view_moving'], '.1f')} "

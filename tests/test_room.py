@@ -309,6 +309,31 @@ def test_view_records_are_encoded_once_per_entity_not_per_player() -> None:
         assert c.mirror.as_rows() == room.replicator.frames[room.tick_no].rows
 
 
+def test_when_most_stand_still_each_view_gets_exactly_the_movers_changes() -> None:
+    room = Room(rules=VIEW_RULES)
+    clients = [Client(room, f"p{i}") for i in range(10)]
+    for i, c in enumerate(clients):
+        _place(room, c, 1000 + 20 * i, 1000)  # all see all
+    far = Client(room, "far")
+    _place(room, far, 3000, 3000)  # sees none of them
+    room.tick()
+    for c in [*clients, far]:
+        c.read()
+    movers = {clients[2].member.entity_id, clients[7].member.entity_id}
+    clients[2].send_input(1.0, 0.0)
+    clients[7].send_input(0.0, -1.0)
+    room.tick()
+    changed = room.replicator._previous_changes
+    assert changed is not None and changed[2] == movers  # the path for a few movers was taken
+    for c in clients:
+        (snap,) = [m for m in c.read() if isinstance(m, Snapshot)]
+        assert {ch.id for ch in snap.changes} == movers
+        assert c.mirror.as_rows() == {e: room.replicator.current.rows[e] for e in c.member.held_view}
+    # nothing it holds changed: no snapshot this tick (a heartbeat comes once a second)
+    assert not [m for m in far.read() if isinstance(m, Snapshot)]
+    assert set(far.mirror.rows) == {far.member.entity_id}
+
+
 @given(st.lists(op, max_size=60), st.integers(2, 40), st.integers(0, 3))
 @settings(max_examples=200, deadline=None)
 def test_client_mirror_equals_its_view(ops: list[tuple], history: int, layout: int) -> None:  # type: ignore[type-arg]
