@@ -3,8 +3,9 @@
 A shared VM's speed drifts by 10-20 % from one minute to the next, more than most changes are
 worth, so two benchmark runs one after the other cannot tell a 3 % change from the drift. Here
 two servers, this tree's and the one in PATH (a source tree, for example a `git worktree` of
-another commit), run at once on the same core (CPU 0), each with its own N wander bots on CPU 1
-(the reference scenario). Both feel the same drift, so the ratio of their CPU per player-tick
+another commit), run at once on the same core (CPU 0), each with its own N bots on CPU 1: wander
+bots in the reference scenario, or fighting bots on the arena map (`--scenario arena`). Both
+feel the same drift, so the ratio of their CPU per player-tick
 holds to about 1 % while each figure alone moves by 15 %. Each run prints both figures and the
 ratio; the runs alternate which server starts first.
 
@@ -27,12 +28,18 @@ from client_demo import bench
 ROOT = bench.ROOT
 
 
-def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bool) -> dict[str, float]:
+SCENARIOS = {"reference": "wander", "arena": "fight"}  # the bots' behaviour in each
+
+
+def run_pair(
+    other: Path, n: int, warmup: float, measure: float, other_first: bool, scenario: str = "reference"
+) -> dict[str, float]:
     """One run: µs of server CPU per player-tick for this tree and for `other`, measured over
     the same window."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    args = bench.server_args(["--map", "none"], n + 64)
+    args = bench.server_args(bench.map_args(scenario, True), n + 64)
+    behaviour = SCENARIOS[scenario]
     trees = {"this": ROOT, "other": other}
     order = ["other", "this"] if other_first else ["this", "other"]
     servers: dict[str, bench.Server] = {}
@@ -43,7 +50,7 @@ def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bo
         for name in order:
             # The bots run on past the window, so that both windows can be the same.
             bots.append(
-                bench.start_bots(servers[name].ws_url, n, "wander", warmup, measure + 15, 1, 1, bot_cpus)
+                bench.start_bots(servers[name].ws_url, n, behaviour, warmup, measure + 15, 1, 1, bot_cpus)
             )
         windows = [bench.wait_window(b, 90) for b in bots]
         if None in windows:
@@ -76,6 +83,7 @@ def run_pair(other: Path, n: int, warmup: float, measure: float, other_first: bo
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m client_demo.pair", description=__doc__.split("\n\n")[0])
     p.add_argument("--other", required=True, type=Path, help="the other source tree (holds gameserver/)")
+    p.add_argument("--scenario", choices=sorted(SCENARIOS), default="reference")
     p.add_argument("--count", type=int, default=400, help="players per server (default 400)")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after all joined (default 5)")
     p.add_argument("--measure", type=float, default=20.0, help="measured seconds per run (default 20)")
@@ -86,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (other / "gameserver" / "__main__.py").is_file():
         p.error(f"{other} holds no gameserver/ package")
     print(
-        f"# this: {ROOT}\n# other: {other}\n# {opts.count} players each, {opts.measure:g} s per run",
+        f"# this: {ROOT}\n# other: {other}\n# {opts.scenario}: {opts.count} players each, "
+        f"{opts.measure:g} s per run",
         flush=True,
     )
     runs: list[dict[str, Any]] = []
     for i in range(opts.runs):
-        r = run_pair(other, opts.count, opts.warmup, opts.measure, other_first=bool(i % 2))
+        r = run_pair(other, opts.count, opts.warmup, opts.measure, bool(i % 2), opts.scenario)
         runs.append(r)
         print(
             f"run {i + 1}: this {r['this']:.2f} µs, other {r['other']:.2f} µs per player-tick; "
@@ -101,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [r["ratio"] for r in runs]
     print(f"this / other: mean {sum(ratios) / len(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})")
     if opts.json_out:
-        Path(opts.json_out).write_text(json.dumps({"count": opts.count, "runs": runs}, indent=1))
+        out = {"scenario": opts.scenario, "count": opts.count, "runs": runs}
+        Path(opts.json_out).write_text(json.dumps(out, indent=1))
     return 0
 
 
