@@ -5,9 +5,9 @@ worth, so two benchmark runs one after the other cannot tell a 3 % change from t
 two servers, this tree's and the one in PATH (a source tree, for example a `git worktree` of
 another commit), run at once on the same core (CPU 0), each with its own N bots on CPU 1: wander
 bots in the reference scenario, or fighting bots on the arena map (`--scenario arena`). Both
-feel the same drift, so the ratio of their CPU per player-tick
-holds to about 1 % while each figure alone moves by 15 %. Each run prints both figures and the
-ratio; the runs alternate which server starts first.
+feel the same drift, so the ratio of their CPU per player-tick holds to about 1 % while each
+figure alone moves by 15 %. Each run prints both figures and the ratio; the runs alternate which
+server starts first.
 
 Two servers share the core's caches, so the figures themselves are higher than a lone server's:
 the ratio is what this measures.
