@@ -22,10 +22,14 @@ def make_room(players: int, seed: int = 1) -> tuple[Room, list[Member]]:
     return room, members
 
 
-def feed_inputs(room: Room, members: list[Member], rng: random.Random) -> None:
-    """One input per member, each moving at full speed in a random direction, acking its baseline."""
+def feed_inputs(room: Room, members: list[Member], rng: random.Random, still: float = 0.0) -> None:
+    """One input per member, each moving at full speed in a random direction and aiming along
+    it (or, with chance `still`, standing still and aiming at angle 0), acking its baseline."""
     for m in members:
         seq = (m.last_received_seq or 0) + 1
+        if still and rng.random() < still:
+            room.receive(m, Input(seq, 0.0, 0.0, 0.0, 0, m.held_tick))
+            continue
         a = rng.uniform(0, 2 * math.pi)
         room.receive(m, Input(seq, math.cos(a), math.sin(a), a, 0, m.held_tick))
 

@@ -11,10 +11,10 @@ import random
 
 import attrs
 import pytest
+from conftest import feed_inputs
 
 from gameserver.config import PROJECT_DIR
 from gameserver.maps import load_map
-from gameserver.messages import Input
 from gameserver.room import Member, Room
 from gameserver.world import Rules
 
@@ -22,8 +22,8 @@ SIZES = [500, 1000]
 
 
 def arena_room(players: int, still: float, seed: int = 1) -> tuple[Room, list[Member], random.Random]:
-    """An arena room after 40 ticks of play: `still` of the players stand still, the others
-    walk in headings that change now and then."""
+    """An arena room after 40 ticks of play: each tick, a player stands still with chance
+    `still` and otherwise walks in a random direction."""
     game_map = load_map(PROJECT_DIR / "assets" / "maps" / "arena.tmj")
     rules = attrs.evolve(
         Rules(),
@@ -41,11 +41,7 @@ def arena_room(players: int, still: float, seed: int = 1) -> tuple[Room, list[Me
 
 
 def arena_tick(room: Room, members: list[Member], rng: random.Random, still: float) -> None:
-    for m in members:
-        seq = (m.last_received_seq or 0) + 1
-        mx, my = (0.0, 0.0) if rng.random() < still else (rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7))
-        m.msg_tokens = 100.0
-        room.receive(m, Input(seq, mx, my, 1.0, 0, m.held_tick))
+    feed_inputs(room, members, rng, still)
     for m in room.tick():
         m.take_outgoing()
 
@@ -79,10 +75,7 @@ def test_view_body_for(benchmark, players: int, still: float) -> None:  # type: 
     """Replicator.view_body_for for every player holding the previous snapshot: spawns,
     change records picked out of the shared ones, removals."""
     room, members, rng = arena_room(players, still)
-    for m in members:  # one more step, captured, but no snapshot taken yet
-        m.msg_tokens = 100.0
-        mx, my = (0.0, 0.0) if rng.random() < still else (0.5, 0.5)
-        room.receive(m, Input((m.last_received_seq or 0) + 1, mx, my, 1.0, 0, m.held_tick))
+    feed_inputs(room, members, rng, still)  # one more step, captured, but no snapshot taken yet
     room.world.step({m.entity_id: list(m.inbox) for m in members})
     rep = room.replicator
     rep.capture(room.world)
