@@ -16,7 +16,7 @@ from client_demo import bench, pair
 from client_demo.bots import run_bots, wire
 from client_demo.bots.runner import HIST_RES, Runner, hist_percentile, percentile
 from gameserver import codec
-from gameserver.messages import Change, Pong, Snapshot
+from gameserver.messages import Change, Pong, Snapshot, Welcome
 
 
 def test_bots_play_verify_and_churn() -> None:
@@ -125,6 +125,36 @@ def test_a_read_without_a_kernel_timestamp_is_left_out_of_the_kernel_intervals()
     assert {i for i, n in enumerate(r.intervals_kernel) if n} == {int(0.03125 / HIST_RES)}
 
 
+def test_the_tick_wheel_sends_each_playing_bot_once_a_period_at_its_phase() -> None:
+    r = Runner("ws://127.0.0.1:1/ws", 4, "wander", verify=0)
+    fired: list[tuple[float, int]] = []
+    try:
+        r.on_joined(r.bots[0], Welcome(1, 1, 10, 10, "", "main", 0))  # period 0.1 s
+        for b in r.bots:
+            b.state = "playing"
+            b.on_tick = lambda now, i=b.index: fired.append((now, i))  # type: ignore[method-assign]
+        r.bots[3].state = "hello"  # not yet joined: skipped, no burst later
+        # phases 0, 25, 50, 75 ms; the first call starts the wheel at its time
+        assert r.run_ticks(100.030) == pytest.approx(100.050)
+        assert fired == []
+        assert r.run_ticks(100.0495) == pytest.approx(100.075)  # within TIMER_SLACK: bot 2 fires
+        assert fired == [(100.0495, 2)]
+        fired.clear()
+        r.bots[3].state = "playing"
+        nxt = r.run_ticks(100.130)  # 3 at 75, 0 at 100, 1 at 125; 2 at 150 is not due
+        assert [i for _, i in fired] == [3, 0, 1] and nxt == pytest.approx(100.150)
+        fired.clear()
+        # A loop late by more than a period skips what it missed, and goes on from its time.
+        assert r.run_ticks(100.500) == pytest.approx(100.525)
+        assert fired == [(100.500, 0)]
+        fired.clear()
+        # Late by less than a period: each bot due fires once, none twice.
+        r.run_ticks(100.590)
+        assert [i for _, i in fired] == [1, 2, 3]
+    finally:
+        r.epoll.close()
+
+
 def test_bots_count_a_server_that_refuses_them() -> None:
     with ServerProcess("--tick", "30", "--max-players", "1") as server:
         rep = run_bots(server.ws_url, 2, duration=0.5, join_timeout=5)
@@ -181,11 +211,13 @@ def test_proc_parsing() -> None:
     assert bench.parse_proc_status(status) == {"VmHWM": 51200, "VmRSS": 40960}
 
 
-def test_framing_round_trip() -> None:
+@pytest.mark.parametrize("opcode", [wire.OP_BINARY, wire.OP_PING])
+def test_framing_round_trip(opcode: int) -> None:
     masker = wire.Masker()
-    for size in (0, 5, 125, 126, 300, 70000):
+    for size in (0, 5, 125, 126, 300, 70000, 5):  # 5 again: the header made for that length
         payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
-        frame = masker.frame(payload)
+        frame = masker.frame(payload, opcode)
+        assert frame[0] == 0x80 | opcode
         # Unmask as a server would; then the same bytes unmasked parse as a server frame.
         n = len(payload)
         head = 2 if n < 126 else 4 if n < 65536 else 10
@@ -194,7 +226,10 @@ def test_framing_round_trip() -> None:
         assert body == payload
         server_frame = bytes([frame[0], frame[1] & 0x7F]) + frame[2:head] + payload
         frames, pos = wire.parse_frames(server_frame + server_frame[:1])
-        assert frames == [(wire.OP_BINARY, head, head + n)] and pos == len(server_frame)
+        assert frames == [(opcode, head, head + n)] and pos == len(server_frame)
+        # the same frames where they lie in a larger buffer
+        buf = bytearray(server_frame + server_frame[:1]) + bytearray(100)
+        assert wire.parse_frames(buf, 0, len(server_frame) + 1) == (frames, pos)
 
 
 @pytest.mark.parametrize("tick", [0, 5, 127, 128, 255, 256, 65535, 65536, 2**31 - 1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import msgpack
 import pytest
@@ -190,6 +191,51 @@ def test_flat_changes_round_trip(changes: list[Change]) -> None:
     changes = [c for c in changes if any(v is not None for v in (c.dqx, c.dqy, c.angle, c.hp))]
     snap = Snapshot(5, 4, 1, changes=tuple(changes))
     assert codec.decode_server(codec.encode_server(snap)) == snap
+
+
+near_change_fields = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**31) - 2, 2**31 + 2)
+    | st.sampled_from([-(2**31) - 1, -(2**31), 2**31, 2**31 + 1, 0, 1, 2, 3, 15, 16, 5000])
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+    | st.text(max_size=1)
+)
+
+
+def _changes_or_error(decode: Callable[[list[object]], tuple[Change, ...]], flat: list[object]) -> object:
+    try:
+        return decode(flat)
+    except ProtocolError as exc:
+        return exc.error, exc.detail
+
+
+def _changes_field_by_field(flat: list[object]) -> tuple[Change, ...]:
+    out, i = [], 0
+    while i < len(flat):
+        if i + 2 > len(flat):
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "a change record is cut short")
+        change, i = codec._change(flat, i, len(flat))
+        out.append(change)
+    return tuple(out)
+
+
+@given(st.lists(near_change_fields, min_size=0, max_size=9))
+@settings(max_examples=2000)
+def test_the_quick_change_record_check_agrees_with_the_field_by_field_one(flat: list[object]) -> None:
+    """_changes() takes a usual move record (mask 3, two ints) on a fast path; it must accept
+    exactly what _change() accepts, with the same result."""
+    for candidate in (flat, [7, 3, *flat], [7, 3, 1, *flat]):
+        assert _changes_or_error(codec._changes, candidate) == _changes_or_error(
+            _changes_field_by_field, candidate
+        )
+
+
+def test_an_input_encodes_the_same_from_its_fields() -> None:
+    for render in (None, 40):
+        msg = Input(9, 0.5, -1.0, 3.0, 1, 42, render)
+        data = codec.encode_input(9, 0.5, -1.0, 3.0, 1, 42, render)
+        assert data == codec.encode_client(msg) and codec.decode_client(data) == msg
 
 
 near_input_fields = (

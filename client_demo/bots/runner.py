@@ -27,6 +27,7 @@ of the same clock are used, and everything else (round trips, scheduling) is mon
 
 from __future__ import annotations
 
+import bisect
 import errno
 import heapq
 import math
@@ -49,7 +50,6 @@ from gameserver.messages import (
     Error,
     Goodbye,
     Hello,
-    Input,
     MsgType,
     Ping,
     Pong,
@@ -266,23 +266,23 @@ class Bot:
         if not n:
             self.on_eof()
             return
-        data = r.rview[:n].tobytes()
         now = time.monotonic()
         arrival = None  # the kernel's receive time of this read (CLOCK_REALTIME), if it gave one
         for level, kind, cdata in anc:
             if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET:
                 sec, nsec = TIMESPEC.unpack_from(cdata)
                 arrival = sec + nsec * 1e-9
-        if self.runner.measuring:
-            self.stats.bytes_in += len(data)
-        buf = self.rbuf + data if self.rbuf else data
+        if r.measuring:
+            self.stats.bytes_in += n
+        buf: bytes | bytearray
         if self.state == "handshake":
-            end = buf.find(b"\r\n\r\n")
+            head = self.rbuf + r.rview[:n].tobytes()
+            end = head.find(b"\r\n\r\n")
             if end < 0:
-                self.rbuf = buf
+                self.rbuf = head
                 return
             try:
-                wire.check_handshake_response(buf[:end], self.accept)
+                wire.check_handshake_response(head[:end], self.accept)
             except wire.FrameError as exc:
                 self.fail("handshake", str(exc))
                 return
@@ -290,26 +290,36 @@ class Bot:
             self.state = "hello"
             self.connects += 1
             self.send(codec.encode_client(Hello(codec.PROTOCOL_VERSION, self.name)))
-            buf = buf[end + 4 :]
+            buf = head[end + 4 :]
+            size = len(buf)
+        elif self.rbuf:
+            buf = self.rbuf + r.rview[:n].tobytes()
+            size = len(buf)
+        else:
+            # Nearly every read: whole frames, parsed where they landed in the shared buffer
+            # (the frame handlers never read a socket, so it stays put meanwhile).
+            buf, size = r.rbuf, n
         try:
-            frames, pos = wire.parse_frames(buf)
+            frames, pos = wire.parse_frames(buf, 0, size)
         except wire.FrameError as exc:
             self.fail("framing", str(exc))
             return
-        self.rbuf = buf[pos:]
+        self.rbuf = bytes(buf[pos:size]) if pos < size else b""
         for opcode, start, end in frames:
             if opcode == wire.OP_BINARY:
                 self.on_message(buf, start, end, now, arrival)
             elif opcode == wire.OP_CLOSE:
-                self.on_close_frame(buf[start:end])
+                self.on_close_frame(bytes(buf[start:end]))
             elif opcode == wire.OP_PING:
-                self.send(buf[start:end], wire.OP_PONG)
+                self.send(bytes(buf[start:end]), wire.OP_PONG)
             elif opcode != wire.OP_PONG:
                 self.count_error("framing", f"unexpected opcode {opcode}")
             if self.sock is None:
                 return
 
-    def on_message(self, buf: bytes, start: int, end: int, now: float, arrival: float | None) -> None:
+    def on_message(
+        self, buf: bytes | bytearray, start: int, end: int, now: float, arrival: float | None
+    ) -> None:
         if self.mirror is None:
             tick = wire.snapshot_tick(buf, start)
             if tick is not None:
@@ -318,7 +328,7 @@ class Bot:
             if buf[start + 1] == MsgType.SCOREBOARD:
                 return  # only verifying bots decode what they do not need
         try:
-            msg = codec.decode_server(buf[start:end])
+            msg = codec.decode_server(bytes(buf[start:end]))  # the codec takes bytes only
         except ProtocolError as exc:
             self.count_error("protocol", str(exc))
             return
@@ -458,9 +468,7 @@ class Bot:
         else:
             mx, my = self.wander(now)
         self.seq += 1
-        self.send(
-            codec.encode_client(Input(self.seq, mx, my, self.heading, buttons, self.ack_tick, render_tick))
-        )
+        self.send(codec.encode_input(self.seq, mx, my, self.heading, buttons, self.ack_tick, render_tick))
 
     def wander(self, now: float) -> tuple[float, float]:
         if now >= self.next_turn:
@@ -598,6 +606,13 @@ class Runner:
         self.by_fd: dict[int, Bot] = {}
         self.timers: list[tuple[float, int, int, int, str]] = []  # (at, seq, bot index, generation, what)
         self._timer_seq = 0
+        # Inputs: every bot's tick comes at a fixed phase of the tick period, so instead of a
+        # timer each, one wheel of the bots in phase order, walked by a cursor (set up by the
+        # first welcome, which gives the period).
+        self.wheel: list[Bot] = []
+        self.phases: list[float] = []  # each wheel bot's offset into the period, seconds
+        self.cursor = 0  # the wheel's next bot
+        self.cycle_start = 0.0  # when the current period began (monotonic)
         self.bots: list[Bot] = []
         for i in range(first, first + count):
             b = behaviour
@@ -653,14 +668,40 @@ class Runner:
             self.period = 1.0 / welcome.tick_rate
             self.interp_ticks = round(INTERP_DELAY * welcome.tick_rate)
             self.weapon_range = float(welcome.rules.get("weapon_range", self.weapon_range))
+            # Spread the bots over the tick period by their index in the whole run.
+            self.wheel = sorted(self.bots, key=lambda b: b.index % self.total)
+            self.phases = [(b.index % self.total) / self.total * self.period for b in self.wheel]
         now = time.monotonic()
-        # Spread the bots over the tick period by their index in the whole run.
-        phase = (bot.index % self.total) / self.total * self.period
-        first = now - (now % self.period) + phase
-        if first <= now:
-            first += self.period
-        self.schedule(first, bot, "tick")
         self.schedule(now + bot.rng.uniform(0.0, PING_EVERY), bot, "ping")
+
+    def run_ticks(self, now: float) -> float:
+        """Send the input of every playing bot whose phase came (within TIMER_SLACK) since the
+        last call, each at most once; returns when the next one is due.
+
+        A bot that joins ticks first at its next phase. A loop that fell behind by more than a
+        period skips the ticks it missed instead of sending them in a burst."""
+        wheel, phases, period = self.wheel, self.phases, self.period
+        n = len(wheel)
+        due = self.cycle_start + (phases[self.cursor] if self.cursor < n else period + phases[0])
+        if now - due > period:  # the first call, or a loop a period behind: restart at now
+            self.cycle_start = now - (now % period)
+            self.cursor = bisect.bisect_right(phases, now - self.cycle_start)
+        soon = now + TIMER_SLACK
+        cursor, start = self.cursor, self.cycle_start
+        for _ in range(n):
+            if cursor == n:
+                cursor = 0
+                start += period
+            if start + phases[cursor] > soon:
+                break
+            bot = wheel[cursor]
+            cursor += 1
+            if bot.state == "playing":
+                bot.on_tick(now)
+        self.cursor, self.cycle_start = cursor, start
+        if cursor == n:
+            return start + period + phases[0]
+        return start + phases[cursor]
 
     # --- measurement ---------------------------------------------------------------------
 
@@ -705,20 +746,14 @@ class Runner:
                     if bot.generation == gen and bot.state == "done" and not self.stopping:
                         self.to_connect.append(bot)
                     continue
-                if bot.generation != gen or bot.state not in ("playing",):
+                if bot.generation != gen or bot.state != "playing":
                     continue
-                if what == "tick":
-                    bot.on_tick(now)
-                    nxt = at + self.period
-                    if nxt <= now:  # fell behind (this process is saturated): skip, don't burst
-                        nxt = now + self.period - ((now - at) % self.period)
-                    self._timer_seq += 1
-                    heapq.heappush(timers, (nxt, self._timer_seq, idx, gen, "tick"))
-                else:
-                    bot.ping(now)
-                    self._timer_seq += 1
-                    heapq.heappush(timers, (at + PING_EVERY, self._timer_seq, idx, gen, "ping"))
+                bot.ping(now)
+                self._timer_seq += 1
+                heapq.heappush(timers, (at + PING_EVERY, self._timer_seq, idx, gen, "ping"))
             timeout = deadline - now
+            if self.playing:
+                timeout = min(timeout, self.run_ticks(now) - now)
             if timers:
                 timeout = min(timeout, timers[0][0] - now)
             if self.to_connect and self.connecting < MAX_CONNECTING:

@@ -69,16 +69,19 @@ class Masker:
 
     def __init__(self) -> None:
         self.key = os.urandom(4)
-        self._key_int_cache: dict[int, int] = {}
+        # payload length -> (binary frame header with the key, the key repeated to that length)
+        self._small: dict[int, tuple[bytes, int]] = {}
 
     def _key_int(self, n: int) -> int:
-        k = self._key_int_cache.get(n)
-        if k is None:
-            k = self._key_int_cache[n] = int.from_bytes((self.key * (n // 4 + 1))[:n], "big")
-        return k
+        return int.from_bytes((self.key * (n // 4 + 1))[:n], "big")
 
     def frame(self, payload: bytes, opcode: int = OP_BINARY) -> bytes:
         n = len(payload)
+        if opcode == OP_BINARY and 0 < n < 126:  # every input: header and key made once per length
+            small = self._small.get(n)
+            if small is None:
+                small = self._small[n] = (bytes((0x80 | OP_BINARY, 0x80 | n)) + self.key, self._key_int(n))
+            return small[0] + (int.from_bytes(payload, "big") ^ small[1]).to_bytes(n, "big")
         if n < 126:
             head = bytes((0x80 | opcode, 0x80 | n))
         elif n < 65536:
@@ -102,11 +105,13 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     return struct.unpack("!H", payload[:2])[0], payload[2:].decode(errors="replace")
 
 
-def parse_frames(buf: bytes, pos: int = 0) -> tuple[list[tuple[int, int, int]], int]:
-    """Complete frames in buf[pos:] as (opcode, start, end) of their payloads, and where the
+def parse_frames(
+    buf: bytes | bytearray, pos: int = 0, size: int | None = None
+) -> tuple[list[tuple[int, int, int]], int]:
+    """Complete frames in buf[pos:size] as (opcode, start, end) of their payloads, and where the
     first incomplete frame starts. Server frames are unmasked and never fragmented."""
     out: list[tuple[int, int, int]] = []
-    n = len(buf)
+    n = len(buf) if size is None else size
     while n - pos >= 2:
         b0 = buf[pos]
         ln = buf[pos + 1]
@@ -133,7 +138,7 @@ def parse_frames(buf: bytes, pos: int = 0) -> tuple[list[tuple[int, int, int]], 
     return out, pos
 
 
-def snapshot_tick(buf: bytes, start: int) -> int | None:
+def snapshot_tick(buf: bytes | bytearray, start: int) -> int | None:
     """The tick of a SNAPSHOT message at buf[start:], read from its first bytes without decoding
     the rest; None if the message is not a snapshot. The layout is codec.encode_snapshot_head():
     fixarray(8), MsgType.SNAPSHOT, then the tick as a msgpack unsigned int."""
