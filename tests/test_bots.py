@@ -14,7 +14,7 @@ from server_process import ServerProcess
 
 from client_demo import bench, pair
 from client_demo.bots import run_bots, wire
-from client_demo.bots.runner import HIST_RES, Runner, hist_percentile, percentile
+from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, percentile
 from gameserver import codec
 from gameserver.messages import Change, Pong, Snapshot, Welcome
 
@@ -125,14 +125,16 @@ def test_a_read_without_a_kernel_timestamp_is_left_out_of_the_kernel_intervals()
     assert {i for i, n in enumerate(r.intervals_kernel) if n} == {int(0.03125 / HIST_RES)}
 
 
-def test_the_tick_wheel_sends_each_playing_bot_once_a_period_at_its_phase() -> None:
-    r = Runner("ws://127.0.0.1:1/ws", 4, "wander", verify=0)
+def test_the_tick_wheel_sends_each_playing_bot_once_a_period_at_its_phase(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fired: list[tuple[float, int]] = []
+    monkeypatch.setattr(Bot, "on_tick", lambda bot, now: fired.append((now, bot.index)))
+    r = Runner("ws://127.0.0.1:1/ws", 4, "wander", verify=0)
     try:
         r.on_joined(r.bots[0], Welcome(1, 1, 10, 10, "", "main", 0))  # period 0.1 s
         for b in r.bots:
             b.state = "playing"
-            b.on_tick = lambda now, i=b.index: fired.append((now, i))  # type: ignore[method-assign]
         r.bots[3].state = "hello"  # not yet joined: skipped, no burst later
         # phases 0, 25, 50, 75 ms; the first call starts the wheel at its time
         assert r.run_ticks(100.030) == pytest.approx(100.050)
