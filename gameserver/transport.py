@@ -186,6 +186,33 @@ class Connection:
     for at most `send_timeout`.
     """
 
+    # Slots, those of every input and snapshot first: a connection is touched two or three
+    # times a tick, and a compact object costs fewer cache misses than a dict.
+    __slots__ = (
+        "sock",
+        "member",
+        "inbuf",
+        "pos",
+        "partial",
+        "receive",
+        "frames",
+        "remainder",
+        "close_sent",
+        "state",
+        "pack",
+        "server",
+        "loop",
+        "close_request",
+        "outbox",
+        "fd",
+        "deadline",
+        "ws",
+        "peer",
+        "green",
+        "source",
+        "early_frames",
+    )
+
     def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
         self.loop = loop
         self.server = loop.server
