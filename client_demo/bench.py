@@ -3,8 +3,9 @@
 Two scenarios (--scenario):
 - reference: the empty 2000x2000 world (`--map none`), everyone sees everyone, wander bots;
 - arena: the arena map (`--map arena`: walls, a 1280x720 view, so interest management is on),
-  fighting bots (every one decodes and mirrors every snapshot, aims and fires), then one run
-  where the bots stand still (--still-players), to see what a snapshot with nothing moving costs.
+  fighting bots (every one keeps the positions in its view from every snapshot, aims and fires;
+  --verify of them decode and check every field), then one run where the bots stand still
+  (--still-players), to see what a snapshot with nothing moving costs.
 
 For each player count N, a fresh server subprocess on 127.0.0.1 (ephemeral port) and a bots
 subprocess (client_demo.bots; reference: wander behaviour, one input per tick, a new heading about
@@ -306,11 +307,11 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
         "bot_errors": bots["errors"],
         "bot_error_samples": bots["error_samples"][:5],
         "rules": (bots.get("welcome") or {}).get("rules"),
-        # per verified snapshot of a bot: entities held (its view), and those of them that moved
+        # per mirrored snapshot of a bot: entities held (its view), and those of them that moved
         "view_entities": bots.get("held_mean"),
         "view_moving": bots.get("moving_mean"),
         "fight": bots.get("fight"),
-        # payload bytes per verifying bot and second, by message type
+        # payload bytes per mirroring bot and second, by message type
         "snapshot_bytes_per_s": bots.get("snapshot_bytes_per_s"),
         "scoreboard_bytes_per_s": bots.get("scoreboard_bytes_per_s"),
         "scoreboards_per_s": bots.get("scoreboards_per_s"),

@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgpack
 import pytest
 from server_process import ServerProcess
 
 from client_demo import bench, pair
 from client_demo.bots import run_bots, wire
 from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, percentile
+from client_demo.bots.tracker import Tracker
 from gameserver import codec
-from gameserver.messages import Change, Pong, Snapshot, Welcome
+from gameserver.messages import Change, Pong, Snapshot, Spawn, Welcome
+from gameserver.replication import DesyncError
 
 
 def test_bots_play_verify_and_churn() -> None:
@@ -37,10 +40,13 @@ def test_bots_play_verify_and_churn() -> None:
     by_kind: dict[str, list[dict]] = {}
     for b in rep["per_bot"]:
         by_kind.setdefault(b["behaviour"], []).append(b)
-    # The verifying bots (bot0 wander, bot1 idle) and both chase bots mirrored every snapshot.
+    # The verifying bots (bot0 wander, bot1 idle) decoded every snapshot; both chase bots
+    # (bot3, bot8) tracked every snapshot too, to chase.
     verifying = [b for b in rep["per_bot"] if b["verify"]]
-    assert {b["name"] for b in verifying} >= {"bot0", "bot1", "bot3", "bot8"}
+    assert {b["name"] for b in verifying} == {"bot0", "bot1"}
     assert all(b["verified_snapshots"] > 15 for b in verifying)
+    mirroring = {b["name"] for b in rep["per_bot"] if b["mirrored_snapshots"] > 15}
+    assert mirroring == {"bot0", "bot1", "bot3", "bot8"}
     steady = [b for b in rep["per_bot"] if b["behaviour"] != "churn"]
     assert all(b["connected"] and b["connects"] == 1 for b in steady)
     assert all(b["snapshots_per_s"] > 15 for b in steady)
@@ -66,14 +72,16 @@ def assert_kernel_intervals(rep: dict) -> None:
 
 def test_fighting_bots_shoot_and_hit_in_the_arena() -> None:
     # The arena map: walls and a view, so each bot holds only what is near it. Fighters and
-    # wanderers are dealt out in turn; every fighter mirrors and verifies every snapshot.
+    # wanderers are dealt out in turn; every fighter keeps the positions in its view from every
+    # snapshot: the first three (bot0, bot1, and the wanderer bot2) verify every field, the
+    # other fighters track.
     with ServerProcess("--tick", "30", map_name="arena") as server:
         rep = run_bots(
             server.ws_url,
             12,
             duration=3.0,
             behaviour="fight,fight,wander",
-            verify=0,
+            verify=3,
             warmup=1.0,
             join_timeout=10,
         )
@@ -81,8 +89,13 @@ def test_fighting_bots_shoot_and_hit_in_the_arena() -> None:
     assert rep["connected"] == 12
     assert rep["welcome"]["rules"]["view_width"] > 0 and rep["welcome"]["rules"]["weapon_range"] > 0
     fighters = [b for b in rep["per_bot"] if b["behaviour"] == "fight"]
-    assert len(fighters) == 8 and all(b["verify"] and b["verified_snapshots"] >= 3 for b in fighters)
-    assert not any(b["verify"] for b in rep["per_bot"] if b["behaviour"] == "wander")
+    assert len(fighters) == 8 and all(b["mirrored_snapshots"] >= 3 for b in fighters)
+    verifying = {b["name"] for b in rep["per_bot"] if b["verify"] and b["verified_snapshots"] >= 3}
+    assert verifying == {"bot0", "bot1", "bot2"}
+    tracking = [b for b in fighters if not b["verify"]]
+    assert len(tracking) == 6 and all(b["verified_snapshots"] == 0 for b in tracking)
+    # what a fighter sees of the fight does not depend on how it reads the snapshots
+    assert sum(b["total_shots"] for b in tracking) > 0 and sum(b["total_hits"] for b in tracking) > 0
     fight = rep["fight"]
     assert fight["bots"] == 8
     assert fight["total_shots"] > 0 and fight["total_hits"] > 0, fight
@@ -155,6 +168,30 @@ def test_the_tick_wheel_sends_each_playing_bot_once_a_period_at_its_phase(
         assert [i for _, i in fired] == [1, 2, 3]
     finally:
         r.epoll.close()
+
+
+def test_a_tracker_refuses_what_does_not_fit_what_it_holds() -> None:
+    t = Tracker()
+    full = Snapshot(5, None, 1, spawns=(Spawn(1, 0, "a", 100, 200, 0, 100), Spawn(2, 0, "b", 0, 0, 7, 100)))
+    t.apply(codec.encode_server(full))
+    _, moving = t.apply(
+        codec.encode_server(Snapshot(6, 5, 2, changes=(Change(1, dqx=5, angle=9), Change(2, hp=50))))
+    )
+    assert moving == 1 and t.tick == 6
+    assert t.rows == {1: [105, 200, 9, 100, 0, "a"], 2: [0, 0, 7, 50, 0, "b"]}
+    with pytest.raises(DesyncError, match="delta from 5"):
+        t.apply(codec.encode_server(Snapshot(7, 5, 2)))
+    with pytest.raises(DesyncError, match="unknown entity 3"):
+        t.apply(codec.encode_server(Snapshot(7, 6, 2, changes=(Change(3, dqx=1),))))
+    with pytest.raises(DesyncError, match="removal of unknown entity 4"):
+        t.apply(codec.encode_server(Snapshot(7, 6, 2, removals=(4,))))
+    for garbage in (
+        b"\xc1",
+        codec.encode_server(Pong(1.0, 2)),
+        msgpack.packb([11, 7, 6, 2, [], [1, 1], [], []]),
+    ):
+        with pytest.raises(ValueError):
+            t.apply(garbage)
 
 
 def test_bots_count_a_server_that_refuses_them() -> None:

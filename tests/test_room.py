@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.combat import FIRE
@@ -22,14 +23,17 @@ class Client:
         self.room = room
         self.member = room.join(name)
         self.mirror = Mirror()
+        self.tracker = Tracker()  # what a fighting bot keeps, from the same bytes
         self.seq = 0
         self.received: list[object] = []
 
     def read(self) -> list[object]:
-        msgs = [codec.decode_server(b) for b in self.member.take_outgoing()]
-        for m in msgs:
+        raw = self.member.take_outgoing()
+        msgs = [codec.decode_server(b) for b in raw]
+        for m, data in zip(msgs, raw, strict=True):
             if isinstance(m, Snapshot):
                 self.mirror.apply(m)
+                self.tracker.apply(data)
         self.received.extend(msgs)
         return msgs
 
@@ -363,6 +367,7 @@ def test_client_mirror_equals_its_view(ops: list[tuple], history: int, layout: i
                             frame = room.replicator.frames[m.tick]
                             assert c.mirror.as_rows() == {e: frame.rows[e] for e in c.member.held_view}
                             assert c.member.entity_id in c.mirror.rows
+                            assert c.tracker.rows == c.mirror.rows and c.tracker.tick == m.tick
 
 
 def test_shots_ride_in_snapshots_and_a_kill_updates_every_scoreboard() -> None:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from client_demo.bots.runner import BEHAVIOURS, MIRRORED, Runner, merge
+from client_demo.bots.runner import BEHAVIOURS, Runner, merge
 
 WindowCallback = Callable[[float, float], None]
 
@@ -52,7 +52,7 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
         # Decided again here: the runner built every bot with the first behaviour of the list.
-        b.verify = b.index - first < opts["verify"] or b.behaviour in MIRRORED
+        b.verify = b.index - first < opts["verify"]
     return r
 
 
@@ -203,10 +203,11 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"RTT (ping): p50 {f(rep['rtt_ms_p50'], '.2f')} ms, p99 {f(rep['rtt_ms_p99'], '.2f')} ms",
         f"bytes/s in {rep['bytes_in_per_s']:.0f} "
         f"({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "
-        f"out {rep['bytes_out_per_s']:.0f}; verified snapshots: {rep['verified_snapshots']}, "
+        f"out {rep['bytes_out_per_s']:.0f}; snapshots verified: {rep['verified_snapshots']}, "
+        f"mirrored (verified or tracked): {rep['mirrored_snapshots']}, "
         f"bytes per moving entity per delta: {f(rep['bytes_per_moving_entity'], '.2f')}",
-        f"per verified snapshot: {f(rep['held_mean'])} entities held (the view), "
-        f"{f(rep['moving_mean'])} of them moved; per verifying bot: snapshots "
+        f"per mirrored snapshot: {f(rep['held_mean'])} entities held (the view), "
+        f"{f(rep['moving_mean'])} of them moved; per mirroring bot: snapshots "
         f"{f(rep['snapshot_bytes_per_s'], '.0f')} B/s, "
         f"scoreboards {f(rep['scoreboard_bytes_per_s'], '.0f')} B/s "
         f"({f(rep['scoreboards_per_s'], '.1f')}/s)",

@@ -3,11 +3,13 @@
 Every bot speaks protocol v1 through gameserver.codec: HELLO, one INPUT per tick carrying the
 newest snapshot tick it holds as ack_tick, and a PING a second for the round trip. What differs
 is how much of each snapshot a bot reads:
-- a verifying bot (--verify K, and every chase or fight bot, which need positions) decodes every
-  message with codec.decode_server and applies each snapshot to a replication.Mirror; a
-  DesyncError or a ProtocolError is a counted error;
+- a verifying bot (--verify K) decodes every message with codec.decode_server and applies each
+  snapshot to a replication.Mirror; a DesyncError or a ProtocolError is a counted error;
+- every other chase or fight bot, which needs the positions in its view, reads each snapshot's
+  msgpack array straight into a tracker.Tracker (no message objects, no field checks; a snapshot
+  that does not fit what it holds is still a counted error);
 - every other bot reads only the tick out of a snapshot's first bytes (wire.snapshot_tick) and
-  counts bytes and arrival times, so a bot costs far less CPU than the player it plays.
+  counts bytes and arrival times, so a bot costs less CPU than the player it plays.
 
 Behaviours: wander (a new heading about every 1.5 s), chase (toward the nearest entity held),
 idle (stands still, only acknowledges), churn (wanders, leaves and comes back), fight (toward the
@@ -42,6 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from client_demo.bots import wire
+from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.codec import ProtocolError
 from gameserver.combat import FIRE
@@ -109,6 +112,7 @@ class Stats:
         "rtts",
         "max_interval",
         "verified",
+        "mirrored",
         "snap_bytes",
         "moving",
         "held",
@@ -126,14 +130,15 @@ class Stats:
         self.bytes_out = 0
         self.rtts: list[float] = []
         self.max_interval = 0.0
-        self.verified = 0  # snapshots decoded and applied to the mirror
-        self.snap_bytes = 0  # payload bytes of the verified delta snapshots
+        self.verified = 0  # snapshots decoded and applied to a Mirror
+        self.mirrored = 0  # snapshots applied to a Mirror or a Tracker
+        self.snap_bytes = 0  # payload bytes of the mirrored delta snapshots
         self.moving = 0  # change records that move an entity, in those snapshots
-        self.held = 0  # entities held after each verified snapshot, summed (the bot's view)
+        self.held = 0  # entities held after each mirrored snapshot, summed (the bot's view)
         self.shots = 0  # shots this bot fired (snapshot shots with shooter == me)
         self.hits = 0  # of those, the ones that hit someone
         self.hit_by = 0  # shots seen that hit this bot
-        # payload bytes (no frame headers) of what a verifying bot decoded, by message type
+        # payload bytes (no frame headers) of what a mirroring bot read, by message type
         self.snapshot_bytes = 0
         self.scoreboard_bytes = 0
         self.scoreboards = 0
@@ -194,7 +199,7 @@ class Bot:
         self.index = index
         self.name = f"bot{index}"
         self.behaviour = behaviour
-        self.verify = verify or behaviour in MIRRORED
+        self.verify = verify
         self.rng = rng
         self.sock: socket.socket | None = None
         self.fd = -1
@@ -204,7 +209,7 @@ class Bot:
         self.rbuf = b""
         self.accept = b""
         self.ws_request = b""
-        self.mirror: Mirror | None = None
+        self.mirror: Mirror | Tracker | None = None
         self.entity_id: int | None = None
         self.welcome: Welcome | None = None
         self.seq = 0
@@ -241,7 +246,7 @@ class Bot:
         self.state = "connecting"
         self.generation += 1
         self.rbuf = b""
-        self.mirror = Mirror() if self.verify else None
+        self.mirror = Mirror() if self.verify else Tracker() if self.behaviour in MIRRORED else None
         self.entity_id = None
         self.ack_tick = None
         self.we_closed = False
@@ -367,13 +372,16 @@ class Bot:
     def on_message(
         self, buf: bytes | bytearray, start: int, end: int, now: float, arrival: float | None
     ) -> None:
-        if self.mirror is None:
+        mirror = self.mirror
+        if type(mirror) is not Mirror:  # a counting or a tracking bot
             tick = wire.snapshot_tick(buf, start)
             if tick is not None:
                 self.on_snapshot(tick, now, arrival)
+                if isinstance(mirror, Tracker):
+                    self.track(mirror, buf, start, end)
                 return
-            if buf[start + 1] == MsgType.SCOREBOARD:
-                return  # only verifying bots decode what they do not need
+            if mirror is None and buf[start + 1] == MsgType.SCOREBOARD:
+                return  # only mirroring bots decode what they do not need
         try:
             msg = codec.decode_server(bytes(buf[start:end]))  # the codec takes bytes only
         except ProtocolError as exc:
@@ -381,38 +389,21 @@ class Bot:
             return
         if isinstance(msg, Snapshot):
             self.on_snapshot(msg.tick, now, arrival)
-            assert self.mirror is not None
+            assert isinstance(mirror, Mirror)
             try:
-                self.mirror.apply(msg)
-                if self.entity_id is not None and self.entity_id not in self.mirror.rows:
+                mirror.apply(msg)
+                if self.entity_id is not None and self.entity_id not in mirror.rows:
                     raise DesyncError(f"own entity {self.entity_id} missing at tick {msg.tick}")
                 if msg.last_seq is not None and msg.last_seq > self.seq:
                     raise DesyncError(f"last_seq {msg.last_seq} was never sent (sent {self.seq})")
             except DesyncError as exc:
                 self.count_error("desync", str(exc))
                 return
-            me = self.entity_id
-            shots = hits = hit_by = 0
-            for shot in msg.shots:
-                if shot.shooter == me:
-                    shots += 1
-                    if shot.hit is not None:
-                        hits += 1
-                elif shot.hit == me:
-                    hit_by += 1
-            self.total_shots += shots
-            self.total_hits += hits
+            flat_shots = [x for shot in msg.shots for x in (shot.shooter, shot.hit or 0)]
+            moving = sum(1 for c in msg.changes if c.dqx is not None or c.dqy is not None)
+            self.on_mirrored(flat_shots, end - start, msg.baseline is not None, moving)
             if self.runner.measuring:
-                st = self.stats
-                st.verified += 1
-                st.shots += shots
-                st.hits += hits
-                st.hit_by += hit_by
-                st.held += len(self.mirror.rows)
-                st.snapshot_bytes += end - start
-                if msg.baseline is not None:
-                    st.snap_bytes += end - start
-                    st.moving += sum(1 for c in msg.changes if c.dqx is not None or c.dqy is not None)
+                self.stats.verified += 1
         elif isinstance(msg, Welcome):
             self.welcome = msg
             self.joined_once = True
@@ -437,6 +428,45 @@ class Bot:
                 if line.id == self.entity_id:
                     self.kills, self.deaths = line.score, line.deaths
                     break
+
+    def track(self, tracker: Tracker, buf: bytes | bytearray, start: int, end: int) -> None:
+        """A snapshot into a tracking bot's Tracker."""
+        try:
+            v, moving = tracker.apply(memoryview(buf)[start:end])
+        except DesyncError as exc:
+            self.count_error("desync", str(exc))
+            return
+        except ValueError as exc:
+            self.count_error("protocol", str(exc))
+            return
+        self.on_mirrored(v[7], end - start, v[2] is not None, moving)
+
+    def on_mirrored(self, shots_flat: list[int], size: int, delta: bool, moving: int) -> None:
+        """Counts after a snapshot was applied to the mirror: the shots (shooter, hit or 0 for a
+        miss, in pairs) this bot fired, hit with and was hit by; and in the window, its view."""
+        me = self.entity_id
+        shots = hits = hit_by = 0
+        for k in range(0, len(shots_flat) - 1, 2):
+            if shots_flat[k] == me:
+                shots += 1
+                if shots_flat[k + 1]:
+                    hits += 1
+            elif shots_flat[k + 1] == me:
+                hit_by += 1
+        self.total_shots += shots
+        self.total_hits += hits
+        if self.runner.measuring:
+            assert self.mirror is not None
+            st = self.stats
+            st.mirrored += 1
+            st.shots += shots
+            st.hits += hits
+            st.hit_by += hit_by
+            st.held += len(self.mirror.rows)
+            st.snapshot_bytes += size
+            if delta:
+                st.snap_bytes += size
+                st.moving += moving
 
     def on_snapshot(self, tick: int, now: float, arrival: float | None) -> None:
         """`now`: when the loop read the snapshot (monotonic); `arrival`: when the kernel received
@@ -599,11 +629,12 @@ class Bot:
             "bytes_out_per_s": st.bytes_out / window if window else 0.0,
             "max_interval_ms": st.max_interval * 1e3,
             "verified_snapshots": st.verified,
-            "held_mean": st.held / st.verified if st.verified else None,
-            "snapshot_bytes_per_s": st.snapshot_bytes / window if window and st.verified else None,
-            "scoreboard_bytes_per_s": st.scoreboard_bytes / window if window and st.verified else None,
-            "scoreboards_per_s": st.scoreboards / window if window and st.verified else None,
-            "moving_mean": st.moving / st.verified if st.verified else None,
+            "mirrored_snapshots": st.mirrored,
+            "held_mean": st.held / st.mirrored if st.mirrored else None,
+            "snapshot_bytes_per_s": st.snapshot_bytes / window if window and st.mirrored else None,
+            "scoreboard_bytes_per_s": st.scoreboard_bytes / window if window and st.mirrored else None,
+            "scoreboards_per_s": st.scoreboards / window if window and st.mirrored else None,
+            "moving_mean": st.moving / st.mirrored if st.mirrored else None,
             "shots": st.shots,
             "hits": st.hits,
             "hit_by": st.hit_by,
@@ -853,10 +884,10 @@ class Runner:
             },
             "bots": [b.report(w) for b in self.bots],
             "rtts": [x for b in self.bots for x in b.stats.rtts],
-            "verified": {
+            "mirrored": {
                 "snap_bytes": sum(b.stats.snap_bytes for b in self.bots),
                 "moving": sum(b.stats.moving for b in self.bots),
-                "snapshots": sum(b.stats.verified for b in self.bots),
+                "snapshots": sum(b.stats.mirrored for b in self.bots),
                 "held": sum(b.stats.held for b in self.bots),
             },
         }
@@ -877,10 +908,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         errors.update(b["errors"])
         closes.update(b["close_codes"])
         samples.extend(f"{b['name']}: {s}" for s in b["error_samples"])
-    vb = sum(p["verified"]["snap_bytes"] for p in parts)
-    vm = sum(p["verified"]["moving"] for p in parts)
-    vs = sum(p["verified"]["snapshots"] for p in parts)
-    vh = sum(p["verified"].get("held", 0) for p in parts)
+    vb = sum(p["mirrored"]["snap_bytes"] for p in parts)
+    vm = sum(p["mirrored"]["moving"] for p in parts)
+    vs = sum(p["mirrored"]["snapshots"] for p in parts)
+    vh = sum(p["mirrored"].get("held", 0) for p in parts)
     fighters = [b for b in bots if b["behaviour"] == "fight"]
     return {
         "bots": len(bots),
@@ -901,11 +932,12 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "bytes_in_per_s": sum(b["bytes_in_per_s"] for b in bots),
         "bytes_out_per_s": sum(b["bytes_out_per_s"] for b in bots),
         "verified_snapshots": sum(b["verified_snapshots"] for b in bots),
+        "mirrored_snapshots": sum(b["mirrored_snapshots"] for b in bots),
         "bytes_per_moving_entity": vb / vm if vm else None,
-        # per verified snapshot: entities the bot held (its view) and those that moved
+        # per mirrored snapshot: entities the bot held (its view) and those that moved
         "held_mean": vh / vs if vs else None,
         "moving_mean": vm / vs if vs else None,
-        # per verifying bot and second: payload bytes of snapshots and of scoreboards
+        # per mirroring bot and second: payload bytes of snapshots and of scoreboards
         "snapshot_bytes_per_s": _mean([b["snapshot_bytes_per_s"] for b in bots]),
         "scoreboard_bytes_per_s": _mean([b["scoreboard_bytes_per_s"] for b in bots]),
         "scoreboards_per_s": _mean([b["scoreboards_per_s"] for b in bots]),
