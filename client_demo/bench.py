@@ -186,12 +186,13 @@ def start_bots(
     verify: int,
     procs: int,
     cpus: set[int] | None,
+    cwd: Path = ROOT,
 ) -> subprocess.Popen[str]:
-    """The bots subprocess (client_demo.bots), reporting JSON on its stdout."""
+    """The bots subprocess (client_demo.bots of the tree `cwd`), reporting JSON on its stdout."""
     cmd = [sys.executable, "-m", "client_demo.bots", "--url", url, "--count", str(n)]
     cmd += ["--behaviour", behaviour, "--warmup", str(warmup), "--duration", str(duration)]
     cmd += ["--verify", str(verify), "--procs", str(procs), "--join-timeout", "60", "--json"]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus))
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus))
 
 
 def wait_window(bots: subprocess.Popen[str], timeout: float) -> tuple[float, float] | None:

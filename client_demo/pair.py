@@ -11,6 +11,10 @@ server starts first.
 
 Two servers share the core's caches, so the figures themselves are higher than a lone server's:
 the ratio is what this measures.
+
+With `--bots`, the same for the bots: one server of this tree, and two bot processes on CPU 1,
+this tree's bots and those of PATH, N each (one verifying); the ratio is of the bots' CPU per
+player-tick.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +85,49 @@ def run_pair(
     return out
 
 
+def run_bots_pair(
+    other: Path, n: int, warmup: float, measure: float, other_first: bool, scenario: str = "reference"
+) -> dict[str, float]:
+    """One run: µs of bot CPU per player-tick for this tree's bots and for those of `other`,
+    against one server of this tree, measured over the same window."""
+    pin = (os.cpu_count() or 1) >= 2
+    server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
+    args = bench.server_args(bench.map_args(scenario, True), 2 * n + 64)
+    behaviour = SCENARIOS[scenario]
+    trees = {"this": ROOT, "other": other}
+    order = ["other", "this"] if other_first else ["this", "other"]
+    server = bench.Server(args, server_cpus)
+    bots: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for name in order:
+            bots[name] = bench.start_bots(
+                server.ws_url, n, behaviour, warmup, measure + 15, 1, 1, bot_cpus, cwd=trees[name]
+            )
+        windows = [bench.wait_window(b, 90) for b in bots.values()]
+        if None in windows:
+            raise RuntimeError("the bots never started measuring")
+        bench._sleep_until(max(w[0] for w in windows if w is not None))
+        a = {name: bench.cpu_seconds(p.pid)[0] for name, p in bots.items()}
+        ha = server.health()
+        bench._sleep_until(time.monotonic() + measure)
+        b = {name: bench.cpu_seconds(p.pid)[0] for name, p in bots.items()}
+        hb = server.health()
+    finally:
+        for p in bots.values():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+        server.stop()
+    ticks = hb["ticks"] - ha["ticks"]
+    if hb["players"] != 2 * n or ticks <= 0:
+        raise RuntimeError(f"{hb['players']} of {2 * n} players, {ticks} ticks in the window")
+    out = {name: (b[name] - a[name]) / (n * ticks) * 1e6 for name in trees}
+    out["ratio"] = out["this"] / out["other"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m client_demo.pair", description=__doc__.split("\n\n")[0])
     p.add_argument("--other", required=True, type=Path, help="the other source tree (holds gameserver/)")
@@ -88,19 +136,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after all joined (default 5)")
     p.add_argument("--measure", type=float, default=20.0, help="measured seconds per run (default 20)")
     p.add_argument("--runs", type=int, default=3, help="runs (default 3)")
+    p.add_argument("--bots", action="store_true", help="compare the two trees' bots, against one server")
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
     opts = p.parse_args(argv)
     other = opts.other.resolve()
     if not (other / "gameserver" / "__main__.py").is_file():
         p.error(f"{other} holds no gameserver/ package")
+    what = "the bots' CPU" if opts.bots else "the server's CPU"
     print(
         f"# this: {ROOT}\n# other: {other}\n# {opts.scenario}: {opts.count} players each, "
-        f"{opts.measure:g} s per run",
+        f"{opts.measure:g} s per run; {what}",
         flush=True,
     )
     runs: list[dict[str, Any]] = []
+    measure = run_bots_pair if opts.bots else run_pair
     for i in range(opts.runs):
-        r = run_pair(other, opts.count, opts.warmup, opts.measure, bool(i % 2), opts.scenario)
+        r = measure(other, opts.count, opts.warmup, opts.measure, bool(i % 2), opts.scenario)
         runs.append(r)
         print(
             f"run {i + 1}: this {r['this']:.2f} µs, other {r['other']:.2f} µs per player-tick; "
@@ -110,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [r["ratio"] for r in runs]
     print(f"this / other: mean {sum(ratios) / len(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})")
     if opts.json_out:
-        out = {"scenario": opts.scenario, "count": opts.count, "runs": runs}
+        out = {"scenario": opts.scenario, "count": opts.count, "bots": opts.bots, "runs": runs}
         Path(opts.json_out).write_text(json.dumps(out, indent=1))
     return 0
 

@@ -232,12 +232,13 @@ def test_pair_measures_two_trees_at_once(tmp_path: Path, scenario: str) -> None:
     out = tmp_path / "pair.json"
     root = Path(bench.__file__).resolve().parent.parent
     args = ["--other", str(root), "--count", "5", "--warmup", "1", "--measure", "2", "--runs", "1"]
-    assert pair.main([*args, "--scenario", scenario, "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["scenario"] == scenario
-    (run,) = result["runs"]
-    assert run["this"] > 0 and run["other"] > 0
-    assert run["ratio"] == run["this"] / run["other"]
+    for bots in ([], ["--bots"]):
+        assert pair.main([*args, *bots, "--scenario", scenario, "--json", str(out)]) == 0
+        result = json.loads(out.read_text())
+        assert result["scenario"] == scenario and result["bots"] == bool(bots)
+        (run,) = result["runs"]
+        assert run["this"] > 0 and run["other"] > 0
+        assert run["ratio"] == run["this"] / run["other"]
 
 
 def test_proc_parsing() -> None:
