@@ -182,25 +182,26 @@ class Replicator:
         baseline = self._usable(baseline)
         if baseline is None:
             held = set()
+        # In a steady view nearly everything held stays visible: one intersection, and the two
+        # differences only when the sizes say that something entered or left.
+        common = held & visible if held else set()
         spawn_cache = self._spawn_chunks
         spawns: list[bytes] = []
-        for eid in visible - held if held else visible:
-            chunk = spawn_cache.get(eid)
-            if chunk is None:
-                chunk = spawn_cache[eid] = codec.encode_spawn(spawn_record(eid, cur.rows[eid]))
-            spawns.append(chunk)
+        if len(common) < len(visible):
+            for eid in visible - held:
+                chunk = spawn_cache.get(eid)
+                if chunk is None:
+                    chunk = spawn_cache[eid] = codec.encode_spawn(spawn_record(eid, cur.rows[eid]))
+                spawns.append(chunk)
         changes: list[bytes] = []
         n_items = 0
         if baseline is not None and baseline == self._previous:
             # Nearly every client holds the previous snapshot: its change records were built
             # for every entity at once, and each client's are picked out at C speed.
             chunks, counts, changed = self._changes_since_previous()
-            if 3 * len(changed) < 2 * len(chunks):
-                # Most stand still: pick the few that changed first (each set operation walks
-                # the smaller set), instead of a record, mostly empty, for everyone in view.
-                stay = changed & visible & held
-            else:
-                stay = held & visible
+            # Most standing still: the few that changed first (each set operation walks the
+            # smaller set), instead of a record, mostly empty, for everyone in view.
+            stay = changed & common if 3 * len(changed) < 2 * len(chunks) else common
             changes = list(map(chunks.__getitem__, stay))
             n_items = sum(map(counts.__getitem__, stay))
         elif baseline is not None:
@@ -209,7 +210,7 @@ class Replicator:
                 cache = self._change_chunks[baseline] = {}
             base_rows = self.frames[baseline].rows
             cur_rows = cur.rows
-            for eid in held & visible:
+            for eid in common:
                 entry = cache.get(eid)
                 if entry is None:
                     items = change_items(eid, base_rows[eid], cur_rows[eid])
@@ -217,7 +218,7 @@ class Replicator:
                 if entry[1]:
                     changes.append(entry[0])
                     n_items += entry[1]
-        removals = list(held - visible) if held else []
+        removals = list(held - visible) if len(common) < len(held) else []
         return self._head(baseline), codec.encode_snapshot_body_parts(spawns, n_items, changes, removals)
 
     def body_for(self, baseline: int | None) -> tuple[bytes, bytes]:
