@@ -51,6 +51,41 @@ class PositionHistory:
         return None
 
 
+@attrs.define(eq=False)
+class PointIndex:
+    """The positions of one tick in square cells, so that the points inside a box (a shot's
+    ray_box()) are found among those of the few cells it covers, not among every entity's."""
+
+    cell: int
+    cells: dict[tuple[int, int], list[tuple[int, int, Any, Any]]]  # (order, id, x, y) per cell
+
+    @classmethod
+    def of(cls, positions: Positions, cell: int) -> PointIndex:
+        cells: dict[tuple[int, int], list[tuple[int, int, Any, Any]]] = {}
+        for order, (eid, pos) in enumerate(positions.items()):
+            x, y = pos[0], pos[1]
+            key = (x // cell, y // cell)
+            bucket = cells.get(key)
+            if bucket is None:
+                cells[key] = [(order, eid, x, y)]
+            else:
+                bucket.append((order, eid, x, y))
+        return cls(cell, cells)
+
+    def in_box(self, x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, Any, Any]]:
+        """(id, x, y) of every point with x0 <= x <= x1 and y0 <= y <= y1, in the order of the
+        positions the index was made from (ray_hit() keeps the first of equally near targets)."""
+        c, cells = self.cell, self.cells
+        found: list[tuple[int, int, Any, Any]] = []
+        for cx in range(math.floor(x0 / c), math.floor(x1 / c) + 1):
+            for cy in range(math.floor(y0 / c), math.floor(y1 / c) + 1):
+                bucket = cells.get((cx, cy))
+                if bucket:
+                    found.extend(p for p in bucket if x0 <= p[2] <= x1 and y0 <= p[3] <= y1)
+        found.sort()  # by order, which is unique
+        return [(eid, x, y) for _, eid, x, y in found]
+
+
 def rewind_tick(now: int, render_tick: int | None, max_rewind: int) -> int:
     """The tick a shot is judged at: what the shooter saw, but never more than max_rewind ago."""
     if render_tick is None or render_tick > now:

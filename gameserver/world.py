@@ -23,7 +23,7 @@ import attrs
 import msgpack
 
 from gameserver.collision import step_with_walls
-from gameserver.combat import FIRE, PositionHistory, ray_box, ray_hit, rewind_tick, wall_distance
+from gameserver.combat import FIRE, PointIndex, PositionHistory, ray_box, ray_hit, rewind_tick, wall_distance
 from gameserver.grid import QUANTA, snap
 from gameserver.maps import GameMap
 from gameserver.messages import EntityKind, Input
@@ -148,7 +148,7 @@ class World:
     # Entity.row() of every entity after the last step, built by step() itself; a row that did
     # not change is the same tuple object as before. The history keeps these dicts.
     rows: dict[int, Row] = attrs.field(init=False, factory=dict)
-    _rewound: dict[int, list[tuple[int, int, int]]] = attrs.field(init=False, factory=dict)  # this step
+    _rewound: dict[int, PointIndex] = attrs.field(init=False, factory=dict)  # this step
     _dead: dict[int, Entity] = attrs.field(init=False, factory=dict)  # waiting to respawn
 
     @history.default
@@ -253,19 +253,17 @@ class World:
                 if x0 <= e.x <= x1 and y0 <= e.y <= y1 and e is not shooter and e.alive
             ]
         else:  # the rows of that tick: positions in quanta (exact: positions sit on the grid)
-            points = self._rewound.get(when)
-            if points is None:  # once per rewound tick, for all the shots judged there
-                points = self._rewound[when] = [(tid, row[0], row[1]) for tid, row in seen.items()]
+            index = self._rewound.get(when)
+            if index is None:  # once per rewound tick, for all the shots judged there
+                # Cells a quarter of a shot's box at most (the range, and a radius each side
+                # of the ray and both ends): a box covers at most 5 x 5 of them.
+                cell = max(1, int((r.weapon_range + 4 * r.player_radius) * QUANTA / 4))
+                index = self._rewound[when] = PointIndex.of(seen, cell)
             alive = self.entities
-            q0, q1, p0, p1 = x0 * QUANTA, x1 * QUANTA, y0 * QUANTA, y1 * QUANTA
             targets = [
                 (tid, qx / QUANTA, qy / QUANTA)
-                for tid, qx, qy in points
-                if q0 <= qx <= q1
-                and p0 <= qy <= p1
-                and tid != shooter.id
-                and tid in alive
-                and alive[tid].alive
+                for tid, qx, qy in index.in_box(x0 * QUANTA, y0 * QUANTA, x1 * QUANTA, y1 * QUANTA)
+                if tid != shooter.id and tid in alive and alive[tid].alive
             ]
         hit = ray_hit(shooter.x, shooter.y, cmd.aim, reach, r.player_radius, targets)
         if hit is None:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameserver import codec
-from gameserver.combat import FIRE, PositionHistory, ray_box, ray_hit, rewind_tick
+from gameserver.combat import FIRE, PointIndex, PositionHistory, ray_box, ray_hit, rewind_tick
 from gameserver.messages import Input
 from gameserver.world import Entity, Rules, World
 
@@ -130,3 +130,21 @@ def test_targets_outside_the_ray_box_can_never_be_hit(
     x0, y0, x1, y1 = ray_box(0.0, 0.0, aim, reach, radius)
     boxed = [(i, x, y) for i, x, y in targets if x0 <= x <= x1 and y0 <= y <= y1]
     assert ray_hit(0.0, 0.0, aim, reach, radius, boxed) == ray_hit(0.0, 0.0, aim, reach, radius, targets)
+
+
+@given(
+    st.lists(st.tuples(st.integers(-3000, 3000), st.integers(-3000, 3000)), max_size=60),
+    st.tuples(st.floats(-3500, 3500), st.floats(-3500, 3500), st.floats(0, 2500), st.floats(0, 2500)),
+    st.integers(1, 4000),
+)
+@settings(max_examples=500, deadline=None)
+def test_a_point_index_finds_what_a_scan_of_every_point_finds(
+    points: list[tuple[int, int]], box: tuple[float, float, float, float], cell: int
+) -> None:
+    """World._shoot takes a shot's targets from a PointIndex of the rewound tick: the same
+    points as a scan of all of them, in the same order (ray_hit keeps the first of equals)."""
+    positions = {100 + i: (x, y, 0, 100) for i, (x, y) in enumerate(points)}
+    x0, y0, w, h = box
+    x1, y1 = x0 + w, y0 + h
+    scan = [(eid, p[0], p[1]) for eid, p in positions.items() if x0 <= p[0] <= x1 and y0 <= p[1] <= y1]
+    assert PointIndex.of(positions, cell).in_box(x0, y0, x1, y1) == scan
