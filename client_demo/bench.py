@@ -195,6 +195,17 @@ def start_bots(
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus))
 
 
+def stop_process(p: subprocess.Popen[Any] | None) -> None:
+    """Kill a helper process (bots, a profiler) if it still runs, reap it, close its pipe."""
+    if p is None:
+        return
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    if p.stdout is not None:
+        p.stdout.close()
+
+
 def wait_window(bots: subprocess.Popen[str], timeout: float) -> tuple[float, float] | None:
     """The measured window (monotonic start, end) from the bots' '#window' line, once all
     joined and warmed up; None if it does not come within `timeout` seconds."""
@@ -263,10 +274,8 @@ def run_players(n: int, opts: argparse.Namespace, max_players: int, behaviour: s
         if profile is not None:
             profile.wait(timeout=30)
     finally:
-        for p in (bots, profile):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
+        stop_process(bots)
+        stop_process(profile)
         server.stop()
     row = summarize(n, a, b, report)
     row["behaviour"] = behaviour

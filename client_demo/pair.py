@@ -67,11 +67,7 @@ def run_pair(
         b = {name: s.sample() for name, s in servers.items()}
     finally:
         for p in bots:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            if p.stdout is not None:
-                p.stdout.close()
+            bench.stop_process(p)
         for s in servers.values():
             s.stop()
     out = {}
@@ -114,11 +110,7 @@ def run_bots_pair(
         hb = server.health()
     finally:
         for p in bots.values():
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            if p.stdout is not None:
-                p.stdout.close()
+            bench.stop_process(p)
         server.stop()
     ticks = hb["ticks"] - ha["ticks"]
     if hb["players"] != 2 * n or ticks <= 0:
