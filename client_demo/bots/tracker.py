@@ -15,7 +15,11 @@ from typing import Any
 
 import msgpack
 
-from gameserver.replication import DesyncError
+from gameserver.messages import Field
+from gameserver.replication import ANGLE, HP, QX, QY, DesyncError
+
+# Plain ints, as in the codec and the replicator: IntFlag arithmetic is slow in this loop.
+_X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
 
 
 class Tracker:
@@ -46,8 +50,8 @@ class Tracker:
             for eid in removals:
                 if rows.pop(eid, None) is None:
                     raise DesyncError(f"removal of unknown entity {eid}")
-            for s in spawns:
-                rows[s[0]] = [s[3], s[4], s[5], s[6], s[1], s[2]]
+            for s in spawns:  # codec.spawn_record(): id, kind, name, qx, qy, angle, hp
+                rows[s[0]] = [s[3], s[4], s[5], s[6], s[1], s[2]]  # as Mirror.apply() keeps a row
             i, n = 0, len(flat)
             while i < n:
                 row = rows.get(flat[i])
@@ -55,19 +59,19 @@ class Tracker:
                     raise DesyncError(f"change to unknown entity {flat[i]}")
                 mask = flat[i + 1]
                 i += 2
-                if mask & 3:
+                if mask & (_X | _Y):
                     moving += 1
-                    if mask & 1:
-                        row[0] += flat[i]
+                    if mask & _X:
+                        row[QX] += flat[i]
                         i += 1
-                    if mask & 2:
-                        row[1] += flat[i]
+                    if mask & _Y:
+                        row[QY] += flat[i]
                         i += 1
-                if mask & 4:
-                    row[2] = flat[i]
+                if mask & _ANGLE:
+                    row[ANGLE] = flat[i]
                     i += 1
-                if mask & 8:
-                    row[3] = flat[i]
+                if mask & _HP:
+                    row[HP] = flat[i]
                     i += 1
         except (IndexError, TypeError, KeyError) as exc:
             raise ValueError(f"a malformed snapshot ({type(exc).__name__})") from None
