@@ -23,7 +23,16 @@ import attrs
 import msgpack
 
 from gameserver.collision import step_with_walls
-from gameserver.combat import FIRE, PointIndex, PositionHistory, ray_box, ray_hit, rewind_tick, wall_distance
+from gameserver.combat import (
+    FIRE,
+    PointIndex,
+    PositionHistory,
+    Positions,
+    ray_box,
+    ray_hit,
+    rewind_tick,
+    wall_distance,
+)
 from gameserver.grid import QUANTA, snap
 from gameserver.maps import GameMap
 from gameserver.messages import EntityKind, Input
@@ -148,7 +157,7 @@ class World:
     # Entity.row() of every entity after the last step, built by step() itself; a row that did
     # not change is the same tuple object as before. The history keeps these dicts.
     rows: dict[int, Row] = attrs.field(init=False, factory=dict)
-    _rewound: dict[int, PointIndex] = attrs.field(init=False, factory=dict)  # this step
+    _cells: dict[int, PointIndex] = attrs.field(init=False, factory=dict)  # by tick judged at, this step
     _dead: dict[int, Entity] = attrs.field(init=False, factory=dict)  # waiting to respawn
 
     @history.default
@@ -194,7 +203,7 @@ class World:
                     entity.respawn_tick = None
                     del self._dead[entity.id]
         shooters: list[tuple[Entity, Input]] = []
-        self._rewound = {}
+        self._cells = {}
         dt = self.dt
         width, height = r.world_width, r.world_height
         game_map = self.game_map
@@ -227,44 +236,42 @@ class World:
             entity.vy = (y - y0) / dt
             if last.buttons & FIRE and tick >= entity.next_fire_tick:
                 shooters.append((entity, last))
-        self.shots_fired = [self._shoot(entity, cmd) for entity, cmd in shooters]
+        self.shots_fired = [self._shoot(entity, cmd, rows) for entity, cmd in shooters]
         for _, hit in self.shots_fired:
             if hit is not None:
                 rows[hit] = self.entities[hit].row()  # its hp changed
         self.rows = rows
         self.history.record(tick, rows)
 
-    def _shoot(self, shooter: Entity, cmd: Input) -> tuple[int, int | None]:
-        """Fire once; returns (shooter id, id of the entity hit or None)."""
+    def _shoot(self, shooter: Entity, cmd: Input, rows: Positions) -> tuple[int, int | None]:
+        """Fire once; returns (shooter id, id of the entity hit or None). `rows` are this
+        tick's, for a shot judged now."""
         r = self.rules
         shooter.next_fire_tick = self.tick + r.fire_interval_ticks
         shooter.shots += 1
         when = rewind_tick(self.tick, cmd.render_tick, r.max_rewind_ticks)
         seen = self.history.at(when) if when < self.tick else None
+        if seen is None:  # judged now (no render_tick, or one no longer kept): where all are now
+            when, seen = self.tick, rows
         reach = r.weapon_range
         if self.game_map is not None:  # walls stop bullets
             reach = wall_distance(self.game_map.walls, shooter.x, shooter.y, cmd.aim, reach)
         x0, y0, x1, y1 = ray_box(shooter.x, shooter.y, cmd.aim, reach, r.player_radius)
-        # Only those near the ray are tested: a shot costs O(N) comparisons, not O(N) ray tests.
-        if seen is None:
-            targets = [
-                (e.id, e.x, e.y)
-                for e in self.entities.values()
-                if x0 <= e.x <= x1 and y0 <= e.y <= y1 and e is not shooter and e.alive
-            ]
-        else:  # the rows of that tick: positions in quanta (exact: positions sit on the grid)
-            index = self._rewound.get(when)
-            if index is None:  # once per rewound tick, for all the shots judged there
-                # Cells a quarter of a shot's box at most (the range, and a radius each side
-                # of the ray and both ends): a box covers at most 5 x 5 of them.
-                cell = max(1, int((r.weapon_range + 4 * r.player_radius) * QUANTA / 4))
-                index = self._rewound[when] = PointIndex.of(seen, cell)
-            alive = self.entities
-            targets = [
-                (tid, qx / QUANTA, qy / QUANTA)
-                for tid, qx, qy in index.in_box(x0 * QUANTA, y0 * QUANTA, x1 * QUANTA, y1 * QUANTA)
-                if tid != shooter.id and tid in alive and alive[tid].alive
-            ]
+        # Only those near the ray are tested, and only those of the cells the ray's box covers
+        # are compared: a shot costs O(cells), not O(N), whatever tick it is judged at. The
+        # rows hold positions in quanta (exact: positions sit on the grid).
+        index = self._cells.get(when)
+        if index is None:  # once per tick judged at, for all the shots judged there
+            # Cells a quarter of a shot's box at most (the range, and a radius each side
+            # of the ray and both ends): a box covers at most 5 x 5 of them.
+            cell = max(1, int((r.weapon_range + 4 * r.player_radius) * QUANTA / 4))
+            index = self._cells[when] = PointIndex.of(seen, cell)
+        alive = self.entities
+        targets = [
+            (tid, qx / QUANTA, qy / QUANTA)
+            for tid, qx, qy in index.in_box(x0 * QUANTA, y0 * QUANTA, x1 * QUANTA, y1 * QUANTA)
+            if tid != shooter.id and tid in alive and alive[tid].alive
+        ]
         hit = ray_hit(shooter.x, shooter.y, cmd.aim, reach, r.player_radius, targets)
         if hit is None:
             return shooter.id, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,6 +101,32 @@ def test_a_rewind_beyond_the_limit_does_not_hit() -> None:
     assert rewind_tick(100, 10, 6) == 94 and rewind_tick(100, 97, 6) == 97 and rewind_tick(100, 200, 6) == 100
 
 
+def test_shots_judged_now_in_a_crowd_hit_what_a_scan_of_everyone_would() -> None:
+    """Without render_tick a shot is judged at the current tick, from the same cells as a
+    rewound one: the hits are those of ray_hit() over every living entity, shot by shot."""
+    rng = random.Random(7)
+    rules = Rules()
+    w = World(rules, DT, seed=7)
+    players = [w.spawn_player(f"p{i}") for i in range(300)]
+    for e in players:  # a crowd: about 10 players within a shot's range of each
+        e.x, e.y = rng.randrange(400, 1600 * 8) / 8, rng.randrange(400, 1600 * 8) / 8
+    w.step({})
+    shooters = players[::6]
+    aims = {e.id: rng.uniform(-math.pi, math.pi) for e in shooters}
+    hp = {e.id: e.hp for e in players}
+    expected = []
+    for e in shooters:  # entity order, as the step fires them
+        targets = [(t.id, t.x, t.y) for t in players if t is not e and hp[t.id] > 0]
+        hit = ray_hit(e.x, e.y, aims[e.id], rules.weapon_range, rules.player_radius, targets)
+        expected.append((e.id, None if hit is None else hit[0]))
+        if hit is not None:
+            hp[hit[0]] = max(0, hp[hit[0]] - rules.damage)
+    w.step({e.id: [_cmd(1, aim=aims[e.id], fire=True)] for e in shooters})
+    assert w.shots_fired == expected
+    assert sum(hit is not None for _, hit in expected) >= 10  # the crowd is dense enough to tell
+    assert all(e.hp == hp[e.id] for e in players)
+
+
 def test_history_keeps_a_bounded_window() -> None:
     h = PositionHistory(3)
     for t in range(1, 6):
@@ -141,7 +168,7 @@ def test_targets_outside_the_ray_box_can_never_be_hit(
 def test_a_point_index_finds_what_a_scan_of_every_point_finds(
     points: list[tuple[int, int]], box: tuple[float, float, float, float], cell: int
 ) -> None:
-    """World._shoot takes a shot's targets from a PointIndex of the rewound tick: the same
+    """World._shoot takes a shot's targets from a PointIndex of the tick it judges at: the same
     points as a scan of all of them, in the same order (ray_hit keeps the first of equals)."""
     positions = {100 + i: (x, y, 0, 100) for i, (x, y) in enumerate(points)}
     x0, y0, w, h = box
