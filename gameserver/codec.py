@@ -366,6 +366,19 @@ def encode_shots(shots: list[tuple[int, int | None]]) -> bytes:
     return _pack(flat)
 
 
+def shot_items(shots: list[tuple[int, int | None]]) -> list[bytes]:
+    """Each shot's two items of encode_shots(), packed once for every player that sees it."""
+    return [_pack(shooter) + _pack(hit or 0) for shooter, hit in shots]
+
+
+def join_shots(items: list[bytes]) -> bytes:
+    """encode_shots() of the shots whose shot_items() these are, in this order."""
+    if not items:
+        return NO_SHOTS
+    header: bytes = _packer.pack_array_header(2 * len(items))
+    return header + b"".join(items)
+
+
 def encode_spawn(record: list[Any]) -> bytes:
     """One spawn record, to stand in a spawns array built by encode_snapshot_body_parts()."""
     return _pack(record)

@@ -297,6 +297,7 @@ class Room:
         view, grid = self.view, self.grid
         scoreboard = None
         shots_all = codec.NO_SHOTS
+        shot_items: list[tuple[int, bytes]] = []
         if snapshot:
             frame = self.replicator.capture(self.world)
             if grid is not None:
@@ -306,6 +307,8 @@ class Room:
             self.shots = []
             if shots and view is None:
                 shots_all = codec.encode_shots(shots)
+            elif shots:  # each player gets those of the shooters it sees, each packed once
+                shot_items = list(zip([s[0] for s in shots], codec.shot_items(shots), strict=True))
         body_for = self.replicator.body_for
         bodies: dict[int | None, tuple[bytes, bytes]] = {}  # body_for() by baseline, this tick
         view_body_for = self.replicator.view_body_for
@@ -337,7 +340,9 @@ class Room:
                     assert grid is not None
                     seen = view.visible(frame, grid, m.entity_id, m.held_view)
                     head, body = view_body_for(m.held_tick, m.held_view, seen)
-                    tail = codec.encode_shots([s for s in shots if s[0] in seen]) if shots else codec.NO_SHOTS
+                    tail = codec.NO_SHOTS
+                    if shot_items:
+                        tail = codec.join_shots([b for sid, b in shot_items if sid in seen])
                 if (
                     body == EMPTY_BODY
                     and tail == codec.NO_SHOTS

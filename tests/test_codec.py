@@ -263,3 +263,21 @@ def test_the_inline_input_check_agrees_with_the_field_by_field_one(fields: list[
     except ProtocolError as exc:
         got = exc.error
     assert got == expected
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 2**31), st.one_of(st.none(), st.integers(1, 2**31))), max_size=40),
+    st.data(),
+)
+@settings(max_examples=300, deadline=None)
+def test_shots_picked_from_items_packed_once_are_the_shots_encoded_whole(
+    shots: list[tuple[int, int | None]], data: st.DataObject
+) -> None:
+    """The arena packs each shot once and joins those a player sees: the same bytes as
+    encode_shots() of that player's shots."""
+    picked = data.draw(st.lists(st.booleans(), min_size=len(shots), max_size=len(shots)))
+    items = codec.shot_items(shots)
+    mine = [s for s, keep in zip(shots, picked, strict=True) if keep]
+    joined = codec.join_shots([b for b, keep in zip(items, picked, strict=True) if keep])
+    assert joined == codec.encode_shots(mine)
+    assert msgpack.unpackb(joined) == [v for s, h in mine for v in (s, h or 0)]
