@@ -200,6 +200,7 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
 # with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs 0.1 us an input.)
 _unpack_client = functools.partial(msgpack.unpackb, strict_map_key=True, raw=False)
 _new_input = functools.partial(tuple.__new__, Input)  # Input(...) without its Python __new__
+_new_change = functools.partial(tuple.__new__, Change)  # the same for Change
 
 
 def decode_client(data: bytes | str) -> ClientMessage:
@@ -487,7 +488,7 @@ def _changes(flat: list[Any]) -> tuple[Change, ...]:
                 and _FIELD_MIN <= dqx <= _FIELD_MAX
                 and _FIELD_MIN <= dqy <= _FIELD_MAX
             ):
-                out.append(Change(eid, dqx, dqy))
+                out.append(_new_change((eid, dqx, dqy, None, None)))
                 i += 4
                 continue
         change, i = _change(flat, i, n)

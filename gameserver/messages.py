@@ -104,9 +104,11 @@ class Spawn:
     hp: int
 
 
-@attrs.frozen
-class Change:
-    """Changed fields of an entity the client holds; dqx/dqy are deltas against the baseline."""
+class Change(NamedTuple):
+    """Changed fields of an entity the client holds; dqx/dqy are deltas against the baseline.
+
+    A named tuple, like Input: a verifying client decodes one per moving entity per snapshot,
+    and a frozen attrs class took three times as long to build (340 against 113 ns)."""
 
     id: int
     dqx: int | None = None
