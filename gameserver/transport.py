@@ -39,7 +39,7 @@ from eventlet.hubs import trampoline
 from eventlet.websocket import ConnectionClosedError, FailedConnectionError, RFC6455WebSocket
 
 from gameserver import codec
-from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES, ErrorCode, ProtocolError, decode_client
+from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES, ErrorCode, ProtocolError
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
 from gameserver.room import Member, RoomFull
 
@@ -194,7 +194,7 @@ class Connection:
         "inbuf",
         "pos",
         "partial",
-        "receive",
+        "receive_bytes",
         "frames",
         "remainder",
         "close_sent",
@@ -216,7 +216,7 @@ class Connection:
     def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
         self.loop = loop
         self.server = loop.server
-        self.receive = loop.server.room.receive  # the room never changes under a connection
+        self.receive_bytes = loop.server.room.receive_bytes  # the room never changes under a connection
         self.ws = ws
         self.peer = peer
         self.green = ws.socket  # eventlet's socket object: closing happens through it
@@ -282,7 +282,7 @@ class Connection:
                 # every tick, taken without the parsing loop (_parse reads the same frame
                 # the same way when it comes with others).
                 try:
-                    self.receive(member, decode_client(unmask_small(data, 0, len(data) - 6)))
+                    self.receive_bytes(member, unmask_small(data, 0, len(data) - 6))
                 except ProtocolError as exc:
                     self._refuse(exc.error, exc.detail)
                 if member.control or member.close_request is not None or self.frames:
@@ -317,7 +317,7 @@ class Connection:
                     pos = end
                     if member is not None:  # joined: the hot path
                         try:
-                            self.receive(member, decode_client(data))
+                            self.receive_bytes(member, data)
                         except ProtocolError as exc:
                             self._refuse(exc.error, exc.detail)
                         if member.close_request is not None:
@@ -386,11 +386,10 @@ class Connection:
     def _on_message(self, data: bytes) -> None:
         member = self.member
         try:
-            msg = codec.decode_client(data)
             if member is None:
-                self._hello(msg)
+                self._hello(codec.decode_client(data))
                 return
-            self.server.room.receive(member, msg)  # a second hello is refused there
+            self.receive_bytes(member, data)  # a second hello is refused there
         except ProtocolError as exc:
             self._refuse(exc.error, exc.detail)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.combat import FIRE
 from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
 from gameserver.replication import Frame, Grid, Mirror, View
-from gameserver.room import INBOX_LIMIT, Member, Room, RoomFull
+from gameserver.room import INBOX_LIMIT, RAW_INPUT_LIMIT, Member, Room, RoomFull
 from gameserver.world import Rules
 
 
@@ -39,7 +40,9 @@ class Client:
 
     def send_input(self, mx: float = 0.0, my: float = 0.0) -> None:
         self.seq += 1
-        self.room.receive(self.member, Input(self.seq, mx, my, 0.0, 0, self.mirror.tick))
+        # as the transport hands it over: the input's bytes, decoded by the next tick
+        data = codec.encode_client(Input(self.seq, mx, my, 0.0, 0, self.mirror.tick))
+        self.room.receive_bytes(self.member, data)
 
 
 def test_join_sends_welcome_then_full_snapshot() -> None:
@@ -99,6 +102,79 @@ def test_stale_sequence_numbers_and_full_inbox_are_dropped() -> None:
     for seq in range(6, 6 + INBOX_LIMIT):
         room.receive(a.member, Input(seq, 0, 0, 0, 0, None))
     assert len(a.member.inbox) == INBOX_LIMIT and a.member.inbox[0].seq == 6
+
+
+def test_an_input_waits_as_bytes_and_the_next_tick_applies_it() -> None:
+    room = Room()
+    a = Client(room, "a")
+    room.tick()
+    a.read()
+    x0 = a.member.entity.x
+    a.send_input(1.0, 0.0)
+    assert len(a.member.raw_inputs) == 1 and not a.member.inbox  # not decoded yet
+    room.tick()
+    assert a.member.raw_inputs == [] and a.member.last_applied_seq == 1
+    assert a.member.entity.x == x0 + 5.0
+
+
+def test_a_bad_input_is_refused_by_the_tick_and_nobody_else_notices() -> None:
+    room = Room()
+    a, b = Client(room, "a"), Client(room, "b")
+    room.tick()
+    a.read(), b.read()
+    x0 = b.member.entity.x
+    room.receive_bytes(a.member, msgpack.packb([2, "one", 0, 0, 0, 0, None]))  # an input's head
+    b.send_input(1.0, 0.0)
+    ready = room.tick()
+    assert a.member in ready and a.member.close_request == (1007, "invalid_message")
+    assert [m.code for m in a.read() if isinstance(m, Error)] == ["invalid_message"]
+    assert b.member.entity.x == x0 + 5.0 and b.member.close_request is None
+    assert any(isinstance(m, Snapshot) for m in b.read())
+
+
+def test_a_fault_decoding_in_the_tick_closes_that_player_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    room = Room()
+    a, b = Client(room, "a"), Client(room, "b")
+    room.tick()
+    a.read(), b.read()
+    receive = Room.receive
+
+    def receive_or_fail(self: Room, member: Member, msg: object) -> None:
+        if member is a.member:
+            raise RuntimeError("a bug")
+        receive(self, member, msg)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Room, "receive", receive_or_fail)
+    a.send_input(1.0, 0.0)
+    b.send_input(1.0, 0.0)
+    ready = room.tick()
+    assert a.member in ready and a.member.close_request == (1011, "internal_error")
+    assert b.member.last_applied_seq == 1 and b.member.close_request is None
+
+
+def test_inputs_past_the_waiting_limit_are_decoded_at_once_and_in_order() -> None:
+    room = Room()
+    a = Client(room, "a")
+    for _ in range(RAW_INPUT_LIMIT):
+        a.send_input()
+    assert len(a.member.raw_inputs) == RAW_INPUT_LIMIT and not a.member.inbox
+    a.send_input()  # one more: what waits is taken first, then this one
+    assert a.member.raw_inputs == [] and a.member.last_received_seq == RAW_INPUT_LIMIT + 1
+    assert [i.seq for i in a.member.inbox] == list(
+        range(RAW_INPUT_LIMIT + 2 - INBOX_LIMIT, RAW_INPUT_LIMIT + 2)
+    )
+    a.send_input(), a.send_input()
+    room.tick()
+    assert a.member.last_received_seq == RAW_INPUT_LIMIT + 3 and a.member.raw_inputs == []
+    assert a.member.inputs_dropped == RAW_INPUT_LIMIT + 3 - INBOX_LIMIT
+
+
+def test_a_ping_as_bytes_is_answered_at_once() -> None:
+    room = Room()
+    a = Client(room, "a")
+    a.read()
+    room.receive_bytes(a.member, codec.encode_client(Ping(2.5)))
+    assert a.read() == [Pong(2.5, room.tick_no)]
 
 
 def test_ping_gets_pong_through_the_outbox() -> None:

@@ -131,8 +131,8 @@ def test_frames_that_arrive_a_byte_at_a_time_are_put_together(loop: GameServer) 
     for i in range(len(stream)):
         theirs.sendall(stream[i : i + 1])
         eventlet.sleep(0)
-    wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
-    assert conn.member is not None and conn.member.inbox[0].seq == 7
+    wait_for(lambda: conn.member is not None and len(conn.member.raw_inputs) == 1)
+    assert conn.member is not None and conn.member.raw_inputs == [data]  # the tick decodes it
     frames = read_frames(recv_until(theirs, lambda got: len(read_frames(got)) >= 2))
     assert (0xA, b"are you there") in frames
     assert isinstance(codec.decode_server(next(p for op, p in frames if op == 2)), Welcome)
@@ -271,15 +271,15 @@ def test_small_frames_unmask_as_eventlet_does(payload: bytes, mask: bytes, lead:
 def test_a_fault_serving_one_connection_closes_it_with_internal_error_and_no_other(
     loop: GameServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    receive = Room.receive
+    receive = Room.receive_bytes
     faulty: list[Any] = []
 
-    def receive_or_fail(room: Room, member: Any, msg: Any) -> None:
+    def receive_or_fail(room: Room, member: Any, data: bytes) -> None:
         if member in faulty:
             raise RuntimeError("a bug")
-        receive(room, member, msg)
+        receive(room, member, data)
 
-    monkeypatch.setattr(Room, "receive", receive_or_fail)  # before the connections bind it
+    monkeypatch.setattr(Room, "receive_bytes", receive_or_fail)  # before the connections bind it
     broken, broken_peer = joined(loop)
     fine, fine_peer = joined(loop)
     faulty.append(broken.member)
@@ -290,7 +290,7 @@ def test_a_fault_serving_one_connection_closes_it_with_internal_error_and_no_oth
     assert [e.code for e in errors] == ["internal_error"]
     assert (8, (1011).to_bytes(2, "big") + b"internal_error") in frames
     fine_peer.sendall(client_frame(data))  # the loop goes on serving the others
-    wait_for(lambda: fine.member is not None and len(fine.member.inbox) == 1)
+    wait_for(lambda: fine.member is not None and len(fine.member.raw_inputs) == 1)
     broken_peer.close()
     fine_peer.close()
 
@@ -339,7 +339,7 @@ def test_half_a_frame_waits_for_the_rest_without_spinning(loop: GameServer) -> N
     assert loop.sockets.passes - passes < 10, "the SocketLoop kept polling for half a frame"
     assert conn.loop.backlog == []
     peer.sendall(frame[3:])
-    wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
+    wait_for(lambda: conn.member is not None and len(conn.member.raw_inputs) == 1)
     peer.close()
 
 
