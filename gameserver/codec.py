@@ -198,6 +198,10 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
 # The inline check below needs no limits of its own: unpackb bounds every length by the input's
 # (at most MAX_CLIENT_MESSAGE_BYTES), and whatever is not a well-formed input is decoded again,
 # with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs 0.1 us an input.)
+# Every INPUT starts with one of these bytes (a msgpack array of 7 or 8 fields), then INPUT_TYPE.
+INPUT_ARRAY_HEADS = (0x97, 0x98)
+INPUT_TYPE = int(MsgType.INPUT)
+
 _unpack_client = functools.partial(msgpack.unpackb, strict_map_key=True, raw=False)
 _new_input = functools.partial(tuple.__new__, Input)  # Input(...) without its Python __new__
 _new_change = functools.partial(tuple.__new__, Change)  # the same for Change
@@ -281,9 +285,6 @@ def encode_client(msg: ClientMessage) -> bytes:
     raise TypeError(f"not a client message: {msg!r}")
 
 
-_INPUT = int(MsgType.INPUT)
-
-
 def encode_input(
     seq: int,
     move_x: float,
@@ -294,7 +295,7 @@ def encode_input(
     render_tick: int | None = None,
 ) -> bytes:
     """encode_client(Input(...)) from the fields, with no Input made: bots send one every tick."""
-    fields = [_INPUT, seq, move_x, move_y, aim, buttons, ack_tick]
+    fields = [INPUT_TYPE, seq, move_x, move_y, aim, buttons, ack_tick]
     if render_tick is not None:
         fields.append(render_tick)
     data: bytes = _packer.pack(fields)

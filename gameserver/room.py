@@ -2,8 +2,9 @@
 
 Invariants:
 - Pure: no sockets, no clock, no sleeping. A test drives it tick by tick with tick().
-- Readers only append to a member: an input's bytes (receive_bytes()), which the tick decodes
-  right before it applies them, or a decoded message (receive()). Only tick() drains inboxes
+- Readers only append to a member: an input as it came (receive_input()), which the tick
+  decodes right before it applies it, or a message decoded at once (receive_bytes()). Only
+  tick() drains inboxes
   and moves the world, so inputs take effect at tick boundaries, in sequence order, at most
   `rules.max_inputs_per_tick` per tick and one per tick sustained.
 - tick() never sends: it leaves each member's newest snapshot in a latest-wins slot
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -33,7 +35,6 @@ from gameserver.messages import (
     Error,
     Goodbye,
     Input,
-    MsgType,
     Ping,
     Pong,
     Welcome,
@@ -43,9 +44,6 @@ from gameserver.world import QUANTA, Entity, Rules, World
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
-# The first two bytes of every INPUT: a msgpack array of 7 or 8 fields, then MsgType.INPUT.
-_INPUT_HEADS = (0x97, 0x98)
-_INPUT_TYPE = int(MsgType.INPUT)
 
 log = logging.getLogger(__name__)
 CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
@@ -81,7 +79,7 @@ class Member:
     session_token: str
     joined_tick: int
     inbox: deque[Input] = attrs.field(init=False, factory=lambda: deque(maxlen=INBOX_LIMIT))
-    raw_inputs: list[bytes] = attrs.field(init=False, factory=list)  # see Room.receive_bytes()
+    raw_inputs: list[bytes] = attrs.field(init=False, factory=list)  # see Room.receive_input()
     last_received_seq: int | None = attrs.field(init=False, default=None)
     last_applied_seq: int | None = attrs.field(init=False, default=None)
     credit: int = attrs.field(init=False, default=0)
@@ -170,6 +168,9 @@ class Room:
     _scores_tick: int = attrs.field(init=False, default=-(10**9))
     view: View | None = attrs.field(init=False, default=None)  # None: everyone sees everyone
     grid: Grid | None = attrs.field(init=False, default=None)
+    # An input's payload from what the transport handed to receive_input(): the server's
+    # transport hands over the WebSocket frame, still masked; by default, the payload itself.
+    unwrap: Callable[[bytes], bytes] = attrs.field(default=bytes, kw_only=True)
 
     @world.default
     def _make_world(self) -> World:
@@ -251,36 +252,31 @@ class Room:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
         member.msg_tokens -= 1.0
 
-    def receive_bytes(self, member: Member, payload: bytes) -> None:
-        """Take one message from a member as it came. Raises ProtocolError (close the peer).
+    def receive_input(self, member: Member, wrapped: bytes) -> None:
+        """Take one INPUT from a member as the transport got it (self.unwrap() gives its
+        payload). Raises ProtocolError (close the peer).
 
-        An input (every player sends one every tick) waits undecoded until the tick, which
-        decodes and applies it in one go: the member, the message and the decoded input are
-        then reached together, once, instead of at arrival and again in the tick, after the
-        kernel's and every other player's work has pushed them out of the cache. Anything else,
-        and an input past RAW_INPUT_LIMIT waiting, is decoded and taken now.
+        It waits, undecoded, for the tick, which unwraps, decodes and applies it in one go: the
+        member, the message and the decoded input are then reached together, once, instead of
+        on arrival and again in the tick, after the kernel's and every other player's work has
+        pushed them out of the cache. Past RAW_INPUT_LIMIT waiting, it is taken at once.
         """
-        raw = member.raw_inputs
-        if (
-            len(raw) < RAW_INPUT_LIMIT
-            and len(payload) > 1
-            and payload[1] == _INPUT_TYPE
-            and payload[0] in _INPUT_HEADS
-        ):
-            raw.append(payload)
-            return
-        if raw:  # in order of arrival: sequence order is the rule
-            self._receive_waiting(member)
-        self.receive(member, codec.decode_client(payload))
+        if len(member.raw_inputs) < RAW_INPUT_LIMIT:
+            member.raw_inputs.append(wrapped)
+        else:
+            self.receive_bytes(member, self.unwrap(wrapped))
 
-    def _receive_waiting(self, member: Member) -> None:
-        """Decode and take the inputs that wait in member.raw_inputs, in order."""
+    def receive_bytes(self, member: Member, payload: bytes) -> None:
+        """Decode and take one message from a member at once, after the inputs that wait for
+        the tick (in order of arrival: sequence order is the rule). Raises ProtocolError."""
         raw = member.raw_inputs
-        try:
-            for payload in raw:
-                self.receive(member, codec.decode_client(payload))
-        finally:
-            raw.clear()
+        if raw:
+            try:
+                for wrapped in raw:
+                    self.receive(member, codec.decode_client(self.unwrap(wrapped)))
+            finally:
+                raw.clear()
+        self.receive(member, codec.decode_client(payload))
 
     def receive(self, member: Member, msg: ClientMessage) -> None:
         """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
@@ -314,13 +310,14 @@ class Room:
         rate, cap = self.msg_rate_per_tick, self.msg_burst
         commands: dict[int, list[Input]] = {}
         refused: list[Member] = []
+        unwrap = self.unwrap
         for eid, m in self.members.items():
-            if m.raw_inputs:  # _receive_waiting(), written out: every player, every tick
+            if m.raw_inputs:  # as in receive_bytes(): every player, every tick
                 raw = m.raw_inputs
                 try:
                     if m.close_request is None:
-                        for payload in raw:
-                            self.receive(m, decode_client(payload))
+                        for wrapped in raw:
+                            self.receive(m, decode_client(unwrap(wrapped)))
                 except ProtocolError as exc:
                     log.info("entity %d: %s: %s", eid, exc.error.code, exc.detail)
                     m.request_close(exc.error, exc.detail)

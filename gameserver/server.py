@@ -29,7 +29,7 @@ from gameserver.config import Config
 from gameserver.maps import GameMap
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
-from gameserver.transport import DETACHED, SocketLoop, WebApp
+from gameserver.transport import DETACHED, SocketLoop, WebApp, unmask_frame
 from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class GameServer:
             max_players=config.max_players,
             max_lag_seconds=config.max_lag,
             seed=config.seed,
+            unwrap=unmask_frame,  # the transport hands inputs over as their WebSocket frames
         )
         self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)

@@ -42,7 +42,7 @@ class Client:
         self.seq += 1
         # as the transport hands it over: the input's bytes, decoded by the next tick
         data = codec.encode_client(Input(self.seq, mx, my, 0.0, 0, self.mirror.tick))
-        self.room.receive_bytes(self.member, data)
+        self.room.receive_input(self.member, data)
 
 
 def test_join_sends_welcome_then_full_snapshot() -> None:
@@ -123,7 +123,7 @@ def test_a_bad_input_is_refused_by_the_tick_and_nobody_else_notices() -> None:
     room.tick()
     a.read(), b.read()
     x0 = b.member.entity.x
-    room.receive_bytes(a.member, msgpack.packb([2, "one", 0, 0, 0, 0, None]))  # an input's head
+    room.receive_input(a.member, msgpack.packb([2, "one", 0, 0, 0, 0, None]))
     b.send_input(1.0, 0.0)
     ready = room.tick()
     assert a.member in ready and a.member.close_request == (1007, "invalid_message")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from gameserver import codec
 from gameserver.config import Config
-from gameserver.messages import Hello, Input, Welcome
+from gameserver.messages import Hello, Input, Ping, Welcome
 from gameserver.room import Room
 from gameserver.server import GameServer
 from gameserver.transport import (
@@ -30,7 +30,9 @@ from gameserver.transport import (
     _FrameSource,
     apply_mask,
     frame_extent,
+    is_input,
     pack_binary,
+    unmask_frame,
     unmask_small,
 )
 
@@ -131,8 +133,8 @@ def test_frames_that_arrive_a_byte_at_a_time_are_put_together(loop: GameServer) 
     for i in range(len(stream)):
         theirs.sendall(stream[i : i + 1])
         eventlet.sleep(0)
-    wait_for(lambda: conn.member is not None and len(conn.member.raw_inputs) == 1)
-    assert conn.member is not None and conn.member.raw_inputs == [data]  # the tick decodes it
+    wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
+    assert conn.member is not None and conn.member.inbox[0].seq == 7  # eventlet's path: decoded
     frames = read_frames(recv_until(theirs, lambda got: len(read_frames(got)) >= 2))
     assert (0xA, b"are you there") in frames
     assert isinstance(codec.decode_server(next(p for op, p in frames if op == 2)), Welcome)
@@ -262,6 +264,47 @@ def test_the_binary_frame_packer_writes_what_eventlet_writes(n: int, fill: bytes
 
 @settings(max_examples=300, deadline=None)
 @given(payload=st.binary(max_size=125), mask=st.binary(min_size=4, max_size=4), lead=st.binary(max_size=3))
+def test_an_input_is_told_from_its_masked_frame(payload: bytes, mask: bytes, lead: bytes) -> None:
+    """is_input() reads two bytes of the payload through the mask: those every INPUT starts
+    with. unmask_frame() gives the tick the payload of a frame left to it."""
+    frame = lead + client_frame(payload, mask=mask)
+    starts_as_input = len(payload) >= 2 and payload[0] in (0x97, 0x98) and payload[1] == 2
+    assert is_input(frame, len(lead)) == starts_as_input
+    assert unmask_frame(frame[len(lead) :]) == payload
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seq=st.integers(0, 2**32 - 1),
+    ack=st.one_of(st.none(), st.integers(0, 2**31)),
+    render=st.one_of(st.none(), st.integers(0, 2**31)),
+    mask=st.binary(min_size=4, max_size=4),
+)
+def test_every_input_a_client_encodes_is_left_to_the_tick_and_nothing_else(
+    seq: int, ack: int | None, render: int | None, mask: bytes
+) -> None:
+    data = codec.encode_client(Input(seq, 0.5, -1.0, 3.0, 1, ack, render))
+    assert is_input(client_frame(data, mask=mask), 0)
+    for other in (codec.encode_client(Ping(1.5)), codec.encode_client(Hello(1, "x"))):
+        assert not is_input(client_frame(other, mask=mask), 0)
+
+
+def test_a_joined_players_input_waits_masked_for_the_tick_which_applies_it(loop: GameServer) -> None:
+    conn, peer = joined(loop)
+    assert conn.member is not None
+    frame = client_frame(codec.encode_client(Input(1, 1.0, 0.0, 0.0, 0, None)))
+    peer.sendall(frame)
+    wait_for(lambda: conn.member is not None and len(conn.member.raw_inputs) == 1)
+    assert conn.member.raw_inputs == [frame] and not conn.member.inbox
+    x0 = conn.member.entity.x
+    loop.room.tick()
+    assert conn.member.raw_inputs == [] and conn.member.last_applied_seq == 1
+    assert conn.member.entity.x > x0
+    peer.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=125), mask=st.binary(min_size=4, max_size=4), lead=st.binary(max_size=3))
 def test_small_frames_unmask_as_eventlet_does(payload: bytes, mask: bytes, lead: bytes) -> None:
     frame = lead + client_frame(payload, mask=mask)
     assert unmask_small(frame, len(lead), len(payload)) == payload
@@ -284,7 +327,7 @@ def test_a_fault_serving_one_connection_closes_it_with_internal_error_and_no_oth
     fine, fine_peer = joined(loop)
     faulty.append(broken.member)
     data = codec.encode_client(Input(1, 1.0, 0.0, 0.0, 0, None))
-    broken_peer.sendall(client_frame(data))
+    broken_peer.sendall(client_frame(codec.encode_client(Ping(1.0))))  # taken at once
     frames = read_frames(recv_until(broken_peer, lambda got: any(op == 8 for op, _ in read_frames(got))))
     errors = [codec.decode_server(p) for op, p in frames if op == 2]
     assert [e.code for e in errors] == ["internal_error"]
