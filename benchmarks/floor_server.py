@@ -2,9 +2,10 @@
 
     python -m benchmarks.floor_server --port 8130 --entities 800
 
-No game and no eventlet: after the handshake and HELLO (answered with a WELCOME), it reads
-whatever arrives, in epoll passes paced as the real server's (one every READ_BATCH while inputs
-keep coming, one TICK_LEAD before each tick), and throws it away unparsed. Each tick it sends
+No game and no eventlet hub (of gameserver.transport it takes only the read pacing and the
+frame header): after the handshake and HELLO (answered with a WELCOME), it reads whatever
+arrives, in epoll passes paced as the real server's (one every READ_BATCH while inputs keep
+coming, one TICK_LEAD before each tick), and throws it away unparsed. Each tick it sends
 every player a snapshot frame: the tick's shared head, a per-player last_seq and one body of
 `--entities` move records, built once at start-up, joined behind the frame header (as the
 real server does) and sent with one non-blocking send. Wander bots without --verify read only
@@ -28,19 +29,11 @@ import time
 
 from gameserver import codec
 from gameserver.messages import PROTOCOL_VERSION, Welcome
-from gameserver.transport import READ_BATCH, TICK_LEAD
+from gameserver.transport import READ_BATCH, TICK_LEAD, binary_header
 from gameserver.world import Rules
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TICK_RATE = 30
-
-
-def frame_header(n: int) -> bytes:
-    if n < 126:
-        return bytes((0x82, n))
-    if n < 65536:
-        return b"\x82\x7e" + n.to_bytes(2, "big")
-    return b"\x82\x7f" + n.to_bytes(8, "big")
 
 
 def body_of(entities: int, seed: int = 1) -> bytes:
@@ -142,7 +135,7 @@ def serve(port: int, entities: int, seconds: float) -> None:
                     rules=rules,
                 )
                 msg = codec.encode_server(welcome)
-                p.sock.send(frame_header(len(msg)) + msg)
+                p.sock.send(binary_header(len(msg)) + msg)
                 p.state = "playing"
                 playing.append(p)
         now = time.monotonic()
@@ -159,7 +152,7 @@ def serve(port: int, entities: int, seconds: float) -> None:
         for p in playing:
             p.seq += 1
             seq = codec.pack_optional_int(p.seq)
-            header = frame_header(len(head) + len(seq) + len(body))
+            header = binary_header(len(head) + len(seq) + len(body))
             data = b"".join((header, head, seq, body))
             try:
                 sent = p.sock.send(data)
