@@ -272,9 +272,12 @@ def _spawns(
             angle = math.radians(_opt_number(obj, "rotation", what, 0.0))
             cos, sin = math.cos(angle), math.sin(angle)
             x, y = x + (w * cos - h * sin) / 2, y + (w * sin + h * cos) / 2
-        x, y = snap(x + dx), snap(y + dy)
+        x, y = x + dx, y + dy
+        # Checked before snapping: a huge coordinate (or a rotated huge rectangle's NaN) would
+        # overflow the grid's arithmetic. The map's sides are whole tiles, on the grid.
         if not (0 <= x <= walls.width and 0 <= y <= walls.height):
             raise _Invalid(f"{what} at ({x:g}, {y:g}) is outside the map ({walls.width}x{walls.height})")
+        x, y = snap(x), snap(y)
         if overlaps_wall(walls, x, y, clearance):
             raise _Invalid(
                 f"{what} at ({x:g}, {y:g}) is inside a wall: a player of radius {clearance:g} there"

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gameserver.maps import DEFAULT_MAP, GameMap, MapError, find_map, load_map, parse_map
@@ -464,6 +464,7 @@ SMALL_PATHS = [p for p in _paths(small_doc()) if p]
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(SMALL_PATHS), st.booleans(), json_values), max_size=3))
+@example([(("layers", 1, "objects", 1, "x"), False, 2.247116418577895e307)])  # overflowed the snap
 def test_any_damage_to_a_map_gives_a_map_or_a_map_error(edits: list[tuple[Any, bool, object]]) -> None:
     doc: Any = small_doc()
     for path, delete, value in edits:
