@@ -194,6 +194,18 @@ def test_flooding_is_rate_limited() -> None:
     assert info.value.error is ErrorCode.RATE_LIMITED
 
 
+def test_an_input_flood_is_rate_limited_though_inputs_wait_for_the_tick() -> None:
+    room = Room(tick_rate=30)
+    a = Client(room, "a")
+    with pytest.raises(ProtocolError) as info:
+        for _ in range(1000):
+            a.send_input(1.0, 0.0)
+    assert info.value.error is ErrorCode.RATE_LIMITED
+    # charged within RAW_INPUT_LIMIT of their arrival (when the waiting ones overflow), not
+    # only by the tick
+    assert a.seq <= room.msg_burst + 1 + RAW_INPUT_LIMIT
+
+
 def test_a_client_that_never_acknowledges_is_dropped_and_costs_one_slot() -> None:
     room = Room(tick_rate=30, max_lag_seconds=1.0)
     a, silent = Client(room, "a"), Client(room, "silent")

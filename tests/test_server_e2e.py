@@ -283,6 +283,16 @@ def test_flooding_client_is_rate_limited_and_others_keep_their_rate(server: Serv
     run(misbehave(server.ws_url, "flooder", flood, (1008, "rate_limited")))
 
 
+def test_an_input_flood_is_rate_limited_too(server: ServerProcess) -> None:
+    """Inputs wait for the tick undecoded, 8 at most; the rest are taken at once, and charged."""
+
+    async def flood(ws: ClientConnection) -> None:
+        for seq in range(1, 2001):
+            await ws.send(codec.encode_client(Input(seq, 1.0, 0.0, 0.0, 0, None)))
+
+    run(misbehave(server.ws_url, "flooder", flood, (1008, "rate_limited")))
+
+
 def test_client_that_never_reads_is_dropped_without_slowing_the_tick(server: ServerProcess) -> None:
     """A raw client with a tiny receive buffer says hello and then never reads again."""
 
