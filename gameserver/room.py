@@ -4,9 +4,8 @@ Invariants:
 - Pure: no sockets, no clock, no sleeping. A test drives it tick by tick with tick().
 - Readers only append to a member: an input as it came (receive_input()), which the tick
   decodes right before it applies it, or a message decoded at once (receive_bytes()). Only
-  tick() drains inboxes
-  and moves the world, so inputs take effect at tick boundaries, in sequence order, at most
-  `rules.max_inputs_per_tick` per tick and one per tick sustained.
+  tick() drains inboxes and moves the world, so inputs take effect at tick boundaries, in
+  sequence order, at most `rules.max_inputs_per_tick` per tick and one per tick sustained.
 - tick() never sends: it leaves each member's newest snapshot in a latest-wins slot
   (Member.pending) and says which members have something to send. take_snapshot() (or
   take_outgoing(), with the control messages) hands the transport what to send and records
@@ -44,9 +43,9 @@ from gameserver.world import QUANTA, Entity, Rules, World
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
+CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
 
 log = logging.getLogger(__name__)
-CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
 
 
 class RoomFull(Exception):
