@@ -195,13 +195,13 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
 # --- client -> server ----------------------------------------------------------------------
 
 
-# The inline check below needs no limits of its own: unpackb bounds every length by the input's
-# (at most MAX_CLIENT_MESSAGE_BYTES), and whatever is not a well-formed input is decoded again,
-# with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs 0.1 us an input.)
 # Every INPUT starts with one of these bytes (a msgpack array of 7 or 8 fields), then INPUT_TYPE.
 INPUT_ARRAY_HEADS = (0x97, 0x98)
 INPUT_TYPE = int(MsgType.INPUT)
 
+# The inline check below needs no limits of its own: unpackb bounds every length by the input's
+# (at most MAX_CLIENT_MESSAGE_BYTES), and whatever is not a well-formed input is decoded again,
+# with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs 0.1 us an input.)
 _unpack_client = functools.partial(msgpack.unpackb, strict_map_key=True, raw=False)
 _new_input = functools.partial(tuple.__new__, Input)  # Input(...) without its Python __new__
 _new_change = functools.partial(tuple.__new__, Change)  # the same for Change
