@@ -220,14 +220,24 @@ class World:
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
             if game_map is None:
-                for cmd in cmds:
-                    x, y = step_position(x, y, cmd.move_x, cmd.move_y, step, width, height)
+                for cmd in cmds:  # step_position(), written out: every player, every tick
+                    mx, my = cmd.move_x, cmd.move_y
+                    n2 = mx * mx + my * my
+                    if n2 > 1.0:
+                        n = math.sqrt(n2)
+                        mx /= n
+                        my /= n
+                    x = floor((x + mx * step) * QUANTA + 0.5) / QUANTA
+                    x = x if 0.0 <= x <= width else (0.0 if x < 0.0 else width)
+                    y = floor((y + my * step) * QUANTA + 0.5) / QUANTA
+                    y = y if 0.0 <= y <= height else (0.0 if y < 0.0 else height)
             else:
                 walls, radius = game_map.walls, r.player_radius
                 for cmd in cmds:
                     x, y = step_with_walls(walls, x, y, cmd.move_x, cmd.move_y, step, radius)
             last = cmds[-1]
-            entity.angle = angle = quantize_angle(last.aim)
+            # quantize_angle(), written out
+            entity.angle = angle = floor(last.aim / _TURN * ANGLE_STEPS + 0.5) % ANGLE_STEPS
             entity.x, entity.y = x, y
             row = (int(x * QUANTA), int(y * QUANTA), angle, entity.hp, entity.kind, entity.name)  # row()
             old = before.get(eid)

@@ -48,6 +48,27 @@ def test_position_stays_in_bounds_and_on_grid(mx: float, my: float, steps: int) 
         assert x * QUANTA == int(x * QUANTA) and y * QUANTA == int(y * QUANTA)
 
 
+@given(
+    st.floats(0, 2000),
+    st.floats(0, 2000),
+    st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1), st.floats(-7, 7)), min_size=1, max_size=3),
+)
+def test_the_step_moves_and_turns_as_step_position_and_quantize_angle_say(
+    x: float, y: float, moves: list[tuple[float, float, float]]
+) -> None:
+    """World.step writes both out for speed; the browser's prediction twins these two."""
+    r = Rules()
+    w = World(r, DT)
+    e = w.spawn_player("a")
+    e.x, e.y = snap(x), snap(y)
+    want_x, want_y = e.x, e.y
+    for mx, my, _ in moves:
+        want_x, want_y = step_position(want_x, want_y, mx, my, r.speed * DT, r.world_width, r.world_height)
+    w.step({e.id: [Input(i, mx, my, aim, 0, None) for i, (mx, my, aim) in enumerate(moves)]})
+    assert (e.x, e.y) == (want_x, want_y)
+    assert e.angle == quantize_angle(moves[-1][2])
+
+
 def test_angle_quantization() -> None:
     assert quantize_angle(0.0) == 0
     assert quantize_angle(math.pi / 2) == 64
