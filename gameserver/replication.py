@@ -83,14 +83,32 @@ def delta_body(base: Frame | None, cur: Frame) -> bytes:
     spawns: list[list[Any]] = []
     flat: list[int] = []
     old_rows = base.rows if base is not None else {}
+    append = flat.append
     for eid, row in cur.rows.items():
         old = old_rows.get(eid)
         if old is None:
             spawns.append(spawn_record(eid, row))
         elif old is not row:
-            items = change_items(eid, old, row)
-            if items is not None:
-                flat.extend(items)
+            # change_items(), written out: every moving entity, every snapshot
+            qx, qy, angle, hp, _, _ = row
+            ox, oy, oangle, ohp, _, _ = old
+            mask = (
+                (_X if qx != ox else 0)
+                | (_Y if qy != oy else 0)
+                | (_ANGLE if angle != oangle else 0)
+                | (_HP if hp != ohp else 0)
+            )
+            if mask:
+                append(eid)
+                append(mask)
+                if mask & _X:
+                    append(qx - ox)
+                if mask & _Y:
+                    append(qy - oy)
+                if mask & _ANGLE:
+                    append(angle)
+                if mask & _HP:
+                    append(hp)
     removals = [eid for eid in old_rows if eid not in cur.rows]
     return codec.encode_snapshot_body(spawns, flat, removals)
 

@@ -12,7 +12,7 @@ from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.combat import FIRE
 from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
-from gameserver.replication import Frame, Grid, Mirror, View
+from gameserver.replication import Frame, Grid, Mirror, View, change_items, delta_body, spawn_record
 from gameserver.room import INBOX_LIMIT, RAW_INPUT_LIMIT, Member, Room, RoomFull
 from gameserver.world import Rules
 
@@ -560,3 +560,40 @@ def test_view_visible_is_exactly_the_rectangle_rule(
         or (i in held and abs(x - ex) <= half_w + band and abs(y - ey) <= half_h + band)
     }
     assert view.visible(frame, grid, me, held) == expected
+
+
+_rows = st.dictionaries(
+    st.integers(1, 40),
+    st.tuples(
+        st.integers(0, 200_000),
+        st.integers(0, 200_000),
+        st.integers(0, 255),
+        st.integers(0, 100),
+        st.just(1),
+        st.just("p"),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(old=_rows, new=_rows, same=st.sets(st.integers(1, 40)))
+def test_a_delta_body_holds_the_change_records_change_items_gives(
+    old: dict[int, tuple[int, int, int, int, int, str]],
+    new: dict[int, tuple[int, int, int, int, int, str]],
+    same: set[int],
+) -> None:
+    """delta_body() writes change_items() out; the views' bodies call it: both agree."""
+    for eid in same & old.keys() & new.keys():
+        new[eid] = old[eid]  # an unchanged entity keeps its row tuple, as the world does
+    base, cur = Frame(tick=1, rows=old), Frame(tick=2, rows=new)
+    unpacker = msgpack.Unpacker()
+    unpacker.feed(delta_body(base, cur))
+    spawns, flat, removals = list(unpacker)
+    want: list[int] = []
+    for eid, row in new.items():
+        if eid in old:
+            want.extend(change_items(eid, old[eid], row) or [])
+    assert flat == want
+    assert spawns == [spawn_record(eid, row) for eid, row in new.items() if eid not in old]
+    assert removals == [eid for eid in old if eid not in new]
