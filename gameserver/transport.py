@@ -46,6 +46,7 @@ from gameserver.codec import (
     ErrorCode,
     ProtocolError,
 )
+from gameserver.masking import xor_mask
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
 from gameserver.room import RAW_INPUT_LIMIT, Member, RoomFull
 
@@ -63,30 +64,6 @@ CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.002  # seconds between passes while inputs keep arriving: one wake-up serves many
 TICK_LEAD = 0.0005  # while busy, a pass this long before each tick, so inputs make that tick
-
-
-_WORDS = [sum(1 << (32 * i) for i in range(k)) for k in range(MAX_CLIENT_MESSAGE_BYTES // 4 + 2)]
-
-
-def xor_mask_ints(data: bytes, mask: bytes) -> bytes:
-    """XOR `data` with the 4-byte `mask` repeated, as one big-integer XOR (about 0.35 us for
-    an input). xor_mask() when websockets was installed without its C extension."""
-    length = len(data)
-    words = _WORDS[(length + 3) >> 2] if length <= MAX_CLIENT_MESSAGE_BYTES else _words(length)
-    keys = int.from_bytes(mask, "little") * words & ((1 << (8 * length)) - 1)
-    return (int.from_bytes(data, "little") ^ keys).to_bytes(length, "little")
-
-
-def _words(length: int) -> int:
-    return sum(1 << (32 * i) for i in range((length + 3) >> 2))
-
-
-xor_mask: Callable[[bytes, bytes], bytes]
-try:
-    # websockets' own unmasking, in C: about 0.12 us for an input, every player, every tick
-    from websockets.speedups import apply_mask as xor_mask
-except ImportError:  # pragma: no cover - websockets built without its C extension
-    xor_mask = xor_mask_ints
 
 
 def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, offset: int = 0) -> bytes:

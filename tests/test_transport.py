@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from gameserver import codec
 from gameserver.config import Config
+from gameserver.masking import xor_mask, xor_mask_ints
 from gameserver.messages import Hello, Input, Ping, Welcome
 from gameserver.room import Room
 from gameserver.server import GameServer
@@ -34,8 +35,6 @@ from gameserver.transport import (
     pack_binary,
     unmask_frame,
     unmask_small,
-    xor_mask,
-    xor_mask_ints,
 )
 
 
