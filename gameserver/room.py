@@ -77,7 +77,7 @@ class Member:
     entity: Entity
     session_token: str
     joined_tick: int
-    inbox: deque[Input] = attrs.field(init=False, factory=lambda: deque(maxlen=INBOX_LIMIT))
+    inbox: list[Input] = attrs.field(init=False, factory=list)  # at most INBOX_LIMIT, oldest first
     raw_inputs: list[bytes] = attrs.field(init=False, factory=list)  # see Room.receive_input()
     last_received_seq: int | None = attrs.field(init=False, default=None)
     last_applied_seq: int | None = attrs.field(init=False, default=None)
@@ -297,9 +297,11 @@ class Room:
             member.inputs_dropped += 1  # stale or repeated: sequence order is the rule
             return
         member.last_received_seq = msg.seq
-        if len(member.inbox) == INBOX_LIMIT:
-            member.inputs_dropped += 1  # deque(maxlen) drops the oldest
-        member.inbox.append(msg)
+        inbox = member.inbox
+        if len(inbox) == INBOX_LIMIT:
+            member.inputs_dropped += 1  # the oldest makes room
+            del inbox[0]
+        inbox.append(msg)
 
     # --- the tick ---------------------------------------------------------------------
 
@@ -334,10 +336,11 @@ class Room:
             inbox = m.inbox
             if inbox and m.close_request is None:
                 if m.credit >= len(inbox):  # nearly always: one input, one credit
-                    cmds = list(inbox)
-                    inbox.clear()
+                    cmds = inbox
+                    m.inbox = []
                 else:
-                    cmds = [inbox.popleft() for _ in range(m.credit)]
+                    cmds = inbox[: m.credit]
+                    del inbox[: m.credit]
                 m.credit -= len(cmds)
                 m.last_applied_seq = cmds[-1].seq
                 commands[eid] = cmds
