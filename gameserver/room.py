@@ -311,14 +311,14 @@ class Room:
         rate, cap = self.msg_rate_per_tick, self.msg_burst
         commands: dict[int, list[Input]] = {}
         refused: list[Member] = []
-        unwrap = self.unwrap
+        unwrap, receive = self.unwrap, self.receive
         for eid, m in self.members.items():
             if m.raw_inputs:  # as in receive_bytes(): every player, every tick
                 raw = m.raw_inputs
                 try:
                     if m.close_request is None:
                         for wrapped in raw:
-                            self.receive(m, decode_client(unwrap(wrapped)))
+                            receive(m, decode_client(unwrap(wrapped)))
                 except ProtocolError as exc:
                     log.info("entity %d: %s: %s", eid, exc.error.code, exc.detail)
                     m.request_close(exc.error, exc.detail)
