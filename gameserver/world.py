@@ -205,6 +205,7 @@ class World:
         shooters: list[tuple[Entity, Input]] = []
         self._cells = {}
         dt = self.dt
+        quanta, steps = float(QUANTA), float(ANGLE_STEPS)  # float by float: CPython specialises it
         width, height = r.world_width, r.world_height
         game_map = self.game_map
         before = self.rows
@@ -220,26 +221,35 @@ class World:
             x0, y0 = entity.x, entity.y
             x, y = x0, y0
             if game_map is None:
-                for cmd in cmds:  # step_position(), written out: every player, every tick
+                # step_position(), written out (every player, every tick), keeping the position
+                # in quanta as well: on the grid, int(x * QUANTA) is that number.
+                for cmd in cmds:
                     mx, my = cmd.move_x, cmd.move_y
                     n2 = mx * mx + my * my
                     if n2 > 1.0:
                         n = math.sqrt(n2)
                         mx /= n
                         my /= n
-                    x = floor((x + mx * step) * QUANTA + 0.5) / QUANTA
-                    x = x if 0.0 <= x <= width else (0.0 if x < 0.0 else width)
-                    y = floor((y + my * step) * QUANTA + 0.5) / QUANTA
-                    y = y if 0.0 <= y <= height else (0.0 if y < 0.0 else height)
+                    qx = floor((x + mx * step) * quanta + 0.5)
+                    x = qx / quanta
+                    if not 0.0 <= x <= width:
+                        x = 0.0 if x < 0.0 else width
+                        qx = int(x * quanta)
+                    qy = floor((y + my * step) * quanta + 0.5)
+                    y = qy / quanta
+                    if not 0.0 <= y <= height:
+                        y = 0.0 if y < 0.0 else height
+                        qy = int(y * quanta)
             else:
                 walls, radius = game_map.walls, r.player_radius
                 for cmd in cmds:
                     x, y = step_with_walls(walls, x, y, cmd.move_x, cmd.move_y, step, radius)
+                qx, qy = int(x * quanta), int(y * quanta)
             last = cmds[-1]
             # quantize_angle(), written out
-            entity.angle = angle = floor(last.aim / _TURN * ANGLE_STEPS + 0.5) % ANGLE_STEPS
+            entity.angle = angle = floor(last.aim / _TURN * steps + 0.5) % ANGLE_STEPS
             entity.x, entity.y = x, y
-            row = (int(x * QUANTA), int(y * QUANTA), angle, entity.hp, entity.kind, entity.name)  # row()
+            row = (qx, qy, angle, entity.hp, entity.kind, entity.name)  # row()
             old = before.get(eid)
             rows[eid] = old if old == row else row
             entity.vx = (x - x0) / dt
