@@ -205,6 +205,7 @@ INPUT_TYPE = int(MsgType.INPUT)
 # with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs 0.1 us an input, and so does
 # a functools.partial; arrays come as tuples, which unpack without a slice.)
 _unpackb = msgpack.unpackb
+_MIN_AIM = -MAX_AIM  # a name, not a negation every input
 _new_input = functools.partial(tuple.__new__, Input)  # Input(...) without its Python __new__
 _new_change = functools.partial(tuple.__new__, Change)  # the same for Change
 
@@ -215,7 +216,7 @@ def decode_client(data: bytes | str) -> ClientMessage:
         # The message every player sends every tick, checked inline when every field has
         # its usual type; anything else takes _decode_client(), which names the fault.
         try:
-            v = _unpackb(data, use_list=False, strict_map_key=True, raw=False)
+            v = _unpackb(data, use_list=False)  # strict_map_key=True and raw=False: the defaults
         except Exception:
             v = None
         if type(v) is tuple:
@@ -235,7 +236,7 @@ def decode_client(data: bytes | str) -> ClientMessage:
                 and type(my) is float
                 and -1.0 <= my <= 1.0
                 and type(aim) is float
-                and -MAX_AIM <= aim <= MAX_AIM
+                and _MIN_AIM <= aim <= MAX_AIM
                 and type(buttons) is int
                 and 0 <= buttons <= MAX_BUTTONS
                 and (ack is None or (type(ack) is int and 0 <= ack <= MAX_TICK))
