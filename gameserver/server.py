@@ -125,19 +125,23 @@ class GameServer:
         connections' deadlines (hello, a blocked send, a close the peer never answers)."""
         while self._running:
             self._send_wake.get()
-            due, self._due = self._due, []
-            for member in due:
-                conn = member.link  # None once the connection is gone
-                if conn is not None:
-                    try:
-                        conn.flush()
-                    except Exception:  # one connection's fault stops no one else's snapshot
-                        conn.fail()
+            self.send_due()
             now = time.monotonic()
             self.sockets.expire(now)
             # Collect after the snapshots are out, so a collection delays no one's snapshot.
             next_tick = self.scheduler.next_deadline
             self.gc.after_tick(next_tick - now if next_tick is not None else 0.0)
+
+    def send_due(self) -> None:
+        """Hand what the ticks left to each member's connection: one non-blocking send each."""
+        due, self._due = self._due, []
+        for member in due:
+            conn = member.link  # None once the connection is gone
+            if conn is not None:
+                try:
+                    conn.flush()
+                except Exception:  # one connection's fault stops no one else's snapshot
+                    conn.fail()
 
     def _tick_loop(self) -> None:
         sched = self.scheduler

@@ -181,6 +181,9 @@ DETACHED = _Detached()
 # Connection states
 AWAIT_HELLO, OPEN, CLOSING, CLOSED = range(4)
 
+_READABLE = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
+_WRITABLE = select.EPOLLOUT
+
 
 class Connection:
     """One WebSocket after its opening handshake. It has no green thread: the SocketLoop calls it
@@ -663,35 +666,12 @@ class SocketLoop:
     def run(self) -> None:
         poll = self.epoll.poll
         epfd = self.epoll.fileno()
-        conns = self.conns
-        readable = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
-        writable = select.EPOLLOUT
-        closed = CLOSED
         idle = True
         while True:
             if idle and not self.backlog:
                 trampoline(epfd, read=True)  # wait in the hub until any socket is ready
             events = poll(0, EVENTS_PER_PASS)
-            self.passes += 1
-            self.events += len(events)
-            backlog, self.backlog = self.backlog, []
-            for waiting in backlog:
-                if waiting.state < CLOSING:
-                    try:
-                        waiting._parse(MESSAGES_PER_TURN)
-                    except Exception:
-                        waiting.fail()
-            for fd, ev in events:
-                conn = conns.get(fd)
-                if conn is None:
-                    continue
-                try:
-                    if ev & writable:
-                        conn.on_writable()
-                    if ev & readable and conn.state != closed:
-                        conn.on_readable()
-                except Exception:  # a fault serving one connection must not stop the others
-                    conn.fail()
+            self.serve(events)
             # While sockets keep being ready, poll again after READ_BATCH (a timer, no
             # registration in the hub), so that one pass serves the inputs that gathered.
             idle = not events
@@ -699,6 +679,30 @@ class SocketLoop:
                 eventlet.sleep(self._batch_delay())
             elif self.backlog:
                 eventlet.sleep(0)  # a flood's backlog waits for everyone else's turn
+
+    def serve(self, events: list[tuple[int, int]]) -> None:
+        """One pass: the backlogs of floods first, then every socket epoll reported."""
+        self.passes += 1
+        self.events += len(events)
+        backlog, self.backlog = self.backlog, []
+        for waiting in backlog:
+            if waiting.state < CLOSING:
+                try:
+                    waiting._parse(MESSAGES_PER_TURN)
+                except Exception:
+                    waiting.fail()
+        conns = self.conns
+        for fd, ev in events:
+            conn = conns.get(fd)
+            if conn is None:
+                continue
+            try:
+                if ev & _WRITABLE:
+                    conn.on_writable()
+                if ev & _READABLE and conn.state != CLOSED:
+                    conn.on_readable()
+            except Exception:  # a fault serving one connection must not stop the others
+                conn.fail()
 
     def _batch_delay(self) -> float:
         """READ_BATCH, or less when the next tick is nearer: then the pass comes TICK_LEAD
