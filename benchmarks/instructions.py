@@ -131,6 +131,9 @@ def _io_workload(players: int, ticks: int, frames: list[list[bytes]]) -> Callabl
                 theirs.fd.recv(1 << 20)
         # every input applied, every snapshot handed to its socket
         assert all(m.last_applied_seq == ticks and m.held_tick == server.room.tick_no for m, _ in peers)
+        server.sockets.close()  # once a run: the same in both counts
+        for _, theirs in peers:
+            theirs.close()
 
     return io
 
