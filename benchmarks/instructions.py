@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gameserver import codec
+from gameserver.masking import xor_mask
 from gameserver.messages import Input
 
 PARTS = ("tick", "io", "unmask", "decode", "step")
@@ -52,8 +53,7 @@ def input_frames(players: int, ticks: int, seed: int = 3) -> list[list[bytes]]:
         for _ in range(players):
             a = rng.uniform(0, 2 * math.pi)
             payload = codec.encode_client(Input(t + 1, math.cos(a), math.sin(a), a, 0, t or None))
-            masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
-            row.append(bytes((0x82, 0x80 | len(payload))) + MASK + masked)
+            row.append(bytes((0x82, 0x80 | len(payload))) + MASK + xor_mask(payload, MASK))
         out.append(row)
     return out
 

@@ -24,8 +24,8 @@ A snapshot's arrival is measured twice: time.monotonic() when the bot's loop rea
 interval includes the time the snapshot waited in the socket while the loop served other bots),
 and, for one bot in STAMPED_EVERY and every verifying bot, the kernel's receive timestamp of
 the read (SO_TIMESTAMPNS, CLOCK_REALTIME), which does not; on loopback the latter is about when
-the server sent it. Only differences between two readings
-of the same clock are used, and everything else (round trips, scheduling) is monotonic.
+the server sent it. Only differences between two readings of the same clock are used, and
+everything else (round trips, scheduling) is monotonic.
 """
 
 from __future__ import annotations
@@ -322,7 +322,8 @@ class Bot:
         r = self.runner
         try:
             # Into one shared buffer: recv(n) would allocate (and for large n, mmap) n bytes
-            # per call only to shrink them again. recvmsg for the kernel's receive timestamp.
+            # per call only to shrink them again. recvmsg where the kernel's receive timestamp
+            # is wanted (self.stamped), recv_into, which takes no ancillary data, elsewhere.
             if self.stamped:
                 n, anc, _, _ = self.sock.recvmsg_into(r.rbufs, ANC_SIZE)
             else:
