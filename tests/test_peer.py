@@ -1,0 +1,41 @@
+"""The peer comparison (benchmarks/peer.py): Colyseus 0.16 playing the reference scenario beside
+gameserver, alone and together, on a tiny run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmarks import peer
+
+# CI sets GAMESERVER_REQUIRE_BROWSER=1: there the Node parts must run, not skip.
+REQUIRED = os.environ.get("GAMESERVER_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.skipif(
+    (shutil.which("node") is None or shutil.which("npm") is None) and not REQUIRED,
+    reason="node and npm are not installed (apt-get install nodejs npm)",
+)
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_peer_and_gameserver_measured_on_the_same_scenario(tmp_path: Path, together: bool) -> None:
+    out = tmp_path / "peer.json"
+    args = ["--counts", "6", "--runs", "1", "--warmup", "1", "--measure", "2", "--json", str(out)]
+    assert peer.main(args + (["--together"] if together else [])) == 0
+    result = json.loads(out.read_text())
+    assert result["together"] is together
+    (run,) = result["runs"]
+    ours, theirs = run["gameserver"], run["colyseus"]
+    assert ours["players"] == theirs["players"] == 6
+    assert ours["us_per_player_tick"] > 0 and theirs["us_per_player_tick"] > 0
+    assert 0 <= theirs["us_per_player_tick_kernel"] <= theirs["us_per_player_tick"]
+    assert run["ratio"] == ours["us_per_player_tick"] / theirs["us_per_player_tick"]
+    if not together:  # alone, the peer's bots report what they got
+        assert theirs["connected"] == 6 and theirs["errors"] == 0
+        assert theirs["verified_sizes"] == [6, 6]  # the decoding bots see every player
+        assert theirs["snapshots_per_s_median"] > 15
+        assert theirs["bytes_per_moving_entity"] > 0
+        assert ours["bot_errors"] == 0 and ours["snapshots_per_s_median"] > 15
