@@ -124,8 +124,6 @@ class Entity:
     y: float
     angle: int = 0  # 0..255, a 256th of a turn
     hp: int = 100
-    vx: float = 0.0  # units per second over the last tick
-    vy: float = 0.0
     score: int = 0  # kills
     deaths: int = 0
     shots: int = 0  # shots fired, ever
@@ -204,7 +202,6 @@ class World:
                     del self._dead[entity.id]
         shooters: list[tuple[Entity, Input]] = []
         self._cells = {}
-        dt = self.dt
         quanta, steps = float(QUANTA), float(ANGLE_STEPS)  # float by float: CPython specialises it
         width, height = r.world_width, r.world_height
         game_map = self.game_map
@@ -213,13 +210,11 @@ class World:
         for eid, entity in self.entities.items():
             cmds = inputs.get(eid)
             if not cmds or entity.hp <= 0:
-                entity.vx = entity.vy = 0.0
                 row = entity.row()
                 old = before.get(eid)
                 rows[eid] = old if old == row else row
                 continue
-            x0, y0 = entity.x, entity.y
-            x, y = x0, y0
+            x, y = entity.x, entity.y
             if game_map is None:
                 # step_position(), written out (every player, every tick), keeping the position
                 # in quanta as well: on the grid, int(x * QUANTA) is that number.
@@ -252,8 +247,6 @@ class World:
             row = (qx, qy, angle, entity.hp, entity.kind, entity.name)  # row()
             old = before.get(eid)
             rows[eid] = old if old == row else row
-            entity.vx = (x - x0) / dt
-            entity.vy = (y - y0) / dt
             if last.buttons & FIRE and tick >= entity.next_fire_tick:
                 shooters.append((entity, last))
         self.shots_fired = [self._shoot(entity, cmd, rows) for entity, cmd in shooters]
@@ -302,7 +295,6 @@ class World:
             self.deaths_total += 1
             target.respawn_tick = self.tick + r.respawn_ticks
             self._dead[target.id] = target
-            target.vx = target.vy = 0.0
             shooter.score += 1
         return shooter.id, target.id
 
@@ -319,8 +311,6 @@ class World:
                     e.y,
                     e.angle,
                     e.hp,
-                    e.vx,
-                    e.vy,
                     e.score,
                     e.deaths,
                     e.shots,

@@ -52,9 +52,10 @@ def test_a_shot_damages_then_kills_and_scores_and_the_dead_respawn() -> None:
         assert seq < 100
     assert shooter.shots == rules.max_hp // rules.damage and shooter.score == 1 and target.deaths == 1
     dead_at = w.tick
+    where = (target.x, target.y)
     for i in range(rules.respawn_ticks - 1):
         w.step({target.id: [_cmd(1000 + i, mx=1.0)]})
-        assert not target.alive and target.vx == 0.0  # the dead do not move
+        assert not target.alive and (target.x, target.y) == where  # the dead do not move
     w.step({})
     assert w.tick == dead_at + rules.respawn_ticks and target.hp == rules.max_hp
 
