@@ -20,6 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import logging
@@ -98,6 +99,7 @@ def is_input(buf: bytes, pos: int) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)  # a tick's snapshots come in a few lengths: one lookup each
 def binary_header(n: int) -> bytes:
     """The header of one unfragmented, unmasked binary frame of `n` payload bytes."""
     if n < 126:
