@@ -82,7 +82,7 @@ class Member:
     last_received_seq: int | None = attrs.field(init=False, default=None)
     last_applied_seq: int | None = attrs.field(init=False, default=None)
     credit: int = attrs.field(init=False, default=0)
-    msg_tokens: float = attrs.field(init=False, default=0.0)
+    msg_tokens: int = attrs.field(init=False, default=0)  # whole messages: small ints, never allocated
     ack_tick: int | None = attrs.field(init=False, default=None)
     held_tick: int | None = attrs.field(init=False, default=None)  # baseline for the next delta
     # latest wins: the tick and the snapshot in parts (head, last_seq, body, shots), whose
@@ -203,13 +203,13 @@ class Room:
         return max(1, round(self.max_lag_seconds * self.tick_rate))
 
     @property
-    def msg_rate_per_tick(self) -> float:
+    def msg_rate_per_tick(self) -> int:
         # Four messages per tick sustained (one input plus pings and slack), bursts of a second.
-        return 4.0
+        return 4
 
     @property
-    def msg_burst(self) -> float:
-        return 4.0 * self.tick_rate
+    def msg_burst(self) -> int:
+        return 4 * self.tick_rate
 
     # --- membership -------------------------------------------------------------------
 
@@ -247,9 +247,9 @@ class Room:
     def charge(self, member: Member) -> None:
         """Count one message, or one WebSocket control frame (ping, pong), against the member's
         message rate. Raises ProtocolError (rate_limited)."""
-        if member.msg_tokens < 1.0:
+        if member.msg_tokens < 1:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
-        member.msg_tokens -= 1.0
+        member.msg_tokens -= 1
 
     def receive_input(self, member: Member, wrapped: bytes) -> None:
         """Take one INPUT from a member as the transport got it (self.unwrap() gives its
@@ -279,9 +279,9 @@ class Room:
 
     def receive(self, member: Member, msg: ClientMessage) -> None:
         """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
-        if member.msg_tokens < 1.0:  # charge(), written out: every player, every tick
+        if member.msg_tokens < 1:  # charge(), written out: every player, every tick
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
-        member.msg_tokens -= 1.0
+        member.msg_tokens -= 1
         if type(msg) is not Input:
             if type(msg) is not Ping:
                 raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
