@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import resource
 import signal
 import time
@@ -23,6 +24,7 @@ import attrs
 import eventlet
 import eventlet.queue
 import eventlet.wsgi
+from eventlet.hubs import trampoline
 
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
@@ -280,10 +282,26 @@ def serve(config: Config, game_map: GameMap | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop_requested.append(signum)  # acted on by the main green thread below
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    while not stop_requested:
-        eventlet.sleep(0.05)
+    # The main green thread sleeps until a signal comes: Python writes each signal's number to
+    # the wake-up pipe, which the hub watches. (Polling for one 20 times a second cost an idle
+    # server a third of its CPU: each wake-up of the process costs 20-70 µs on this VM.)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    previous_fd = signal.set_wakeup_fd(wake_w)
+    try:
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not stop_requested:
+            trampoline(wake_r, read=True)
+            try:
+                os.read(wake_r, 64)
+            except BlockingIOError:
+                pass
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        os.close(wake_r)
+        os.close(wake_w)
     server.stop()
     log.info("stopped")
     return 0
