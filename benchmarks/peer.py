@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
@@ -64,7 +63,7 @@ class Peer:
             preexec_fn=bench._pin(cpus),
         )
         self.pid = self.proc.pid
-        line = _line(self.proc, READY, 20)
+        line = bench.first_line(self.proc, lambda text: READY.match(text.strip()), 20)
         if line is None:
             self.stop()
             raise RuntimeError("the Colyseus server did not start")
@@ -80,21 +79,6 @@ class Peer:
 
     def stop(self) -> None:
         bench.stop_process(self.proc)
-
-
-def _line(proc: subprocess.Popen[str], text: str | re.Pattern[str], timeout: float) -> str | None:
-    """The first line of the process's output that holds `text` (or matches it), within
-    `timeout` seconds."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = proc.stdout.readline() if ready else ""
-        if not line:
-            return None
-        if text.match(line.strip()) if isinstance(text, re.Pattern) else text in line:
-            return line
-    return None
 
 
 def start_peer_bots(url: str, n: int, warmup: float, measure: float, cpus: set[int] | None) -> Any:
@@ -144,10 +128,10 @@ def run_peer(n: int, warmup: float, measure: float, pin: bool) -> dict[str, Any]
     bots = None
     try:
         bots = start_peer_bots(server.url, n, warmup, measure, {1} if pin else None)
-        if _line(bots, "window_start", 120) is None:
+        if bench.first_line(bots, lambda text: "window_start" in text, 120) is None:
             raise RuntimeError(f"the peer's bots never started measuring (N={n})")
         a = server.sample()
-        line = _line(bots, '"result"', measure + 60)
+        line = bench.first_line(bots, lambda text: '"result"' in text, measure + 60)
         b = server.sample()
         if line is None:
             raise RuntimeError(f"the peer's bots did not report (N={n})")
@@ -183,7 +167,8 @@ def run_together(n: int, warmup: float, measure: float, pin: bool) -> dict[str, 
         # Both sets of bots run on past the window, so that it can be the same for both.
         bots.append(bench.start_bots(ours.ws_url, n, "wander", warmup, measure + 20, 1, 1, bot_cpus))
         bots.append(start_peer_bots(peer.url, n, warmup, measure + 20, bot_cpus))
-        if bench.wait_window(bots[0], 120) is None or _line(bots[1], "window_start", 120) is None:
+        started = bench.first_line(bots[1], lambda text: "window_start" in text, 120)
+        if bench.wait_window(bots[0], 120) is None or started is None:
             raise RuntimeError("the bots never started measuring")
         a = {"ours": ours.sample(), "peer": peer.sample()}
         time.sleep(measure)

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -206,20 +207,29 @@ def stop_process(p: subprocess.Popen[Any] | None) -> None:
         p.stdout.close()
 
 
+def first_line(proc: subprocess.Popen[str], wanted: Callable[[str], object], timeout: float) -> str | None:
+    """The first line of the process's output that `wanted` accepts; None if the output ends
+    first or none comes within `timeout` seconds."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            return None
+        if wanted(line):
+            return line
+    return None
+
+
 def wait_window(bots: subprocess.Popen[str], timeout: float) -> tuple[float, float] | None:
     """The measured window (monotonic start, end) from the bots' '#window' line, once all
     joined and warmed up; None if it does not come within `timeout` seconds."""
-    assert bots.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([bots.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = bots.stdout.readline() if ready else ""
-        if not line:
-            return None
-        if line.startswith("#window "):
-            _, start, end = line.split()
-            return float(start), float(end)
-    return None
+    line = first_line(bots, lambda text: text.startswith("#window "), timeout)
+    if line is None:
+        return None
+    _, start, end = line.split()
+    return float(start), float(end)
 
 
 def _sleep_until(t: float) -> None:
