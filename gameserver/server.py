@@ -284,7 +284,7 @@ def serve(config: Config, game_map: GameMap | None = None) -> int:
 
     # The main green thread sleeps until a signal comes: Python writes each signal's number to
     # the wake-up pipe, which the hub watches. (Polling for one 20 times a second cost an idle
-    # server a third of its CPU: each wake-up of the process costs 20-70 µs on this VM.)
+    # server 30 % of its CPU: on a VM each wake-up of a process costs 20-150 µs.)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
