@@ -89,25 +89,27 @@ def delta_body(base: Frame | None, cur: Frame) -> bytes:
         if old is None:
             spawns.append(spawn_record(eid, row))
         elif old is not row:
-            # change_items(), written out: every moving entity, every snapshot
+            # change_items(), written out: every moving entity, every snapshot. The mask is a
+            # sum of distinct bits, and each field is tested by its comparison: in CPython 3.11
+            # int + and == are specialised, | and & are generic calls.
             qx, qy, angle, hp, _, _ = row
             ox, oy, oangle, ohp, _, _ = old
             mask = (
                 (_X if qx != ox else 0)
-                | (_Y if qy != oy else 0)
-                | (_ANGLE if angle != oangle else 0)
-                | (_HP if hp != ohp else 0)
+                + (_Y if qy != oy else 0)
+                + (_ANGLE if angle != oangle else 0)
+                + (_HP if hp != ohp else 0)
             )
             if mask:
                 append(eid)
                 append(mask)
-                if mask & _X:
+                if qx != ox:
                     append(qx - ox)
-                if mask & _Y:
+                if qy != oy:
                     append(qy - oy)
-                if mask & _ANGLE:
+                if angle != oangle:
                     append(angle)
-                if mask & _HP:
+                if hp != ohp:
                     append(hp)
     removals = [eid for eid in old_rows if eid not in cur.rows]
     return codec.encode_snapshot_body(spawns, flat, removals)
