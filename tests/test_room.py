@@ -38,10 +38,10 @@ class Client:
         self.received.extend(msgs)
         return msgs
 
-    def send_input(self, mx: float = 0.0, my: float = 0.0) -> None:
+    def send_input(self, mx: float = 0.0, my: float = 0.0, aim: float = 0.0) -> None:
         self.seq += 1
         # as the transport hands it over: the input's bytes, decoded by the next tick
-        data = codec.encode_client(Input(self.seq, mx, my, 0.0, 0, self.mirror.tick))
+        data = codec.encode_client(Input(self.seq, mx, my, aim, 0, self.mirror.tick))
         self.room.receive_input(self.member, data)
 
 
@@ -424,6 +424,38 @@ def test_when_most_stand_still_each_view_gets_exactly_the_movers_changes() -> No
     # nothing it holds changed: no snapshot this tick (a heartbeat comes once a second)
     assert not [m for m in far.read() if isinstance(m, Snapshot)]
     assert set(far.mirror.rows) == {far.member.entity_id}
+
+
+def test_a_tracker_keeps_what_a_mirror_keeps_through_moves_and_turns() -> None:
+    """A fighting bot's Tracker reads each kind of change record as the Mirror does: moves
+    without a turn, moves with one, turns alone and stops."""
+    room = Room()
+    clients = [Client(room, f"p{i}") for i in range(3)]
+    room.tick()
+    for c in clients:
+        c.read()
+    # (move x, move y, aim) per tick; each client plays them from its own offset
+    plan = [
+        (0.6, 0.8, 0.9),
+        (0.6, 0.8, 0.9),
+        (-0.6, 0.8, 2.2),
+        (0.0, 0.0, 3.0),
+        (1.0, 0.0, 3.0),
+        (0.0, 1.0, 3.0),
+    ]
+    kinds: set[tuple[bool, bool, bool]] = set()  # (x moved, y moved, turned) of each record
+    for t in range(2 * len(plan)):
+        for i, c in enumerate(clients):
+            c.send_input(*plan[(t + i) % len(plan)])
+        room.tick()
+        for c in clients:
+            for m in c.read():
+                if isinstance(m, Snapshot):
+                    for ch in m.changes:
+                        kinds.add((ch.dqx is not None, ch.dqy is not None, ch.angle is not None))
+            assert c.tracker.rows == c.mirror.rows and c.tracker.tick == c.mirror.tick
+    moves = {(True, True, False), (True, False, False), (False, True, False)}  # both axes, x, y
+    assert moves | {(True, True, True), (False, False, True)} <= kinds  # a move with a turn, a turn
 
 
 @given(st.lists(op, max_size=60), st.integers(2, 40), st.integers(0, 3))

@@ -20,6 +20,7 @@ from gameserver.replication import ANGLE, HP, QX, QY, DesyncError
 
 # Plain ints, as in the codec and the replicator: IntFlag arithmetic is slow in this loop.
 _X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
+_XY, _XY_ANGLE = _X | _Y, _X | _Y | _ANGLE  # the masks of nearly every record: a move, and a turn
 
 
 class Tracker:
@@ -58,8 +59,23 @@ class Tracker:
                 if row is None:
                     raise DesyncError(f"change to unknown entity {flat[i]}")
                 mask = flat[i + 1]
+                # The common records first, their masks compared whole: in CPython 3.11 int ==
+                # is specialised, & is a generic call.
+                if mask == _XY:
+                    row[QX] += flat[i + 2]
+                    row[QY] += flat[i + 3]
+                    i += 4
+                    moving += 1
+                    continue
+                if mask == _XY_ANGLE:
+                    row[QX] += flat[i + 2]
+                    row[QY] += flat[i + 3]
+                    row[ANGLE] = flat[i + 4]
+                    i += 5
+                    moving += 1
+                    continue
                 i += 2
-                if mask & (_X | _Y):
+                if mask & _XY:
                     moving += 1
                     if mask & _X:
                         row[QX] += flat[i]
