@@ -20,7 +20,7 @@ from gameserver.replication import ANGLE, HP, QX, QY, DesyncError
 
 # Plain ints, as in the codec and the replicator: IntFlag arithmetic is slow in this loop.
 _X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
-_XY, _XY_ANGLE = _X | _Y, _X | _Y | _ANGLE  # the masks of nearly every record: a move, and a turn
+_XY, _XY_ANGLE = _X | _Y, _X | _Y | _ANGLE  # nearly every record: a move, or a move with a turn
 
 
 class Tracker:
