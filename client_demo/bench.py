@@ -16,6 +16,10 @@ received comes from their report. On a 2-core machine the server is pinned to CP
 bots to CPU 1 (--no-pin to let the scheduler place them). The reference run stops at the first N
 where the server or the bots saturate, and says which; the arena run marks it and goes on.
 
+With --peer (reference scenario), Colyseus 0.16 plays the same scenario at each N right before
+or after gameserver (benchmarks/peer.py), so that each row carries the peer's figure from the
+same minutes: the VM's speed moves by 10-25 % from hour to hour, the ratio much less.
+
 Then the idle-connection scale: one server holds K WebSockets that completed the opening
 handshake and never said hello (--hello-timeout 600); its RSS growth per connection.
 
@@ -579,14 +583,27 @@ def arena_table(rows: list[dict[str, Any]]) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
+    peer = any("peer" in r for r in rows)
     head = (
         "| N | server CPU (cores) | µs CPU / player-tick | of which kernel | tick p50 ms | tick p99 ms "
         "| overruns | snapshots/s median | p1 | interval p99 ms | interval p99 ms (kernel arrival) "
-        "| bytes / player / s | bytes / moving entity | RSS MiB | bots CPU (cores) | saturated |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| bytes / player / s | bytes / moving entity | RSS MiB | bots CPU (cores) | saturated |"
     )
-    lines = [head]
+    rule = "|---" * 16 + "|"
+    if peer:
+        head += " Colyseus µs / player-tick (kernel) | Colyseus bytes / entity | gameserver / Colyseus |"
+        rule += "---|---|---|"
+    lines = [head, rule]
     for r in rows:
+        theirs = r.get("peer")
+        extra = ""
+        if theirs is not None:
+            extra = (
+                f" {theirs['us_per_player_tick']:.1f} ({theirs['us_per_player_tick_kernel']:.1f}) "
+                f"| {_f(theirs.get('bytes_per_moving_entity'), '.2f')} | {r['peer_ratio']:.3f} |"
+            )
+        elif peer:
+            extra = " - | - | - |"
         lines.append(
             f"| {r['players']} | {_f(r['server_cpu_per_wall'], '.2f')} "
             f"| {_f(r['us_per_player_tick'], '.1f')} | {_f(r.get('us_per_player_tick_kernel'), '.1f')} "
@@ -595,7 +612,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             f"| {_f(r['interval_ms_p99'], '.1f')} | {_f(r['interval_ms_p99_kernel'], '.1f')} "
             f"| {_f(r['bytes_per_player_s'], ',.0f')} "
             f"| {_f(r['bytes_per_moving_entity'], '.2f')} | {_f(r['rss_mib'], '.1f')} "
-            f"| {_f(r['bots_cpu_per_wall'], '.2f')} | {r['saturated'] or '-'} |"
+            f"| {_f(r['bots_cpu_per_wall'], '.2f')} | {r['saturated'] or '-'} |{extra}"
         )
     return "\n".join(lines)
 
@@ -629,6 +646,15 @@ def plot(rows: list[dict[str, Any]], path: str) -> bool:
         color="tab:blue",
         label="server CPU µs / player-tick",
     )
+    measured = [r for r in rows if "peer" in r]
+    if measured:
+        ax1.plot(
+            [r["players"] for r in measured],
+            [r["peer"]["us_per_player_tick"] for r in measured],
+            "^-",
+            color="tab:orange",
+            label="Colyseus 0.16, same scenario, same minutes",
+        )
     ax1.axhline(16, color="tab:blue", linestyle=":", linewidth=1, label="target 16 µs")
     ax1.set_xlabel("players (N), everyone sees everyone, 30 Hz")
     ax1.set_ylabel("µs CPU per player-tick", color="tab:blue")
@@ -678,6 +704,12 @@ def build_parser() -> argparse.ArgumentParser:
         "arena none)",
     )
     p.add_argument("--no-stop", action="store_true", help="go on past a saturated N")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="reference: at each N, also Colyseus 0.16 on the same scenario (benchmarks/peer.py; "
+        "needs Node.js and npm)",
+    )
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
     p.add_argument("--plot", help="write the PNG plot here (needs matplotlib)")
     p.add_argument("--profile-dir", help="py-spy each measured window into this folder (perturbs figures)")
@@ -703,6 +735,14 @@ def main(argv: list[str] | None = None) -> int:
         opts.pin = False
     if opts.profile_dir:
         Path(opts.profile_dir).mkdir(parents=True, exist_ok=True)
+    peer: Any = None  # benchmarks.peer, with --peer
+    if opts.peer:
+        if arena:
+            print("--peer: the peer plays the reference scenario only", file=sys.stderr)
+            return 2
+        from benchmarks import peer  # the repository's benchmarks/, beside client_demo/
+
+        peer.ensure_peer()
     info = machine()
     print(
         f"machine: {info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, "
@@ -712,9 +752,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scenario {opts.scenario}: server {' '.join(opts.map_args) or '(no --map flag)'}", flush=True)
     rows: list[dict[str, Any]] = []
     max_players = max((n for n, _ in runs), default=0) + 100
-    for n, behaviour in runs:
+    for i, (n, behaviour) in enumerate(runs):
         print(f"N={n} ({behaviour}): warm-up {opts.warmup:g} s, measuring {opts.measure:g} s ...", flush=True)
+        theirs = None
+        if peer is not None and i % 2:  # the peer first at every other N: the VM's drift evens out
+            theirs = peer.run_peer(n, opts.warmup, opts.measure, opts.pin)
         row = run_players(n, opts, max_players, behaviour)
+        if peer is not None:
+            if theirs is None:
+                theirs = peer.run_peer(n, opts.warmup, opts.measure, opts.pin)
+            row["peer"] = theirs
+            row["peer_ratio"] = row["us_per_player_tick"] / theirs["us_per_player_tick"]
         rows.append(row)
         print(
             f"  server {row['server_cpu_per_wall']:.2f} cores = "
@@ -743,6 +791,18 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  fight per s: {fps['shots']:.0f} shots, {fps['hits']:.0f} hits, "
                 f"{fps['kills']:.1f} kills, {fps['deaths']:.1f} deaths",
+                flush=True,
+            )
+        if "peer" in row:
+            theirs = row["peer"]
+            print(
+                f"  Colyseus {theirs['server_cpu_per_wall']:.2f} cores = "
+                f"{theirs['us_per_player_tick']:.1f} µs/player-tick "
+                f"({theirs['us_per_player_tick_kernel']:.1f} in the kernel), "
+                f"snapshots/s median {theirs['snapshots_per_s_median']:.2f}, "
+                f"{theirs['bytes_per_moving_entity']:.2f} B/moving entity, "
+                f"bots {theirs['bots_cpu_per_wall']:.2f} cores, errors {theirs['errors']}; "
+                f"gameserver / Colyseus {row['peer_ratio']:.3f}",
                 flush=True,
             )
         if not arena and not row["everyone_sees_everyone"]:

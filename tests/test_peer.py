@@ -1,5 +1,5 @@
-"""The peer comparison (benchmarks/peer.py): Colyseus 0.16 playing the reference scenario beside
-gameserver, alone and together, on a tiny run."""
+"""The peer comparison: Colyseus 0.16 playing the reference scenario beside gameserver, alone and
+together (benchmarks/peer.py), and at each N of the load benchmark (`--peer`), on tiny runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import peer
+from client_demo import bench
 
 # CI sets GAMESERVER_REQUIRE_BROWSER=1: there the Node parts must run, not skip.
 REQUIRED = os.environ.get("GAMESERVER_REQUIRE_BROWSER") == "1"
@@ -39,3 +40,25 @@ def test_peer_and_gameserver_measured_on_the_same_scenario(tmp_path: Path, toget
         assert theirs["snapshots_per_s_median"] > 15
         assert theirs["bytes_per_moving_entity"] > 0
         assert ours["bot_errors"] == 0 and ours["snapshots_per_s_median"] > 15
+
+
+def test_the_load_benchmark_measures_the_peer_at_each_player_count(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    args = ["--counts", "4,6", "--warmup", "1", "--measure", "2", "--idle", "", "--peer", "--json", str(out)]
+    assert bench.main(args) == 0
+    rows = json.loads(out.read_text())["players"]
+    assert [r["players"] for r in rows] == [4, 6]
+    for row in rows:
+        theirs = row["peer"]
+        assert theirs["server"] == "colyseus" and theirs["players"] == row["players"]
+        assert theirs["connected"] == row["players"] and theirs["errors"] == 0
+        assert theirs["verified_sizes"] == [row["players"]] * 2  # the decoding bots see every player
+        assert theirs["us_per_player_tick"] > 0
+        assert row["peer_ratio"] == row["us_per_player_tick"] / theirs["us_per_player_tick"]
+    table = bench.markdown_table(rows)
+    assert "gameserver / Colyseus" in table
+    assert f"| {rows[1]['peer_ratio']:.3f} |" in table.splitlines()[-1]
+
+
+def test_the_peer_is_refused_in_the_arena() -> None:
+    assert bench.main(["--scenario", "arena", "--counts", "4", "--peer"]) == 2
