@@ -20,7 +20,7 @@ from gameserver import codec
 from gameserver.config import Config
 from gameserver.masking import xor_mask, xor_mask_ints
 from gameserver.messages import Hello, Input, Ping, Welcome
-from gameserver.room import Room
+from gameserver.room import Member, Room
 from gameserver.server import GameServer
 from gameserver.transport import (
     CLOSED,
@@ -205,6 +205,43 @@ def test_what_the_socket_does_not_take_at_once_goes_out_in_order(loop: GameServe
     wait_for(lambda: conn.remainder is None)
     assert member.held_tick == 2 and conn.state == OPEN
     theirs.close()
+
+
+def test_a_flushed_snapshot_leaves_its_member_as_take_snapshot_parts_does(loop: GameServer) -> None:
+    """flush() writes Member.take_snapshot_parts() out: the two must leave a member alike."""
+    conn, theirs = joined(loop)
+    member, other = conn.member, loop.room.join("q")
+    assert member is not None
+    parts = (b"head", b"\x05", b"body" * 40, b"")
+    for m in (member, other):
+        m.pending, m.pending_view = (7, parts), {1, 2}
+    assert other.take_snapshot_parts() == parts
+    conn.flush()
+
+    def left(m: Member) -> tuple[Any, ...]:
+        return m.pending, m.held_tick, m.held_view, m.snapshots_taken
+
+    assert left(member) == left(other) == (None, 7, {1, 2}, 1)
+    expected = pack_binary(b"".join(parts))
+    assert recv_until(theirs, lambda got: len(got) >= len(expected)) == expected
+    assert loop.bytes_out == len(expected) and conn.remainder is None
+    theirs.close()
+
+
+def test_a_snapshot_to_a_peer_that_is_gone_closes_its_connection_only(loop: GameServer) -> None:
+    conn, theirs = joined(loop)
+    bystander, bystanders_peer = joined(loop)
+    member = conn.member
+    assert member is not None and bystander.member is not None
+    theirs.close()
+    member.pending = (3, (b"", b"", b"x" * 100, b""))
+    conn.flush()  # the send fails: EPIPE or ECONNRESET
+    assert conn.state == CLOSED and member.entity_id not in loop.room.members
+    bystander.member.pending = (3, (b"", b"", b"y" * 100, b""))
+    bystander.flush()
+    assert recv_until(bystanders_peer, lambda got: len(got) >= 102) == pack_binary(b"y" * 100)
+    assert bystander.state == OPEN
+    bystanders_peer.close()
 
 
 def test_connections_send_small_frames_at_once() -> None:
