@@ -136,8 +136,7 @@ class Member:
 
     def take_snapshot_parts(self) -> tuple[bytes, bytes, bytes, bytes] | None:
         """take_snapshot() in parts, left unjoined: the transport joins them once, behind its
-        frame header, instead of copying a joined snapshot again. (Connection.flush() writes
-        this out, for the one snapshot of every player every tick; a test holds the two alike.)"""
+        frame header, instead of copying a joined snapshot again."""
         pending = self.pending
         if pending is None:
             return None

@@ -481,28 +481,15 @@ class Connection:
             # After a tick, nearly always just the snapshot: its parts are joined behind the
             # frame header, one copy made just before the socket copies it. (A sendmsg of the
             # parts, with no copy at all, measured 1-4 % more CPU: the kernel's per-part cost.)
-            # Member.take_snapshot_parts() and the send, written out: every player, every tick
-            # (two calls fewer, 1.5 % of the instructions of a player-tick's reading and sending).
-            pending = member.pending
-            if pending is None:
+            snapshot = member.take_snapshot_parts()
+            if snapshot is None:
                 return
-            member.pending = None
-            member.held_tick = pending[0]  # from now on the client holds this tick
-            member.held_view = member.pending_view
-            member.snapshots_taken += 1
             if pack is not pack_binary:
-                self._send(pack(b"".join(pending[1])))
+                self._send(pack(b"".join(snapshot)))
                 return
-            head, seq, body, shots = pending[1]  # see Member.pending
+            head, seq, body, shots = snapshot  # see Member.pending
             header = binary_header(len(head) + len(seq) + len(body) + len(shots))
-            data = b"".join((header, head, seq, body, shots))
-            try:
-                sent = self.sock.send(data)
-            except OSError:
-                sent = 0  # _send() tries again: it keeps the remainder, or closes on an error
-            self.server.bytes_out += sent
-            if sent < len(data):
-                self._send(data[sent:] if sent else data)
+            self._send(b"".join((header, head, seq, body, shots)))
             return
         parts = self.frames
         self.frames = []

@@ -207,8 +207,9 @@ def test_what_the_socket_does_not_take_at_once_goes_out_in_order(loop: GameServe
     theirs.close()
 
 
-def test_a_flushed_snapshot_leaves_its_member_as_take_snapshot_parts_does(loop: GameServer) -> None:
-    """flush() writes Member.take_snapshot_parts() out: the two must leave a member alike."""
+def test_a_flushed_snapshot_goes_out_whole_and_becomes_the_baseline(loop: GameServer) -> None:
+    """What flush() sends and leaves on the member: the snapshot behind its frame header, and
+    the member as Member.take_snapshot_parts() leaves it (the tick it now holds, its view)."""
     conn, theirs = joined(loop)
     member, other = conn.member, loop.room.join("q")
     assert member is not None
