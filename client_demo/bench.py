@@ -122,10 +122,12 @@ def _pin(cpus: set[int] | None) -> Any:
 class Server:
     """A gameserver subprocess; its address comes from the line it prints first."""
 
-    def __init__(self, args: list[str], cpus: set[int] | None, cwd: Path = ROOT) -> None:
+    def __init__(
+        self, args: list[str], cpus: set[int] | None, cwd: Path = ROOT, python: str = sys.executable
+    ) -> None:
         # `-m` puts the working directory first on sys.path: the server runs the gameserver/
-        # of `cwd`, whatever is installed.
-        cmd = [sys.executable, "-m", "gameserver", "--host", "127.0.0.1", "--port", "0", *args]
+        # of `cwd`, whatever is installed, on the interpreter `python` (with its packages).
+        cmd = [python, "-m", "gameserver", "--host", "127.0.0.1", "--port", "0", *args]
         self.proc = subprocess.Popen(
             cmd,
             cwd=cwd,

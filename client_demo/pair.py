@@ -12,6 +12,10 @@ server starts first.
 Two servers share the core's caches, so the figures themselves are higher than a lone server's:
 the ratio is what this measures.
 
+With `--other-python PATH`, the other server runs on that interpreter (a virtualenv's python
+with the project's dependencies installed): the same code on two Python versions, or two
+builds on two versions.
+
 With `--bots`, the same for the bots: one server of this tree, and two bot processes on CPU 1,
 this tree's bots and those of PATH, N each (one verifying); the ratio is of the bots' CPU per
 player-tick.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -37,10 +42,16 @@ SCENARIOS = {"reference": "wander", "arena": "fight"}  # the bots' behaviour in 
 
 
 def run_pair(
-    other: Path, n: int, warmup: float, measure: float, other_first: bool, scenario: str = "reference"
+    other: Path,
+    n: int,
+    warmup: float,
+    measure: float,
+    other_first: bool,
+    scenario: str = "reference",
+    other_python: str = sys.executable,
 ) -> dict[str, float]:
-    """One run: µs of server CPU per player-tick for this tree and for `other`, measured over
-    the same window."""
+    """One run: µs of server CPU per player-tick for this tree and for `other` (run by
+    `other_python`), measured over the same window."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
     args = bench.server_args(bench.map_args(scenario, True), n + 64)
@@ -51,7 +62,8 @@ def run_pair(
     bots: list[subprocess.Popen[str]] = []
     try:
         for name in order:
-            servers[name] = bench.Server(args, server_cpus, cwd=trees[name])
+            python = other_python if name == "other" else sys.executable
+            servers[name] = bench.Server(args, server_cpus, cwd=trees[name], python=python)
         for name in order:
             # The bots run on past the window, so that both windows can be the same.
             bots.append(
@@ -129,21 +141,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--measure", type=float, default=20.0, help="measured seconds per run (default 20)")
     p.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     p.add_argument("--bots", action="store_true", help="compare the two trees' bots, against one server")
+    p.add_argument(
+        "--other-python",
+        default=sys.executable,
+        help="the interpreter of the other server, with the project's dependencies (default: this one)",
+    )
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
     opts = p.parse_args(argv)
     other = opts.other.resolve()
     if not (other / "gameserver" / "__main__.py").is_file():
         p.error(f"{other} holds no gameserver/ package")
+    if opts.bots and opts.other_python != sys.executable:
+        p.error("--other-python runs the other server; --bots runs one server")
+    version = subprocess.run(
+        [opts.other_python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     what = "the bots' CPU" if opts.bots else "the server's CPU"
     print(
-        f"# this: {ROOT}\n# other: {other}\n# {opts.scenario}: {opts.count} players each, "
-        f"{opts.measure:g} s per run; {what}",
+        f"# this: {ROOT} (Python {platform.python_version()})\n# other: {other} (Python {version})\n"
+        f"# {opts.scenario}: {opts.count} players each, {opts.measure:g} s per run; {what}",
         flush=True,
     )
     runs: list[dict[str, Any]] = []
-    measure = run_bots_pair if opts.bots else run_pair
     for i in range(opts.runs):
-        r = measure(other, opts.count, opts.warmup, opts.measure, bool(i % 2), opts.scenario)
+        if opts.bots:
+            r = run_bots_pair(other, opts.count, opts.warmup, opts.measure, bool(i % 2), opts.scenario)
+        else:
+            r = run_pair(
+                other, opts.count, opts.warmup, opts.measure, bool(i % 2), opts.scenario, opts.other_python
+            )
         runs.append(r)
         print(
             f"run {i + 1}: this {r['this']:.2f} µs, other {r['other']:.2f} µs per player-tick; "
@@ -153,7 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [r["ratio"] for r in runs]
     print(f"this / other: mean {sum(ratios) / len(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})")
     if opts.json_out:
-        out = {"scenario": opts.scenario, "count": opts.count, "bots": opts.bots, "runs": runs}
+        out = {
+            "scenario": opts.scenario,
+            "count": opts.count,
+            "bots": opts.bots,
+            "python": {"this": platform.python_version(), "other": version},
+            "runs": runs,
+        }
         Path(opts.json_out).write_text(json.dumps(out, indent=1))
     return 0
 

@@ -7,6 +7,8 @@ bounds only, never timing targets (docs/benchmarks.md holds the figures).
 from __future__ import annotations
 
 import json
+import platform
+import sys
 from pathlib import Path
 
 import msgpack
@@ -234,10 +236,12 @@ def test_pair_measures_two_trees_at_once(tmp_path: Path, scenario: str) -> None:
     out = tmp_path / "pair.json"
     root = Path(bench.__file__).resolve().parent.parent
     args = ["--other", str(root), "--count", "5", "--warmup", "1", "--measure", "2", "--runs", "1"]
+    args += ["--other-python", sys.executable]  # the other server's interpreter, named
     for bots in ([], ["--bots"]):
         assert pair.main([*args, *bots, "--scenario", scenario, "--json", str(out)]) == 0
         result = json.loads(out.read_text())
         assert result["scenario"] == scenario and result["bots"] == bool(bots)
+        assert result["python"] == {"this": platform.python_version(), "other": platform.python_version()}
         (run,) = result["runs"]
         assert run["this"] > 0 and run["other"] > 0
         assert run["ratio"] == run["this"] / run["other"]
