@@ -153,12 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"{other} holds no gameserver/ package")
     if opts.bots and opts.other_python != sys.executable:
         p.error("--other-python runs the other server; --bots runs one server")
-    version = subprocess.run(
-        [opts.other_python, "-c", "import platform; print(platform.python_version())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    try:
+        version = subprocess.run(
+            [opts.other_python, "-c", "import platform, gameserver.server; print(platform.python_version())"],
+            cwd=other,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        p.error(f"--other-python {opts.other_python} cannot run the other tree's server: {exc}")
     what = "the bots' CPU" if opts.bots else "the server's CPU"
     print(
         f"# this: {ROOT} (Python {platform.python_version()})\n# other: {other} (Python {version})\n"
