@@ -4,6 +4,7 @@ arrive in pieces, answering pings, and what a blocked send does."""
 from __future__ import annotations
 
 import os
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -24,8 +25,11 @@ from gameserver.room import Member, Room
 from gameserver.server import GameServer
 from gameserver.transport import (
     CLOSED,
+    FIRST_READ,
+    MESSAGES_PER_TURN,
     OPEN,
     READ_BATCH,
+    READ_SIZE,
     TICK_LEAD,
     Connection,
     _FrameSource,
@@ -140,6 +144,28 @@ def test_frames_that_arrive_a_byte_at_a_time_are_put_together(loop: GameServer) 
     assert (0xA, b"are you there") in frames
     assert isinstance(codec.decode_server(next(p for op, p in frames if op == 2)), Welcome)
     theirs.close()
+
+
+def test_a_backlog_past_the_first_small_read_is_read_in_the_same_turn() -> None:
+    """A read starts with FIRST_READ bytes, and takes the rest that waits right after."""
+    server = GameServer(Config(hello_timeout=60, max_lag=600))
+    conn, theirs = joined(server)  # no SocketLoop running: this test drives the reads itself
+    member = conn.member
+    assert member is not None
+    inputs = [client_frame(codec.encode_client(Input(s, 1.0, 0.0, 0.0, 0, None))) for s in range(1, 41)]
+    backlog = b"".join(inputs)
+    assert FIRST_READ < len(backlog) < READ_SIZE
+    theirs.sendall(backlog)
+    wait_for(lambda: select.select([conn.sock], [], [], 0)[0])
+    conn.on_readable()
+    assert len(conn.inbuf) == len(backlog)  # all of it, not FIRST_READ bytes of it
+    assert conn.pos == sum(map(len, inputs[:MESSAGES_PER_TURN]))  # one turn's frames taken
+    while len(conn.inbuf) > conn.pos:
+        conn._parse(MESSAGES_PER_TURN)  # the SocketLoop's later turns for a backlog
+    server.room.tick()  # decodes the inputs that waited for it
+    assert member.last_received_seq == 40
+    theirs.close()
+    server.sockets.close()
 
 
 def test_a_ping_flood_from_a_peer_that_never_reads_stays_bounded(loop: GameServer) -> None:
