@@ -7,6 +7,7 @@ bounds only, never timing targets (docs/benchmarks.md holds the figures).
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import msgpack
 import pytest
 from server_process import ServerProcess
 
+from benchmarks import soak
 from client_demo import bench, pair
 from client_demo.bots import run_bots, wire
 from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, percentile
@@ -229,6 +231,19 @@ def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
     idle = result["idle"]
     assert idle[-1]["held"] == 100 and idle[-1]["kib_per_connection"] > 0
     assert result["machine"]["cpus"] >= 1
+
+
+def test_soak_samples_the_servers_memory_under_load(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    cpus = os.sched_getaffinity(0)
+    assert soak.main(["--count", "3", "--seconds", "2", "--every", "1", "--json", str(out)]) == 0
+    assert os.sched_getaffinity(0) == cpus  # the test process is not left pinned
+    *samples, trimmed = json.loads(out.read_text())["samples"]
+    assert len(samples) >= 3 and [s["t"] for s in samples] == sorted(s["t"] for s in samples)
+    for s in samples:
+        assert s["players"] == 3 and s["rss_mib"] > 5 and s["overruns"] == 0
+        assert 0 < s["heap_in_use_mib"] <= s["heap_mib"]  # glibc's account (mallinfo2)
+    assert trimmed["after_malloc_trim"] and trimmed["rss_mib"] > 5
 
 
 @pytest.mark.parametrize("scenario", ["reference", "arena"])
