@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import sys
 from pathlib import Path
 
@@ -291,6 +292,47 @@ def test_framing_round_trip(opcode: int) -> None:
         # the same frames where they lie in a larger buffer
         buf = bytearray(server_frame + server_frame[:1]) + bytearray(100)
         assert wire.parse_frames(buf, 0, len(server_frame) + 1) == (frames, pos)
+
+
+def _server_frame(payload: bytes, opcode: int = wire.OP_BINARY) -> bytes:
+    n = len(payload)
+    head = bytes((0x80 | opcode, n)) if n < 126 else bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    return head + payload
+
+
+def test_a_bot_reads_whole_snapshots_alone_split_and_together_and_refuses_a_masked_frame() -> None:
+    r = Runner("ws://127.0.0.1:1/ws", 1, "wander", verify=0)
+    (bot,) = r.bots
+    server, bot.sock = socket.socketpair()
+    try:
+        bot.fd, bot.state = bot.sock.fileno(), "playing"
+        small = codec.encode_server(Snapshot(7, None, 3, (), (Change(1, dqx=1),), ()))
+        big = codec.encode_server(Snapshot(300, 299, 3, (), tuple(Change(i, dqx=1) for i in range(60)), ()))
+        assert len(small) < 126 <= len(big)
+
+        def read(data: bytes) -> None:
+            server.sendall(data)
+            bot.on_readable()
+
+        read(_server_frame(small))  # one whole frame alone, 7-bit length
+        assert (bot.ack_tick, bot.total_snapshots, bot.rbuf) == (7, 1, b"")
+        read(_server_frame(big))  # alone, 16-bit length
+        assert (bot.ack_tick, bot.total_snapshots) == (300, 2)
+        frame = _server_frame(codec.encode_server(Snapshot(301, 300, 3, (), (), ())))
+        read(frame[:5])  # a frame cut in two reads
+        assert (bot.ack_tick, bot.rbuf) == (300, frame[:5])
+        read(frame[5:] + _server_frame(small))  # its rest, and a whole one behind it
+        assert (bot.ack_tick, bot.total_snapshots, bot.rbuf) == (7, 4, b"")
+        # A masked frame whose length byte, mask bit and all, equals what follows it: read as
+        # a length, it would pass for a whole snapshot frame.
+        masked = bytes((0x82, 0x80 | 10)) + small.ljust(0x80 | 10, b"\0")
+        read(masked)
+        assert bot.errors["framing"] == 1 and bot.sock is None
+    finally:
+        server.close()
+        if bot.sock is not None:
+            bot.sock.close()
+        r.epoll.close()
 
 
 @pytest.mark.parametrize("tick", [0, 5, 127, 128, 255, 256, 65535, 65536, 2**31 - 1])

@@ -72,14 +72,14 @@ class Masker:
 
     def __init__(self) -> None:
         self.key = os.urandom(4)
-        self._heads: dict[int, bytes] = {}  # payload length -> binary frame header with the key
+        self.heads: dict[int, bytes] = {}  # payload length -> binary frame header with the key
 
     def frame(self, payload: bytes, opcode: int = OP_BINARY) -> bytes:
         n = len(payload)
         if opcode == OP_BINARY and 0 < n < 126:  # every input: its header made once per length
-            head = self._heads.get(n)
+            head = self.heads.get(n)
             if head is None:
-                head = self._heads[n] = bytes((0x80 | OP_BINARY, 0x80 | n)) + self.key
+                head = self.heads[n] = bytes((0x80 | OP_BINARY, 0x80 | n)) + self.key
             return head + xor_mask(payload, self.key)
         if n < 126:
             head = bytes((0x80 | opcode, 0x80 | n))
