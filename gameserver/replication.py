@@ -202,9 +202,13 @@ class Replicator:
         baseline = self._usable(baseline)
         if baseline is None:
             held = set()
-        # In a steady view nearly everything held stays visible: one intersection, and the two
-        # differences only when the sizes say that something entered or left.
-        common = held & visible if held else set()
+        # In a steady view the client holds exactly what it sees: an equality test, which
+        # builds no set. Otherwise one intersection, and the two differences only when the
+        # sizes say that something entered or left.
+        if len(held) == len(visible) and held == visible:
+            common = held  # only read below
+        else:
+            common = held & visible if held else set()
         spawn_cache = self._spawn_chunks
         spawns: list[bytes] = []
         if len(common) < len(visible):
