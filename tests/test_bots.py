@@ -335,6 +335,31 @@ def test_a_bot_reads_whole_snapshots_alone_split_and_together_and_refuses_a_mask
         r.epoll.close()
 
 
+def test_a_tracking_bot_applies_each_snapshot_it_reads_and_counts_one_that_does_not_fit() -> None:
+    r = Runner("ws://127.0.0.1:1/ws", 1, "fight", verify=0)
+    (bot,) = r.bots
+    server, bot.sock = socket.socketpair()
+    try:
+        bot.fd, bot.state, bot.mirror = bot.sock.fileno(), "playing", Tracker()
+        spawns = tuple(Spawn(i, 0, f"p{i}", 8 * i, 16 * i, 0, 100) for i in range(1, 31))
+        full = codec.encode_server(Snapshot(5, None, 1, spawns=spawns))
+        assert len(full) >= 126  # a 16-bit length
+        server.sendall(_server_frame(full))
+        bot.on_readable()
+        delta = Snapshot(6, 5, 2, changes=(Change(3, dqx=5, dqy=-2),), shots=())
+        server.sendall(_server_frame(codec.encode_server(delta)))
+        bot.on_readable()
+        assert bot.ack_tick == 6 and bot.mirror.tick == 6
+        assert bot.mirror.rows[3][:2] == [24 + 5, 48 - 2] and len(bot.mirror.rows) == 30
+        server.sendall(_server_frame(codec.encode_server(Snapshot(7, 5, 2))))  # not from tick 6
+        bot.on_readable()
+        assert bot.errors["desync"] == 1 and bot.mirror.tick == 6
+    finally:
+        server.close()
+        bot.sock.close()
+        r.epoll.close()
+
+
 @pytest.mark.parametrize("tick", [0, 5, 127, 128, 255, 256, 65535, 65536, 2**31 - 1])
 def test_snapshot_tick_is_read_without_decoding(tick: int) -> None:
     data = codec.encode_server(Snapshot(tick, None, 3, (), (Change(1, dqx=1),), ()))
