@@ -797,17 +797,8 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         if "peer" in row:
-            theirs = row["peer"]
-            print(
-                f"  Colyseus {theirs['server_cpu_per_wall']:.2f} cores = "
-                f"{theirs['us_per_player_tick']:.1f} µs/player-tick "
-                f"({theirs['us_per_player_tick_kernel']:.1f} in the kernel), "
-                f"snapshots/s median {theirs['snapshots_per_s_median']:.2f}, "
-                f"{theirs['bytes_per_moving_entity']:.2f} B/moving entity, "
-                f"bots {theirs['bots_cpu_per_wall']:.2f} cores, errors {theirs['errors']}; "
-                f"gameserver / Colyseus {row['peer_ratio']:.3f}",
-                flush=True,
-            )
+            ratio = row["peer_ratio"]
+            print(f"  Colyseus {peer.describe(row['peer'])}; gameserver / Colyseus {ratio:.3f}", flush=True)
         if not arena and not row["everyone_sees_everyone"]:
             print("  warning: the server's rules limit the view; this is not the reference scenario")
         if row["saturated"]:
