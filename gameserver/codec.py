@@ -284,9 +284,7 @@ def input_fields(v: list[Any]) -> Input:
 
 def encode_client(msg: ClientMessage) -> bytes:
     if isinstance(msg, Input):
-        return encode_input(
-            msg.seq, msg.move_x, msg.move_y, msg.aim, msg.buttons, msg.ack_tick, msg.render_tick
-        )
+        return encode_input(*msg)  # the fields as they are (see encode_input)
     if isinstance(msg, Ping):
         return _pack([MsgType.PING, msg.client_time])
     if isinstance(msg, Hello):
@@ -296,14 +294,19 @@ def encode_client(msg: ClientMessage) -> bytes:
 
 def encode_input(
     seq: int,
-    move_x: float,
-    move_y: float,
-    aim: float,
+    move_x: int | float,
+    move_y: int | float,
+    aim: int | float,
     buttons: int,
     ack_tick: int | None,
     render_tick: int | None = None,
 ) -> bytes:
-    """encode_client(Input(...)) from the fields, with no Input made: bots send one every tick."""
+    """encode_client(Input(...)) from the fields, with no Input made: bots send one every tick.
+
+    A whole number goes out as msgpack's int (one byte for 0 or 1). The numbers are typed
+    `int | float`, not `float`, because compiled (dev.py --compiled) a `float` is a C double and
+    an int passed as one would go out as a 9-byte float.
+    """
     fields = [INPUT_TYPE, seq, move_x, move_y, aim, buttons, ack_tick]
     if render_tick is not None:
         fields.append(render_tick)

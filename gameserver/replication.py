@@ -18,13 +18,13 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import Any, Final
 
-import attrs
+import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 
 from gameserver import codec
 from gameserver.messages import Field, Snapshot
 from gameserver.world import World
 
-Row = tuple[int, int, int, int, int, str]  # qx, qy, angle, hp, kind, name
+Row = tuple[Any, ...]  # qx, qy, angle, hp, kind, name: see world.Row
 QX: Final = 0
 QY: Final = 1
 ANGLE: Final = 2
@@ -36,10 +36,10 @@ NAME: Final = 5
 _X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Frame:
     tick: int
-    rows: dict[int, Row] = attrs.field(hash=False)
+    rows: dict[int, Row] = attr.ib(hash=False)
 
     @classmethod
     def from_world(cls, world: World, previous: Frame | None = None) -> Frame:
@@ -115,23 +115,23 @@ def delta_body(base: Frame | None, cur: Frame) -> bytes:
     return codec.encode_snapshot_body(spawns, flat, removals)
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Replicator:
     """Keeps recent frames and hands out the shared snapshot body for each baseline."""
 
     history_len: int = 64
-    frames: dict[int, Frame] = attrs.field(init=False, factory=dict)
-    _order: deque[int] = attrs.field(init=False, factory=deque)
-    _bodies: dict[int | None, bytes] = attrs.field(init=False, factory=dict)
-    current: Frame | None = attrs.field(init=False, default=None)
-    bodies_built: int = attrs.field(init=False, default=0)  # for tests and stats
+    frames: dict[int, Frame] = attr.ib(init=False, factory=dict)
+    _order: deque[int] = attr.ib(init=False, factory=deque)
+    _bodies: dict[int | None, bytes] = attr.ib(init=False, factory=dict)
+    current: Frame | None = attr.ib(init=False, default=None)
+    bodies_built: int = attr.ib(init=False, default=0)  # for tests and stats
     # per tick, for views: encoded spawn records by entity, change records by baseline and entity
-    _heads: dict[int | None, bytes] = attrs.field(init=False, factory=dict)
-    _spawn_chunks: dict[int, bytes] = attrs.field(init=False, factory=dict)
-    _change_chunks: dict[int, dict[int, tuple[bytes, int]]] = attrs.field(init=False, factory=dict)
-    _previous: int | None = attrs.field(init=False, default=None)  # the snapshot before current
+    _heads: dict[int | None, bytes] = attr.ib(init=False, factory=dict)
+    _spawn_chunks: dict[int, bytes] = attr.ib(init=False, factory=dict)
+    _change_chunks: dict[int, dict[int, tuple[bytes, int]]] = attr.ib(init=False, factory=dict)
+    _previous: int | None = attr.ib(init=False, default=None)  # the snapshot before current
     # per tick: change records and item counts by entity, and the ids that changed
-    _previous_changes: tuple[dict[int, bytes], dict[int, int], set[int]] | None = attrs.field(
+    _previous_changes: tuple[dict[int, bytes], dict[int, int], set[int]] | None = attr.ib(
         init=False, default=None
     )
 
@@ -262,7 +262,7 @@ class Replicator:
 Strip = tuple[list[int], list[int], list[int]]  # xs (sorted), ids, ys: one entry per entity
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Grid:
     """Entities in horizontal strips `cell` quanta high, each sorted by x, rebuilt from each
     snapshot frame.
@@ -273,7 +273,7 @@ class Grid:
     """
 
     cell: int
-    strips: dict[int, Strip] = attrs.field(init=False, factory=dict)
+    strips: dict[int, Strip] = attr.ib(init=False, factory=dict)
 
     def rebuild(self, frame: Frame) -> None:
         buckets: dict[int, list[tuple[int, int, int]]] = {}
@@ -292,7 +292,7 @@ class Grid:
         self.strips = strips
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class View:
     """A player's interest rectangle, in quanta: half extents to enter, and to stay."""
 
@@ -361,12 +361,12 @@ class DesyncError(Exception):
     """A snapshot does not fit what the mirror holds: a server bug or a broken stream."""
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Mirror:
     """The client's copy of the replicated world, rebuilt from snapshots only."""
 
     tick: int | None = None
-    rows: dict[int, list[Any]] = attrs.field(factory=dict)  # id -> [qx, qy, angle, hp, kind, name]
+    rows: dict[int, list[Any]] = attr.ib(factory=dict)  # id -> [qx, qy, angle, hp, kind, name]
 
     def apply(self, snap: Snapshot) -> None:
         if snap.baseline is None:

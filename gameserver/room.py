@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import attrs
+import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError, decode_client
@@ -72,32 +72,32 @@ class ScoreboardUpdate:
         return codec.encode_scoreboard([*self.top, own])
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Member:
     entity: Entity
     session_token: str
     joined_tick: int
-    inbox: list[Input] = attrs.field(init=False, factory=list)  # at most INBOX_LIMIT, oldest first
-    raw_inputs: list[bytes] = attrs.field(init=False, factory=list)  # see Room.receive_input()
-    last_received_seq: int | None = attrs.field(init=False, default=None)
-    last_applied_seq: int | None = attrs.field(init=False, default=None)
-    credit: int = attrs.field(init=False, default=0)
-    msg_tokens: int = attrs.field(init=False, default=0)  # whole messages: small ints, never allocated
-    ack_tick: int | None = attrs.field(init=False, default=None)
-    held_tick: int | None = attrs.field(init=False, default=None)  # baseline for the next delta
+    inbox: list[Input] = attr.ib(init=False, factory=list)  # at most INBOX_LIMIT, oldest first
+    raw_inputs: list[bytes] = attr.ib(init=False, factory=list)  # see Room.receive_input()
+    last_received_seq: int | None = attr.ib(init=False, default=None)
+    last_applied_seq: int | None = attr.ib(init=False, default=None)
+    credit: int = attr.ib(init=False, default=0)
+    msg_tokens: int = attr.ib(init=False, default=0)  # whole messages: small ints, never allocated
+    ack_tick: int | None = attr.ib(init=False, default=None)
+    held_tick: int | None = attr.ib(init=False, default=None)  # baseline for the next delta
     # latest wins: the tick and the snapshot in parts (head, last_seq, body, shots), whose
     # concatenation is the message; the body is the same bytes object for every member
-    pending: tuple[int, tuple[bytes, bytes, bytes, bytes]] | None = attrs.field(init=False, default=None)
+    pending: tuple[int, tuple[bytes, bytes, bytes, bytes]] | None = attr.ib(init=False, default=None)
     # with interest management: the entities the client holds, and those in the pending snapshot
-    held_view: set[int] = attrs.field(init=False, factory=set)
-    pending_view: set[int] = attrs.field(init=False, factory=set)
-    control: deque[bytes] = attrs.field(init=False, factory=deque)
-    close_request: tuple[int, str] | None = attrs.field(init=False, default=None)
-    link: Any = attrs.field(init=False, default=None)  # the transport's handle; opaque here
+    held_view: set[int] = attr.ib(init=False, factory=set)
+    pending_view: set[int] = attr.ib(init=False, factory=set)
+    control: deque[bytes] = attr.ib(init=False, factory=deque)
+    close_request: tuple[int, str] | None = attr.ib(init=False, default=None)
+    link: Any = attr.ib(init=False, default=None)  # the transport's handle; opaque here
     # counters, for stats and tests
-    inputs_dropped: int = attrs.field(init=False, default=0)
-    snapshots_skipped: int = attrs.field(init=False, default=0)
-    snapshots_taken: int = attrs.field(init=False, default=0)
+    inputs_dropped: int = attr.ib(init=False, default=0)
+    snapshots_skipped: int = attr.ib(init=False, default=0)
+    snapshots_taken: int = attr.ib(init=False, default=0)
 
     @property
     def entity_id(self) -> int:
@@ -147,35 +147,32 @@ class Member:
         return pending[1]
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Room:
     tick_rate: int = 30
     snapshot_rate: int = 30
     max_players: int = 1000
     max_lag_seconds: float = 5.0
-    rules: Rules = attrs.field(factory=Rules)
+    rules: Rules = attr.ib(factory=Rules)
     skip_idle_snapshots: bool = True  # no snapshot when nothing a client holds changed (1/s heartbeat)
     seed: int = 0
     game_map: GameMap | None = None
-    room_id: str = attrs.field(factory=lambda: "r-" + secrets.token_hex(6))
-    world: World = attrs.field(init=False)
-    replicator: Replicator = attrs.field(init=False, factory=Replicator)
-    members: dict[int, Member] = attrs.field(init=False, factory=dict)  # by entity id
-    shots: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # since last snapshot
-    _roster: int = attrs.field(init=False, default=0)  # bumped on every join and leave
-    _scores_shown: tuple[int, int] | None = attrs.field(init=False, default=None)
-    _scores_tick: int = attrs.field(init=False, default=-(10**9))
-    view: View | None = attrs.field(init=False, default=None)  # None: everyone sees everyone
-    grid: Grid | None = attrs.field(init=False, default=None)
+    room_id: str = attr.ib(factory=lambda: "r-" + secrets.token_hex(6))
+    world: World = attr.ib(init=False)
+    replicator: Replicator = attr.ib(init=False, factory=Replicator)
+    members: dict[int, Member] = attr.ib(init=False, factory=dict)  # by entity id
+    shots: list[tuple[int, int | None]] = attr.ib(init=False, factory=list)  # since last snapshot
+    _roster: int = attr.ib(init=False, default=0)  # bumped on every join and leave
+    _scores_shown: tuple[int, int] | None = attr.ib(init=False, default=None)
+    _scores_tick: int = attr.ib(init=False, default=-(10**9))
+    view: View | None = attr.ib(init=False, default=None)  # None: everyone sees everyone
+    grid: Grid | None = attr.ib(init=False, default=None)
     # An input's payload from what the transport handed to receive_input(): the server's
     # transport hands over the WebSocket frame, still masked; by default, the payload itself.
-    unwrap: Callable[[bytes], bytes] = attrs.field(default=bytes, kw_only=True)
-
-    @world.default
-    def _make_world(self) -> World:
-        return World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed, game_map=self.game_map)
+    unwrap: Callable[[bytes], bytes] = attr.ib(default=bytes, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
+        self.world = World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed, game_map=self.game_map)
         if self.tick_rate % self.snapshot_rate:
             raise ValueError("snapshot_rate must divide tick_rate")
         r = self.rules

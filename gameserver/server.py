@@ -26,6 +26,7 @@ import eventlet.queue
 import eventlet.wsgi
 from eventlet.hubs import trampoline
 
+from gameserver import transport
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
 from gameserver.maps import GameMap
@@ -35,6 +36,9 @@ from gameserver.transport import DETACHED, SocketLoop, WebApp, unmask_frame
 from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
+
+# "compiled" when the hot modules are C extensions built by mypyc (dev.py --compiled)
+BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 
 # HTTP requests and WebSocket handshakes in progress at once. eventlet's accept loop takes
 # queued connections without yielding until the pool is full, and their handshakes then run
@@ -155,6 +159,7 @@ class GameServer:
             "status": "ok" if self._running else "stopping",
             "tick": self.room.tick_no,
             "tick_rate": self.config.tick_rate,
+            "build": BUILD,
             "players": len(self.room.members),
             "connections": len(self.room.members),  # joined players; each links to its Connection
             "sockets": len(self.sockets.conns),
@@ -201,7 +206,13 @@ class GameServer:
         self._threads.append(eventlet.spawn(self._send_loop))
         self._threads.append(eventlet.spawn(self._tick_loop))
         host, port = self.address
-        log.info("serving on http://%s:%d/ (WebSocket at /ws), %d Hz", host, port, self.config.tick_rate)
+        log.info(
+            "serving on http://%s:%d/ (WebSocket at /ws), %d Hz, %s build",
+            host,
+            port,
+            self.config.tick_rate,
+            BUILD,
+        )
 
     def stop(self, deadline: float = 1.5) -> None:
         """Goodbye to every client, then close; returns within `deadline` plus a little."""

@@ -16,12 +16,12 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-import attrs
+import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 
 log = logging.getLogger(__name__)
 
 
-@attrs.define
+@attr.s(auto_attribs=True, slots=True)
 class ManualClock:
     """A clock for tests: time moves only when the test says so."""
 
@@ -42,28 +42,24 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class TickScheduler:
     period: float
     step: Callable[[], object]
     clock: Callable[[], float]
     max_catch_up: int = 3
     window: int = 1800  # tick durations kept for percentiles (a minute at 30 Hz)
-    next_deadline: float | None = attrs.field(init=False, default=None)
-    ticks: int = attrs.field(init=False, default=0)
-    overruns: int = attrs.field(init=False, default=0)
-    skipped: int = attrs.field(init=False, default=0)
-    durations: deque[float] = attrs.field(init=False)
-    intervals: deque[float] = attrs.field(init=False)
-    _last_start: float | None = attrs.field(init=False, default=None)
+    next_deadline: float | None = attr.ib(init=False, default=None)
+    ticks: int = attr.ib(init=False, default=0)
+    overruns: int = attr.ib(init=False, default=0)
+    skipped: int = attr.ib(init=False, default=0)
+    durations: deque[float] = attr.ib(init=False)
+    intervals: deque[float] = attr.ib(init=False)
+    _last_start: float | None = attr.ib(init=False, default=None)
 
-    @durations.default
-    def _durations(self) -> deque[float]:
-        return deque(maxlen=self.window)
-
-    @intervals.default
-    def _intervals(self) -> deque[float]:
-        return deque(maxlen=self.window)
+    def __attrs_post_init__(self) -> None:
+        self.durations = deque(maxlen=self.window)
+        self.intervals = deque(maxlen=self.window)
 
     def run_due(self) -> float:
         """Run the ticks that are due; return the seconds until the next deadline."""

@@ -2,7 +2,7 @@
 serves every WebSocket after its handshake.
 
 Invariants:
-- Only this module and gameserver.server import eventlet.
+- Only this module, gameserver.wsmessage and gameserver.server import eventlet.
 - No green thread waits on a client's socket. After the handshake a WebSocket leaves eventlet's
   WSGI pool for the SocketLoop: one green thread, one private epoll, non-blocking recv and send.
   A flooding client gets MESSAGES_PER_TURN frames a pass and waits for the next one.
@@ -50,6 +50,7 @@ from gameserver.codec import (
 from gameserver.masking import xor_mask
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
 from gameserver.room import RAW_INPUT_LIMIT, Member, RoomFull
+from gameserver.wsmessage import CappedMessage
 
 if TYPE_CHECKING:
     from gameserver.server import GameServer
@@ -115,21 +116,6 @@ def pack_binary(payload: bytes) -> bytes:
     """One unfragmented, unmasked binary frame, byte for byte what eventlet's _pack_message
     writes when no extension is in use (tested against it); used on the send path."""
     return binary_header(len(payload)) + payload
-
-
-class CappedMessage(RFC6455WebSocket.Message):  # type: ignore[misc]
-    """A message buffer that refuses to grow past max_frame_length in total, over all fragments."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.size = 0
-
-    def push(self, data: bytes, final: bool = False) -> None:
-        self.size += len(data)
-        if self.size > self.max_frame_length:
-            too_big = ErrorCode.MESSAGE_TOO_BIG
-            raise FailedConnectionError(too_big.close_code, too_big.code)
-        super().push(data, final)
 
 
 def frame_extent(buf: bytes, pos: int, cap: int) -> int:
@@ -519,9 +505,9 @@ class Connection:
         if parts:
             self._send(parts[0] if len(parts) == 1 else b"".join(parts))
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes) -> bool:
         """One non-blocking send; what the socket does not take becomes the remainder, sent
-        when the socket is writable."""
+        when the socket is writable. True when the socket took it all."""
         try:
             sent = self.sock.send(data)
         except BlockingIOError:
@@ -529,14 +515,16 @@ class Connection:
         except OSError as exc:
             log.debug("%s: send failed: %r", self.peer, exc)
             self.finish("send_failed")
-            return
+            return False
         self.server.bytes_out += sent
         if sent < len(data):
             self.remainder = data[sent:]
             self.loop.want_write(self, True)
             self.loop.set_deadline(self, self.server.config.send_timeout)
-        elif self.close_sent:
+            return False
+        if self.close_sent:
             self._half_close()
+        return True
 
     def on_writable(self) -> None:
         data = self.remainder
@@ -548,8 +536,7 @@ class Connection:
         self.deadline = None
         if self.state == AWAIT_HELLO and not self.closing:
             self.loop.set_deadline(self, self.server.config.hello_timeout)
-        self._send(data)
-        if self.remainder is None:
+        if self._send(data):
             self.flush()  # what came due meanwhile (the newest snapshot: latest wins)
 
     def _half_close(self) -> None:

@@ -18,8 +18,9 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from math import floor
+from typing import Any
 
-import attrs
+import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 import msgpack
 
 from gameserver.collision import step_with_walls
@@ -42,7 +43,7 @@ __all__ = ["QUANTA", "ANGLE_STEPS", "Entity", "Rules", "World", "quantize_angle"
 ANGLE_STEPS = 256
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Rules:
     """Every number of the game, in one place. Units: world units, seconds, radians."""
 
@@ -112,10 +113,13 @@ def step_position(
     return x, y
 
 
-Row = tuple[int, int, int, int, int, str]  # Entity.row(): qx, qy, angle, hp, kind, name
+# Entity.row(): qx, qy, angle, hp, kind, name. Typed as a tuple of any length, not of those six:
+# compiled (dev.py --compiled), a fixed tuple type is unpacked into C values and made again when
+# stored, and replication relies on an unchanged row being the same object.
+Row = tuple[Any, ...]
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Entity:
     id: int
     kind: int
@@ -139,32 +143,28 @@ class Entity:
         return (int(self.x * QUANTA), int(self.y * QUANTA), self.angle, self.hp, self.kind, self.name)
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class World:
     rules: Rules
     dt: float
     seed: int = 0
     game_map: GameMap | None = None  # walls and spawn points; None: an empty rectangle
-    tick: int = attrs.field(init=False, default=0)
-    entities: dict[int, Entity] = attrs.field(init=False, factory=dict)
-    _next_id: int = attrs.field(init=False, default=1)
-    _rng: random.Random = attrs.field(init=False)
-    history: PositionHistory = attrs.field(init=False)
-    deaths_total: int = attrs.field(init=False, default=0)  # the scoreboard changes with it
-    shots_fired: list[tuple[int, int | None]] = attrs.field(init=False, factory=list)  # last tick
+    tick: int = attr.ib(init=False, default=0)
+    entities: dict[int, Entity] = attr.ib(init=False, factory=dict)
+    _next_id: int = attr.ib(init=False, default=1)
+    _rng: random.Random = attr.ib(init=False)
+    history: PositionHistory = attr.ib(init=False)
+    deaths_total: int = attr.ib(init=False, default=0)  # the scoreboard changes with it
+    shots_fired: list[tuple[int, int | None]] = attr.ib(init=False, factory=list)  # last tick
     # Entity.row() of every entity after the last step, built by step() itself; a row that did
     # not change is the same tuple object as before. The history keeps these dicts.
-    rows: dict[int, Row] = attrs.field(init=False, factory=dict)
-    _cells: dict[int, PointIndex] = attrs.field(init=False, factory=dict)  # by tick judged at, this step
-    _dead: dict[int, Entity] = attrs.field(init=False, factory=dict)  # waiting to respawn
+    rows: dict[int, Row] = attr.ib(init=False, factory=dict)
+    _cells: dict[int, PointIndex] = attr.ib(init=False, factory=dict)  # by tick judged at, this step
+    _dead: dict[int, Entity] = attr.ib(init=False, factory=dict)  # waiting to respawn
 
-    @history.default
-    def _make_history(self) -> PositionHistory:
-        return PositionHistory(self.rules.history_ticks)
-
-    @_rng.default
-    def _make_rng(self) -> random.Random:
-        return random.Random(self.seed)
+    def __attrs_post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self.history = PositionHistory(self.rules.history_ticks)
 
     def _spawn_point(self) -> tuple[float, float]:
         if self.game_map is not None:
@@ -244,9 +244,11 @@ class World:
             # quantize_angle(), written out
             entity.angle = angle = floor(last.aim / _TURN * steps + 0.5) % ANGLE_STEPS
             entity.x, entity.y = x, y
-            row = (qx, qy, angle, entity.hp, entity.kind, entity.name)  # row()
+            # row(). Declared, so that mypy keeps it a Row: compiled, a tuple typed as the
+            # literal's six fields would be unpacked into C values and made again when stored.
+            moved: Row = (qx, qy, angle, entity.hp, entity.kind, entity.name)
             old = before.get(eid)
-            rows[eid] = old if old == row else row
+            rows[eid] = old if old == moved else moved  # unchanged: the same tuple (deltas skip it)
             if last.buttons & FIRE and tick >= entity.next_fire_tick:
                 shooters.append((entity, last))
         self.shots_fired = [self._shoot(entity, cmd, rows) for entity, cmd in shooters]
