@@ -307,6 +307,7 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
     ticks = hb["ticks"] - ha["ticks"]
     row = {
         "players": n,
+        "build": hb.get("build", "interpreted"),  # "compiled": python3 dev.py --compiled bench
         "window_s": round(wall, 3),
         "ticks": ticks,
         "server_cpu_per_wall": cpu / wall if wall else None,
@@ -768,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
             row["peer_ratio"] = row["us_per_player_tick"] / theirs["us_per_player_tick"]
         rows.append(row)
         print(
-            f"  server {row['server_cpu_per_wall']:.2f} cores = "
+            f"  server ({row['build']}) {row['server_cpu_per_wall']:.2f} cores = "
             f"{_f(row['us_per_player_tick'], '.1f')} µs/player-tick "
             f"({_f(row.get('us_per_player_tick_kernel'), '.1f')} in the kernel), "
             f"tick p50/p99 {row['tick_ms_p50']:.2f}/{row['tick_ms_p99']:.2f} ms, overruns {row['overruns']}, "

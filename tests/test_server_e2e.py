@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -356,6 +357,8 @@ def test_permessage_deflate_is_declined_by_default(server: ServerProcess) -> Non
 def test_healthz_static_files_and_no_traversal(server: ServerProcess) -> None:
     h = server.health()
     assert h["status"] == "ok" and h["tick_rate"] == 30 and h["ticks"] > 0
+    # `dev.py --compiled test` runs the compiled build, and this says that it really does
+    assert h["build"] == os.environ.get("GAMESERVER_BUILD", "interpreted")
     with urllib.request.urlopen(server.http + "/", timeout=5) as r:
         assert r.headers["Content-Type"].startswith("text/html")
         assert b"<html" in r.read().lower()
