@@ -32,10 +32,16 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 COMPILED = ROOT / "build" / "compiled"
-# The hot path: the wire format, the world, replication, the room, the tick and the transport.
+# The hot path: the wire format, the world, replication, the room, the tick and the transport;
+# and the bots' loop, so that the bots still cost less than the server they measure.
 # messages, collision and combat stay Python: mypyc's classes keep only the __init__ that attrs
 # writes, not its __eq__, __hash__, validators or frozen __setattr__, which those rely on.
-COMPILED_MODULES = ("grid", "masking", "codec", "world", "replication", "room", "tick", "transport")
+COMPILED_MODULES = (
+    *(f"gameserver/{name}.py" for name in ("grid", "masking", "codec", "world", "replication")),
+    *(f"gameserver/{name}.py" for name in ("room", "tick", "transport")),
+    *(f"client_demo/bots/{name}.py" for name in ("runner", "tracker", "wire")),
+)
+COPIED = ("gameserver", "client_demo/bots")  # the packages of those modules, copied whole
 COMMANDS = {
     "serve": ["-m", "gameserver"],
     "test": ["-m", "pytest"],
@@ -62,29 +68,36 @@ def ensure_venv() -> None:
 
 
 def ensure_compiled() -> None:
-    """Build the compiled tree in build/compiled/ unless it is up to date with the source."""
-    sources = sorted((ROOT / "gameserver").glob("*.py"))
+    """Build the compiled tree in build/compiled/ unless it is up to date with the source.
+
+    The tree: gameserver/ and client_demo/bots/ copied (their compiled modules beside them), every
+    other entry of client_demo/ and assets/ linked to the source tree's.
+    """
+    sources = sorted(path for package in COPIED for path in (ROOT / package).glob("*.py"))
     h = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
     for path in sources:
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+        h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     stamp = COMPILED / f".built-{h.hexdigest()[:16]}"
     if stamp.exists():
         return
-    print(f"dev.py: compiling {', '.join(COMPILED_MODULES)} with mypyc into {COMPILED}", file=sys.stderr)
+    print(f"dev.py: compiling {' '.join(COMPILED_MODULES)} with mypyc into {COMPILED}", file=sys.stderr)
     shutil.rmtree(COMPILED, ignore_errors=True)
-    package = COMPILED / "gameserver"
-    package.mkdir(parents=True)
+    for package in COPIED:
+        (COMPILED / package).mkdir(parents=True)
     for path in sources:
-        shutil.copy2(path, package / path.name)
+        shutil.copy2(path, COMPILED / path.relative_to(ROOT))
+    for entry in (ROOT / "client_demo").iterdir():
+        if entry.name not in ("bots", "__pycache__"):
+            (COMPILED / "client_demo" / entry.name).symlink_to(entry)
+    (COMPILED / "assets").symlink_to(ROOT / "assets")
     shutil.copy2(ROOT / "pyproject.toml", COMPILED / "pyproject.toml")  # mypy's settings
-    for beside in ("client_demo", "assets"):  # the bots and the demo page; the maps
-        (COMPILED / beside).symlink_to(ROOT / beside)
-    files = [f"gameserver/{name}.py" for name in COMPILED_MODULES]
     log = COMPILED / "mypyc.log"
     with log.open("w") as out:
-        done = subprocess.run([str(PY), "-m", "mypyc", *files], cwd=COMPILED, stdout=out, stderr=out)
+        mypyc = [str(PY), "-m", "mypyc", *COMPILED_MODULES]
+        done = subprocess.run(mypyc, cwd=COMPILED, stdout=out, stderr=out)
     if done.returncode != 0:
-        sys.exit(f"dev.py: mypyc failed, see {log}")
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        sys.exit(f"{tail}dev.py: mypyc failed (a C compiler and the Python headers are needed), see {log}")
     stamp.touch()
 
 

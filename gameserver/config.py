@@ -41,7 +41,8 @@ class Config:
     hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
     map: str = "arena"  # a name in assets/maps/ (or a path to a .tmj); "none": an empty 2000x2000 world
-    static_dir: Path = PROJECT_DIR / "client_demo"
+    # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
+    static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"
 
     def __attrs_post_init__(self) -> None:

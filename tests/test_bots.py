@@ -145,6 +145,10 @@ def test_a_read_without_a_kernel_timestamp_is_left_out_of_the_kernel_intervals()
     assert {i for i, n in enumerate(r.intervals_kernel) if n} == {int(0.03125 / HIST_RES)}
 
 
+@pytest.mark.skipif(
+    os.environ.get("GAMESERVER_BUILD") == "compiled",
+    reason="replaces Bot.on_tick, which the compiled runner calls without looking it up",
+)
 def test_the_tick_wheel_sends_each_playing_bot_once_a_period_at_its_phase(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -360,8 +360,8 @@ class Bot:
                 tick = snapshot_tick(rb, start)
                 if tick is not None:
                     self.on_snapshot(tick, now, arrival)
-                    mirror = self.mirror
-                    if mirror is not None:
+                    mirror = self.mirror  # never a Mirror here (see above)
+                    if isinstance(mirror, Tracker):
                         self.track(mirror, rb, start, n)
                     return
         buf: bytes | bytearray
@@ -888,7 +888,7 @@ class Runner:
             if timers:
                 timeout = min(timeout, timers[0][0] - now)
             if self.to_connect and self.connecting < MAX_CONNECTING:
-                timeout = 0
+                timeout = 0.0
             for fd, ev in epoll.poll(max(0.0, timeout)):
                 owner = by_fd.get(fd)
                 if owner is None:
