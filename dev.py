@@ -75,6 +75,7 @@ def ensure_compiled() -> None:
     """
     sources = sorted(path for package in COPIED for path in (ROOT / package).glob("*.py"))
     h = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    h.update(str(PY.resolve()).encode())  # another interpreter needs its own build
     for path in sources:
         h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     stamp = COMPILED / f".built-{h.hexdigest()[:16]}"
