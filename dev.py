@@ -36,12 +36,13 @@ COMPILED = ROOT / "build" / "compiled"
 # and the bots' loop, so that the bots still cost less than the server they measure.
 # messages, collision and combat stay Python: mypyc's classes keep only the __init__ that attrs
 # writes, not its __eq__, __hash__, validators or frozen __setattr__, which those rely on.
+SERVER_MODULES = ("grid", "masking", "codec", "world", "replication", "room", "tick", "transport")
 COMPILED_MODULES = (
-    *(f"gameserver/{name}.py" for name in ("grid", "masking", "codec", "world", "replication")),
-    *(f"gameserver/{name}.py" for name in ("room", "tick", "transport")),
+    *(f"gameserver/{name}.py" for name in SERVER_MODULES),
     *(f"client_demo/bots/{name}.py" for name in ("runner", "tracker", "wire")),
 )
-COPIED = ("gameserver", "client_demo/bots")  # the packages of those modules, copied whole
+# the packages of those modules, copied whole into the build
+COPIED = sorted({str(Path(module).parent) for module in COMPILED_MODULES})
 COMMANDS = {
     "serve": ["-m", "gameserver"],
     "test": ["-m", "pytest"],

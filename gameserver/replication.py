@@ -22,9 +22,8 @@ import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attr
 
 from gameserver import codec
 from gameserver.messages import Field, Snapshot
-from gameserver.world import World
+from gameserver.world import Row, World
 
-Row = tuple[Any, ...]  # qx, qy, angle, hp, kind, name: see world.Row
 QX: Final = 0
 QY: Final = 1
 ANGLE: Final = 2
