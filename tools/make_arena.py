@@ -30,6 +30,9 @@ N = 125  # tiles a side; odd, so the middle column and row are tile 62
 TILE = 32
 SEED = 2024
 VIEW = (1280, 720)  # world units a player sees
+# players a room on this map holds (gameserver reads it unless --room-size is given): a match
+# of 16 spreads over the four quadrants, about one player a screen's width apart
+MAX_PLAYERS = 16
 
 # gids: the tileset's tiles, in image order, counted from firstgid 1
 FLOOR, FLOOR_ROOM, WALL, CRATE = 1, 2, 3, 4
@@ -128,17 +131,32 @@ def layout() -> tuple[list[list[int]], list[list[int]], list[tuple[int, int]]]:
 # --- the Tiled document ---------------------------------------------------------------------
 
 
-def map_json(floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[int, int]]) -> bytes:
+def int_property(name: str, value: int) -> dict[str, object]:
+    return {"name": name, "type": "int", "value": value}
+
+
+def map_json(
+    floor: list[list[int]],
+    walls: list[list[int]],
+    spawns: list[tuple[int, int]],
+    properties: list[dict[str, object]],
+    tileset_name: str = "arena",
+) -> bytes:
+    """The Tiled map (orthogonal, fixed size) with layers floor, walls and spawns, embedding the
+    shared tileset; `properties` are the map's custom properties, kept in name order as Tiled
+    writes them."""
+    cols, rows = len(walls[0]), len(walls)
+
     def tile_layer(layer_id: int, name: str, placeholder: str) -> dict[str, object]:
         return {
             "data": placeholder,
-            "height": N,
+            "height": rows,
             "id": layer_id,
             "name": name,
             "opacity": 1,
             "type": "tilelayer",
             "visible": True,
-            "width": N,
+            "width": cols,
             "x": 0,
             "y": 0,
         }
@@ -160,7 +178,7 @@ def map_json(floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[
     ]
     doc = {
         "compressionlevel": -1,
-        "height": N,
+        "height": rows,
         "infinite": False,
         "layers": [
             tile_layer(1, "floor", "@floor@"),
@@ -180,10 +198,7 @@ def map_json(floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[
         "nextlayerid": 4,
         "nextobjectid": len(objects) + 1,
         "orientation": "orthogonal",
-        "properties": [
-            {"name": "view_height", "type": "int", "value": VIEW[1]},
-            {"name": "view_width", "type": "int", "value": VIEW[0]},
-        ],
+        "properties": sorted(properties, key=lambda prop: str(prop["name"])),
         "renderorder": "right-down",
         "tiledversion": "1.10.2",
         "tileheight": TILE,
@@ -195,7 +210,7 @@ def map_json(floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[
                 "imageheight": TILE,
                 "imagewidth": TILE * TILE_COUNT,
                 "margin": 0,
-                "name": "arena",
+                "name": tileset_name,
                 "spacing": 0,
                 "tilecount": TILE_COUNT,
                 "tileheight": TILE,
@@ -205,7 +220,7 @@ def map_json(floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[
         "tilewidth": TILE,
         "type": "map",
         "version": "1.10",
-        "width": N,
+        "width": cols,
     }
     text = json.dumps(doc, indent=1, sort_keys=True)
     # one map row a line, as Tiled writes them, rather than one number a line
@@ -275,28 +290,38 @@ def tileset_png() -> bytes:
     return png(TILE * TILE_COUNT, TILE, rows)
 
 
-def preview_png(floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[int, int]]) -> bytes:
-    """The whole map at 4 pixels a tile: floor, walls and crates, spawn points in red."""
-    scale = 4
+def preview_png(
+    floor: list[list[int]], walls: list[list[int]], spawns: list[tuple[int, int]], scale: int = 4
+) -> bytes:
+    """The whole map at `scale` pixels a tile: floor, walls and crates, spawn points in red."""
     colour = {FLOOR: (44, 50, 62), FLOOR_ROOM: (58, 64, 80), WALL: (150, 158, 172), CRATE: (176, 124, 70)}
-    size = N * scale
+    width, height = len(walls[0]) * scale, len(walls) * scale
     px = [
-        [colour[walls[r // scale][c // scale] or floor[r // scale][c // scale]] for c in range(size)]
-        for r in range(size)
+        [colour[walls[r // scale][c // scale] or floor[r // scale][c // scale]] for c in range(width)]
+        for r in range(height)
     ]
     for x, y in spawns:
         cx, cy = x * scale // TILE, y * scale // TILE
         for r in range(cy - 3, cy + 3):
             for c in range(cx - 3, cx + 3):
                 px[r][c] = (230, 60, 60)
-    return png(size, size, px)
+    return png(width, height, px)
 
 
 def build() -> dict[Path, bytes]:
     """Every file this script makes, by path from the project root."""
     floor, walls, spawns = layout()
     return {
-        MAP_PATH: map_json(floor, walls, spawns),
+        MAP_PATH: map_json(
+            floor,
+            walls,
+            spawns,
+            [
+                int_property("max_players", MAX_PLAYERS),
+                int_property("view_height", VIEW[1]),
+                int_property("view_width", VIEW[0]),
+            ],
+        ),
         TILESET_PATH: tileset_png(),
         PREVIEW_PATH: preview_png(floor, walls, spawns),
     }
