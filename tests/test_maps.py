@@ -1,4 +1,4 @@
-"""Maps: the shipped arena, the Tiled features the loader reads, and clear errors for bad files."""
+"""Maps: the shipped arena and yard, the Tiled features the loader reads, and clear errors for bad files."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import copy
 import gzip
 import importlib.util
 import json
+import math
 import os
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from collections import deque
 from pathlib import Path
@@ -27,6 +29,7 @@ from gameserver.world import QUANTA, Rules
 ROOT = Path(__file__).resolve().parent.parent
 MAPS_DIR = ROOT / "assets" / "maps"
 ARENA = MAPS_DIR / "arena.tmj"
+YARD = MAPS_DIR / "yard.tmj"
 
 # a small valid map: 6 x 5 tiles of 32, a border and a 2-tile block, two spawns
 ROWS = [
@@ -84,7 +87,7 @@ def layer(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return next(entry for entry in doc["layers"] if entry["name"] == name)
 
 
-# --- the shipped arena ----------------------------------------------------------------------
+# --- the shipped maps -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +95,22 @@ def arena() -> GameMap:
     return load_map(ARENA)
 
 
+@pytest.fixture(scope="module")
+def yard() -> GameMap:
+    return load_map(YARD)
+
+
+@pytest.fixture(scope="module", params=["arena", "yard"])
+def shipped(request: pytest.FixtureRequest) -> GameMap:
+    return load_map(find_map(request.param, MAPS_DIR))
+
+
 def test_the_arena_loads_with_its_size_spawns_and_view(arena: GameMap) -> None:
     assert arena.name == "arena"
     assert (arena.width, arena.height) == (4000.0, 4000.0)
     assert (arena.walls.cols, arena.walls.rows, arena.tile_size) == (125, 125, 32)
     assert (arena.view_width, arena.view_height) == (1280.0, 720.0)
-    assert arena.properties == {"view_width": 1280, "view_height": 720}
+    assert arena.properties == {"view_width": 1280, "view_height": 720, "max_players": 16}
     assert len(arena.spawns) >= 16
     assert len(set(arena.spawns)) == len(arena.spawns)
     radius = Rules().player_radius
@@ -106,31 +119,51 @@ def test_the_arena_loads_with_its_size_spawns_and_view(arena: GameMap) -> None:
         assert arena.is_free(x, y, radius)
 
 
-def test_the_arena_is_walled_in_and_has_walls_inside(arena: GameMap) -> None:
-    walls = arena.walls
-    n = walls.cols
-    for i in range(n):
-        assert walls.is_solid(i, 0) and walls.is_solid(i, n - 1)
-        assert walls.is_solid(0, i) and walls.is_solid(n - 1, i)
-    inside = sum(walls.is_solid(c, r) for r in range(1, n - 1) for c in range(1, n - 1))
-    assert 0.04 < inside / (n - 2) ** 2 < 0.3
+def test_the_yard_is_one_screen_for_eight_where_everyone_sees_everyone(yard: GameMap) -> None:
+    assert yard.name == "yard"
+    assert (yard.width, yard.height) == (1280.0, 800.0)
+    assert (yard.walls.cols, yard.walls.rows, yard.tile_size) == (40, 25, 32)
+    # no view: a room's players are all sent to each other at once, wherever they spawn
+    assert (yard.view_width, yard.view_height) == (0.0, 0.0)
+    assert yard.properties == {"max_players": 8}
+    assert len(set(yard.spawns)) == len(yard.spawns) >= 8
+    radius = Rules().player_radius
+    for x, y in yard.spawns:
+        assert yard.is_free(x, y, radius)
+    # spread round the map: no two spawns closer than 6 tiles
+    for i, (x, y) in enumerate(yard.spawns):
+        others = yard.spawns[:i] + yard.spawns[i + 1 :]
+        assert min(math.dist((x, y), other) for other in others) >= 6 * yard.tile_size
+
+
+def test_a_shipped_map_is_walled_in_has_walls_inside_and_is_mirrored(shipped: GameMap) -> None:
+    walls = shipped.walls
+    cols, rows = walls.cols, walls.rows
+    for c in range(cols):
+        assert walls.is_solid(c, 0) and walls.is_solid(c, rows - 1)
+    for r in range(rows):
+        assert walls.is_solid(0, r) and walls.is_solid(cols - 1, r)
+    inside = sum(walls.is_solid(c, r) for r in range(1, rows - 1) for c in range(1, cols - 1))
+    assert 0.04 < inside / ((cols - 2) * (rows - 2)) < 0.3
     # mirrored both ways, so that no spawn is favoured
-    assert all(walls.is_solid(c, r) == walls.is_solid(n - 1 - c, r) for r in range(n) for c in range(n))
-    assert all(walls.is_solid(c, r) == walls.is_solid(c, n - 1 - r) for r in range(n) for c in range(n))
-    assert sorted(arena.spawns) == sorted((arena.width - x, y) for x, y in arena.spawns)
+    tiles = [(c, r) for r in range(rows) for c in range(cols)]
+    assert all(walls.is_solid(c, r) == walls.is_solid(cols - 1 - c, r) for c, r in tiles)
+    assert all(walls.is_solid(c, r) == walls.is_solid(c, rows - 1 - r) for c, r in tiles)
+    assert sorted(shipped.spawns) == sorted((shipped.width - x, y) for x, y in shipped.spawns)
+    assert sorted(shipped.spawns) == sorted((x, shipped.height - y) for x, y in shipped.spawns)
 
 
-def test_every_spawn_can_reach_every_other(arena: GameMap) -> None:
+def test_every_spawn_can_reach_every_other(shipped: GameMap) -> None:
     # A player (radius 16 = half a tile) centred on a tile corner is clear when the four tiles
     # round it are floor, and can move to the next corner when the six tiles round both are.
-    walls = arena.walls
+    walls = shipped.walls
     t = walls.tile
     assert Rules().player_radius * 2 == t
 
     def clear(c: int, r: int) -> bool:
         return not any(walls.is_solid(cc, rr) for cc in (c - 1, c) for rr in (r - 1, r))
 
-    start = (int(arena.spawns[0][0]) // t, int(arena.spawns[0][1]) // t)
+    start = (int(shipped.spawns[0][0]) // t, int(shipped.spawns[0][1]) // t)
     seen = {start}
     queue = deque([start])
     while queue:
@@ -139,28 +172,42 @@ def test_every_spawn_can_reach_every_other(arena: GameMap) -> None:
             if (nc, nr) not in seen and clear(nc, nr):
                 seen.add((nc, nr))
                 queue.append((nc, nr))
-    for x, y in arena.spawns:
+    for x, y in shipped.spawns:
         assert x % t == 0 and y % t == 0
         assert (int(x) // t, int(y) // t) in seen
 
 
-def _make_arena_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_arena", ROOT / "tools" / "make_arena.py")
+def _tool_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_shipped_files_are_what_the_generator_makes() -> None:
-    made = _make_arena_module().build()
-    assert set(made) == {
-        Path("assets/maps/arena.tmj"),
-        Path("assets/tiles/tileset.png"),
-        Path("docs/maps-arena.png"),
-    }
+@pytest.mark.parametrize(
+    ("tool", "paths"),
+    [
+        ("make_arena", {"assets/maps/arena.tmj", "assets/tiles/tileset.png", "docs/maps-arena.png"}),
+        ("make_yard", {"assets/maps/yard.tmj", "docs/maps-yard.png"}),
+    ],
+)
+def test_the_shipped_files_are_what_the_generator_makes(tool: str, paths: set[str]) -> None:
+    made = _tool_module(tool).build()
+    assert set(made) == {Path(p) for p in paths}
     for rel, data in made.items():
-        assert (ROOT / rel).read_bytes() == data, f"{rel} is stale: run python3 tools/make_arena.py"
+        assert (ROOT / rel).read_bytes() == data, f"{rel} is stale: run python3 tools/{tool}.py"
+
+
+@pytest.mark.parametrize("tool", ["make_arena", "make_yard"])
+def test_the_generators_check_mode_passes_on_the_shipped_files(tool: str) -> None:
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / f"{tool}.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -170,15 +217,16 @@ def _png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_the_arena_is_a_tiled_map_whose_tileset_matches_its_image() -> None:
-    doc = json.loads(ARENA.read_text())
+@pytest.mark.parametrize("path", [ARENA, YARD], ids=["arena", "yard"])
+def test_a_shipped_map_is_a_tiled_map_whose_tileset_matches_its_image(path: Path) -> None:
+    doc = json.loads(path.read_text())
     for key in ("version", "tiledversion", "nextlayerid", "nextobjectid", "compressionlevel"):
         assert key in doc
     assert (doc["type"], doc["orientation"], doc["renderorder"]) == ("map", "orthogonal", "right-down")
     assert [entry["id"] for entry in doc["layers"]] == list(range(1, doc["nextlayerid"]))
     (tileset,) = doc["tilesets"]
     assert tileset["firstgid"] == 1
-    image = (ARENA.parent / tileset["image"]).resolve()
+    image = (path.parent / tileset["image"]).resolve()
     assert image == ROOT / "assets" / "tiles" / "tileset.png"
     assert _png_size(image) == (tileset["imagewidth"], tileset["imageheight"])
     assert tileset["imagewidth"] == tileset["columns"] * tileset["tilewidth"]
