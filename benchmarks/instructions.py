@@ -36,7 +36,7 @@ from typing import Any
 
 from gameserver import codec
 from gameserver.masking import xor_mask
-from gameserver.messages import Input
+from gameserver.messages import Hello, Input
 
 PARTS = ("tick", "io", "unmask", "decode", "step")
 FEWER, MORE = 5, 25  # ticks of the two runs
@@ -106,17 +106,15 @@ def _io_workload(players: int, ticks: int, frames: list[list[bytes]]) -> Callabl
 
     from gameserver.config import Config
     from gameserver.server import GameServer
-    from gameserver.transport import OPEN
 
     server = GameServer(Config(send_timeout=60, hello_timeout=60, max_lag=600))
     peers = []
     for i in range(players):
         ours, theirs = green_socket.socketpair()
         conn = server.sockets.adopt(RFC6455WebSocket(ours, {}, version=13), "peer")
-        member = server.room.join(f"p{i}")
+        room, member = server.directory.join(Hello(1, f"p{i}"), 0.0)  # everyone in one room
         member.control.clear()
-        conn.member, conn.state = member, OPEN  # as after a hello
-        member.link = conn
+        conn.attach(room, member)  # as after a hello
         peers.append((member, theirs))
 
     def io() -> None:
@@ -125,12 +123,12 @@ def _io_workload(players: int, ticks: int, frames: list[list[bytes]]) -> Callabl
             for (_, theirs), f in zip(peers, frames[t], strict=True):
                 theirs.fd.send(f)
             server.sockets.serve(poll(0, 1024))
-            server._due.extend(server.room.tick())
+            server._due.extend(room.tick())
             server.send_due()
             for _, theirs in peers:
                 theirs.fd.recv(1 << 20)
         # every input applied, every snapshot handed to its socket
-        assert all(m.last_applied_seq == ticks and m.held_tick == server.room.tick_no for m, _ in peers)
+        assert all(m.last_applied_seq == ticks and m.held_tick == room.tick_no for m, _ in peers)
         server.sockets.close()  # once a run: the same in both counts
         for _, theirs in peers:
             theirs.close()

@@ -47,7 +47,7 @@ def sample(t: float, server: Any, libc: Any) -> dict[str, Any]:
     stats = server.scheduler.stats()
     row: dict[str, Any] = {
         "t": round(t, 1),
-        "players": len(server.room.members),
+        "players": server.directory.players,
         "rss_mib": bench.rss_kib(os.getpid()) / 1024,
         "overruns": stats["overruns"],
         "tick_ms_p99": stats["tick_ms_p99"],
@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             f"ws://{host}:{port}/ws", opts.count, "wander", 0, opts.seconds + 60, 2, 1, {1} if pin else None
         )
         deadline = time.monotonic() + 120
-        while len(server.room.members) < opts.count:
+        while server.directory.players < opts.count:
             if time.monotonic() > deadline or bots.poll() is not None:
-                raise RuntimeError(f"{len(server.room.members)} of {opts.count} bots joined")
+                raise RuntimeError(f"{server.directory.players} of {opts.count} bots joined")
             eventlet.sleep(0.2)
         start = time.monotonic()
         print(f"# {opts.count} wander bots joined; sampling every {opts.every:g} s for {opts.seconds:g} s")

@@ -70,8 +70,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--map",
         default=d.map,
-        help="Tiled map to play: a name in assets/maps/ or a .tmj path; 'none' for an empty "
-        "2000x2000 world where everyone sees everyone (default %(default)s)",
+        help="the default map (quick play and HELLO without a room): a name in assets/maps/ or a "
+        ".tmj path; 'none' for an empty 2000x2000 world where everyone sees everyone (default "
+        "%(default)s). Every map in assets/maps/ can be chosen when a room is created",
+    )
+    p.add_argument(
+        "--max-rooms", type=int, default=d.max_rooms, help="rooms at once, 1..100000 (default %(default)s)"
+    )
+    p.add_argument(
+        "--room-size",
+        type=int,
+        default=d.room_size,
+        help="players per room; 0: the map's max_players property (yard 8, arena 16), or "
+        "--max-players on a map without one, such as none (default %(default)s)",
+    )
+    p.add_argument(
+        "--room-idle",
+        type=float,
+        default=d.room_idle,
+        help="seconds a room with no players and no reserved seats is kept (default %(default)s)",
+    )
+    p.add_argument(
+        "--seat-ttl",
+        type=float,
+        default=d.seat_ttl,
+        help="seconds a seat reserved by matchmaking is held for its HELLO (default %(default)s)",
+    )
+    p.add_argument(
+        "--creates-per-minute",
+        type=int,
+        default=d.creates_per_minute,
+        help="rooms one client address may create a minute over POST /matchmake/create (default %(default)s)",
     )
     p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
@@ -101,11 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gameserver.server import serve  # the runtime loads only past the argument checks
 
     try:
-        game_map = load_game_map(config)
+        maps, default_map = load_maps(config)
     except MapError as exc:
         print(f"python -m gameserver: error: {exc}", file=sys.stderr)
         return 2
-    return serve(config, game_map)
+    return serve(config, maps, default_map)
 
 
 def load_game_map(config: Config) -> GameMap | None:
@@ -114,3 +143,18 @@ def load_game_map(config: Config) -> GameMap | None:
         return None
     path = find_map(config.map, config.assets_dir / "maps")
     return load_map(path, clearance=Rules().player_radius)
+
+
+def load_maps(config: Config) -> tuple[dict[str, GameMap | None], str]:
+    """Every map a room may be created on, by name, and the default map's name: each map of
+    assets/maps/, the empty world `none`, and `--map` (which may be a path elsewhere). All are
+    loaded and checked before anything listens."""
+    default = load_game_map(config)
+    maps: dict[str, GameMap | None] = {"none": None}
+    for path in sorted((config.assets_dir / "maps").glob("*.tmj")):
+        if default is None or path.stem != default.name:  # --map's file is read once
+            maps[path.stem] = load_map(path, clearance=Rules().player_radius)
+    if default is None:
+        return maps, "none"
+    maps[default.name] = default
+    return maps, default.name

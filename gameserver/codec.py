@@ -79,6 +79,12 @@ class Close(enum.IntEnum):
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
     TRY_AGAIN_LATER = 1013
+    # Application codes (RFC 6455 leaves 4000-4999 to applications): 4000 + the HTTP status
+    # matchmaking answers for the same fault.
+    SEAT_REFUSED = 4403
+    ROOM_NOT_FOUND = 4404
+    ROOM_FULL = 4409
+    ROOM_GONE = 4410
 
 
 class ErrorCode(enum.Enum):
@@ -98,6 +104,10 @@ class ErrorCode(enum.Enum):
     SERVER_FULL = ("server_full", Close.TRY_AGAIN_LATER)
     SERVER_SHUTDOWN = ("server_shutdown", Close.GOING_AWAY)
     INTERNAL_ERROR = ("internal_error", Close.INTERNAL_ERROR)
+    ROOM_NOT_FOUND = ("room_not_found", Close.ROOM_NOT_FOUND)
+    ROOM_FULL = ("room_full", Close.ROOM_FULL)
+    ROOM_DISPOSED = ("room_disposed", Close.ROOM_GONE)
+    INVALID_SEAT = ("invalid_seat", Close.SEAT_REFUSED)
 
     @property
     def code(self) -> str:
@@ -257,12 +267,14 @@ def _decode_client(data: bytes | str) -> ClientMessage:
         _arity(v, 2, "ping")
         return Ping(client_time=_float(v[1], "client_time", -1e15, 1e15))
     if kind == MsgType.HELLO:
-        _arity(v, 5, "hello")
+        if len(v) != 6:
+            _arity(v, 5, "hello")  # seat, the 6th field, may be left out
         return Hello(
             version=_int(v[1], "version", 0, 2**16),
             name=_name(v[2]),
             session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
             room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
+            seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) == 6 else None,
         )
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown client message type {kind}")
 
@@ -288,7 +300,10 @@ def encode_client(msg: ClientMessage) -> bytes:
     if isinstance(msg, Ping):
         return _pack([MsgType.PING, msg.client_time])
     if isinstance(msg, Hello):
-        return _pack([MsgType.HELLO, msg.version, msg.name, msg.session_token, msg.room])
+        fields = [MsgType.HELLO, msg.version, msg.name, msg.session_token, msg.room]
+        if msg.seat is not None:
+            fields.append(msg.seat)
+        return _pack(fields)
     raise TypeError(f"not a client message: {msg!r}")
 
 

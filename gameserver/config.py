@@ -40,7 +40,14 @@ class Config:
     send_timeout: float = attrs.field(default=2.0, validator=_between(0.05, 60))  # seconds
     hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
-    map: str = "arena"  # a name in assets/maps/ (or a path to a .tmj); "none": an empty 2000x2000 world
+    # the default map (quick play): a name in assets/maps/ (or a path to a .tmj); "none": an
+    # empty 2000x2000 world
+    map: str = "yard"
+    max_rooms: int = attrs.field(default=500, validator=_between(1, 100_000))
+    room_size: int = attrs.field(default=0, validator=_between(0, 100_000))  # 0: the map's
+    room_idle: float = attrs.field(default=30.0, validator=_between(0, 86_400))  # seconds
+    seat_ttl: float = attrs.field(default=15.0, validator=_between(0.1, 3600))  # seconds
+    creates_per_minute: int = attrs.field(default=10, validator=_between(1, 1_000_000))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
     static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"

@@ -51,7 +51,8 @@ class Hello:
     version: int
     name: str
     session_token: str | None = None  # reserved for reconnection
-    room: str | None = None  # reserved for rooms
+    room: str | None = None  # the room to join; None: quick play (or the seat's room)
+    seat: str | None = None  # a seat reserved over HTTP (matchmaking)
 
 
 class Input(NamedTuple):

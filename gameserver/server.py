@@ -1,8 +1,8 @@
-"""Builds the room, the tick loop and the web app, and runs them under eventlet.
+"""Builds the rooms' directory, the tick loop and the web app, and runs them under eventlet.
 
 Invariants:
-- The tick green thread runs room.tick() on a fixed timestep and then only wakes the sender
-  green thread: it never touches a socket and never waits on a client.
+- The tick green thread runs every room's tick (Directory.tick) on a fixed timestep and then
+  only wakes the sender green thread: it never touches a socket and never waits on a client.
 - Garbage collection is steered: objects alive after start-up are frozen out of the collector,
   and collections run after a tick's snapshots are sent, in the time before the next tick, so a
   full collection (10-17 ms here) never lands inside a tick or before a snapshot.
@@ -29,6 +29,7 @@ from eventlet.hubs import trampoline
 from gameserver import transport
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
+from gameserver.directory import Directory
 from gameserver.maps import GameMap
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
@@ -81,27 +82,42 @@ class GcSteering:
         gc.unfreeze()
 
 
+def rules_for(game_map: GameMap | None) -> Rules:
+    """The rules of a room on this map: the world's size and the view come from the map."""
+    rules = Rules()
+    if game_map is None:
+        return rules
+    return attrs.evolve(
+        rules,
+        world_width=game_map.width,
+        world_height=game_map.height,
+        view_width=game_map.view_width,
+        view_height=game_map.view_height,
+    )
+
+
 class GameServer:
-    def __init__(self, config: Config, game_map: GameMap | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        maps: dict[str, GameMap | None] | None = None,
+        default_map: str | None = None,
+    ) -> None:
+        """`maps`: the maps rooms may be created on, by name (cli.load_maps); by default only
+        the empty world, `none`, which is then the default map."""
         self.config = config
-        rules = Rules()
-        if game_map is not None:
-            rules = attrs.evolve(
-                rules,
-                world_width=game_map.width,
-                world_height=game_map.height,
-                view_width=game_map.view_width,
-                view_height=game_map.view_height,
-            )
-        self.room = Room(
-            rules=rules,
-            game_map=game_map,
-            tick_rate=config.tick_rate,
-            snapshot_rate=config.effective_snapshot_rate,
+        if maps is None:
+            maps, default_map = {"none": None}, "none"
+        self.directory = Directory(
+            maps=maps,
+            default_map=default_map or config.map,
+            make_room=self._make_room,
             max_players=config.max_players,
-            max_lag_seconds=config.max_lag,
-            seed=config.seed,
-            unwrap=unmask_frame,  # the transport hands inputs over as their WebSocket frames
+            max_rooms=config.max_rooms,
+            room_size=config.room_size,
+            seat_ttl=config.seat_ttl,
+            room_idle=config.room_idle,
+            creates_per_minute=config.creates_per_minute,
         )
         self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
@@ -114,13 +130,27 @@ class GameServer:
         self._send_wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
         self._running = False
 
+    def _make_room(self, room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
+        config = self.config
+        return Room(
+            rules=rules_for(game_map),
+            game_map=game_map,
+            tick_rate=config.tick_rate,
+            snapshot_rate=config.effective_snapshot_rate,
+            max_players=max_players,
+            max_lag_seconds=config.max_lag,
+            seed=config.seed,
+            room_id=room_id,
+            unwrap=unmask_frame,  # the transport hands inputs over as their WebSocket frames
+        )
+
     @property
     def address(self) -> tuple[str, int]:
         host, port = self.listener.getsockname()[:2]
         return host, port
 
     def _tick(self) -> None:
-        self._due.extend(self.room.tick())
+        self._due.extend(self.directory.tick(time.monotonic()))
         try:
             self._send_wake.put_nowait(None)
         except eventlet.queue.Full:
@@ -157,11 +187,16 @@ class GameServer:
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok" if self._running else "stopping",
-            "tick": self.room.tick_no,
+            "tick": self.scheduler.ticks,
             "tick_rate": self.config.tick_rate,
             "build": BUILD,
-            "players": len(self.room.members),
-            "connections": len(self.room.members),  # joined players; each links to its Connection
+            "players": self.directory.players,
+            "connections": self.directory.players,  # joined players; each links to its Connection
+            "rooms": len(self.directory.rooms),
+            "seats_reserved": self.directory.reserved,
+            "rooms_created": self.directory.created_total,
+            "rooms_disposed": self.directory.disposed_total,
+            "rooms_failed": self.directory.failed_total,
             "sockets": len(self.sockets.conns),
             "io_passes": self.sockets.passes,
             "io_events": self.sockets.events,
@@ -218,12 +253,12 @@ class GameServer:
         """Goodbye to every client, then close; returns within `deadline` plus a little."""
         if not self._running:
             return
-        log.info("stopping: saying goodbye to %d clients", len(self.room.members))
-        for member in self.room.close_all(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"):
+        log.info("stopping: saying goodbye to %d clients", self.directory.players)
+        for member in self.directory.close_all(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"):
             if member.link is not None:
                 member.link.flush()
         end = time.monotonic() + deadline
-        while self.room.members and time.monotonic() < end:
+        while self.directory.players and time.monotonic() < end:
             eventlet.sleep(0.01)
         self._running = False
         for t in self._threads:
@@ -281,8 +316,10 @@ def raise_open_file_limit(wanted: int) -> int:
     return target
 
 
-def serve(config: Config, game_map: GameMap | None = None) -> int:
-    server = GameServer(config, game_map)
+def serve(
+    config: Config, maps: dict[str, GameMap | None] | None = None, default_map: str | None = None
+) -> int:
+    server = GameServer(config, maps, default_map)
     server.start()
     host, port = server.address
     print(

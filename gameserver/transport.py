@@ -30,6 +30,7 @@ import select
 import socket
 import struct
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +48,10 @@ from gameserver.codec import (
     ErrorCode,
     ProtocolError,
 )
+from gameserver.directory import MatchError
 from gameserver.masking import xor_mask
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
-from gameserver.room import RAW_INPUT_LIMIT, Member, RoomFull
+from gameserver.room import RAW_INPUT_LIMIT, Member, Room, RoomFull
 from gameserver.wsmessage import CappedMessage
 
 if TYPE_CHECKING:
@@ -156,6 +158,10 @@ class _FrameSource:
         return out
 
 
+def _not_joined(member: Member, data: bytes) -> None:
+    raise AssertionError("a message reached a connection that has no room")
+
+
 class _Detached:
     """Stands in for a socket the game took over, so that eventlet's HTTP clean-up leaves it open."""
 
@@ -211,14 +217,16 @@ class Connection:
         "green",
         "source",
         "early_frames",
+        "room",
     )
 
     def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
         self.loop = loop
         self.server = loop.server
-        room = loop.server.room  # it never changes under a connection
-        self.receive_input = room.receive_input
-        self.receive_bytes = room.receive_bytes
+        self.room: Room | None = None  # the room its HELLO joined; it never changes after
+        # the room's own, from the HELLO on (attach()); no message reaches them before
+        self.receive_input: Callable[[Member, bytes], None] = _not_joined
+        self.receive_bytes: Callable[[Member, bytes], None] = _not_joined
         self.ws = ws
         self.peer = peer
         self.green = ws.socket  # eventlet's socket object: closing happens through it
@@ -377,8 +385,8 @@ class Connection:
             pos += n
             if message.opcode & 8:
                 if message.opcode != 8:  # pings and pongs count against the message rate
-                    if self.member is not None:
-                        self.server.room.charge(self.member)
+                    if self.member is not None and self.room is not None:
+                        self.room.charge(self.member)
                     else:
                         self.early_frames += 1
                         if self.early_frames > EARLY_FRAMES_LIMIT:
@@ -424,14 +432,23 @@ class Connection:
                 f"this server speaks protocol {PROTOCOL_VERSION}, not {msg.version}",
             )
         try:
-            member = self.server.room.join(msg.name)
+            room, member = self.server.directory.join(msg, time.monotonic())
+        except MatchError as exc:
+            raise ProtocolError(exc.error, exc.message) from None
         except RoomFull as exc:
-            raise ProtocolError(ErrorCode.SERVER_FULL, str(exc)) from None
+            raise ProtocolError(ErrorCode.ROOM_FULL, str(exc)) from None
+        self.attach(room, member)
+        log.info("%s joined room %s as entity %d (%s)", self.peer, room.room_id, member.entity_id, msg.name)
+
+    def attach(self, room: Room, member: Member) -> None:
+        """The connection now plays `member` in `room`: its messages go there."""
+        self.room = room
+        self.receive_input = room.receive_input
+        self.receive_bytes = room.receive_bytes
         self.member = member
         member.link = self
         self.state = OPEN
         self.deadline = None
-        log.info("%s joined as entity %d (%s)", self.peer, member.entity_id, msg.name)
 
     @property
     def closing(self) -> bool:
@@ -593,7 +610,8 @@ class Connection:
             if member.close_request is None:
                 member.close_request = (1000, reason)
             member.link = None
-            self.server.room.leave(member)
+            if self.room is not None:
+                self.server.directory.leave(self.room, member, time.monotonic())
             why = member.close_request[1] or "peer_closed"
             log.info("%s entity %d left (%s)", self.peer, member.entity_id, why)
 
@@ -740,6 +758,10 @@ class WebApp:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/ws":
             return self._websocket(environ, start_response)
+        if path.startswith("/matchmake/"):
+            return self._matchmake(path[len("/matchmake/") :], method, environ, start_response)
+        if path == "/rooms":
+            return self._rooms(method, environ, start_response)
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "GET only\n")
         if path == "/healthz":
@@ -798,6 +820,69 @@ class WebApp:
         environ["gameserver.detach"]()
         self.server.sockets.adopt(ws, environ.get("REMOTE_ADDR", "?"))
 
+    # --- matchmaking (docs/protocol.md, "Rooms") ------------------------------------------
+
+    def _rooms(self, method: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if method not in ("GET", "HEAD"):
+            return _json_error(start_response, 405, "method_not_allowed", "GET /rooms", allow="GET, HEAD")
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=8)
+        wanted = query.get("map", [None])[0]
+        directory = self.server.directory
+        if wanted is not None and wanted not in directory.maps:
+            return _json_error(start_response, 400, "unknown_map", f"no map {wanted[:40]!r}")
+        body = {
+            "rooms": directory.listing(wanted),
+            "maps": sorted(directory.maps),
+            "default_map": directory.default_map,
+        }
+        return _json(start_response, 200, body, head=method == "HEAD")
+
+    def _matchmake(
+        self, action: str, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if action not in MATCHMAKE_KEYS:
+            return _json_error(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
+        if method != "POST":
+            where = f"POST /matchmake/{action}"
+            return _json_error(start_response, 405, "method_not_allowed", where, allow="POST")
+        directory = self.server.directory
+        try:
+            request = _read_request(environ, MATCHMAKE_KEYS[action])
+            now = time.monotonic()
+            if action == "quick":
+                seat = directory.quick(request.get("map"), now)
+            elif action == "create":
+                private = request.get("private", False)
+                seat = directory.create(request.get("map"), private, now, environ.get("REMOTE_ADDR", ""))
+            else:
+                if "room" not in request:
+                    raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
+                seat = directory.reserve(request["room"], now)
+        except _BadRequest as exc:
+            return _json_error(start_response, exc.status, exc.code, exc.message, close=exc.status == 413)
+        except MatchError as exc:
+            return _json_error(start_response, exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+        hosted = directory.rooms[seat.room_id]
+        answer = {
+            "room": seat.room_id,
+            "map": hosted.map_name,
+            "private": hosted.private,
+            "seat": seat.token,
+            "expires_in": directory.seat_ttl,
+            "url": f"ws://{self._host(environ)}/ws",
+            "players": len(hosted.room.members),
+            "max_players": hosted.room.max_players,
+        }
+        return _json(start_response, 200, answer)
+
+    def _host(self, environ: dict[str, Any]) -> str:
+        """Where the client reached us (the Host header), if it is a plain host[:port]."""
+        host = environ.get("HTTP_HOST", "")
+        if host and len(host) <= 255 and HOST_CHARS.issuperset(host):
+            return str(host)
+        addr, port = self.server.address
+        return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
     def _static(self, path: str, start_response: StartResponse, head: bool) -> Iterable[bytes]:
         for prefix, root in self.static_roots.items():
             if path.startswith(prefix):
@@ -809,6 +894,112 @@ class WebApp:
                     return _file(start_response, target, head)
                 break
         return _text(start_response, "404 Not Found", "not found\n")
+
+
+MAX_REQUEST_BYTES = 1024  # a matchmaking request's JSON body
+# the keys each matchmaking request may have, and their types
+MATCHMAKE_KEYS: dict[str, dict[str, type]] = {
+    "quick": {"map": str},
+    "create": {"map": str, "private": bool},
+    "join": {"room": str},
+}
+MAX_KEY_CHARS = 64  # a map name or a room id
+HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
+HTTP_STATUS = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    403: "403 Forbidden",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    409: "409 Conflict",
+    410: "410 Gone",
+    413: "413 Content Too Large",
+    429: "429 Too Many Requests",
+    503: "503 Service Unavailable",
+}
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _read_request(environ: dict[str, Any], keys: dict[str, type]) -> dict[str, Any]:
+    """A matchmaking request's JSON object, each key known and of its type; raises _BadRequest."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length:
+        if not length.isdigit():
+            raise _BadRequest(400, "invalid_request", "Content-Length is not a number")
+        if int(length) > MAX_REQUEST_BYTES:
+            raise _BadRequest(413, "request_too_big", f"the body is over {MAX_REQUEST_BYTES} bytes")
+    stream = environ.get("wsgi.input")
+    raw = stream.read(MAX_REQUEST_BYTES + 1) if stream is not None and (length or _chunked(environ)) else b""
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise _BadRequest(413, "request_too_big", f"the body is over {MAX_REQUEST_BYTES} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        request = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _BadRequest(400, "invalid_json", "the body is not UTF-8 JSON") from None
+    if type(request) is not dict:
+        raise _BadRequest(400, "invalid_json", "the body must be a JSON object")
+    for key, value in request.items():
+        kind = keys.get(key)
+        if kind is None:
+            known = ", ".join(keys)
+            raise _BadRequest(400, "invalid_request", f"unknown key {key[:40]!r}; this request takes {known}")
+        if type(value) is not kind:
+            what = "a string" if kind is str else "a boolean"
+            raise _BadRequest(400, "invalid_request", f"{key} must be {what}")
+        if type(value) is str and not 1 <= len(value) <= MAX_KEY_CHARS:
+            raise _BadRequest(400, "invalid_request", f"{key} must be 1..{MAX_KEY_CHARS} characters")
+    return request
+
+
+def _chunked(environ: dict[str, Any]) -> bool:
+    return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def _json(
+    start_response: StartResponse,
+    status: int,
+    body: Any,
+    head: bool = False,
+    headers: dict[str, str] | None = None,
+) -> list[bytes]:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    start_response(
+        HTTP_STATUS[status],
+        [
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Content-Length", str(len(data))),
+            *(headers or {}).items(),
+        ],
+    )
+    return [] if head else [data]
+
+
+def _json_error(
+    start_response: StartResponse,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    allow: str = "",
+    retry_after: int = 0,
+    close: bool = False,
+) -> list[bytes]:
+    headers: dict[str, str] = {}
+    if allow:
+        headers["Allow"] = allow
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    if close:
+        headers["Connection"] = "close"  # the body was not read: the connection cannot go on
+    return _json(start_response, status, {"error": code, "message": message}, headers=headers)
 
 
 def _text(start_response: StartResponse, status: str, text: str) -> list[bytes]:

@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from server_process import ROOT, ServerProcess
@@ -83,20 +84,31 @@ def test_wall_distance_walks_the_tiles_the_ray_crosses() -> None:
     assert math.isclose(diagonal, 16.0 * math.sqrt(2))
 
 
-def test_the_default_server_plays_the_arena_with_a_view() -> None:
-    async def welcome(url: str) -> Welcome:
+def test_the_default_server_quick_plays_the_yard_and_creates_arenas_with_a_view() -> None:
+    async def welcome(url: str, hello: Hello) -> Welcome:
         async with connect(url) as ws:
-            await ws.send(codec.encode_client(Hello(1, "scout")))
+            await ws.send(codec.encode_client(hello))
             msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[arg-type]
             assert isinstance(msg, Welcome)
             return msg
 
-    arena = load_map(ARENA)
+    arena, yard = load_map(ARENA), load_map(ROOT / "assets" / "maps" / "yard.tmj")
     with ServerProcess(map_name=Config().map) as s:
-        w = asyncio.run(welcome(s.ws_url))
-    assert w.map == "arena"
-    assert w.rules["world_width"] == arena.width == 4000.0
-    assert (w.rules["view_width"], w.rules["view_height"]) == (arena.view_width, arena.view_height)
+        quick = asyncio.run(welcome(s.ws_url, Hello(1, "scout")))
+        request = urllib.request.Request(
+            s.http + "/matchmake/create", data=b'{"map": "arena"}', method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
+            seat = json.loads(r.read())
+        created = asyncio.run(welcome(s.ws_url, Hello(1, "scout", None, seat["room"], seat["seat"])))
+    assert quick.map == "yard" and quick.room != created.room
+    assert quick.rules["world_width"] == yard.width and quick.rules["view_width"] == 0
+    assert created.map == "arena" and created.room == seat["room"]
+    assert created.rules["world_width"] == arena.width == 4000.0
+    assert (created.rules["view_width"], created.rules["view_height"]) == (
+        arena.view_width,
+        arena.view_height,
+    )
 
 
 def test_a_bad_map_is_refused_before_listening(tmp_path: Path) -> None:

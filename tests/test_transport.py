@@ -99,11 +99,16 @@ def adopt(server: GameServer, small_buffers: bool = True) -> tuple[Connection, A
 
 def joined(server: GameServer) -> tuple[Connection, Any]:
     conn, theirs = adopt(server)
-    member = server.room.join("p")
+    room, member = server.directory.join(Hello(1, "p"), time.monotonic())
     member.control.clear()
-    conn.member, conn.state = member, OPEN
-    member.link = conn  # as after a hello
+    conn.attach(room, member)  # as after a hello
     return conn, theirs
+
+
+def the_room(server: GameServer) -> Room:
+    """The one room of a server on the empty world, where everyone plays in one room."""
+    (hosted,) = server.directory
+    return hosted.room
 
 
 def wait_for(pred: Any, timeout: float = 5) -> None:
@@ -162,7 +167,7 @@ def test_a_backlog_past_the_first_small_read_is_read_in_the_same_turn() -> None:
     assert conn.pos == sum(map(len, inputs[:MESSAGES_PER_TURN]))  # one turn's frames taken
     while len(conn.inbuf) > conn.pos:
         conn._parse(MESSAGES_PER_TURN)  # the SocketLoop's later turns for a backlog
-    server.room.tick()  # decodes the inputs that waited for it
+    the_room(server).tick()  # decodes the inputs that waited for it
     assert member.last_received_seq == 40
     theirs.close()
     server.sockets.close()
@@ -206,7 +211,7 @@ def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running(loop: Ga
 
     assert member.close_request == (1008, "too_slow")
     assert conn.green.fileno() == -1  # the TCP socket was cut, not left half-written
-    assert member.entity_id not in loop.room.members and member.link is None
+    assert member.entity_id not in the_room(loop).members and member.link is None
     during = [b for b in beats if started <= b <= cut]
     assert len(during) >= 10, f"only {len(during)} heartbeats while the send was blocked"
 
@@ -237,7 +242,7 @@ def test_a_flushed_snapshot_goes_out_whole_and_becomes_the_baseline(loop: GameSe
     """What flush() sends and leaves on the member: the snapshot behind its frame header, and
     the member as Member.take_snapshot_parts() leaves it (the tick it now holds, its view)."""
     conn, theirs = joined(loop)
-    member, other = conn.member, loop.room.join("q")
+    member, other = conn.member, the_room(loop).join("q")
     assert member is not None
     parts = (b"head", b"\x05", b"body" * 40, b"")
     for m in (member, other):
@@ -263,7 +268,7 @@ def test_a_snapshot_to_a_peer_that_is_gone_closes_its_connection_only(loop: Game
     theirs.close()
     member.pending = (3, (b"", b"", b"x" * 100, b""))
     conn.flush()  # the send fails: EPIPE or ECONNRESET
-    assert conn.state == CLOSED and member.entity_id not in loop.room.members
+    assert conn.state == CLOSED and member.entity_id not in the_room(loop).members
     bystander.member.pending = (3, (b"", b"", b"y" * 100, b""))
     bystander.flush()
     assert recv_until(bystanders_peer, lambda got: len(got) >= 102) == pack_binary(b"y" * 100)
@@ -362,7 +367,7 @@ def test_a_joined_players_input_waits_masked_for_the_tick_which_applies_it(loop:
     wait_for(lambda: conn.member is not None and len(conn.member.raw_inputs) == 1)
     assert conn.member.raw_inputs == [frame] and not conn.member.inbox
     x0 = conn.member.entity.x
-    loop.room.tick()
+    the_room(loop).tick()
     assert conn.member.raw_inputs == [] and conn.member.last_applied_seq == 1
     assert conn.member.entity.x > x0
     peer.close()

@@ -1,0 +1,376 @@
+"""Every room of this process, the seats reserved in them, and matchmaking's decisions.
+
+Invariants:
+- Pure: no sockets, no eventlet, no clock of its own: every call that needs the time is given
+  `now` (monotonic seconds). Each call runs to its end without yielding, so in the server a
+  decision and the seat it reserves are one step: concurrent joins never put more than a room's
+  `max_players` players and reserved seats in it, and concurrent quick plays never open a second
+  room while one has a free place.
+- Across every room, players and reserved seats together are at most `max_players`, and there
+  are at most `max_rooms` rooms.
+- A room id is given to one room only: ids are random and checked against the rooms alive and
+  the last DISPOSED_REMEMBERED disposed ones (those also tell `room_disposed` from
+  `room_not_found`).
+- A room with no players and no seats for `room_idle` seconds is disposed. A room whose tick
+  raises is closed alone: its players are told internal_error, it is disposed, and every other
+  room ticks on.
+- Rooms with no players do not tick: a thousand empty rooms cost the tick nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+
+from gameserver.codec import ErrorCode
+from gameserver.maps import GameMap
+from gameserver.messages import Hello
+from gameserver.room import Member, Room
+
+log = logging.getLogger(__name__)
+
+DISPOSED_REMEMBERED = 10_000  # disposed ids answered with room_disposed; older: room_not_found
+SWEEP_EVERY = 0.25  # seconds between sweeps of expired seats and idle rooms
+CREATORS_REMEMBERED = 4096  # addresses whose creation budget is kept; full budgets are forgotten
+
+# A room for a map: (room id, map name, the map or None for the empty world, players per room)
+RoomFactory = Callable[[str, str, GameMap | None, int], Room]
+
+
+class MatchError(Exception):
+    """A join, quick play or create that cannot be done: `code` is the stable error code,
+    `status` the HTTP status matchmaking answers with, `error` what a HELLO is refused with."""
+
+    def __init__(
+        self, status: int, error: ErrorCode, message: str, *, code: str | None = None, retry_after: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.code = code or error.code
+        self.message = message
+        self.retry_after = retry_after
+
+
+@attrs.define(eq=False)
+class Seat:
+    token: str
+    room_id: str
+    expires: float
+
+
+@attrs.define(eq=False)
+class Hosted:
+    """A room as the directory keeps it: the match, and what matchmaking needs to know of it."""
+
+    room: Room
+    map_name: str
+    private: bool
+    created: float  # wall-clock seconds, for the listing
+    seats: dict[str, Seat] = attrs.field(factory=dict)
+    empty_since: float | None = None
+
+    @property
+    def room_id(self) -> str:
+        return self.room.room_id
+
+    @property
+    def taken(self) -> int:
+        """Players and reserved seats: what counts toward the room's size."""
+        return len(self.room.members) + len(self.seats)
+
+    @property
+    def free(self) -> int:
+        return self.room.max_players - self.taken
+
+
+@attrs.define(eq=False)
+class Directory:
+    maps: dict[str, GameMap | None]  # by name; None: the empty world
+    default_map: str
+    make_room: RoomFactory
+    max_players: int = 1000  # players and seats across every room
+    max_rooms: int = 500
+    room_size: int = 0  # players per room; 0: the map's `max_players` property, else max_players
+    seat_ttl: float = 15.0
+    room_idle: float = 30.0
+    creates_per_minute: int = 10  # explicit creates per client address
+    wall_clock: Callable[[], float] = time.time  # for the listing's `created` only
+    rooms: dict[str, Hosted] = attrs.field(init=False, factory=dict)  # oldest first
+    seats: dict[str, Seat] = attrs.field(init=False, factory=dict)
+    players: int = attrs.field(init=False, default=0)  # members of every room, the failed included
+    disposed: deque[str] = attrs.field(init=False, factory=lambda: deque(maxlen=DISPOSED_REMEMBERED))
+    disposed_ids: set[str] = attrs.field(init=False, factory=set)
+    created_total: int = attrs.field(init=False, default=0)
+    disposed_total: int = attrs.field(init=False, default=0)
+    failed_total: int = attrs.field(init=False, default=0)
+    # creation budgets: address -> (tokens, when counted)
+    _budgets: dict[str, tuple[float, float]] = attrs.field(init=False, factory=dict)
+    _next_sweep: float = attrs.field(init=False, default=0.0)
+
+    def __attrs_post_init__(self) -> None:
+        if self.default_map not in self.maps:
+            raise ValueError(f"the default map {self.default_map!r} is not among {sorted(self.maps)}")
+
+    # --- sizes ----------------------------------------------------------------------------
+
+    def size_for(self, map_name: str) -> int:
+        """Players per room on this map: --room-size, else the map's `max_players`, else all."""
+        if self.room_size:
+            return min(self.room_size, self.max_players)
+        game_map = self.maps[map_name]
+        wanted = game_map.properties.get("max_players") if game_map is not None else None
+        if type(wanted) is int and wanted > 0:
+            return min(wanted, self.max_players)
+        return self.max_players
+
+    @property
+    def reserved(self) -> int:
+        return len(self.seats)
+
+    def __iter__(self) -> Iterator[Hosted]:
+        return iter(self.rooms.values())
+
+    # --- matchmaking -------------------------------------------------------------------
+
+    def quick(self, map_name: str | None, now: float) -> Seat:
+        """A seat in the fullest public room of the map with a free place, or in a new one."""
+        name = self._map(map_name)
+        self._check_server_room()
+        hosted = self._fullest_open(name) or self._open(name, private=False, now=now)
+        return self._reserve(hosted, now)
+
+    def create(self, map_name: str | None, private: bool, now: float, address: str = "") -> Seat:
+        """A new room and a seat in it; explicit creates are limited per client address."""
+        name = self._map(map_name)
+        self._check_server_room()
+        self._charge_creation(address, now)
+        return self._reserve(self._open(name, private=private, now=now), now)
+
+    def reserve(self, room_id: str, now: float) -> Seat:
+        """A seat in the room with this id (join by id; private rooms too)."""
+        hosted = self._find(room_id)
+        self._check_room(hosted)
+        self._check_server_room()
+        return self._reserve(hosted, now)
+
+    def join(self, hello: Hello, now: float) -> tuple[Room, Member]:
+        """Seat the player a HELLO brings: by its seat, by its room id, or by quick play.
+        Raises MatchError; the player's WELCOME is the first thing in its outbox."""
+        if hello.seat is not None:
+            seat = self.seats.get(hello.seat)
+            if seat is None or seat.expires <= now:
+                why = "the seat is unknown, used or expired: reserve another"
+                raise MatchError(403, ErrorCode.INVALID_SEAT, why)
+            if hello.room is not None and hello.room != seat.room_id:
+                raise MatchError(403, ErrorCode.INVALID_SEAT, f"the seat is not for room {hello.room}")
+            self._drop_seat(seat)
+            hosted = self._find(seat.room_id)
+        elif hello.room is not None:
+            hosted = self._find(hello.room)
+            self._check_room(hosted)
+            self._check_server_room()
+        else:
+            name = self.default_map
+            self._check_server_room()
+            hosted = self._fullest_open(name) or self._open(name, private=False, now=now)
+        member = hosted.room.join(hello.name)  # the checks above leave it a place
+        self.players += 1
+        hosted.empty_since = None
+        return hosted.room, member
+
+    def leave(self, room: Room, member: Member, now: float) -> None:
+        """A player's connection ended: out of its room (which may have been disposed since)."""
+        if room.members.get(member.entity_id) is not member:
+            return
+        room.leave(member)
+        self.players -= 1
+        hosted = self.rooms.get(room.room_id)
+        if hosted is not None and hosted.room is room and not hosted.taken:
+            hosted.empty_since = now
+
+    # --- the tick ---------------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Member]:
+        """Advance every room that has players one tick; the members with something to send.
+        A room whose tick raises is closed alone (see module docstring)."""
+        due: list[Member] = []
+        failed: list[Hosted] | None = None
+        for hosted in self.rooms.values():
+            room = hosted.room
+            if room.members:
+                try:
+                    due.extend(room.tick())
+                except Exception:
+                    log.exception("room %s failed at tick %d; closing it", room.room_id, room.tick_no)
+                    failed = [hosted] if failed is None else [*failed, hosted]
+        if failed is not None:
+            for hosted in failed:
+                due.extend(self.fail(hosted, now))
+        if now >= self._next_sweep:
+            self.sweep(now)
+        return due
+
+    def fail(self, hosted: Hosted, now: float) -> list[Member]:
+        """Close a room whose tick failed: GOODBYE internal_error to its players, then dispose it."""
+        self.failed_total += 1
+        members = list(hosted.room.members.values())
+        why = "the room failed and was closed; join another"
+        for m in members:
+            m.request_close(ErrorCode.INTERNAL_ERROR, why, goodbye=True)
+        self._dispose(hosted)
+        return members
+
+    def sweep(self, now: float) -> None:
+        """Expired seats go; rooms empty for room_idle seconds are disposed."""
+        self._next_sweep = now + SWEEP_EVERY
+        for seat in [s for s in self.seats.values() if s.expires <= now]:
+            self._drop_seat(seat)
+        idle: list[Hosted] = []
+        for hosted in self.rooms.values():
+            if hosted.taken:
+                hosted.empty_since = None
+            elif hosted.empty_since is None:
+                hosted.empty_since = now
+            elif now - hosted.empty_since >= self.room_idle:
+                idle.append(hosted)
+        for hosted in idle:
+            log.info("room %s disposed after %g s empty", hosted.room_id, self.room_idle)
+            self._dispose(hosted)
+
+    def close_all(self, error: ErrorCode, message: str) -> list[Member]:
+        out: list[Member] = []
+        for hosted in self.rooms.values():
+            out.extend(hosted.room.close_all(error, message))
+        return out
+
+    # --- the listing -------------------------------------------------------------------
+
+    def listing(self, map_name: str | None = None) -> list[dict[str, Any]]:
+        """The public rooms, oldest first (GET /rooms)."""
+        return [
+            {
+                "id": h.room_id,
+                "map": h.map_name,
+                "players": len(h.room.members),
+                "reserved": len(h.seats),
+                "max_players": h.room.max_players,
+                "created": int(h.created),
+            }
+            for h in self.rooms.values()
+            if not h.private and (map_name is None or h.map_name == map_name)
+        ]
+
+    # --- inside ------------------------------------------------------------------------
+
+    def _map(self, map_name: str | None) -> str:
+        name = self.default_map if map_name is None else map_name
+        if name not in self.maps:
+            raise MatchError(
+                400,
+                ErrorCode.INVALID_MESSAGE,
+                f"no map {name!r}; this server has {', '.join(sorted(self.maps))}",
+                code="unknown_map",
+            )
+        return name
+
+    def _find(self, room_id: str) -> Hosted:
+        hosted = self.rooms.get(room_id)
+        if hosted is not None:
+            return hosted
+        if room_id in self.disposed_ids:
+            raise MatchError(410, ErrorCode.ROOM_DISPOSED, f"room {room_id} was disposed; join another")
+        raise MatchError(404, ErrorCode.ROOM_NOT_FOUND, f"no room {room_id}")
+
+    def _check_room(self, hosted: Hosted) -> None:
+        if hosted.free <= 0:
+            size = hosted.room.max_players
+            raise MatchError(409, ErrorCode.ROOM_FULL, f"room {hosted.room_id} holds {size} players")
+
+    def _check_server_room(self) -> None:
+        """One more player or seat fits the server's --max-players."""
+        if self.players + len(self.seats) >= self.max_players:
+            raise MatchError(503, ErrorCode.SERVER_FULL, f"the server holds {self.max_players} players")
+
+    def _fullest_open(self, map_name: str) -> Hosted | None:
+        best: Hosted | None = None
+        best_taken = -1
+        for hosted in self.rooms.values():
+            if hosted.map_name == map_name and not hosted.private:
+                taken = hosted.taken
+                if best_taken < taken < hosted.room.max_players:  # the oldest wins a tie
+                    best, best_taken = hosted, taken
+        return best
+
+    def _open(self, map_name: str, *, private: bool, now: float) -> Hosted:
+        if len(self.rooms) >= self.max_rooms:
+            raise MatchError(
+                503, ErrorCode.SERVER_FULL, f"the server holds {self.max_rooms} rooms", code="too_many_rooms"
+            )
+        room_id = "r-" + secrets.token_hex(6)
+        while room_id in self.rooms or room_id in self.disposed_ids:
+            room_id = "r-" + secrets.token_hex(6)
+        room = self.make_room(room_id, map_name, self.maps[map_name], self.size_for(map_name))
+        hosted = Hosted(room=room, map_name=map_name, private=private, created=self.wall_clock())
+        self.rooms[room_id] = hosted
+        self.created_total += 1
+        log.info("room %s opened (%s%s)", room_id, map_name, ", private" if private else "")
+        return hosted
+
+    def _reserve(self, hosted: Hosted, now: float) -> Seat:
+        seat = Seat(token=secrets.token_urlsafe(16), room_id=hosted.room_id, expires=now + self.seat_ttl)
+        self.seats[seat.token] = seat
+        hosted.seats[seat.token] = seat
+        hosted.empty_since = None
+        return seat
+
+    def _drop_seat(self, seat: Seat) -> None:
+        self.seats.pop(seat.token, None)
+        hosted = self.rooms.get(seat.room_id)
+        if hosted is not None:
+            hosted.seats.pop(seat.token, None)
+
+    def _dispose(self, hosted: Hosted) -> None:
+        if self.rooms.pop(hosted.room_id, None) is None:
+            return
+        for token in hosted.seats:
+            self.seats.pop(token, None)
+        hosted.seats.clear()
+        if len(self.disposed) == self.disposed.maxlen:
+            self.disposed_ids.discard(self.disposed[0])
+        self.disposed.append(hosted.room_id)
+        self.disposed_ids.add(hosted.room_id)
+        self.disposed_total += 1
+
+    def _charge_creation(self, address: str, now: float) -> None:
+        """A token bucket per address: `creates_per_minute` at once, refilled at that rate."""
+        cap = float(self.creates_per_minute)
+        rate = cap / 60.0
+        tokens, at = self._budgets.get(address, (cap, now))
+        tokens = min(cap, tokens + (now - at) * rate)
+        if tokens < 1.0:
+            wait = max(1, int((1.0 - tokens) / rate + 0.999))
+            raise MatchError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"at most {self.creates_per_minute} rooms a minute from one address",
+                retry_after=wait,
+            )
+        if address not in self._budgets and len(self._budgets) >= CREATORS_REMEMBERED:
+            self._forget_full_budgets(now, cap, rate)
+        self._budgets[address] = (tokens - 1.0, now)
+
+    def _forget_full_budgets(self, now: float, cap: float, rate: float) -> None:
+        """Addresses whose budget has refilled are as good as new: forget them. If none has,
+        forget the oldest half, so the table stays bounded under a flood of addresses."""
+        full = [a for a, (t, at) in self._budgets.items() if t + (now - at) * rate >= cap]
+        if not full:
+            full = list(self._budgets)[: len(self._budgets) // 2]
+        for address in full:
+            del self._budgets[address]

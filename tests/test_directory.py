@@ -1,0 +1,278 @@
+"""The rooms of one process and matchmaking's decisions, with no sockets and no clock."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gameserver.codec import ErrorCode
+from gameserver.directory import DISPOSED_REMEMBERED, Directory, MatchError
+from gameserver.maps import GameMap
+from gameserver.messages import Hello
+from gameserver.room import Room
+
+
+def make_room(room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
+    return Room(room_id=room_id, game_map=game_map, max_players=max_players)
+
+
+def directory(**kw: object) -> Directory:
+    args: dict[str, object] = dict(
+        maps={"none": None, "small": None}, default_map="none", make_room=make_room, room_size=4
+    )
+    args.update(kw)
+    return Directory(**args)  # type: ignore[arg-type]
+
+
+def refused(error: ErrorCode, call: object, *args: object) -> MatchError:
+    with pytest.raises(MatchError) as info:
+        call(*args)  # type: ignore[operator]
+    assert info.value.error is error, info.value
+    return info.value
+
+
+def test_quick_play_fills_the_fullest_open_room_then_opens_another() -> None:
+    d = directory()
+    rooms = [d.join(Hello(1, f"p{i}"), 0.0)[0] for i in range(9)]
+    assert [len(r.members) for r in dict.fromkeys(rooms)] == [4, 4, 1]
+    assert len(d.rooms) == 3 and d.players == 9
+    # a player leaves the first room: the next quick play fills it, not the third
+    first = rooms[0]
+    d.leave(first, next(iter(first.members.values())), 1.0)
+    room, _ = d.join(Hello(1, "late"), 1.0)
+    assert room is first and len(first.members) == 4
+
+
+def test_quick_play_prefers_the_fullest_room_and_the_oldest_on_a_tie() -> None:
+    d = directory()
+    a = d.rooms[d.create(None, False, 0.0, "x").room_id]
+    b = d.rooms[d.create(None, False, 0.0, "x").room_id]
+    d.reserve(b.room_id, 0.0)
+    assert d.rooms[d.quick(None, 0.0).room_id] is b  # b holds 2 seats, a 1
+    assert d.rooms[d.quick(None, 0.0).room_id] is b  # b is full now (4)
+    assert d.rooms[d.quick(None, 0.0).room_id] is a
+    c = d.rooms[d.create(None, False, 0.0, "x").room_id]
+    d.reserve(c.room_id, 0.0)
+    assert c.taken == a.taken == 2
+    assert d.rooms[d.quick(None, 0.0).room_id] is a  # a tie: the older room
+
+
+def test_seats_count_toward_the_room_and_are_used_once() -> None:
+    d = directory()
+    seats = [d.quick("small", 0.0) for _ in range(4)]
+    room_id = seats[0].room_id
+    assert {s.room_id for s in seats} == {room_id} and d.reserved == 4
+    refused(ErrorCode.ROOM_FULL, d.reserve, room_id, 0.0)
+    refused(ErrorCode.ROOM_FULL, d.join, Hello(1, "x", None, room_id), 0.0)
+    room, member = d.join(Hello(1, "a", None, None, seats[0].token), 1.0)
+    assert room.room_id == room_id and member.entity_id in room.members and d.reserved == 3
+    assert d.rooms[room_id].map_name == "small"
+    refused(ErrorCode.INVALID_SEAT, d.join, Hello(1, "b", None, None, seats[0].token), 1.0)
+    refused(ErrorCode.INVALID_SEAT, d.join, Hello(1, "b", None, "r-000000000000", seats[1].token), 1.0)
+    refused(ErrorCode.INVALID_SEAT, d.join, Hello(1, "b", None, None, "never-issued"), 1.0)
+
+
+def test_an_expired_seat_is_refused_and_frees_its_place() -> None:
+    d = directory(seat_ttl=15.0)
+    seat = d.create(None, False, 0.0, "x")
+    refused(ErrorCode.INVALID_SEAT, d.join, Hello(1, "late", None, None, seat.token), 15.0)
+    d.sweep(15.0)
+    assert d.reserved == 0 and d.rooms[seat.room_id].taken == 0
+
+
+def test_private_rooms_are_not_listed_nor_quick_played_but_joined_by_id() -> None:
+    d = directory()
+    private = d.create("small", True, 0.0, "x")
+    public = d.create("small", False, 0.0, "x")
+    assert [r["id"] for r in d.listing()] == [public.room_id]
+    assert d.quick("small", 0.0).room_id == public.room_id
+    room, _ = d.join(Hello(1, "friend", None, private.room_id), 0.0)
+    assert room.room_id == private.room_id
+    listing = d.listing("small")
+    assert listing[0]["players"] == 0 and listing[0]["reserved"] == 2 and listing[0]["max_players"] == 4
+    assert d.listing("none") == []
+
+
+def test_an_empty_room_is_disposed_after_room_idle_and_its_id_is_answered_disposed() -> None:
+    d = directory(room_idle=30.0)
+    room, member = d.join(Hello(1, "a"), 0.0)
+    d.leave(room, member, 10.0)
+    d.sweep(39.0)
+    assert room.room_id in d.rooms  # 29 s empty
+    d.sweep(40.0)
+    assert room.room_id not in d.rooms and d.disposed_total == 1
+    refused(ErrorCode.ROOM_DISPOSED, d.join, Hello(1, "b", None, room.room_id), 41.0)
+    assert refused(ErrorCode.ROOM_DISPOSED, d.reserve, room.room_id, 41.0).status == 410
+    assert refused(ErrorCode.ROOM_NOT_FOUND, d.reserve, "r-000000000000", 41.0).status == 404
+    # a quick play now opens a new room, with a new id
+    again, _ = d.join(Hello(1, "c"), 42.0)
+    assert again.room_id != room.room_id
+
+
+def test_a_room_kept_alive_by_a_seat_is_not_disposed() -> None:
+    d = directory(room_idle=1.0, seat_ttl=15.0)
+    seat = d.create(None, False, 0.0, "x")
+    d.sweep(5.0)
+    d.sweep(10.0)
+    assert seat.room_id in d.rooms
+    d.sweep(15.0)  # the seat expires; the room is empty from now on
+    d.sweep(16.0)
+    assert seat.room_id not in d.rooms
+
+
+def test_disposed_ids_are_remembered_up_to_a_bound() -> None:
+    d = directory(
+        room_idle=0.0, max_rooms=DISPOSED_REMEMBERED + 10, creates_per_minute=10**9, max_players=10**6
+    )
+    first = d.create(None, False, 0.0, "x").room_id
+    for _ in range(DISPOSED_REMEMBERED):
+        d.create(None, False, 0.0, "x")
+    d.seats.clear()
+    for hosted in d:
+        hosted.seats.clear()
+    d.sweep(1.0)
+    d.sweep(2.0)
+    assert len(d.disposed) == DISPOSED_REMEMBERED == len(d.disposed_ids)
+    refused(ErrorCode.ROOM_NOT_FOUND, d.reserve, first, 3.0)  # the oldest was forgotten
+
+
+def test_the_server_wide_cap_counts_players_and_seats_of_every_room() -> None:
+    d = directory(max_players=5)
+    d.join(Hello(1, "a"), 0.0)
+    d.create("small", True, 0.0, "x")
+    d.quick("small", 0.0)
+    d.join(Hello(1, "b"), 0.0)
+    d.join(Hello(1, "c"), 0.0)
+    assert d.players + d.reserved == 5
+    refused(ErrorCode.SERVER_FULL, d.join, Hello(1, "d"), 0.0)
+    assert refused(ErrorCode.SERVER_FULL, d.quick, None, 0.0).status == 503
+
+
+def test_too_many_rooms_and_unknown_maps_are_refused_with_their_codes() -> None:
+    d = directory(max_rooms=2)
+    d.create(None, False, 0.0, "x")
+    d.create(None, True, 0.0, "x")
+    err = refused(ErrorCode.SERVER_FULL, d.create, None, False, 0.0, "x")
+    assert (err.status, err.code) == (503, "too_many_rooms")
+    err = refused(ErrorCode.INVALID_MESSAGE, d.quick, "atlantis", 0.0)
+    assert (err.status, err.code) == (400, "unknown_map") and "none, small" in err.message
+
+
+def test_creating_rooms_is_limited_per_address() -> None:
+    d = directory(creates_per_minute=3, max_rooms=100)
+    for _ in range(3):
+        d.create(None, False, 0.0, "10.0.0.1")
+    err = refused(ErrorCode.RATE_LIMITED, d.create, None, False, 1.0, "10.0.0.1")
+    assert err.status == 429 and err.retry_after >= 1
+    d.create(None, False, 1.0, "10.0.0.2")  # another address has its own budget
+    d.create(None, False, 21.0, "10.0.0.1")  # one back after 20 s (3 a minute)
+    refused(ErrorCode.RATE_LIMITED, d.create, None, False, 21.0, "10.0.0.1")
+
+
+def test_room_size_comes_from_the_flag_else_the_map_else_the_server_cap() -> None:
+    d = directory(room_size=0, max_players=50)
+    assert d.size_for("none") == 50
+    d2 = directory(room_size=8, max_players=50)
+    assert d2.size_for("none") == 8
+    d3 = directory(room_size=100, max_players=50)
+    assert d3.size_for("none") == 50
+
+
+def test_a_room_whose_tick_raises_is_closed_alone() -> None:
+    d = directory()
+    healthy, a = d.join(Hello(1, "a"), 0.0)
+    broken = d.rooms[d.create(None, False, 0.0, "x").room_id].room
+    _, b = d.join(Hello(1, "b", None, broken.room_id), 0.0)
+    _, c = d.join(Hello(1, "c", None, broken.room_id), 0.0)
+
+    # A fault inside this room's tick: an inbox holding something that is not an input (works
+    # on the compiled build too, where a room's attributes cannot be swapped for stand-ins).
+    b.inbox.append(None)  # type: ignore[arg-type]
+    due = d.tick(0.0)
+    assert b in due and c in due
+    for m in (b, c):
+        assert m.close_request == (1011, "internal_error") and m.pending is None
+    assert broken.room_id not in d.rooms and d.failed_total == 1
+    refused(ErrorCode.ROOM_DISPOSED, d.join, Hello(1, "d", None, broken.room_id), 0.0)
+    # the healthy room goes on ticking and sending
+    for _ in range(3):
+        d.tick(0.0)
+    assert healthy.tick_no == 4 and a.close_request is None and a.pending is not None
+    # the failed room's players still count until their connections end
+    assert d.players == 3
+    d.leave(broken, b, 1.0)
+    d.leave(broken, c, 1.0)
+    assert d.players == 1
+
+
+def test_rooms_without_players_do_not_tick() -> None:
+    d = directory()
+    seat = d.create(None, False, 0.0, "x")
+    d.tick(0.0)
+    assert d.rooms[seat.room_id].room.tick_no == 0
+
+
+# Any sequence of quick plays, reservations, creates, joins by seat or id, leaves and expiries:
+# no room ever holds more players and seats than its size, and quick play never opens a room
+# while an open public room of its map has a free place.
+operation = st.one_of(
+    st.tuples(st.just("quick"), st.sampled_from(["none", "small"])),
+    st.tuples(st.just("hello_quick"), st.just("none")),
+    st.tuples(st.just("create"), st.booleans()),
+    st.tuples(st.just("reserve"), st.integers(0, 20)),
+    st.tuples(st.just("hello_room"), st.integers(0, 20)),
+    st.tuples(st.just("use_seat"), st.integers(0, 40)),
+    st.tuples(st.just("leave"), st.integers(0, 60)),
+    st.tuples(st.just("time"), st.sampled_from([0.5, 5.0, 20.0])),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(operation, max_size=120))
+def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(ops: list[tuple[str, object]]) -> None:
+    d = directory(room_size=3, max_players=20, max_rooms=8, seat_ttl=15.0, room_idle=10.0)
+    now = 0.0
+    seats: list[str] = []
+    members: list[tuple[Room, object]] = []
+    ids: list[str] = []
+    for kind, arg in ops:
+        try:
+            if kind == "quick":
+                map_name = str(arg)
+                open_before = [h for h in d if h.map_name == map_name and not h.private and h.free > 0]
+                seat = d.quick(map_name, now)
+                if open_before:
+                    assert seat.room_id in {h.room_id for h in open_before}, "a needless new room"
+                seats.append(seat.token)
+            elif kind == "hello_quick":
+                open_before = [h for h in d if h.map_name == "none" and not h.private and h.free > 0]
+                room, m = d.join(Hello(1, "q"), now)
+                if open_before:
+                    assert room.room_id in {h.room_id for h in open_before}, "a needless new room"
+                members.append((room, m))
+            elif kind == "create":
+                seat = d.create(None, bool(arg), now, "x")
+                seats.append(seat.token)
+            elif kind == "reserve" and ids:
+                seats.append(d.reserve(ids[int(arg) % len(ids)], now).token)
+            elif kind == "hello_room" and ids:
+                members.append(d.join(Hello(1, "r", None, ids[int(arg) % len(ids)]), now))
+            elif kind == "use_seat" and seats:
+                token = seats.pop(int(arg) % len(seats))
+                members.append(d.join(Hello(1, "s", None, None, token), now))
+            elif kind == "leave" and members:
+                room, m = members.pop(int(arg) % len(members))
+                d.leave(room, m, now)  # type: ignore[arg-type]
+            elif kind == "time":
+                now += float(arg)  # type: ignore[arg-type]
+                d.tick(now)
+        except MatchError:
+            pass
+        d.creates_per_minute = 10**6
+        ids.extend(h.room_id for h in d if h.room_id not in ids)
+        for hosted in d:
+            assert hosted.taken <= hosted.room.max_players == 3
+        assert d.players + d.reserved <= 20 and len(d.rooms) <= 8
+        assert d.players == sum(len(h.room.members) for h in d)
+        assert d.reserved == sum(len(h.seats) for h in d)
