@@ -105,8 +105,17 @@ def map_args(scenario: str, has_map_flag: bool) -> list[str]:
     if scenario == "arena":
         if not has_map_flag:
             raise RuntimeError("this server has no --map flag: the arena scenario needs maps")
-        return ["--map", "arena"]
+        return ["--map", "arena", *one_room_args(ROOT)]
     return ["--map", "none"] if has_map_flag else []
+
+
+def one_room_args(tree: Path, python: str = sys.executable) -> list[str]:
+    """The flags that put every player in one room on a server of `tree` that has rooms (whose
+    maps would otherwise set rooms of 16 on the arena); none for a server from before rooms."""
+    out = subprocess.run(
+        [python, "-m", "gameserver", "--help"], cwd=tree, capture_output=True, text=True, timeout=30
+    )
+    return ["--room-size", "100000"] if "--room-size" in out.stdout else []
 
 
 def _pin(cpus: set[int] | None) -> Any:

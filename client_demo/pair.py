@@ -54,7 +54,7 @@ def run_pair(
     `other_python`), measured over the same window."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    args = bench.server_args(bench.map_args(scenario, True), n + 64)
+    args = bench.server_args(["--map", "arena" if scenario == "arena" else "none"], n + 64)
     behaviour = SCENARIOS[scenario]
     trees = {"this": ROOT, "other": other}
     order = ["other", "this"] if other_first else ["this", "other"]
@@ -63,7 +63,9 @@ def run_pair(
     try:
         for name in order:
             python = other_python if name == "other" else sys.executable
-            servers[name] = bench.Server(args, server_cpus, cwd=trees[name], python=python)
+            # every player in one room, on either side of the pair (the arena's own rooms are 16)
+            rooms = bench.one_room_args(trees[name], python) if scenario == "arena" else []
+            servers[name] = bench.Server([*args, *rooms], server_cpus, cwd=trees[name], python=python)
         for name in order:
             # The bots run on past the window, so that both windows can be the same.
             bots.append(
