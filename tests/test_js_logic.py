@@ -92,6 +92,8 @@ def test_the_server_accepts_what_the_page_encodes() -> None:
     assert result.returncode == 0, result.stderr
     samples = {k: bytes.fromhex(v) for k, v in json.loads(result.stdout).items()}
     assert codec.decode_client(samples["hello"]) == Hello(1, "Zoë 3", None, None)
+    seated = Hello(1, "Zoë 3", None, "r-3f9c01a2b4d5", "XHxdGMTbaLZHfZXP_gGLVw")
+    assert codec.decode_client(samples["hello_seat"]) == seated
     assert codec.decode_client(samples["input_idle"]) == Input(1, 0.0, 0.0, 0.0, 0, None)
     move = codec.decode_client(samples["input_move"])
     assert isinstance(move, Input)

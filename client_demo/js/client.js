@@ -11,12 +11,16 @@
 //   input per tick sustained and queues at most 8.
 // - connection states: "idle" -> "connecting" -> "connected" -> ("reconnecting" | "closed").
 //   "closed" is final until connect() is called again: the server refused this client for a
-//   cause that retrying would repeat (FATAL_CODES). Everything else retries with backoff.
+//   cause that retrying would repeat (FATAL_CODES, and ROOM_CODES: its room or seat is refused).
+//   Everything else retries with backoff.
+// - A seat is used by one HELLO only: once welcomed, the session forgets it and joins its room
+//   by id when it reconnects.
 // No DOM here beyond WebSocket and timers, which are injectable.
 
 import {
   FATAL_CODES,
   MsgType,
+  ROOM_CODES,
   ProtocolError,
   decodeServer,
   encodeHello,
@@ -58,6 +62,8 @@ export class GameClient {
   constructor({
     url,
     name,
+    room = null, // the room to join by id; null: quick play on the server's default map
+    seat = null, // a seat matchmaking reserved (POST /matchmake/...), for the first HELLO
     readInput, // () => {moveX, moveY, aim, buttons}
     interpDelayMs = null, // null: automatic (see interpDelay)
     helloVersion = undefined,
@@ -67,7 +73,7 @@ export class GameClient {
     clearTimer = (id) => clearTimeout(id),
     onChange = () => {},
   }) {
-    Object.assign(this, { url, name, readInput, interpDelayMs, helloVersion, WebSocketImpl, now, setTimer, clearTimer, onChange });
+    Object.assign(this, { url, name, room, seat, readInput, interpDelayMs, helloVersion, WebSocketImpl, now, setTimer, clearTimer, onChange });
     this.state = "idle";
     this.attempt = 0; // failed connection attempts since the last welcome
     this.retryAt = null;
@@ -122,7 +128,9 @@ export class GameClient {
     let serverWord = null; // the ERROR or GOODBYE received before the close
     ws.onopen = () => {
       opened = true;
-      this._send(encodeHello(this.name, this.helloVersion === undefined ? {} : { version: this.helloVersion }));
+      const hello = { room: this.room, seat: this.seat };
+      if (this.helloVersion !== undefined) hello.version = this.helloVersion;
+      this._send(encodeHello(this.name, hello));
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
@@ -141,7 +149,7 @@ export class GameClient {
         message: serverWord ? serverWord.message : "",
         kind: serverWord ? (serverWord.type === MsgType.ERROR ? "error" : "goodbye") : opened ? "lost" : "unreachable",
       };
-      if (errorCode && FATAL_CODES.has(errorCode)) this._setState("closed");
+      if (errorCode && (FATAL_CODES.has(errorCode) || ROOM_CODES.has(errorCode))) this._setState("closed");
       else this._scheduleRetry();
     };
     ws.onerror = () => {}; // a close event follows with what is known
@@ -241,6 +249,8 @@ export class GameClient {
 
   _onWelcome(msg, now) {
     this.welcome = msg;
+    this.room = msg.room; // a reconnection rejoins this room (a new seat would need HTTP)
+    this.seat = null;
     this.rules = rulesFromWelcome(msg.rules);
     this.myId = msg.entityId;
     this.mirror = new Mirror();

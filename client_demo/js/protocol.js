@@ -50,10 +50,21 @@ export const FATAL_CODES = new Set([
 
 const MAX_SEQ = 2 ** 32 - 1;
 
+// Close codes of a HELLO the server refused for its room or seat (docs/protocol.md, "Rooms"):
+// the same HELLO would be refused again, so the page goes back to its lobby to find another.
+export const ROOM_CODES = new Set(["room_not_found", "room_full", "room_disposed", "invalid_seat"]);
+
 // --- client -> server ---------------------------------------------------------------------
 
-export function encodeHello(name, { version = PROTOCOL_VERSION, sessionToken = null, room = null } = {}) {
-  return encode([MsgType.HELLO, version, name, sessionToken, room]);
+/**
+ * HELLO: room is the id of the room to join (null: quick play on the server's default map),
+ * seat the seat matchmaking reserved over HTTP. The seat is the 6th field, sent only when
+ * there is one: a HELLO without it stays the 5 fields every v1 server reads.
+ */
+export function encodeHello(name, { version = PROTOCOL_VERSION, sessionToken = null, room = null, seat = null } = {}) {
+  const fields = [MsgType.HELLO, version, name, sessionToken, room];
+  if (seat !== null && seat !== undefined) fields.push(seat);
+  return encode(fields);
 }
 
 /**

@@ -32,7 +32,7 @@ class FakeSocket {
   }
 }
 
-function harness() {
+function harness(options = {}) {
   let now = 0;
   const timers = new Map();
   let nextId = 1;
@@ -48,6 +48,7 @@ function harness() {
       return id;
     },
     clearTimer: (id) => timers.delete(id),
+    ...options,
   });
   /** Advance the fake clock to `t`, firing due timers in order. */
   const advance = (t) => {
@@ -144,6 +145,50 @@ test("an error this client caused closes for good", () => {
   assert.equal(client.state, "closed");
   assert.equal(client.lastClose.errorCode, "unexpected_hello");
   assert.equal(client.lastClose.kind, "error");
+});
+
+test("a seat is sent once: a reconnection joins the room by its id", () => {
+  const { client, advance } = harness({ room: "r-abc", seat: "seat-1" });
+  client.connect();
+  let ws = FakeSocket.last;
+  ws.open();
+  assert.deepEqual(ws.sent[0], [1, 1, "tester", null, "r-abc", "seat-1"]);
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-abc", 0, RULES]);
+  assert.equal(client.room, "r-abc");
+  ws.closeFromServer(1006, ""); // the connection drops
+  assert.equal(client.state, "reconnecting");
+  advance(2000);
+  ws = FakeSocket.last;
+  ws.open();
+  assert.deepEqual(ws.sent[0], [1, 1, "tester", null, "r-abc"]);
+});
+
+test("quick play by HELLO: a reconnection rejoins the room the server chose", () => {
+  const { client, advance } = harness();
+  client.connect();
+  let ws = FakeSocket.last;
+  ws.open();
+  assert.deepEqual(ws.sent[0], [1, 1, "tester", null, null]);
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-chosen", 0, RULES]);
+  ws.deliver([14, "server_shutdown", "the server is shutting down"]);
+  ws.closeFromServer(1001, "server_shutdown");
+  advance(2000);
+  ws = FakeSocket.last;
+  ws.open();
+  assert.deepEqual(ws.sent[0], [1, 1, "tester", null, "r-chosen"]);
+});
+
+test("a room or seat refused closes for good: the same HELLO would be refused again", () => {
+  for (const [code, close] of [["room_not_found", 4404], ["room_full", 4409], ["room_disposed", 4410], ["invalid_seat", 4403]]) {
+    const { client } = harness({ room: "r-gone", seat: "old" });
+    client.connect();
+    const ws = FakeSocket.last;
+    ws.open();
+    ws.deliver([13, code, "refused"]);
+    ws.closeFromServer(close, code);
+    assert.equal(client.state, "closed", code);
+    assert.deepEqual({ ...client.lastClose }, { code: close, reason: code, errorCode: code, message: "refused", kind: "error" });
+  }
 });
 
 test("backoff doubles up to a cap, with jitter", () => {

@@ -5,6 +5,7 @@ import { encodeHello, encodeInput, encodePing } from "../../client_demo/js/proto
 const hex = (b) => Buffer.from(b).toString("hex");
 const samples = {
   hello: encodeHello("Zoë 3"),
+  hello_seat: encodeHello("Zoë 3", { room: "r-3f9c01a2b4d5", seat: "XHxdGMTbaLZHfZXP_gGLVw" }),
   input_idle: encodeInput({ seq: 1, moveX: 0, moveY: 0, aim: 0, buttons: 0, ackTick: null }),
   input_move: encodeInput({ seq: 4294967295, moveX: -1, moveY: 1, aim: Math.atan2(-1, -1), buttons: 1, ackTick: 2147483647, renderTick: 12.9 }),
   input_fraction: encodeInput({ seq: 77, moveX: 0.25, moveY: -0.5, aim: Math.PI, buttons: 255, ackTick: 0 }),

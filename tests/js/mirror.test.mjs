@@ -87,6 +87,9 @@ test("INPUT bytes: integers go as msgpack ints (the worked example of docs/proto
   const b = encodeInput({ seq: 2, moveX: -1, moveY: 0.5, aim: 1.5, buttons: 1, ackTick: null, renderTick: 39.7 });
   assert.equal(hex(b), "98" + "02" + "02" + "ff" + "cb3fe0000000000000" + "cb3ff8000000000000" + "01" + "c0" + "27");
   assert.equal(hex(encodeHello("Al")), "9501" + "01" + "a2416c" + "c0c0");
+  // with a seat from matchmaking: 6 fields, the room's id and then the seat
+  assert.equal(hex(encodeHello("Al", { room: "r-1", seat: "s" })), "9601" + "01" + "a2416c" + "c0" + "a3722d31" + "a173");
+  assert.equal(hex(encodeHello("Al", { room: "r-1" })), "9501" + "01" + "a2416c" + "c0" + "a3722d31"); // join by id
   assert.equal(hex(encodePing(5)), "920305");
   assert.throws(() => encodeInput({ seq: 1.5, moveX: 0, moveY: 0, aim: 0 }), RangeError);
 });
