@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rooms one client address may create a minute over POST /matchmake/create (default %(default)s)",
     )
     p.add_argument(
+        "--seats-per-address",
+        type=int,
+        default=d.seats_per_address,
+        help="seats one client address may hold at once, waiting for their HELLO (default %(default)s)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p

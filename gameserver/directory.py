@@ -19,6 +19,7 @@ Invariants:
 
 from __future__ import annotations
 
+import collections
 import logging
 import secrets
 import time
@@ -63,6 +64,7 @@ class Seat:
     token: str
     room_id: str
     expires: float
+    address: str = ""  # who asked for it: seats waiting are bounded per address
 
 
 @attrs.define(eq=False)
@@ -101,6 +103,7 @@ class Directory:
     seat_ttl: float = 15.0
     room_idle: float = 30.0
     creates_per_minute: int = 10  # explicit creates per client address
+    seats_per_address: int = 16  # seats waiting for their HELLO, per client address
     wall_clock: Callable[[], float] = time.time  # for the listing's `created` only
     rooms: dict[str, Hosted] = attrs.field(init=False, factory=dict)  # oldest first
     seats: dict[str, Seat] = attrs.field(init=False, factory=dict)
@@ -110,6 +113,7 @@ class Directory:
     created_total: int = attrs.field(init=False, default=0)
     disposed_total: int = attrs.field(init=False, default=0)
     failed_total: int = attrs.field(init=False, default=0)
+    seats_by_address: collections.Counter[str] = attrs.field(init=False, factory=collections.Counter)
     # creation budgets: address -> (tokens, when counted)
     _budgets: dict[str, tuple[float, float]] = attrs.field(init=False, factory=dict)
     _next_sweep: float = attrs.field(init=False, default=0.0)
@@ -139,26 +143,29 @@ class Directory:
 
     # --- matchmaking -------------------------------------------------------------------
 
-    def quick(self, map_name: str | None, now: float) -> Seat:
+    def quick(self, map_name: str | None, now: float, address: str = "") -> Seat:
         """A seat in the fullest public room of the map with a free place, or in a new one."""
         name = self._map(map_name)
         self._check_server_room()
+        self._check_seats_of(address)
         hosted = self._fullest_open(name) or self._open(name, private=False, now=now)
-        return self._reserve(hosted, now)
+        return self._reserve(hosted, now, address)
 
     def create(self, map_name: str | None, private: bool, now: float, address: str = "") -> Seat:
         """A new room and a seat in it; explicit creates are limited per client address."""
         name = self._map(map_name)
         self._check_server_room()
+        self._check_seats_of(address)
         self._charge_creation(address, now)
-        return self._reserve(self._open(name, private=private, now=now), now)
+        return self._reserve(self._open(name, private=private, now=now), now, address)
 
-    def reserve(self, room_id: str, now: float) -> Seat:
+    def reserve(self, room_id: str, now: float, address: str = "") -> Seat:
         """A seat in the room with this id (join by id; private rooms too)."""
         hosted = self._find(room_id)
         self._check_room(hosted)
         self._check_server_room()
-        return self._reserve(hosted, now)
+        self._check_seats_of(address)
+        return self._reserve(hosted, now, address)
 
     def join(self, hello: Hello, now: float) -> tuple[Room, Member]:
         """Seat the player a HELLO brings: by its seat, by its room id, or by quick play.
@@ -323,15 +330,27 @@ class Directory:
         log.info("room %s opened (%s%s)", room_id, map_name, ", private" if private else "")
         return hosted
 
-    def _reserve(self, hosted: Hosted, now: float) -> Seat:
-        seat = Seat(token=secrets.token_urlsafe(16), room_id=hosted.room_id, expires=now + self.seat_ttl)
+    def _check_seats_of(self, address: str) -> None:
+        if self.seats_by_address[address] >= self.seats_per_address:
+            raise MatchError(
+                429,
+                ErrorCode.RATE_LIMITED,
+                f"{self.seats_per_address} seats from this address are waiting for their HELLO",
+                retry_after=max(1, round(self.seat_ttl)),
+            )
+
+    def _reserve(self, hosted: Hosted, now: float, address: str = "") -> Seat:
+        token = secrets.token_urlsafe(16)
+        seat = Seat(token=token, room_id=hosted.room_id, expires=now + self.seat_ttl, address=address)
+        self.seats_by_address[address] += 1
         self.seats[seat.token] = seat
         hosted.seats[seat.token] = seat
         hosted.empty_since = None
         return seat
 
     def _drop_seat(self, seat: Seat) -> None:
-        self.seats.pop(seat.token, None)
+        if self.seats.pop(seat.token, None) is not None:
+            self._release_address(seat.address)
         hosted = self.rooms.get(seat.room_id)
         if hosted is not None:
             hosted.seats.pop(seat.token, None)
@@ -339,14 +358,22 @@ class Directory:
     def _dispose(self, hosted: Hosted) -> None:
         if self.rooms.pop(hosted.room_id, None) is None:
             return
-        for token in hosted.seats:
-            self.seats.pop(token, None)
+        for seat in hosted.seats.values():
+            if self.seats.pop(seat.token, None) is not None:
+                self._release_address(seat.address)
         hosted.seats.clear()
         if len(self.disposed) == self.disposed.maxlen:
             self.disposed_ids.discard(self.disposed[0])
         self.disposed.append(hosted.room_id)
         self.disposed_ids.add(hosted.room_id)
         self.disposed_total += 1
+
+    def _release_address(self, address: str) -> None:
+        left = self.seats_by_address[address] - 1
+        if left > 0:
+            self.seats_by_address[address] = left
+        else:
+            del self.seats_by_address[address]  # the table holds only addresses with seats
 
     def _charge_creation(self, address: str, now: float) -> None:
         """A token bucket per address: `creates_per_minute` at once, refilled at that rate."""

@@ -118,6 +118,7 @@ class GameServer:
             seat_ttl=config.seat_ttl,
             room_idle=config.room_idle,
             creates_per_minute=config.creates_per_minute,
+            seats_per_address=config.seats_per_address,
         )
         self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)

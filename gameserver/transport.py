@@ -849,15 +849,15 @@ class WebApp:
         try:
             request = _read_request(environ, MATCHMAKE_KEYS[action])
             now = time.monotonic()
+            address = environ.get("REMOTE_ADDR", "")
             if action == "quick":
-                seat = directory.quick(request.get("map"), now)
+                seat = directory.quick(request.get("map"), now, address)
             elif action == "create":
-                private = request.get("private", False)
-                seat = directory.create(request.get("map"), private, now, environ.get("REMOTE_ADDR", ""))
+                seat = directory.create(request.get("map"), request.get("private", False), now, address)
             else:
                 if "room" not in request:
                     raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
-                seat = directory.reserve(request["room"], now)
+                seat = directory.reserve(request["room"], now, address)
         except _BadRequest as exc:
             return _json_error(start_response, exc.status, exc.code, exc.message, close=exc.status == 413)
         except MatchError as exc:

@@ -123,7 +123,11 @@ def test_a_room_kept_alive_by_a_seat_is_not_disposed() -> None:
 
 def test_disposed_ids_are_remembered_up_to_a_bound() -> None:
     d = directory(
-        room_idle=0.0, max_rooms=DISPOSED_REMEMBERED + 10, creates_per_minute=10**9, max_players=10**6
+        room_idle=0.0,
+        max_rooms=DISPOSED_REMEMBERED + 10,
+        creates_per_minute=10**9,
+        max_players=10**6,
+        seats_per_address=10**6,
     )
     first = d.create(None, False, 0.0, "x").room_id
     for _ in range(DISPOSED_REMEMBERED):
@@ -168,6 +172,23 @@ def test_creating_rooms_is_limited_per_address() -> None:
     d.create(None, False, 1.0, "10.0.0.2")  # another address has its own budget
     d.create(None, False, 21.0, "10.0.0.1")  # one back after 20 s (3 a minute)
     refused(ErrorCode.RATE_LIMITED, d.create, None, False, 21.0, "10.0.0.1")
+
+
+def test_seats_waiting_are_limited_per_address_and_freed_by_use_expiry_or_disposal() -> None:
+    d = directory(seats_per_address=2, room_size=10, seat_ttl=15.0, room_idle=0.0)
+    used = d.quick(None, 0.0, "a")
+    d.create(None, True, 0.0, "a")
+    for call, args in ((d.quick, (None, 0.0, "a")), (d.reserve, (used.room_id, 0.0, "a"))):
+        assert refused(ErrorCode.RATE_LIMITED, call, *args).status == 429
+    d.quick(None, 0.0, "b")  # another address
+    d.join(Hello(1, "p", None, None, used.token), 1.0)  # a HELLO uses one
+    d.quick(None, 1.0, "a")
+    d.sweep(15.0)  # the seats taken at 0 expire
+    assert dict(d.seats_by_address) == {"a": 1}
+    d.sweep(15.5)  # the private room is empty: disposed (room_idle 0)
+    assert len(d.rooms) == 1
+    d.sweep(16.0)
+    assert not d.seats_by_address and d.reserved == 0
 
 
 def test_room_size_comes_from_the_flag_else_the_map_else_the_server_cap() -> None:

@@ -18,11 +18,13 @@ from gameserver import codec
 from gameserver.messages import Error, Hello, Input, Snapshot, Welcome
 
 
-def request(server: ServerProcess, method: str, path: str, body: bytes | None = None, **headers: str) -> Any:
-    """(status, headers, decoded JSON body) of one HTTP request."""
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+def request(
+    server: ServerProcess, method: str, path: str, body: bytes | None = None, source: str = "127.0.0.1"
+) -> Any:
+    """(status, headers, decoded JSON body) of one HTTP request from the `source` address."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10, source_address=(source, 0))
     try:
-        conn.request(method, path, body=body, headers=headers)
+        conn.request(method, path, body=body)
         r = conn.getresponse()
         data = r.read()
         assert r.getheader("Content-Type") == "application/json", (r.status, data)
@@ -192,7 +194,9 @@ def test_players_of_one_room_never_see_another_rooms_entities() -> None:
 
 
 def test_hundreds_of_concurrent_quick_plays_fill_rooms_exactly_and_open_no_needless_room() -> None:
-    with ServerProcess("--room-size", "8", "--max-players", "1000", map_name="yard") as s:
+    with ServerProcess(
+        "--room-size", "8", "--max-players", "1000", "--seats-per-address", "1000", map_name="yard"
+    ) as s:
         with ThreadPoolExecutor(max_workers=100) as pool:
             answers = list(pool.map(lambda _: post(s, "/matchmake/quick", {}), range(300)))
         assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200][:3]
@@ -206,7 +210,7 @@ def test_hundreds_of_concurrent_quick_plays_fill_rooms_exactly_and_open_no_needl
 def test_hundreds_of_concurrent_joins_never_overfill_a_room() -> None:
     """200 WebSocket HELLOs naming one room of 10 at once, while 100 HTTP joins ask for seats in
     it: exactly 10 get in (players and seats), every other one is refused room_full."""
-    with ServerProcess("--room-size", "10", "--max-players", "1000") as s:
+    with ServerProcess("--room-size", "10", "--max-players", "1000", "--seats-per-address", "1000") as s:
         _, created = post(s, "/matchmake/create", {})  # the creator's seat is one of the 10
         room = created["room"]
 
@@ -236,6 +240,30 @@ def test_hundreds_of_concurrent_joins_never_overfill_a_room() -> None:
         assert counts["in"] + counts["seat"] == 9, counts  # 10 places, the creator holds one
         assert counts["room_full"] == 300 - 9, counts
         assert s.health()["players"] <= 10
+
+
+def test_one_address_cannot_hold_every_seat() -> None:
+    """Seats waiting for their HELLO are bounded per address: one address asking for seats
+    over and over is refused (429) at --seats-per-address, and the seats it holds keep no one
+    else out; a HELLO frees its seat's place in the count."""
+    with ServerProcess("--seats-per-address", "4", "--max-players", "8", map_name="yard") as s:
+        for _ in range(4):
+            status, _, seat = request(s, "POST", "/matchmake/quick", b"{}", source="127.0.0.2")
+            assert status == 200
+        status, headers, answer = request(
+            s, "POST", "/matchmake/join", json.dumps({"room": seat["room"]}).encode(), source="127.0.0.2"
+        )
+        assert (status, answer["error"]) == (429, "rate_limited") and int(headers["Retry-After"]) >= 1
+        assert request(s, "POST", "/matchmake/create", b"{}", source="127.0.0.2")[0] == 429
+        # another address still gets seats, and players still join
+        status, _, other = request(s, "POST", "/matchmake/quick", b"{}", source="127.0.0.3")
+        assert status == 200
+        welcome, refused = asyncio.run(hello(s.ws_url, Hello(1, "x", None, other["room"], other["seat"])))
+        assert refused is None and isinstance(welcome, Welcome)
+        # the flooding address used one of its seats: it may ask for one more
+        welcome, _ = asyncio.run(hello(s.ws_url, Hello(1, "y", None, None, seat["seat"])))
+        assert isinstance(welcome, Welcome)
+        assert request(s, "POST", "/matchmake/quick", b"{}", source="127.0.0.2")[0] == 200
 
 
 @pytest.mark.parametrize("hello_first", [True, False])
