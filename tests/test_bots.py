@@ -15,12 +15,13 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from server_process import ServerProcess
+from server_process import ServerProcess, wait_for
 
 from benchmarks import soak
 from client_demo import bench, pair
-from client_demo.bots import run_bots, wire
-from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, percentile
+from client_demo.bots import rooms, run_bots, wire
+from client_demo.bots.cli import parse_behaviours
+from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, merge, percentile
 from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.messages import Change, Pong, Snapshot, Spawn, Welcome
@@ -379,3 +380,198 @@ def test_percentiles() -> None:
     hist[3] = 99
     hist[9] = 1
     assert hist_percentile(hist, 99) == pytest.approx(4 * 0.00025)
+
+
+# --- rooms ------------------------------------------------------------------------------------
+
+
+def held_names(bot: dict) -> dict[str, set[str]]:
+    """Room -> the names of the run's bots whose entity this bot was sent there."""
+    return {
+        room: {rooms.bot_name(i) for i in rooms.held_indices(bits)} for room, bits in bot["held_bots"].items()
+    }
+
+
+def test_quick_play_spreads_bots_over_rooms_and_each_sees_only_its_own() -> None:
+    # Counting, tracking (fight) and verifying bots: each reads the names of its spawns its own way.
+    with ServerProcess("--tick", "30", "--room-size", "4") as server:
+        rep = run_bots(
+            server.ws_url,
+            12,
+            duration=1.5,
+            behaviour="wander,fight,idle",
+            verify=2,
+            warmup=0.5,
+            join_timeout=10,
+        )
+        health = server.health()
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["isolation_violations"] == 0 and rep["connected"] == 12
+    summary = rep["rooms"]
+    assert summary["count"] == 3 == health["rooms"]
+    assert summary["bots_per_room"] == {"min": 4, "median": 4, "max": 4}
+    assert summary["foreign_names"] == 0
+    for room, r in summary["rooms"].items():
+        assert len(r["bots"]) == 4 and r["snapshots"] > 4 * 15 * 1.5 / 2
+        assert r["snapshots_per_bot_s"] > 15
+        for b in rep["per_bot"]:
+            if b["name"] in r["bots"]:
+                assert b["rooms"] == [room] and b["room"] == room
+                # exactly the four of its room, itself included
+                assert held_names(b) == {room: set(r["bots"])}, b["name"]
+                assert b["room_snapshots"][room] > 15
+
+
+def test_bots_sent_to_rooms_made_over_http_and_hosts_that_churn_rooms() -> None:
+    # --rooms 2: two rooms created first, bots dealt out to them with seats; hosts make a
+    # private room of their own for each connection; a churn bot comes back to its room with a
+    # new seat. The empty world's room holds everyone: only the rooms keep them apart.
+    with ServerProcess("--tick", "30", "--room-idle", "0.3", "--creates-per-minute", "1000") as server:
+        rep = run_bots(
+            server.ws_url,
+            9,
+            duration=2.0,
+            behaviour="wander*6,host,churn,host",
+            verify=1,
+            join_timeout=10,
+            churn_stay=(0.3, 0.5),
+            rooms=2,
+        )
+        disposed = wait_for(lambda: server.health()["rooms_disposed"] or None, 5, "a host's room disposed")
+        health = server.health()
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["isolation_violations"] == 0
+    by_name = {b["name"]: b for b in rep["per_bot"]}
+    created = [by_name[f"bot{i}"]["rooms"][0] for i in range(2)]
+    assert len(set(created)) == 2
+    for i in (0, 1, 2, 3, 4, 5, 7):  # dealt out in turn; the churn bot (7) always to its own
+        b = by_name[f"bot{i}"]
+        assert set(b["rooms"]) == {created[i % 2]}
+        assert set(held_names(b)) <= {created[i % 2]}
+    assert len(by_name["bot7"]["rooms"]) >= 2  # it came back, with a seat each time
+    hosted = by_name["bot6"]["rooms"] + by_name["bot8"]["rooms"]
+    assert len(hosted) >= 4 and len(set(hosted)) == len(hosted)  # a new room every time
+    assert not set(hosted) & set(created)
+    for room in hosted:  # alone in its room
+        assert held_names(by_name["bot6"]).get(room, {"bot6"}) <= {"bot6"}
+        assert held_names(by_name["bot8"]).get(room, {"bot8"}) <= {"bot8"}
+    assert health["rooms_created"] >= 2 + len(hosted) and disposed >= 1
+    assert rep["rooms"]["count"] == 2 + len(hosted)
+
+
+def test_a_bot_sent_an_entity_of_another_room_fails_the_verification() -> None:
+    # Two bots in two rooms (as their welcomes said); bot0 is then sent a spawn named bot1.
+    r = Runner("ws://127.0.0.1:1/ws", 2, "wander", verify=0)
+    bot, other = r.bots
+    server, bot.sock = socket.socketpair()
+    try:
+        bot.fd, bot.state = bot.sock.fileno(), "playing"
+        bot.room, bot.rooms = "r-aaaaaaaaaaaa", ["r-aaaaaaaaaaaa"]
+        other.room, other.rooms = "r-bbbbbbbbbbbb", ["r-bbbbbbbbbbbb"]
+        spawns = (
+            Spawn(1, 1, "bot0", 0, 0, 0, 100),
+            Spawn(2, 1, "bot1", 8, 8, 0, 100),
+            Spawn(3, 1, "Ann", 0, 0, 0, 1),
+        )
+        server.sendall(_server_frame(codec.encode_server(Snapshot(5, None, 1, spawns=spawns))))
+        bot.on_readable()
+        server.sendall(_server_frame(codec.encode_server(Snapshot(6, 5, 2, changes=(Change(2, dqx=1),)))))
+        bot.on_readable()
+        assert bot.ack_tick == 6 and not bot.errors
+        assert held_names(bot.report(1.0)) == {"r-aaaaaaaaaaaa": {"bot0", "bot1"}}
+        rep = merge([r.report()])
+    finally:
+        server.close()
+        bot.sock.close()
+        r.epoll.close()
+    assert rep["isolation_violations"] == 1
+    assert rep["errors"] == 1 and rep["errors_by_kind"] == {"isolation": 1}
+    assert rep["error_samples"] == [
+        "bot0: isolation: in room r-aaaaaaaaaaaa it was sent bot1, of room(s) ['r-bbbbbbbbbbbb']"
+    ]
+    assert rep["rooms"]["rooms"]["r-aaaaaaaaaaaa"]["foreign_names"] == 1  # Ann: no bot, only counted
+
+
+def test_room_summary_and_isolation_from_bot_reports() -> None:
+    def bot(index: int, joined: list[str], held: dict[str, list[int]], snaps: dict[str, int]) -> dict:
+        bits = {room: format(sum(1 << i for i in idx), "x") for room, idx in held.items()}
+        return {
+            "name": rooms.bot_name(index),
+            "index": index,
+            "rooms": joined,
+            "held_bots": bits,
+            "room_snapshots": snaps,
+            "foreign_names": {},
+        }
+
+    bots = [
+        bot(0, ["a"], {"a": [0, 1]}, {"a": 60}),
+        bot(1, ["a"], {"a": [0, 1]}, {"a": 60}),
+        bot(2, ["b"], {"b": [2, 3]}, {"b": 58}),
+        # a churning bot: in b, then in c, then in b again; it held bot2 in both, bot0 in c
+        bot(3, ["b", "c", "b"], {"b": [2, 3], "c": [0, 2, 3]}, {"b": 40, "c": 10}),
+    ]
+    assert rooms.room_members(bots) == {"a": 0b11, "b": 0b1100, "c": 0b1000}
+    violations = rooms.isolation_violations(bots)
+    assert violations == [
+        {"bot": "bot3", "room": "c", "held": "bot0", "held_rooms": ["a"]},
+        {"bot": "bot3", "room": "c", "held": "bot2", "held_rooms": ["b"]},
+    ]
+    summary = rooms.room_summary(bots, window=2.0)
+    assert summary["count"] == 3
+    assert summary["rooms"]["a"] == {
+        "bots": ["bot0", "bot1"],
+        "snapshots": 120,
+        "foreign_names": 0,
+        "snapshots_per_bot_s": 30.0,
+    }
+    assert summary["rooms"]["b"]["bots"] == ["bot2", "bot3"] and summary["rooms"]["b"]["snapshots"] == 98
+    assert summary["bots_per_room"] == {"min": 1, "median": 2, "max": 2}
+    assert summary["snapshots_per_bot_s"] == {"min": 5.0, "median": 24.5}
+    assert rooms.held_indices("d") == [0, 2, 3]
+
+
+def test_matchmaking_answers_are_read_whole_however_they_arrive() -> None:
+    request = rooms.matchmake_request("127.0.0.1", 8000, "join", {"room": "r-0123456789ab"})
+    head, _, body = request.partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /matchmake/join HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n")
+    assert json.loads(body) == {"room": "r-0123456789ab"} and f"Content-Length: {len(body)}".encode() in head
+    answer = b'{"room": "r-1", "seat": "s"}'
+    whole = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer)
+        + answer
+    )
+    for cut in range(len(whole)):  # every split into two reads
+        assert rooms.parse_http_response(whole[:cut], eof=False) is None
+    assert rooms.parse_http_response(whole, eof=False) == (200, {"room": "r-1", "seat": "s"})
+    no_length = b"HTTP/1.1 409 Conflict\r\n\r\n" + b'{"error": "room_full"}'
+    assert rooms.parse_http_response(no_length, eof=False) is None  # the end is the close
+    assert rooms.parse_http_response(no_length, eof=True) == (409, {"error": "room_full"})
+    for bad in (whole[:-3], b"SSH-2.0\r\n\r\n{}", b"HTTP/1.1 200 OK\r\n\r\n[1]", b"HTTP/1.1 200 OK"):
+        with pytest.raises(ValueError):
+            rooms.parse_http_response(bad, eof=True)
+
+
+def test_behaviours_are_dealt_from_a_list_with_counts() -> None:
+    assert parse_behaviours("wander") == ["wander"]
+    assert parse_behaviours("wander*3, host ,idle*1") == ["wander"] * 3 + ["host", "idle"]
+    for bad in ("walk", "wander*0", "wander*x", "", " , "):
+        with pytest.raises(ValueError):
+            parse_behaviours(bad)
+
+
+@pytest.mark.parametrize("baseline", [None, 0, 200, 70000])
+@pytest.mark.parametrize("last_seq", [None, 3, 2**32 - 1])
+def test_the_spawns_of_a_snapshot_are_found_without_decoding_the_rest(
+    baseline: int | None, last_seq: int | None
+) -> None:
+    changes = tuple(Change(i, dqx=1) for i in range(1, 40))
+    for spawns in ((), (Spawn(7, 1, "bot7", 1, 2, 3, 100), Spawn(9, 1, "Zoë", 0, 0, 0, 1))):
+        data = codec.encode_server(Snapshot(70001, baseline, last_seq, spawns, changes, ()))
+        framed = b"xx" + data  # where it lies in a larger buffer
+        at = wire.spawns_offset(framed, 2)
+        assert at > 2 and framed[at] == (0x92 if spawns else 0x90)
+        assert wire.spawn_names(framed, at, len(framed)) == [s.name for s in spawns]
+    assert wire.spawns_offset(msgpack.packb([11, 5, "x", None, [], [], [], []]), 0) == -1
+    with pytest.raises(ValueError):
+        wire.spawn_names(msgpack.packb([[1, 2]]), 1, 6)

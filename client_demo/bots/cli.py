@@ -6,6 +6,12 @@ the same window (CLOCK_MONOTONIC is system-wide) in every process; then every bo
 closing handshake and the reports are merged. Everything stops by itself: joining is bounded by
 `--join-timeout` and closing by a few seconds.
 
+Rooms: by default every bot joins by quick play, so a server run with `--room-size` spreads
+them over rooms by itself. `--rooms K` first creates K rooms over HTTP (POST /matchmake/create;
+the server's `--creates-per-minute` must allow K) and deals the bots out to them in turn, each
+joining with a seat. The report gives per-room figures, and a bot that was sent an entity of a
+room it is not in counts an "isolation" error.
+
 With --json the last line of stdout is the merged report; before it, a line
 `#window START END` (monotonic seconds) tells a benchmark when the window runs.
 """
@@ -19,10 +25,13 @@ import multiprocessing.connection
 import resource
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from client_demo.bots.runner import BEHAVIOURS, Runner, merge
+from client_demo.bots.runner import BEHAVIOURS, CHURNING, Runner, merge
 
 WindowCallback = Callable[[float, float], None]
 
@@ -38,6 +47,50 @@ def _behaviour_of(behaviours: list[str], index: int) -> str:
     return behaviours[index % len(behaviours)]
 
 
+def parse_behaviours(text: str) -> list[str]:
+    """The list of behaviours dealt out in turn: names separated by commas, `NAME*K` for K of
+    them in a row (so "wander*400,host*20" is 400 wanderers, then 20 hosts, for 420 bots).
+    Raises ValueError for an unknown name or a bad count."""
+    out: list[str] = []
+    for item in text.split(","):
+        name, star, count = item.strip().partition("*")
+        if not name and not star:
+            continue
+        if name not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {name!r}; choose from {', '.join(BEHAVIOURS)}")
+        k = 1
+        if star:
+            if not count.strip().isdigit() or int(count) < 1:
+                raise ValueError(f"bad count in {item.strip()!r}: NAME*K with K >= 1")
+            k = int(count)
+        out += [name] * k
+    if not out:
+        raise ValueError("no behaviour given")
+    return out
+
+
+def create_rooms(url: str, count: int, timeout: float = 10.0) -> list[tuple[str, str]]:
+    """(room id, seat) of `count` new public rooms, created over HTTP on the server of the
+    WebSocket `url`. Raises ValueError with the server's answer when it refuses one."""
+    u = urlsplit(url)
+    endpoint = f"http://{u.hostname}:{u.port or 80}/matchmake/create"
+    out: list[tuple[str, str]] = []
+    for _ in range(count):
+        what = f"creating room {len(out) + 1} of {count}"
+        request = urllib.request.Request(
+            endpoint, data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                body = json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            raise ValueError(f"{what}: HTTP {exc.code} {exc.read()!r}") from None
+        except urllib.error.URLError as exc:
+            raise ValueError(f"{what}: {exc.reason}") from None
+        out.append((body["room"], body["seat"]))
+    return out
+
+
 def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
     r = Runner(
         opts["url"],
@@ -49,10 +102,15 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
         seed=opts["seed"],
     )
     r.churn_stay = opts["churn_stay"]
+    created = opts["rooms"]
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
         # Decided again here: the runner built every bot with the first behaviour of the list.
         b.verify = b.index - first < opts["verify"]
+        if created:
+            b.target_room = created[b.index % len(created)][0]
+            if b.index < len(created):  # the first bot of each room takes the seat of its creation
+                b.seat = created[b.index][1]
     return r
 
 
@@ -102,12 +160,15 @@ def run_bots(
     seed: int = 1,
     on_window: WindowCallback | None = None,
     churn_stay: tuple[float, float] = (1.0, 3.0),
+    rooms: int = 0,
 ) -> dict[str, Any]:
-    """Run the bots and return the merged report (see runner.merge)."""
-    behaviours = [b.strip() for b in behaviour.split(",") if b.strip()]
-    for b in behaviours:
-        if b not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {b!r}; choose from {', '.join(BEHAVIOURS)}")
+    """Run the bots and return the merged report (see runner.merge). `rooms` > 0: create that
+    many rooms first and deal the bots out to them; 0: every bot joins by quick play."""
+    behaviours = parse_behaviours(behaviour)
+    # Created before any bot connects (and before the processes start), so that every bot knows
+    # its room; a creation's seat is held for the server's --seat-ttl, and the first bots of
+    # the run, who connect first, use them.
+    created = create_rooms(url, rooms) if rooms > 0 else []
     opts = dict(
         url=url,
         count=count,
@@ -118,6 +179,7 @@ def run_bots(
         join_timeout=join_timeout,
         seed=seed,
         churn_stay=churn_stay,
+        rooms=created,
     )
     raise_open_file_limit(count + 256)
     procs = max(1, min(procs, count))
@@ -180,7 +242,7 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         lines.append(
             f"{'bot':>8} {'behaviour':>9} {'conn':>4} {'snap/s':>7} {'rtt p50':>8} {'rtt p99':>8} "
             f"{'in B/s':>9} {'out B/s':>8} {'held':>5} {'shots':>5} {'hits':>5} {'K':>3} {'D':>3} "
-            f"{'errors':>6}  close codes"
+            f"{'errors':>6}  {'room':<15} close codes"
         )
         for b in rep["per_bot"]:
             lines.append(
@@ -188,7 +250,7 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
                 f"{b['connects']:>4} {f(b['snapshots_per_s']):>7} {f(b['rtt_ms_p50'], '.2f'):>8} "
                 f"{f(b['rtt_ms_p99'], '.2f'):>8} {b['bytes_in_per_s']:>9.0f} {b['bytes_out_per_s']:>8.0f} "
                 f"{f(b['held_mean']):>5} {b['shots']:>5} {b['hits']:>5} {b['kills']:>3} {b['deaths']:>3} "
-                f"{sum(b['errors'].values()):>6}  {b['close_codes'] or ''}"
+                f"{sum(b['errors'].values()):>6}  {b['room'] or '-':<15} {b['close_codes'] or ''}"
             )
         lines.append("(* = decodes every message and verifies its mirror)")
     w = rep["window_s"]
@@ -223,8 +285,35 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
             f"whole run: {fight['total_shots']} shots, {fight['total_hits']} hits, "
             f"{fight['total_kills']} kills, {fight['total_deaths']} deaths"
         )
+    lines += room_lines(rep, per_room=per_bot)
     lines += [f"  {s}" for s in rep["error_samples"][:10]]
     return "\n".join(lines)
+
+
+def room_lines(rep: dict[str, Any], per_room: bool) -> list[str]:
+    """The rooms' part of the summary: their spread, isolation, and with `per_room` (or up to 20
+    rooms) a line per room."""
+    summary = rep["rooms"]
+    size, rate = summary["bots_per_room"], summary["snapshots_per_bot_s"]
+
+    def f(v: Any, spec: str = ".2f") -> str:
+        return "-" if v is None else format(v, spec)
+
+    lines = [
+        f"rooms: {summary['count']}, bots per room min {f(size['min'], 'd')} median {f(size['median'], 'g')} "
+        f"max {f(size['max'], 'd')}; snapshots/s per bot in a room: min {f(rate['min'])} median "
+        f"{f(rate['median'])}; isolation: {rep['isolation_violations']} entities of another room "
+        f"sent to a bot; {summary['foreign_names']} spawns named after no bot of the run"
+    ]
+    if per_room or summary["count"] <= 20:
+        for room, r in sorted(summary["rooms"].items()):
+            bots = r["bots"]
+            names = ", ".join(bots[:8]) + (f" and {len(bots) - 8} more" if len(bots) > 8 else "")
+            lines.append(
+                f"  room {room}: {len(bots)} bots, {r['snapshots']} snapshots "
+                f"({f(r['snapshots_per_bot_s'])}/s per bot): {names}"
+            )
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,7 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--behaviour",
         default="wander",
-        help="wander|chase|idle|churn|fight, or a comma list dealt out in turn (default %(default)s)",
+        help="wander|chase|idle|churn|fight|host, or a comma list dealt out in turn, NAME*K for K in "
+        "a row (default %(default)s); host: creates a private room over HTTP before each "
+        "connection, joins it, leaves after --churn-stay and does it again (room churn)",
+    )
+    p.add_argument(
+        "--rooms",
+        type=int,
+        default=0,
+        help="create K rooms over HTTP first and deal the bots out to them in turn, each with a "
+        "seat (the server's --creates-per-minute must allow K); 0: quick play, which a server "
+        "run with --room-size spreads over rooms by itself (default %(default)s)",
+    )
+    p.add_argument(
+        "--churn-stay",
+        default="1,3",
+        help="seconds a churn or host bot stays before it leaves, MIN,MAX (default %(default)s)",
     )
     p.add_argument("--procs", type=int, default=1, help="processes to spread the bots over")
     p.add_argument("--verify", type=int, default=1, help="bots that decode and mirror every delta")
@@ -249,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    try:
+        low, high = (float(x) for x in a.churn_stay.split(","))
+    except ValueError:
+        print(f"error: --churn-stay takes MIN,MAX in seconds, not {a.churn_stay!r}", file=sys.stderr)
+        return 2
 
     def announce(start: float, end: float) -> None:
         if a.json:
@@ -266,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             join_timeout=a.join_timeout,
             seed=a.seed,
             on_window=announce,
+            churn_stay=(low, high),
+            rooms=a.rooms,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -274,4 +385,5 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rep))
     else:
         print(format_summary(rep, a.per_bot or a.count <= 20))
-    return 1 if rep["errors"] or rep["connected"] < rep["bots"] and "churn" not in a.behaviour else 0
+    churning = any(b in a.behaviour for b in CHURNING)  # such bots may be between connections
+    return 1 if rep["errors"] or rep["connected"] < rep["bots"] and not churning else 0

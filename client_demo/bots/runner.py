@@ -12,11 +12,19 @@ is how much of each snapshot a bot reads:
   counts bytes and arrival times, so a bot costs less CPU than the player it plays.
 
 Behaviours: wander (a new heading about every 1.5 s), chase (toward the nearest entity held),
-idle (stands still, only acknowledges), churn (wanders, leaves and comes back), fight (toward the
-nearest living enemy it holds, strafing, aiming at it and holding FIRE within the weapon's range,
-with render_tick = newest snapshot tick - the interpolation delay for lag compensation; wanders
-when it holds no living enemy; a dead fighter sends idle inputs until it respawns). A fighter
-counts its shots and hits from the snapshots' shots, and its kills and deaths from SCOREBOARD.
+idle (stands still, only acknowledges), churn (wanders, leaves and comes back), host (a churn bot
+that creates a private room of its own over HTTP before each connection and joins it with the
+seat: room churn), fight (toward the nearest living enemy it holds, strafing, aiming at it and
+holding FIRE within the weapon's range, with render_tick = newest snapshot tick - the
+interpolation delay for lag compensation; wanders when it holds no living enemy; a dead fighter
+sends idle inputs until it respawns). A fighter counts its shots and hits from the snapshots'
+shots, and its kills and deaths from SCOREBOARD.
+
+Rooms: a bot joins by quick play (HELLO with no room), or, sent to a room (Bot.target_room, from
+--rooms), with a seat it reserves over HTTP (POST /matchmake/join) before each connection, unless
+it holds one already (the seat of the room's creation). The seat's request is a plain HTTP
+exchange on its own non-blocking socket in the same loop. Each bot records the room of every
+WELCOME and the names of every entity it is sent, per room, for the isolation check (rooms.py).
 
 Measurement: counters run all the time, but what is reported covers one window (set by
 Runner.start_window / end_window); arrival intervals and round trips are recorded only inside it.
@@ -44,9 +52,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from client_demo.bots import wire
+from client_demo.bots import rooms, wire
 from client_demo.bots.tracker import Tracker
-from client_demo.bots.wire import OP_BINARY, snapshot_tick
+from client_demo.bots.wire import OP_BINARY, snapshot_tick, spawns_offset
 from gameserver import codec
 from gameserver.codec import ProtocolError
 from gameserver.combat import FIRE
@@ -65,7 +73,10 @@ from gameserver.messages import (
 )
 from gameserver.replication import DesyncError, Mirror
 
-BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight")
+BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host")
+CHURNING = ("churn", "host")  # behaviours that leave and come back
+CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connecting
+EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
 MIRRORED = ("chase", "fight")  # behaviours that need positions, so decode and verify everything
 INTERP_DELAY = 0.1  # seconds a client draws the others behind the newest snapshot
 STRAFE = 0.35  # share of a fighter's move that goes sideways
@@ -204,12 +215,22 @@ class Bot:
         "close_codes",
         "joined_once",
         "connected_at_end",
+        "room",
+        "rooms",
+        "target_room",
+        "seat",
+        "hello_room",
+        "seat_request",
+        "held",
+        "foreign_names",
+        "room_snapshots",
+        "room_mark",
     )
 
     def __init__(self, runner: Runner, index: int, behaviour: str, verify: bool, rng: random.Random) -> None:
         self.runner = runner
         self.index = index
-        self.name = f"bot{index}"
+        self.name = rooms.bot_name(index)
         self.behaviour = behaviour
         self.verify = verify
         self.stamped = verify or index % STAMPED_EVERY == 0  # reads carry kernel timestamps
@@ -253,25 +274,45 @@ class Bot:
         self.stats = Stats()
         self.joined_once = False
         self.connected_at_end = False
+        # rooms
+        self.room: str | None = None  # of the newest WELCOME
+        self.rooms: list[str] = []  # of every WELCOME, in order
+        self.target_room: str | None = None  # the room this bot is sent to (--rooms); None: quick play
+        self.seat: str | None = None  # a seat reserved and not yet used
+        self.hello_room: str | None = None  # the room the next HELLO names
+        self.seat_request = b""  # the HTTP request of the seat being reserved
+        self.held: dict[str, int] = {}  # room -> bit set of the run's bots whose entity it was sent
+        self.foreign_names: dict[str, int] = {}  # room -> spawns whose name is no bot of the run
+        self.room_snapshots: dict[str, int] = {}  # room -> snapshots received there in the window
+        self.room_mark = 0  # stats.snapshots when this connection's room began to count
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def connect(self) -> None:
+        """Start the next connection: a seat first when this bot needs one (a host creates a room
+        each time; a bot sent to a room reserves a seat in it), then the WebSocket."""
         r = self.runner
-        self.state = "connecting"
         self.generation += 1
         self.rbuf = b""
-        self.mirror = Mirror() if self.verify else Tracker() if self.behaviour in MIRRORED else None
-        self.entity_id = None
-        self.ack_tick = None
-        self.we_closed = False
-        self.last_snap_at = 0.0
-        self.last_snap_kernel = 0.0
-        self.leave_at = math.inf
+        self.hello_room = self.target_room
+        if self.behaviour == "host":
+            request = rooms.matchmake_request(r.host, r.port, "create", {"private": True})
+        elif self.target_room is not None and self.seat is None:
+            request = rooms.matchmake_request(r.host, r.port, "join", {"room": self.target_room})
+        else:
+            self.open_websocket()
+            return
+        self.state = "seating"
+        self.seat_request = request
+        self.open_socket()
+
+    def open_socket(self) -> None:
+        """A non-blocking connection to the server, watched until it is writable."""
+        r = self.runner
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.stamped:
+        if self.stamped and self.state == "connecting":
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         err = s.connect_ex((r.host, r.port))
         if err not in (0, errno.EINPROGRESS):
@@ -279,8 +320,20 @@ class Bot:
             self.fail("connect", f"connect: {errno.errorcode.get(err, err)}")
             return
         self.sock, self.fd = s, s.fileno()
-        self.ws_request, self.accept = wire.handshake_request(r.host, r.port, r.path)
         r.watch(self, select.EPOLLOUT)
+
+    def open_websocket(self) -> None:
+        r = self.runner
+        self.state = "connecting"
+        self.mirror = Mirror() if self.verify else Tracker() if self.behaviour in MIRRORED else None
+        self.entity_id = None
+        self.ack_tick = None
+        self.we_closed = False
+        self.last_snap_at = 0.0
+        self.last_snap_kernel = 0.0
+        self.leave_at = math.inf
+        self.ws_request, self.accept = wire.handshake_request(r.host, r.port, r.path)
+        self.open_socket()
 
     def fail(self, kind: str, detail: str) -> None:
         self.count_error(kind, detail)
@@ -292,31 +345,46 @@ class Bot:
             self.error_samples.append(f"{kind}: {detail}")
 
     def drop(self) -> None:
-        """Close the socket; churn bots come back after a pause, the others stay out."""
+        """Close the socket; churn and host bots come back after a pause, the others stay out."""
         r = self.runner
-        if self.sock is not None:
-            r.unwatch(self)
-            self.sock.close()
-            self.sock, self.fd = None, -1
-        if self.state in ("connecting", "handshake"):
+        self.close_socket()
+        if self.state in CONNECTING:
             r.connecting -= 1
         elif self.state in ("playing", "closing"):
             r.playing -= 1
+            if r.measuring:
+                self.count_room_snapshots()
         self.state = "done"
-        if self.behaviour == "churn" and not r.stopping:
+        if self.behaviour in CHURNING and not r.stopping:
             r.schedule(time.monotonic() + self.rng.uniform(0.2, 0.6), self, "reconnect")
+
+    def close_socket(self) -> None:
+        if self.sock is not None:
+            self.runner.unwatch(self)
+            self.sock.close()
+            self.sock, self.fd = None, -1
+
+    def count_room_snapshots(self) -> None:
+        """The window's snapshots since the mark go to the room this bot is in."""
+        if self.room is not None:
+            got = self.stats.snapshots - self.room_mark
+            self.room_snapshots[self.room] = self.room_snapshots.get(self.room, 0) + got
+        self.room_mark = self.stats.snapshots
 
     # --- I/O events --------------------------------------------------------------------
 
     def on_writable(self) -> None:
         assert self.sock is not None
-        if self.state == "connecting":
+        if self.state in ("connecting", "seating"):
             err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
                 self.fail("connect", f"connect: {errno.errorcode.get(err, err)}")
                 return
-            self.state = "handshake"
-            self.sock.send(self.ws_request)  # a few hundred bytes into an empty buffer
+            if self.state == "connecting":
+                self.state = "handshake"
+                self.sock.send(self.ws_request)  # a few hundred bytes into an empty buffer
+            else:
+                self.sock.send(self.seat_request)  # likewise
             self.runner.watch(self, select.EPOLLIN, modify=True)
 
     def on_readable(self) -> None:
@@ -334,6 +402,9 @@ class Bot:
             return
         except OSError as exc:
             self.fail("socket", repr(exc))
+            return
+        if self.state == "seating":  # the answer to the seat's request, not a WebSocket
+            self.on_seat_answer(r.rview[:n].tobytes())
             return
         if not n:
             self.on_eof()
@@ -363,6 +434,8 @@ class Bot:
                     mirror = self.mirror  # never a Mirror here (see above)
                     if isinstance(mirror, Tracker):
                         self.track(mirror, rb, start, n)
+                    else:
+                        self.look_for_spawns(rb, start, n)
                     return
         buf: bytes | bytearray
         if self.state == "handshake":
@@ -379,7 +452,9 @@ class Bot:
             self.runner.connecting -= 1
             self.state = "hello"
             self.connects += 1
-            self.send(codec.encode_client(Hello(codec.PROTOCOL_VERSION, self.name)))
+            hello = Hello(codec.PROTOCOL_VERSION, self.name, None, self.hello_room, self.seat)
+            self.seat = None  # a seat is used once
+            self.send(codec.encode_client(hello))
             buf = head[end + 4 :]
             size = len(buf)
         elif self.rbuf:
@@ -417,6 +492,8 @@ class Bot:
                 self.on_snapshot(tick, now, arrival)
                 if isinstance(mirror, Tracker):
                     self.track(mirror, buf, start, end)
+                else:
+                    self.look_for_spawns(buf, start, end)
                 return
             if mirror is None and buf[start + 1] == MsgType.SCOREBOARD:
                 return  # only mirroring bots decode what they do not need
@@ -437,6 +514,8 @@ class Bot:
             except DesyncError as exc:
                 self.count_error("desync", str(exc))
                 return
+            if msg.spawns:
+                self.hold([s.name for s in msg.spawns])
             flat_shots = [x for shot in msg.shots for x in (shot.shooter, shot.hit or 0)]
             moving = sum(1 for c in msg.changes if c.dqx is not None or c.dqy is not None)
             self.on_mirrored(flat_shots, end - start, msg.baseline is not None, moving)
@@ -447,9 +526,12 @@ class Bot:
             self.joined_once = True
             self.entity_id = msg.entity_id
             self.state = "playing"
+            self.room = msg.room
+            self.rooms.append(msg.room)
+            self.room_mark = self.stats.snapshots
             self.runner.playing += 1
             self.runner.on_joined(self, msg)
-            if self.behaviour == "churn":
+            if self.behaviour in CHURNING:
                 self.leave_at = now + self.rng.uniform(*self.runner.churn_stay)
         elif isinstance(msg, Pong):
             if self.runner.measuring:
@@ -477,7 +559,56 @@ class Bot:
         except ValueError as exc:
             self.count_error("protocol", str(exc))
             return
+        if v[4]:
+            self.hold([str(s[2]) for s in v[4]])  # codec.spawn_record(): id, kind, name, ...
         self.on_mirrored(v[7], end - start, v[2] is not None, moving)
+
+    def look_for_spawns(self, buf: bytes | bytearray, start: int, end: int) -> None:
+        """The names of a counting bot's spawns, when the snapshot has any."""
+        at = spawns_offset(buf, start)
+        if at < 0:
+            self.count_error("protocol", "a snapshot head that is not ints and nils")
+        elif buf[at] != EMPTY_ARRAY:
+            try:
+                self.hold(wire.spawn_names(buf, at, end))
+            except ValueError as exc:
+                self.count_error("protocol", str(exc))
+
+    def hold(self, names: list[str]) -> None:
+        """This bot was sent the entities of these names in its current room."""
+        room = self.room
+        if room is None:  # a snapshot before the welcome: the codec's checks count that
+            return
+        index_of = self.runner.index_of
+        bits = self.held.get(room, 0)
+        for name in names:
+            i = index_of.get(name)
+            if i is None:
+                self.foreign_names[room] = self.foreign_names.get(room, 0) + 1
+            else:
+                bits |= 1 << i
+        self.held[room] = bits
+
+    def on_seat_answer(self, data: bytes) -> None:
+        """More of the answer to the seat's request (`data` empty: the server closed). A seat:
+        this connection ends and the WebSocket starts; an error answer is a counted error."""
+        self.rbuf += data
+        try:
+            answer = rooms.parse_http_response(self.rbuf, eof=not data)
+        except ValueError as exc:
+            self.fail("matchmaking", str(exc))
+            return
+        if answer is None:
+            return
+        status, body = answer
+        self.rbuf = b""
+        self.close_socket()
+        seat, room = body.get("seat"), body.get("room")
+        if status != 200 or not isinstance(seat, str) or not isinstance(room, str):
+            self.fail("matchmaking", f"{status} {body.get('error')}: {body.get('message')}")
+            return
+        self.seat, self.hello_room = seat, room
+        self.open_websocket()
 
     def on_mirrored(self, shots_flat: list[int], size: int, delta: bool, moving: int) -> None:
         """Counts after a snapshot was applied to the mirror: the shots (shooter, hit or 0 for a
@@ -698,6 +829,13 @@ class Bot:
             "errors": dict(self.errors),
             "error_samples": list(self.error_samples),
             "close_codes": dict(self.close_codes),
+            "index": self.index,
+            "room": self.room,
+            "rooms": list(self.rooms),
+            "room_snapshots": dict(self.room_snapshots),
+            # bit sets as hexadecimal: at N=1200 in one room, 300 characters a bot
+            "held_bots": {room: format(bits, "x") for room, bits in self.held.items()},
+            "foreign_names": dict(self.foreign_names),
         }
 
 
@@ -748,6 +886,8 @@ class Runner:
             rng = random.Random(seed * 1_000_003 + i)
             self.bots.append(Bot(self, i, b, verify=i - first < verify, rng=rng))
         self.by_index = {b.index: b for b in self.bots}
+        # every bot of the run, in every process: its name -> its index (the isolation check)
+        self.index_of = {rooms.bot_name(i): i for i in range(self.total)}
         self.to_connect = list(self.bots)
         self.connecting = 0
         self.playing = 0
@@ -839,6 +979,7 @@ class Runner:
         for b in self.bots:
             b.stats = Stats()
             b.kills_at_start, b.deaths_at_start = b.kills, b.deaths
+            b.room_mark = 0
         self.intervals = [0] * HIST_MAX
         self.intervals_kernel = [0] * HIST_MAX
         self.intervals_stamped = 0
@@ -850,6 +991,8 @@ class Runner:
         self.cpu = time.process_time() - self.cpu_at_start
         for b in self.bots:
             b.connected_at_end = b.state == "playing"
+            if b.state in ("playing", "closing"):
+                b.count_room_snapshots()
 
     # --- running ---------------------------------------------------------------------------
 
@@ -902,8 +1045,9 @@ class Runner:
                     owner.on_readable()
 
     def all_joined(self) -> bool:
-        """Every bot has been welcomed at least once, or has given up (a failed non-churn bot)."""
-        return all(b.joined_once or (b.state == "done" and b.behaviour != "churn") for b in self.bots)
+        """Every bot has been welcomed at least once, or has given up (a failed bot that does
+        not churn)."""
+        return all(b.joined_once or (b.state == "done" and b.behaviour not in CHURNING) for b in self.bots)
 
     def shut_down(self, timeout: float = 3.0) -> None:
         """Close every connection with a closing handshake, bounded by `timeout`."""
@@ -949,9 +1093,19 @@ class Runner:
 
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One overall report from the reports of several runners (processes)."""
+    """One overall report from the reports of several runners (processes). A bot that was sent
+    an entity of another room counts an "isolation" error, as a failed verification does."""
     bots = [b for p in parts for b in p["bots"]]
     window = max((p["window_s"] for p in parts), default=0.0)
+    violations = rooms.isolation_violations(bots)
+    by_name = {b["name"]: b for b in bots}
+    for v in violations:
+        b = by_name[v["bot"]]
+        b["errors"]["isolation"] = b["errors"].get("isolation", 0) + 1
+        if len(b["error_samples"]) < MAX_ERRORS_KEPT:
+            b["error_samples"].append(
+                f"isolation: in room {v['room']} it was sent {v['held']}, of room(s) {v['held_rooms']}"
+            )
     hist = [sum(col) for col in zip(*(p["intervals"] for p in parts), strict=True)] if parts else []
     hist_k = [sum(col) for col in zip(*(p["intervals_kernel"] for p in parts), strict=True)] if parts else []
     rtts = [x for p in parts for x in p["rtts"]]
@@ -1018,5 +1172,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "cpu_per_wall": sum(p["cpu_s"] for p in parts) / window if window else None,
         "processes": len(parts),
         "welcome": next((p["welcome"] for p in parts if p["welcome"]), None),
+        "isolation_violations": len(violations),
+        "rooms": rooms.room_summary(bots, window),
         "per_bot": bots,
     }

@@ -20,6 +20,8 @@ import hashlib
 import os
 import struct
 
+import msgpack
+
 from gameserver.masking import xor_mask
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -150,3 +152,40 @@ def snapshot_tick(buf: bytes | bytearray, start: int) -> int | None:
     if b == 0xCE:
         return int.from_bytes(buf[start + 3 : start + 7], "big")
     return None
+
+
+def spawns_offset(buf: bytes | bytearray, start: int) -> int:
+    """Where the spawns array of the SNAPSHOT message at buf[start:] begins, read past its tick,
+    baseline and last_seq without decoding the rest; -1 if one of those is not an unsigned int or
+    nil. Every bot looks at it (buf[offset] == 0x90 is an empty array), so that each one learns
+    the names of the entities it is sent (isolation of rooms) at the cost of a few byte reads."""
+    i = start + 2
+    for _ in range(3):  # tick, baseline, last_seq: nil, or msgpack's unsigned ints
+        b = buf[i]
+        if b < 0x80 or b == 0xC0:
+            i += 1
+        elif b == 0xCC:
+            i += 2
+        elif b == 0xCD:
+            i += 3
+        elif b == 0xCE:
+            i += 5
+        elif b == 0xCF:
+            i += 9
+        else:
+            return -1
+    return i
+
+
+def spawn_names(buf: bytes | bytearray, offset: int, end: int) -> list[str]:
+    """The names in the spawns array at buf[offset:end] (codec.spawn_record(): id, kind, name,
+    ...). Only that array is decoded: a snapshot with a spawn in it also carries every change (at
+    N=800, 70 µs to decode whole against 2 µs for the spawns alone), and while hundreds join,
+    nearly every snapshot has a spawn. Raises ValueError when the array is not spawn records."""
+    unpacker = msgpack.Unpacker()
+    unpacker.feed(memoryview(buf)[offset:end])
+    try:
+        spawns = unpacker.unpack()
+        return [str(s[2]) for s in spawns]
+    except Exception as exc:  # msgpack's errors, or records of the wrong shape
+        raise ValueError(f"malformed spawns ({type(exc).__name__})") from None
