@@ -1,20 +1,27 @@
 // The demo page: wires the session (client.js), the input, the renderer and the overlays, and
 // exposes the page's state on window.game for people with a console and for the browser tests.
 //
-// Query parameters: ?name=NAME joins at once; ?interp=MS sets the interpolation delay (default
-// 100, or two snapshot intervals if that is longer); ?server=ws://HOST:PORT/ws connects elsewhere than this page's server; ?debug=1 opens
-// the debug overlay (F3 or ` toggles it).
+// Query parameters: ?name=NAME joins at once (quick play on the server's default map);
+// ?room=ID offers that room in the lobby, or with ?name= joins it at once; ?interp=MS sets the
+// interpolation delay (default 100, or two snapshot intervals if that is longer);
+// ?server=ws://HOST:PORT/ws connects elsewhere than this page's server (the lobby's requests go
+// to http://HOST:PORT); ?debug=1 opens the debug overlay (F3 or ` toggles it). Without ?name=
+// the page opens the lobby (lobby.js). Once in a room, the address becomes ?room=ID (other
+// parameters kept), so that a reload rejoins it.
 
 import { GameClient } from "./client.js";
 import { overlapsWall, wallDistance } from "./collision.js";
 import { InputState } from "./input.js";
+import { Lobby, LobbyError, explain, httpBase, matchmake, shareLink, withRoom } from "./lobby.js";
 import { MapView, loadMap } from "./map.js";
+import { ROOM_CODES } from "./protocol.js";
 import { camera, draw } from "./render.js";
 import { cleanName, generateName, isValidName } from "./rules.js";
 
 const params = new URLSearchParams(location.search);
 const interpDelayMs = clampInt(params.get("interp"), 0, 1000, null); // null: automatic
 const serverUrl = params.get("server") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+const lobbyBase = baseOf(serverUrl);
 
 const canvas = document.getElementById("view");
 const ctx = canvas.getContext("2d");
@@ -24,9 +31,12 @@ const retryButton = document.getElementById("retry");
 const debugEl = document.getElementById("debug");
 const hudEl = document.getElementById("hud");
 const scoresEl = document.getElementById("scores");
-const joinForm = document.getElementById("join");
 const nameInput = document.getElementById("name");
 const nameError = document.getElementById("name-error");
+const roomBar = document.getElementById("room-bar");
+const roomLabel = document.getElementById("room-label");
+const roomLink = document.getElementById("room-link");
+const copyStatus = document.getElementById("copy-status");
 
 const input = new InputState(window, canvas);
 let client = null;
@@ -42,6 +52,16 @@ const flashes = new Map(); // id -> time of the hit
 // map, view, error}. Loaded once per name, kept across reconnections.
 let mapState = { name: null, status: "none", map: null, view: null, error: null };
 let death = null; // own death: {tick: the first snapshot tick seen dead, by: killer's name or null}
+let joined = null; // how this session found its room: {kind: "quick"|"create"|"join", private, map}; null: HELLO alone
+let addressRoom = null; // the room id put in the address bar
+
+function baseOf(url) {
+  try {
+    return httpBase(url);
+  } catch {
+    return location.origin; // a ?server= that is no URL: the session says so when it connects
+  }
+}
 
 function clampInt(text, lo, hi, fallback) {
   const v = Number.parseInt(text ?? "", 10);
@@ -50,18 +70,27 @@ function clampInt(text, lo, hi, fallback) {
 
 // --- joining ------------------------------------------------------------------------------
 
-function start(name) {
-  joinForm.hidden = true;
+/** Play: a session on `url` whose HELLO names `room` and `seat` (both null: quick play). */
+function start(name, { room = null, seat = null, url = serverUrl, how = null } = {}) {
+  lobby.hide();
   input.enabled = true;
   try {
     localStorage.setItem("gameserver.name", name);
   } catch {
     // storage may be off (private windows, file://): the name is just not remembered
   }
-  if (client) client.disconnect();
+  const old = client;
+  client = null;
+  if (old) {
+    old.onChange = () => {}; // its last "closed" is not this page's news any more
+    old.disconnect();
+  }
+  joined = how;
   client = new GameClient({
-    url: serverUrl,
+    url,
     name,
+    room,
+    seat,
     interpDelayMs,
     readInput: () => input.read(ownScreenPosition()),
     onChange: showStatus,
@@ -70,29 +99,93 @@ function start(name) {
   canvas.focus();
 }
 
-function showJoinForm() {
-  let remembered = null;
-  try {
-    remembered = localStorage.getItem("gameserver.name");
-  } catch {
-    remembered = null;
-  }
-  nameInput.value = cleanName(remembered) || generateName();
-  joinForm.hidden = false;
-  input.enabled = false;
-  nameInput.select();
-  nameInput.focus();
+/** Matchmaking (quick, create or join) over HTTP, then the session with the seat it gave. */
+async function joinWithSeat(kind, body, name) {
+  const seat = await matchmake(lobbyBase, kind, body);
+  // The answer says where to connect; a page told ?server= keeps to it if the answer is no ws URL.
+  const url = typeof seat.url === "string" && /^wss?:\/\//.test(seat.url) ? seat.url : serverUrl;
+  start(name, { room: seat.room, seat: seat.seat, url, how: { kind, private: seat.private === true, map: seat.map } });
 }
 
-joinForm.addEventListener("submit", (ev) => {
-  ev.preventDefault();
+/** The name typed in the lobby, cleaned; null (and the reason shown) when it is not valid. */
+function readName() {
   const name = cleanName(nameInput.value);
   if (name === null || !isValidName(name)) {
     nameError.textContent = "A name is 1 to 24 printable characters.";
-    return;
+    nameInput.focus();
+    return null;
   }
   nameError.textContent = "";
-  start(name);
+  return name;
+}
+
+const lobby = new Lobby({ document, base: lobbyBase, readName, join: joinWithSeat });
+
+/** Back to the lobby: the session (if any) ends, `error` says why, `invite` offers a room. */
+function showLobby({ error = null, invite = undefined } = {}) {
+  const old = client;
+  client = null;
+  if (old) {
+    old.onChange = () => {};
+    old.disconnect();
+  }
+  if (!nameInput.value) {
+    let remembered = null;
+    try {
+      remembered = localStorage.getItem("gameserver.name");
+    } catch {
+      remembered = null;
+    }
+    nameInput.value = cleanName(remembered) || generateName();
+  }
+  statusEl.hidden = true;
+  roomBar.hidden = true;
+  input.enabled = false;
+  lobby.show({ error, invite });
+}
+
+/** Joining `roomId` was refused (gone, full, a seat expired...): the lobby says why. */
+function backToLobby(error, roomId) {
+  const gone = error.code === "room_not_found" || error.code === "room_disposed";
+  if (gone) {
+    // a reload would be refused again
+    history.replaceState(null, "", withRoom(location.href, null));
+    addressRoom = null;
+  }
+  showLobby({ error, invite: gone ? null : roomId });
+}
+
+/** In a room: its id and link in the HUD, and in the address bar so that a reload rejoins it. */
+function showRoom() {
+  const w = client && client.welcome;
+  roomBar.hidden = !w || lobby.visible;
+  if (!w) return;
+  if (addressRoom !== w.room) {
+    addressRoom = w.room;
+    history.replaceState(null, "", withRoom(location.href, w.room));
+    roomLink.value = shareLink(location.href, w.room);
+    copyStatus.textContent = "";
+    const privacy = joined && joined.private ? " · private" : "";
+    roomLabel.textContent = `Room ${w.room} · ${w.map ?? "open field"}${privacy}`;
+  }
+}
+
+document.getElementById("copy-link").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText(roomLink.value);
+    copyStatus.textContent = "Copied.";
+  } catch {
+    // no clipboard here (a page over plain http on another host): let the player copy it
+    roomLink.focus();
+    roomLink.select();
+    copyStatus.textContent = "Press Ctrl+C to copy.";
+  }
+});
+
+document.getElementById("leave").addEventListener("click", () => {
+  history.replaceState(null, "", withRoom(location.href, null));
+  addressRoom = null;
+  showLobby({ invite: null });
 });
 
 retryButton.addEventListener("click", () => {
@@ -117,10 +210,16 @@ function showStatus() {
   if (!client) return;
   ensureMap(); // here too: a background tab gets no animation frames, and still plays
   const s = client.state;
+  if (s === "closed" && client.lastClose && ROOM_CODES.has(client.lastClose.errorCode)) {
+    const c = client.lastClose;
+    backToLobby(new LobbyError(c.errorCode, explain(c.errorCode, c.message), null, c.code), client.room);
+    return;
+  }
   statusEl.dataset.state = s;
   retryButton.hidden = s !== "closed";
   if (s === "connected") {
     statusEl.hidden = true;
+    showRoom();
     return;
   }
   statusEl.hidden = false;
@@ -174,6 +273,7 @@ function updateScores() {
 }
 
 function updateHud() {
+  hudEl.hidden = lobby.visible;
   if (!client || client.state !== "connected") {
     hudEl.textContent = client ? `● ${client.state}` : "";
     hudEl.dataset.state = client ? client.state : "";
@@ -440,6 +540,22 @@ const game = {
     const me = viewEntities(performance.now()).get(client.myId);
     return camera(size.width, size.height, client.rules, me).toScreen(x, y);
   },
+  /**
+   * The room played in: {id, map, private (null: not known, joined by HELLO alone), how: "quick",
+   * "create" or "join" (matchmaking) or "hello" (HELLO alone), link: the link to share}.
+   */
+  get room() {
+    const w = client && client.welcome;
+    if (!w) return null;
+    return { id: w.room, map: w.map, private: joined ? joined.private : null, how: joined ? joined.kind : "hello", link: roomLink.value };
+  },
+  /**
+   * The lobby as shown: {visible, busy, error: {code, message, status (HTTP), close (WebSocket)},
+   * invite, rooms, maps, defaultMap, map}.
+   */
+  get lobby() {
+    return lobby.state;
+  },
   join: start,
   /** Send a raw message array, e.g. a second HELLO to see how the server refuses it. */
   sendRaw: (array) => (client ? client.sendRaw(array) : false),
@@ -447,6 +563,20 @@ const game = {
 window.game = game;
 
 const named = params.get("name");
-if (named !== null && cleanName(named) !== null) start(cleanName(named));
-else showJoinForm();
+const startName = named === null ? null : cleanName(named);
+const invited = (params.get("room") || "").trim().slice(0, 32) || null;
+if (startName !== null && invited !== null) {
+  // ?room=ID&name=NAME: a seat in that room at once; a refusal opens the lobby saying why
+  nameInput.value = startName;
+  statusEl.hidden = false;
+  statusText.textContent = `Joining room ${invited}…`;
+  joinWithSeat("join", { room: invited }, startName).catch((err) => {
+    if (!(err instanceof LobbyError)) throw err;
+    backToLobby(err, invited);
+  });
+} else if (startName !== null) {
+  start(startName);
+} else {
+  showLobby({ invite: invited });
+}
 requestAnimationFrame(frame);
