@@ -41,9 +41,11 @@ def _die_with_parent() -> None:
 
 
 class ServerProcess:
-    def __init__(self, *args: str, map_name: str = "none") -> None:
-        # The protocol tests play in the empty world, where everyone sees everyone.
-        self.args = ["--port", "0", "--log-level", "info", "--map", map_name, *args]
+    def __init__(self, *args: str, map_name: str | None = "none") -> None:
+        # The protocol tests play in the empty world, where everyone sees everyone. None passes
+        # no --map: the server as the README starts it, on its own default map.
+        map_args = [] if map_name is None else ["--map", map_name]
+        self.args = ["--port", "0", "--log-level", "info", *map_args, *args]
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.stderr_lines: list[str] = []

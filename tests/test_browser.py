@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -457,3 +459,147 @@ def _shoot_down(alice: Player, bob: Player) -> None:
     bob.wait("max => game.server.hp === max && game.death === null", rules["max_hp"])
     assert alice.eval("game.scoreboard.find(l => l.name === 'Alice').score") == 1
     bob.wait("() => game.scoreboard.find(l => l.name === 'Bob').deaths === 1")
+
+
+# --- rooms: quick play, the lobby, private rooms and refusals -----------------------------------
+
+
+def _rooms(srv: ServerProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(srv.http + "/rooms", timeout=5) as r:
+        listing: dict[str, Any] = json.loads(r.read())
+        return listing
+
+
+def _names(player: Player) -> list[str]:
+    names: list[str] = player.eval("Object.values(game.entities).map(e => e.name).sort()")
+    return names
+
+
+SEES = "name => Object.values(game.entities).some(e => e.name === name)"
+
+
+def test_two_named_pages_meet_in_one_room_of_the_default_map(browser: Any) -> None:
+    # The server as the README starts it: no --map, so quick play fills rooms of its default
+    # map, the yard, which has no view: a room's players see each other wherever they spawn.
+    with ServerProcess("--tick", "30", map_name=None) as srv:
+        a = Player(browser, f"{srv.http}/?name=A")
+        b = Player(browser, f"{srv.http}/?name=B")
+        deadline = time.monotonic() + 5.0
+
+        def left_ms() -> int:
+            return max(1, int((deadline - time.monotonic()) * 1000))
+
+        try:
+            # nobody touches a key: each page sees the other's entity within 5 s of opening
+            a.wait(SEES, "B", timeout=left_ms())
+            b.wait(SEES, "A", timeout=left_ms())
+            room_a, room_b = a.eval("game.room"), b.eval("game.room")
+            assert room_a["id"] == room_b["id"] and room_a["map"] == "yard", (room_a, room_b)
+            assert not a.eval("game.lobby.visible") and not b.eval("game.lobby.visible")
+            # the HUD shows the room and its link; the address rejoins it on reload
+            assert room_a["id"] in a.page.inner_text("#room-bar")
+            assert a.page.input_value("#room-link") == f"{srv.http}/?room={room_a['id']}"
+            assert a.eval("new URLSearchParams(location.search).get('room')") == room_a["id"]
+            (listed,) = _rooms(srv)["rooms"]
+            assert (listed["id"], listed["players"], listed["max_players"]) == (room_a["id"], 2, 8)
+        finally:
+            a.close()
+            b.close()
+
+
+def test_a_private_room_made_in_the_lobby_is_joined_by_its_link_only(browser: Any) -> None:
+    with ServerProcess("--tick", "30", map_name=None) as srv:
+        pages: list[Player] = []
+        try:
+            # A makes a private room in the lobby: the map list comes from GET /rooms
+            a = Player(browser, f"{srv.http}/")
+            pages.append(a)
+            a.page.wait_for_selector("#join", state="visible", timeout=WAIT_MS)
+            a.wait("() => game.lobby.maps.length > 0")
+            assert a.eval("game.lobby.maps") == _rooms(srv)["maps"]
+            assert a.page.input_value("#map") == _rooms(srv)["default_map"] == "yard"
+            _save_screenshot(a.page, "lobby.png")
+            a.page.fill("#name", "A")
+            a.page.check("#private")
+            a.page.click("#create")
+            a.wait_connected()
+            room = a.eval("game.room")
+            assert room["private"] is True and room["map"] == "yard", room
+            bar = a.page.inner_text("#room-bar")
+            assert room["id"] in bar and "private" in bar, bar
+            link = a.page.input_value("#room-link")
+            assert link == f"{srv.http}/?room={room['id']}"
+            assert _rooms(srv)["rooms"] == []  # private: not listed
+            _save_screenshot(a.page, "private_room.png")
+
+            # B follows the link with a name: in at once, in A's room
+            b = Player(browser, f"{link}&name=B")
+            pages.append(b)
+            b.wait(SEES, "A")
+            a.wait(SEES, "B")
+            assert b.eval("game.room.id") == room["id"]
+
+            # C presses Quick play in the lobby: a public room of its own, not A's
+            c = Player(browser, f"{srv.http}/")
+            pages.append(c)
+            c.page.wait_for_selector("#join", state="visible", timeout=WAIT_MS)
+            c.page.fill("#name", "C")
+            c.page.click("#quick")
+            c.wait_connected()
+            assert c.eval("game.room.id") != room["id"]
+            (public,) = _rooms(srv)["rooms"]
+            assert public["id"] == c.eval("game.room.id") and public["players"] == 1
+            # a second of A's snapshots after C joined: A's room never holds C
+            tick = a.eval("game.server.tick")
+            a.wait("t => game.server.tick > t + 30", tick)
+            assert _names(a) == ["A", "B"] and _names(c) == ["C"]
+
+            # D joins C's room from the lobby's list
+            d = Player(browser, f"{srv.http}/")
+            pages.append(d)
+            button = d.page.locator(f"#rooms button[data-room='{public['id']}']")
+            button.wait_for(timeout=WAIT_MS)
+            assert button.inner_text() == "Join"
+            d.page.fill("#name", "D")
+            button.click()
+            d.wait(SEES, "C")
+            assert d.eval("game.room.id") == public["id"]
+        finally:
+            for page in pages:
+                page.close()
+
+
+def test_a_refused_room_brings_the_lobby_back_saying_why(browser: Any) -> None:
+    with ServerProcess("--tick", "30", "--room-size", "1", map_name=None) as srv:
+        pages: list[Player] = []
+        try:
+            # over HTTP: a room that never was
+            nobody = Player(browser, f"{srv.http}/?room=r-000000000000&name=Nobody")
+            pages.append(nobody)
+            error = nobody.wait("() => game.lobby.visible && game.lobby.error")
+            assert error["code"] == "room_not_found"
+            assert "does not exist" in nobody.page.inner_text("#lobby-error")
+            assert nobody.eval("new URLSearchParams(location.search).get('room')") is None
+            _save_screenshot(nobody.page, "lobby_refused.png")
+
+            # over HTTP: a full room (rooms of one here); the invitation stays, to try again
+            alone = Player(browser, f"{srv.http}/?name=Alone")
+            pages.append(alone)
+            alone.wait_connected()
+            room = alone.eval("game.room.id")
+            late = Player(browser, f"{srv.http}/?room={room}&name=Late")
+            pages.append(late)
+            error = late.wait("() => game.lobby.visible && game.lobby.error")
+            assert (error["code"], error["status"]) == ("room_full", 409), error
+            assert "full" in late.page.inner_text("#lobby-error")
+            assert late.page.is_visible("#invite") and room in late.page.inner_text("#invite")
+
+            # over the WebSocket: HELLO naming that full room, with no seat; ERROR room_full,
+            # close 4409, and the lobby again
+            late.eval("id => game.join('Late', {room: id})", room)
+            error = late.wait("() => game.lobby.visible && game.lobby.error")
+            assert (error["code"], error["close"], error["status"]) == ("room_full", 4409, None), error
+            assert late.page.is_visible("#join") and not late.page.is_visible("#status")
+        finally:
+            for page in pages:
+                page.close()
