@@ -57,15 +57,18 @@ export function explain(code, message = "") {
 /** One JSON request; resolves to the answer's object, or rejects with a LobbyError. */
 export async function requestJson(base, path, { method = "GET", body = undefined, fetchImpl = fetch } = {}) {
   const init = { method, headers: { Accept: "application/json" }, cache: "no-store" };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+  // The JSON goes without a Content-Type of its own (fetch says text/plain): a request the
+  // browser sends to another origin (?server=) without asking first (no CORS preflight).
+  if (body !== undefined) init.body = JSON.stringify(body);
   let response;
   try {
     response = await fetchImpl(`${base}${path}`, init);
   } catch {
-    throw new LobbyError("unreachable", `Cannot reach the server at ${base}.`);
+    // fetch tells a server that is down and one of another origin refusing this page apart
+    // by nothing: name both when the page is from elsewhere
+    const origin = globalThis.location ? globalThis.location.origin : null;
+    const cors = origin && origin !== base ? ` (or it does not answer pages from ${origin})` : "";
+    throw new LobbyError("unreachable", `Cannot reach the server at ${base}${cors}.`);
   }
   let data = null;
   try {
