@@ -7,10 +7,11 @@ closing handshake and the reports are merged. Everything stops by itself: joinin
 `--join-timeout` and closing by a few seconds.
 
 Rooms: by default every bot joins by quick play, so a server run with `--room-size` spreads
-them over rooms by itself. `--rooms K` first creates K rooms over HTTP (POST /matchmake/create;
-the server's `--creates-per-minute` must allow K) and deals the bots out to them in turn, each
-joining with a seat. The report gives per-room figures, and a bot that was sent an entity of a
-room it is not in counts an "isolation" error.
+them over rooms by itself. `--rooms K` first creates K rooms over HTTP (POST /matchmake/create)
+and deals the bots out to them in turn, each joining with a seat; the bots all come from one
+address, so the server's `--creates-per-minute` must allow K and its `--seats-per-address` K + 64
+(the creations' seats, and one for each connection in flight). The report gives per-room
+figures, and a bot that was sent an entity of a room it is not in counts an "isolation" error.
 
 With --json the last line of stdout is the merged report; before it, a line
 `#window START END` (monotonic seconds) tells a benchmark when the window runs.
@@ -334,8 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help="create K rooms over HTTP first and deal the bots out to them in turn, each with a "
-        "seat (the server's --creates-per-minute must allow K); 0: quick play, which a server "
-        "run with --room-size spreads over rooms by itself (default %(default)s)",
+        "seat (the server's --creates-per-minute must allow K, its --seats-per-address K + 64); "
+        "0: quick play, which a server run with --room-size spreads over rooms by itself "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--churn-stay",

@@ -75,6 +75,7 @@ from gameserver.replication import DesyncError, Mirror
 
 BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host")
 CHURNING = ("churn", "host")  # behaviours that leave and come back
+COME_BACK = (0.2, 0.6)  # seconds a churning bot waits before its next connection
 CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connecting
 EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
 MIRRORED = ("chase", "fight")  # behaviours that need positions, so decode and verify everything
@@ -356,7 +357,7 @@ class Bot:
                 self.count_room_snapshots()
         self.state = "done"
         if self.behaviour in CHURNING and not r.stopping:
-            r.schedule(time.monotonic() + self.rng.uniform(0.2, 0.6), self, "reconnect")
+            r.schedule(time.monotonic() + self.rng.uniform(*COME_BACK), self, "reconnect")
 
     def close_socket(self) -> None:
         if self.sock is not None:
