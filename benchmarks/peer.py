@@ -51,11 +51,13 @@ def ensure_peer() -> None:
 
 
 class Peer:
-    """The Colyseus server (server.js) as a subprocess, pinned like gameserver's."""
+    """The Colyseus server (server.js) as a subprocess, pinned like gameserver's; `room_size`:
+    rooms of that many players (its rooms' maxClients), None: one room for everyone."""
 
-    def __init__(self, cpus: set[int] | None) -> None:
+    def __init__(self, cpus: set[int] | None, room_size: int | None = None) -> None:
+        size = [] if room_size is None else ["--max-clients", str(room_size)]
         self.proc = subprocess.Popen(
-            ["node", "server.js", "--port", "0"],
+            ["node", "server.js", "--port", "0", *size],
             cwd=PEER,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -95,7 +97,7 @@ def start_peer_bots(url: str, n: int, warmup: float, measure: float, cpus: set[i
 
 
 def peer_figures(
-    n: int, a: dict[str, Any], b: dict[str, Any], report: dict[str, Any] | None
+    n: int, a: dict[str, Any], b: dict[str, Any], report: dict[str, Any] | None, room_size: int | None = None
 ) -> dict[str, Any]:
     wall = b["t"] - a["t"]
     player_ticks = n * RATE * wall  # Colyseus runs its simulation on a 30 Hz interval
@@ -108,23 +110,29 @@ def peer_figures(
         "rss_mib": b["rss_kib"] / 1024,
     }
     if report is not None:
-        # A decoding bot that does not see all N players in the room counts as an error.
-        wrong_size = sum(1 for size in report["verified_sizes"] if size != n)
+        # A decoding bot that does not see all N players in the room (or its room's size, in
+        # rooms) counts as an error.
+        wrong_size = sum(1 for size in report["verified_sizes"] if size != (room_size or n))
         row |= {
             "snapshots_per_s_median": report["patches_per_s_median"],
             "snapshots_per_s_p1": report["patches_per_s_p1"],
-            "bytes_per_moving_entity": report["bytes_per_patch"] / n,
+            "bytes_per_moving_entity": report["bytes_per_patch"] / (room_size or n),  # a room's patch
             "bots_cpu_per_wall": report["bots_cpu_cores"],
             "connected": report["connected"],
             "errors": report["errors"] + wrong_size,
             "verified_sizes": report["verified_sizes"],
+            "rooms": report.get("rooms"),
+            "bots_per_room": (report.get("bots_per_room_min"), report.get("bots_per_room_max")),
         }
     return row
 
 
-def run_peer(n: int, warmup: float, measure: float, pin: bool) -> dict[str, Any]:
-    """Colyseus alone: its server on CPU 0, its N bots on CPU 1, over the bots' window."""
-    server = Peer({0} if pin else None)
+def run_peer(
+    n: int, warmup: float, measure: float, pin: bool, room_size: int | None = None
+) -> dict[str, Any]:
+    """Colyseus alone: its server on CPU 0, its N bots on CPU 1, over the bots' window; with
+    `room_size`, in rooms of that many players."""
+    server = Peer({0} if pin else None, room_size)
     bots = None
     try:
         bots = start_peer_bots(server.url, n, warmup, measure, {1} if pin else None)
@@ -138,7 +146,7 @@ def run_peer(n: int, warmup: float, measure: float, pin: bool) -> dict[str, Any]
     finally:
         bench.stop_process(bots)
         server.stop()
-    return peer_figures(n, a, b, json.loads(line))
+    return peer_figures(n, a, b, json.loads(line), room_size)
 
 
 def run_ours(n: int, warmup: float, measure: float, pin: bool) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 // Players for server.js, as gameserver's wander bots play the reference scenario: one input a
 // tick ([seq, move x, move y, aim]), the bots spread over the tick period, a new heading at
 // random about every 1.5 s. `--verify K` bots decode every patch with colyseus.js and check the
-// room's size; the others only count patches and bytes, so that the bots stay cheap.
+// room's size; the others only count patches and bytes, so that the bots stay cheap. Every bot
+// joins with joinOrCreate: one room, or rooms of the server's --max-clients.
 //
 //   node bots.js --url ws://127.0.0.1:2567 --count 400 --warmup 5 --measure 20 --verify 2
-// prints one JSON line: the measured window's patches per second (median, p1), bytes, errors.
+// prints one JSON line: the measured window's patches per second (median, p1), bytes, errors,
+// and the rooms the bots are in (how many, the fewest and most bots in one).
 "use strict";
 const { Client } = require("colyseus.js");
 
@@ -92,11 +94,15 @@ async function main() {
     clearInterval(bot.timer);
   }
   const sizes = bots.slice(0, verify).map((b) => b.size);
+  const perRoom = new Map();
+  for (const bot of bots) perRoom.set(bot.room.roomId, (perRoom.get(bot.room.roomId) || 0) + 1);
   console.log(JSON.stringify({
     event: "result", count, connected: bots.length, seconds,
     patches_per_s_median: quantile(rates, 0.5), patches_per_s_p1: quantile(rates, 0.01),
     bytes_per_patch: patches ? bytes / patches : 0, bytes_per_bot_per_s: bytes / seconds / bots.length,
     verified_sizes: sizes, errors: errors.length, first_errors: errors.slice(0, 5),
+    rooms: perRoom.size, bots_per_room_min: Math.min(...perRoom.values()),
+    bots_per_room_max: Math.max(...perRoom.values()),
     bots_cpu_cores: (cpu.user + cpu.system) / 1e6 / seconds,
   }));
   await Promise.all(bots.map((b) => b.room.leave(true).catch(() => {})));

@@ -2,8 +2,11 @@
 // comparison with gameserver: one room, simulation and patches at 30 Hz, a 2000 x 2000 world,
 // positions clamped, 150 units/s, each player {x, y, hp, angle} keyed by session id, each
 // client's latest input (a direction, a sequence number, an aim) applied every tick.
+// `--max-clients K` caps each room at K players: joinOrCreate then fills rooms of K, each with
+// its own simulation and patch timers (the load benchmark's rooms scenario, K = 8).
 //
-//   node server.js --port 2567   (0: any free port; the first line of output names it)
+//   node server.js --port 2567 [--max-clients 8]   (port 0: any free port; the first line of
+//                                                   output names it)
 "use strict";
 const { Server, Room } = require("@colyseus/core");
 const { WebSocketTransport } = require("@colyseus/ws-transport");
@@ -12,6 +15,8 @@ const { Schema, MapSchema, defineTypes } = require("@colyseus/schema");
 const RATE = 30;
 const WORLD = 2000;
 const SPEED = 150;
+const clientsAt = process.argv.indexOf("--max-clients");
+const MAX_CLIENTS = clientsAt > 0 ? Number(process.argv[clientsAt + 1]) : 5000;
 
 class Player extends Schema {}
 defineTypes(Player, { x: "float32", y: "float32", hp: "uint8", angle: "uint8" });
@@ -26,7 +31,7 @@ defineTypes(State, { players: { map: Player } });
 
 class ReferenceRoom extends Room {
   onCreate() {
-    this.maxClients = 5000;
+    this.maxClients = MAX_CLIENTS;
     this.setState(new State());
     this.inputs = new Map(); // session id -> [seq, mx, my, aim], the latest
     this.setPatchRate(1000 / RATE);
