@@ -1,11 +1,13 @@
 """`python -m client_demo.bench`: the load benchmark (docs/benchmarks.md).
 
-Two scenarios (--scenario):
+Three scenarios (--scenario):
 - reference: the empty 2000x2000 world (`--map none`), everyone sees everyone, wander bots;
 - arena: the arena map (`--map arena`: walls, a 1280x720 view, so interest management is on),
   fighting bots (every one keeps the positions in its view from every snapshot, aims and fires;
   --verify of them decode and check every field), then one run where the bots stand still
-  (--still-players), to see what a snapshot with nothing moving costs.
+  (--still-players), to see what a snapshot with nothing moving costs;
+- rooms: many rooms of 8 in one process against the same players in one room, against Colyseus
+  in rooms (--peer), and with rooms made and disposed beside them (client_demo/bench_rooms.py).
 
 For each player count N, a fresh server subprocess on 127.0.0.1 (ephemeral port) and a bots
 subprocess (client_demo.bots; reference: wander behaviour, one input per tick, a new heading about
@@ -46,14 +48,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from client_demo.bots.runner import CHURNING, percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 URL_LINE = re.compile(r"gameserver on http://([\d.]+):(\d+)/")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 DEFAULT_COUNTS = (50, 100, 200, 400, 800, 1200)
 ARENA_COUNTS = (200, 500, 1000)
+ROOMS_COUNTS = (800,)
 DEFAULT_IDLE = (1000, 5000, 10000, 20000)
-SCENARIOS = ("reference", "arena")
+SCENARIOS = ("reference", "arena", "rooms")
 SATURATED_CPU = 0.92  # of one core
 
 
@@ -203,11 +208,14 @@ def start_bots(
     procs: int,
     cpus: set[int] | None,
     cwd: Path = ROOT,
+    extra: list[str] | None = None,
 ) -> subprocess.Popen[str]:
-    """The bots subprocess (client_demo.bots of the tree `cwd`), reporting JSON on its stdout."""
+    """The bots subprocess (client_demo.bots of the tree `cwd`), reporting JSON on its stdout;
+    `extra`: more of its flags."""
     cmd = [sys.executable, "-m", "client_demo.bots", "--url", url, "--count", str(n)]
     cmd += ["--behaviour", behaviour, "--warmup", str(warmup), "--duration", str(duration)]
     cmd += ["--verify", str(verify), "--procs", str(procs), "--join-timeout", "60", "--json"]
+    cmd += extra or []
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True, preexec_fn=_pin(cpus))
 
 
@@ -256,15 +264,34 @@ def _sleep_until(t: float) -> None:
 # --- one player count ------------------------------------------------------------------------
 
 
-def run_players(n: int, opts: argparse.Namespace, max_players: int, behaviour: str) -> dict[str, Any]:
+def run_players(
+    n: int,
+    opts: argparse.Namespace,
+    max_players: int,
+    behaviour: str,
+    server_extra: list[str] | None = None,
+    bots_extra: list[str] | None = None,
+    bot_count: int | None = None,
+) -> dict[str, Any]:
+    """N players measured on a fresh server. `server_extra` and `bots_extra`: more flags for
+    each; `bot_count`: bots to run when some of them are not among the N (the rooms scenario's
+    hosts, which come and go)."""
     server_cpus = {0} if opts.pin else None
     bot_cpus = {1} if opts.pin else None
-    server = Server(server_args(opts.map_args, max_players), server_cpus)
+    server = Server(server_args(opts.map_args, max_players) + (server_extra or []), server_cpus)
     bots = None
     profile = None
     try:
         bots = start_bots(
-            server.ws_url, n, behaviour, opts.warmup, opts.measure, opts.verify, opts.procs, bot_cpus
+            server.ws_url,
+            bot_count or n,
+            behaviour,
+            opts.warmup,
+            opts.measure,
+            opts.verify,
+            opts.procs,
+            bot_cpus,
+            extra=bots_extra,
         )
         window = wait_window(bots, 90)
         if window is None:
@@ -351,7 +378,24 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
         "snapshot_bytes_per_s": bots.get("snapshot_bytes_per_s"),
         "scoreboard_bytes_per_s": bots.get("scoreboard_bytes_per_s"),
         "scoreboards_per_s": bots.get("scoreboards_per_s"),
+        # rooms, when the server has them: alive at the end, and made and disposed per second
+        "rooms": hb.get("rooms"),
+        "rooms_created_per_s": (hb["rooms_created"] - ha["rooms_created"]) / wall
+        if wall and "rooms_created" in hb
+        else None,
+        "rooms_disposed_per_s": (hb["rooms_disposed"] - ha["rooms_disposed"]) / wall
+        if wall and "rooms_disposed" in hb
+        else None,
+        # what the bots saw of them (client_demo/bots/rooms.py), when their report has it
+        "bot_rooms": {k: v for k, v in bots["rooms"].items() if k != "rooms"} if "rooms" in bots else None,
+        "isolation_violations": bots.get("isolation_violations"),
     }
+    # the players that stay (not those that churn): the rate a player of a room gets
+    steady = [
+        b["snapshots_per_s"] for b in bots["per_bot"] if b["behaviour"] not in CHURNING and b["connects"]
+    ]
+    row["steady_snapshots_per_s_median"] = percentile(steady, 50)
+    row["steady_snapshots_per_s_p1"] = percentile(steady, 1)
     bps, moving = row["bytes_per_player_s"], row["view_moving"]
     rate = (bots.get("welcome") or {}).get("snapshot_rate") or 30
     # Everything a player is sent (frames, snapshot heads, shots, scoreboards) per moving entity
@@ -694,12 +738,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SCENARIOS,
         default="reference",
         help="reference: empty world, everyone sees everyone, wander bots; arena: the arena map "
-        "with its view and fighting bots (default %(default)s)",
+        "with its view and fighting bots; rooms: the empty world in rooms of --room-size, against "
+        "one room, and with room churn (default %(default)s)",
     )
     p.add_argument(
         "--counts",
         help=f"player counts (default: reference {','.join(map(str, DEFAULT_COUNTS))}; "
-        f"arena {','.join(map(str, ARENA_COUNTS))})",
+        f"arena {','.join(map(str, ARENA_COUNTS))}; rooms {','.join(map(str, ROOMS_COUNTS))})",
+    )
+    p.add_argument("--room-size", type=int, default=8, help="rooms: players per room (default %(default)s)")
+    p.add_argument(
+        "--churn-players",
+        type=int,
+        default=400,
+        help="rooms: players of the churn runs; 0: no churn runs (default %(default)s)",
+    )
+    p.add_argument(
+        "--churn-rate",
+        type=float,
+        default=20.0,
+        help="rooms: rooms made and disposed a second beside them; 0: only the run without "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--still-players",
@@ -720,8 +779,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peer",
         action="store_true",
-        help="reference: at each N, also Colyseus 0.16 on the same scenario (benchmarks/peer.py; "
-        "needs Node.js and npm)",
+        help="reference and rooms: at each N, also Colyseus 0.16 on the same scenario "
+        "(benchmarks/peer.py; needs Node.js and npm)",
     )
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
     p.add_argument("--plot", help="write the PNG plot here (needs matplotlib)")
@@ -732,10 +791,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
     arena = opts.scenario == "arena"
+    in_rooms = opts.scenario == "rooms"
     if opts.counts is None:
-        opts.counts = ",".join(map(str, ARENA_COUNTS if arena else DEFAULT_COUNTS))
+        default = ARENA_COUNTS if arena else ROOMS_COUNTS if in_rooms else DEFAULT_COUNTS
+        opts.counts = ",".join(map(str, default))
     if opts.idle is None:
-        opts.idle = "" if arena else ",".join(map(str, DEFAULT_IDLE))
+        opts.idle = "" if arena or in_rooms else ",".join(map(str, DEFAULT_IDLE))
     counts = [int(c) for c in opts.counts.split(",") if c.strip()]
     levels = [int(c) for c in opts.idle.split(",") if c.strip()]
     opts.map_args = map_args(opts.scenario, server_has_map_flag())
@@ -751,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     peer: Any = None  # benchmarks.peer, with --peer
     if opts.peer:
         if arena:
-            print("--peer: the peer plays the reference scenario only", file=sys.stderr)
+            print("--peer: the peer plays the reference and rooms scenarios only", file=sys.stderr)
             return 2
         from benchmarks import peer  # the repository's benchmarks/, beside client_demo/
 
@@ -763,6 +824,17 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(f"scenario {opts.scenario}: server {' '.join(opts.map_args) or '(no --map flag)'}", flush=True)
+    if in_rooms:
+        from client_demo import bench_rooms  # it imports this module
+
+        result = bench_rooms.run(opts, counts, peer)
+        print()
+        print(bench_rooms.table(result))
+        if opts.json_out:
+            Path(opts.json_out).write_text(
+                json.dumps({"machine": info, "options": vars(opts), "rooms": result}, indent=1)
+            )
+        return 0
     rows: list[dict[str, Any]] = []
     max_players = max((n for n, _ in runs), default=0) + 100
     for i, (n, behaviour) in enumerate(runs):

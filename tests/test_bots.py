@@ -18,7 +18,7 @@ import pytest
 from server_process import ServerProcess, wait_for
 
 from benchmarks import soak
-from client_demo import bench, pair
+from client_demo import bench, bench_rooms, pair
 from client_demo.bots import rooms, run_bots, wire
 from client_demo.bots.cli import parse_behaviours
 from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, merge, percentile
@@ -237,6 +237,42 @@ def test_bench_measures_a_tiny_run(tmp_path: Path) -> None:
     idle = result["idle"]
     assert idle[-1]["held"] == 100 and idle[-1]["kib_per_connection"] > 0
     assert result["machine"]["cpus"] >= 1
+
+
+def test_bench_measures_rooms_against_one_room_and_with_room_churn(tmp_path: Path) -> None:
+    out = tmp_path / "rooms.json"
+    args = ["--scenario", "rooms", "--counts", "12", "--room-size", "4", "--churn-players", "8"]
+    args += ["--churn-rate", "3", "--warmup", "0.5", "--measure", "2", "--json", str(out)]
+    assert bench.main(args) == 0
+    result = json.loads(out.read_text())["rooms"]
+    (entry,) = result["by_n"]
+    rooms, one = entry["rooms"], entry["one_room"]
+    assert rooms["rooms"] == 3 and rooms["bot_rooms"]["bots_per_room"] == {"min": 4, "median": 4, "max": 4}
+    assert one["rooms"] == 1 and one["bot_rooms"]["count"] == 1
+    for row in (rooms, one):
+        assert row["players"] == 12 and row["bot_errors"] == 0 and row["isolation_violations"] == 0
+        assert row["us_per_player_tick"] > 0 and row["steady_snapshots_per_s_median"] > 15
+    assert entry["vs_one_room"] == rooms["us_per_player_tick"] / one["us_per_player_tick"]
+    assert entry["peer"] is None
+    churn = result["churn"]
+    assert churn["hosts"] == bench_rooms.churn_hosts(3) and churn["calm"]["rooms_created_per_s"] == 0
+    made = churn["churn"]
+    assert made["bot_errors"] == 0 and made["isolation_violations"] == 0 and made["players"] == 8
+    assert made["rooms_created_per_s"] > 0.5 and made["rooms_disposed_per_s"] > 0  # --room-idle 1
+    assert made["steady_snapshots_per_s_median"] > 15
+    targets = {t["target"]: t["met"] for t in result["targets"]}
+    assert (
+        len(targets) == 5
+        and targets["N=12: µs CPU per player-tick in rooms ≤ 0.5 of Colyseus's in rooms"] is None
+    )
+    assert all(isinstance(met, bool) for t, met in targets.items() if "Colyseus" not in t)
+
+
+def test_hosts_for_a_rate_of_room_churn() -> None:
+    # a cycle: 0.5 s in the room (0.3-0.7), 0.4 s before coming back (0.2-0.6), 0.05 s to set up
+    assert bench_rooms.churn_hosts(20) == 19
+    assert bench_rooms.churn_hosts(0.1) == 1
+    assert bench_rooms.churn_hosts(20, stay=(1.0, 3.0)) == 49
 
 
 def test_soak_samples_the_servers_memory_under_load(tmp_path: Path) -> None:

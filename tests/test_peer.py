@@ -60,5 +60,20 @@ def test_the_load_benchmark_measures_the_peer_at_each_player_count(tmp_path: Pat
     assert f"| {rows[1]['peer_ratio']:.3f} |" in table.splitlines()[-1]
 
 
+def test_the_rooms_scenario_measures_the_peer_in_rooms_of_the_same_size(tmp_path: Path) -> None:
+    out = tmp_path / "rooms.json"
+    args = ["--scenario", "rooms", "--counts", "8", "--room-size", "4", "--churn-players", "0"]
+    args += ["--warmup", "1", "--measure", "2", "--peer", "--json", str(out)]
+    assert bench.main(args) == 0
+    (entry,) = json.loads(out.read_text())["rooms"]["by_n"]
+    theirs = entry["peer"]
+    assert theirs["server"] == "colyseus" and theirs["players"] == 8
+    assert theirs["connected"] == 8 and theirs["errors"] == 0
+    assert theirs["rooms"] == 2 and theirs["bots_per_room"] == [4, 4]  # joinOrCreate filled rooms of 4
+    assert theirs["verified_sizes"] == [4, 4]  # the decoding bots see their room only
+    assert entry["rooms"]["rooms"] == 2
+    assert entry["peer_ratio"] == entry["rooms"]["us_per_player_tick"] / theirs["us_per_player_tick"]
+
+
 def test_the_peer_is_refused_in_the_arena() -> None:
     assert bench.main(["--scenario", "arena", "--counts", "4", "--peer"]) == 2
