@@ -41,6 +41,9 @@ from gameserver.messages import EntityKind, Input
 __all__ = ["QUANTA", "ANGLE_STEPS", "Entity", "Rules", "World", "quantize_angle", "snap", "step_position"]
 
 ANGLE_STEPS = 256
+# Up to this many entities, a spawn point is chosen among those no living player stands on
+# (every spawn checked against every player: cheap for a small match, not for a thousand).
+SPAWN_CHECK_PLAYERS = 32
 
 
 @attr.s(auto_attribs=True, frozen=True, slots=True)
@@ -168,7 +171,19 @@ class World:
 
     def _spawn_point(self) -> tuple[float, float]:
         if self.game_map is not None:
-            return self._rng.choice(self.game_map.spawns)
+            spawns = self.game_map.spawns
+            if len(self.entities) <= SPAWN_CHECK_PLAYERS:
+                # A small match: not on top of a living player, when a spawn point is free.
+                clear = (4.0 * self.rules.player_radius) ** 2
+                living = [(e.x, e.y) for e in self.entities.values() if e.hp > 0]
+                free = [
+                    (sx, sy)
+                    for sx, sy in spawns
+                    if all((sx - x) * (sx - x) + (sy - y) * (sy - y) >= clear for x, y in living)
+                ]
+                if free:
+                    return self._rng.choice(free)  # all free: the same draw as from every spawn
+            return self._rng.choice(spawns)
         r = self.rules
         margin = r.player_radius
         x = snap(self._rng.uniform(margin, r.world_width - margin))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -145,3 +146,17 @@ def test_step_position_is_snap_then_clamp(x: float, y: float, mx: float, my: flo
     step = 150 * DT
     want = (min(max(snap(x + mx * step), 0.0), 2000.0), min(max(snap(y + my * step), 0.0), 2000.0))
     assert step_position(x, y, mx, my, step, 2000.0, 2000.0) == want
+
+
+def test_in_a_small_match_a_new_player_does_not_spawn_on_a_living_one() -> None:
+    from gameserver.maps import load_map
+    from gameserver.world import SPAWN_CHECK_PLAYERS
+
+    yard = load_map(Path(__file__).resolve().parent.parent / "assets" / "maps" / "yard.tmj")
+    rules = Rules(world_width=yard.width, world_height=yard.height)
+    assert len(yard.spawns) >= 8
+    for seed in range(20):
+        w = World(rules, 1 / 30, seed=seed, game_map=yard)
+        players = [w.spawn_player(f"p{i}") for i in range(min(8, SPAWN_CHECK_PLAYERS))]
+        spots = [(p.x, p.y) for p in players]
+        assert len(set(spots)) == len(spots), (seed, spots)
