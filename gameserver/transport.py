@@ -823,6 +823,8 @@ class WebApp:
     # --- matchmaking (docs/protocol.md, "Rooms") ------------------------------------------
 
     def _rooms(self, method: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if method == "OPTIONS":
+            return _preflight(start_response, "GET, HEAD")
         if method not in ("GET", "HEAD"):
             return _json_error(start_response, 405, "method_not_allowed", "GET /rooms", allow="GET, HEAD")
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=8)
@@ -842,6 +844,8 @@ class WebApp:
     ) -> Iterable[bytes]:
         if action not in MATCHMAKE_KEYS:
             return _json_error(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
+        if method == "OPTIONS":
+            return _preflight(start_response, "POST")
         if method != "POST":
             where = f"POST /matchmake/{action}"
             return _json_error(start_response, 405, "method_not_allowed", where, allow="POST")
@@ -958,6 +962,22 @@ def _read_request(environ: dict[str, Any], keys: dict[str, type]) -> dict[str, A
     return request
 
 
+def _preflight(start_response: StartResponse, methods: str) -> list[bytes]:
+    """The answer to a browser's CORS preflight (a cross-origin request with a JSON body)."""
+    start_response(
+        "204 No Content",
+        [
+            ("Access-Control-Allow-Origin", "*"),
+            ("Access-Control-Allow-Methods", methods),
+            ("Access-Control-Allow-Headers", "Content-Type"),
+            ("Access-Control-Max-Age", "600"),
+            ("Allow", methods),
+            ("Content-Length", "0"),
+        ],
+    )
+    return []
+
+
 def _chunked(environ: dict[str, Any]) -> bool:
     return "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
 
@@ -976,6 +996,9 @@ def _json(
             ("Content-Type", "application/json"),
             ("Cache-Control", "no-store"),
             ("Content-Length", str(len(data))),
+            # Matchmaking is a public API: a page served from elsewhere (the demo's ?server=)
+            # may read it; it carries no cookies or credentials.
+            ("Access-Control-Allow-Origin", "*"),
             *(headers or {}).items(),
         ],
     )

@@ -79,7 +79,13 @@ def test_bad_matchmaking_requests_get_a_4xx_with_a_json_error_that_names_the_pro
         for method, path, body, status, code in cases:
             got, headers, answer = request(s, method, path, body)
             assert (got, answer["error"]) == (status, code), (path, body, answer)
-            assert answer["message"]
+            assert answer["message"] and headers["Access-Control-Allow-Origin"] == "*"
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn.request("OPTIONS", "/matchmake/create", headers={"Origin": "http://elsewhere.test"})
+        preflight = conn.getresponse()
+        preflight.read()
+        conn.close()
+        assert preflight.status == 204 and preflight.getheader("Access-Control-Allow-Methods") == "POST"
         # a body sent in chunks is held to the same limit
         _, _, answer = request(s, "POST", "/matchmake/quick", iter([b"{" * 600, b" " * 600]))  # type: ignore[arg-type]
         assert answer["error"] == "request_too_big"
