@@ -172,18 +172,21 @@ class World:
     def _spawn_point(self) -> tuple[float, float]:
         if self.game_map is not None:
             spawns = self.game_map.spawns
+            spot = self._rng.choice(spawns)
             if len(self.entities) <= SPAWN_CHECK_PLAYERS:
-                # A small match: not on top of a living player, when a spawn point is free.
+                # A small match: not on top of a living player, when a spawn point is free. (A
+                # free first draw stands, so seeded runs keep the spawns they had.)
                 clear = (4.0 * self.rules.player_radius) ** 2
                 living = [(e.x, e.y) for e in self.entities.values() if e.hp > 0]
-                free = [
-                    (sx, sy)
-                    for sx, sy in spawns
-                    if all((sx - x) * (sx - x) + (sy - y) * (sy - y) >= clear for x, y in living)
-                ]
-                if free:
-                    return self._rng.choice(free)  # all free: the same draw as from every spawn
-            return self._rng.choice(spawns)
+
+                def free(sx: float, sy: float) -> bool:
+                    return all((sx - x) * (sx - x) + (sy - y) * (sy - y) >= clear for x, y in living)
+
+                if not free(*spot):
+                    others = [(sx, sy) for sx, sy in spawns if free(sx, sy)]
+                    if others:
+                        spot = self._rng.choice(others)
+            return spot
         r = self.rules
         margin = r.player_radius
         x = snap(self._rng.uniform(margin, r.world_width - margin))
