@@ -404,8 +404,9 @@ def test_a_tracking_bot_applies_each_snapshot_it_reads_and_counts_one_that_does_
 @pytest.mark.parametrize("tick", [0, 5, 127, 128, 255, 256, 65535, 65536, 2**31 - 1])
 def test_snapshot_tick_is_read_without_decoding(tick: int) -> None:
     data = codec.encode_server(Snapshot(tick, None, 3, (), (Change(1, dqx=1),), ()))
-    assert wire.snapshot_tick(data, 0) == tick
-    assert wire.snapshot_tick(codec.encode_server(Pong(1.0, tick)), 0) is None
+    head = wire.snapshot_head(data, 0)
+    assert head is not None and head[0] == tick
+    assert wire.snapshot_head(codec.encode_server(Pong(1.0, tick)), 0) is None
 
 
 def test_percentiles() -> None:
@@ -605,9 +606,11 @@ def test_the_spawns_of_a_snapshot_are_found_without_decoding_the_rest(
     for spawns in ((), (Spawn(7, 1, "bot7", 1, 2, 3, 100), Spawn(9, 1, "Zoë", 0, 0, 0, 1))):
         data = codec.encode_server(Snapshot(70001, baseline, last_seq, spawns, changes, ()))
         framed = b"xx" + data  # where it lies in a larger buffer
-        at = wire.spawns_offset(framed, 2)
-        assert at > 2 and framed[at] == (0x92 if spawns else 0x90)
+        head = wire.snapshot_head(framed, 2)
+        assert head is not None
+        tick, at = head
+        assert tick == 70001 and framed[at] == (0x92 if spawns else 0x90)
         assert wire.spawn_names(framed, at, len(framed)) == [s.name for s in spawns]
-    assert wire.spawns_offset(msgpack.packb([11, 5, "x", None, [], [], [], []]), 0) == -1
+    assert wire.snapshot_head(msgpack.packb([11, 5, "x", None, [], [], [], []]), 0) is None
     with pytest.raises(ValueError):
         wire.spawn_names(msgpack.packb([[1, 2]]), 1, 6)

@@ -8,7 +8,7 @@ is how much of each snapshot a bot reads:
 - every other chase or fight bot, which needs the positions in its view, reads each snapshot's
   msgpack array straight into a tracker.Tracker (no message objects, no field checks; a snapshot
   that does not fit what it holds is still a counted error);
-- every other bot reads only the tick out of a snapshot's first bytes (wire.snapshot_tick) and
+- every other bot reads only the tick out of a snapshot's first bytes (wire.snapshot_head) and
   counts bytes and arrival times, so a bot costs less CPU than the player it plays.
 
 Behaviours: wander (a new heading about every 1.5 s), chase (toward the nearest entity held),
@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 
 from client_demo.bots import rooms, wire
 from client_demo.bots.tracker import Tracker
-from client_demo.bots.wire import OP_BINARY, snapshot_tick, spawns_offset
+from client_demo.bots.wire import OP_BINARY, snapshot_head
 from gameserver import codec
 from gameserver.codec import ProtocolError
 from gameserver.combat import FIRE
@@ -429,14 +429,15 @@ class Bot:
             elif size > 126:
                 start = n  # a masked frame or a 64-bit length: the loop below judges it
             if start + size == n:
-                tick = snapshot_tick(rb, start)
-                if tick is not None:
+                snap = snapshot_head(rb, start)
+                if snap is not None:
+                    tick, spawns_at = snap
                     self.on_snapshot(tick, now, arrival)
                     mirror = self.mirror  # never a Mirror here (see above)
                     if isinstance(mirror, Tracker):
                         self.track(mirror, rb, start, n)
-                    else:
-                        self.look_for_spawns(rb, start, n)
+                    elif rb[spawns_at] != EMPTY_ARRAY:
+                        self.on_spawns(rb, spawns_at, n)
                     return
         buf: bytes | bytearray
         if self.state == "handshake":
@@ -488,13 +489,17 @@ class Bot:
     ) -> None:
         mirror = self.mirror
         if type(mirror) is not Mirror:  # a counting or a tracking bot
-            tick = wire.snapshot_tick(buf, start)
-            if tick is not None:
+            snap = snapshot_head(buf, start)
+            if snap is not None:
+                tick, spawns_at = snap
                 self.on_snapshot(tick, now, arrival)
                 if isinstance(mirror, Tracker):
                     self.track(mirror, buf, start, end)
-                else:
-                    self.look_for_spawns(buf, start, end)
+                elif buf[spawns_at] != EMPTY_ARRAY:
+                    self.on_spawns(buf, spawns_at, end)
+                return
+            if buf[start + 1] == MsgType.SNAPSHOT:
+                self.count_error("protocol", "a snapshot whose head is not the codec's ints and nils")
                 return
             if mirror is None and buf[start + 1] == MsgType.SCOREBOARD:
                 return  # only mirroring bots decode what they do not need
@@ -564,16 +569,12 @@ class Bot:
             self.hold([str(s[2]) for s in v[4]])  # codec.spawn_record(): id, kind, name, ...
         self.on_mirrored(v[7], end - start, v[2] is not None, moving)
 
-    def look_for_spawns(self, buf: bytes | bytearray, start: int, end: int) -> None:
-        """The names of a counting bot's spawns, when the snapshot has any."""
-        at = spawns_offset(buf, start)
-        if at < 0:
-            self.count_error("protocol", "a snapshot head that is not ints and nils")
-        elif buf[at] != EMPTY_ARRAY:
-            try:
-                self.hold(wire.spawn_names(buf, at, end))
-            except ValueError as exc:
-                self.count_error("protocol", str(exc))
+    def on_spawns(self, buf: bytes | bytearray, at: int, end: int) -> None:
+        """A counting bot's snapshot spawns entities: their names, from the array at buf[at:end]."""
+        try:
+            self.hold(wire.spawn_names(buf, at, end))
+        except ValueError as exc:
+            self.count_error("protocol", str(exc))
 
     def hold(self, names: list[str]) -> None:
         """This bot was sent the entities of these names in its current room."""
