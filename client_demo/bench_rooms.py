@@ -7,7 +7,8 @@ as the other scenarios are (server on CPU 0, bots on CPU 1), wander bots, 30 Hz:
    N/S rooms of S one after the other, and in each room everyone sees everyone. The bots check
    that none of them was sent an entity of another room (client_demo/bots/rooms.py).
 2. with `--peer`: Colyseus 0.16 right after, on the same N in rooms of S (its rooms' maxClients,
-   joinOrCreate; benchmarks/peer.py), for the ratio of CPU per player-tick in the same minutes.
+   joinOrCreate; benchmarks/peer.py), for the ratio of CPU per player-tick in the same minutes;
+   then Colyseus in one room, so that what rooms cost each server shows beside the ratio.
 3. one room: the same N on `--map none` with no room size, everyone in one room (the reference
    scenario at that N).
 4. churn: P players (`--churn-players`, 400) in rooms of S, first alone, then with
@@ -70,17 +71,21 @@ def run(opts: argparse.Namespace, counts: list[int], peer: Any) -> dict[str, Any
         )
         rooms = bench.run_players(n, opts, n + 100, "wander", server_extra=rooms_args)
         print(f"  {describe(rooms)}", flush=True)
-        theirs = None
+        theirs = theirs_one = None
         if peer is not None:
             theirs = peer.run_peer(n, opts.warmup, opts.measure, opts.pin, room_size=size)
             print(f"  Colyseus in {theirs['rooms']} rooms: {peer.describe(theirs)}", flush=True)
+            theirs_one = peer.run_peer(n, opts.warmup, opts.measure, opts.pin)
+            print(f"  Colyseus in one room: {peer.describe(theirs_one)}", flush=True)
         print(f"N={n} in one room ...", flush=True)
         one = bench.run_players(n, opts, n + 100, "wander")
         print(f"  {describe(one)}", flush=True)
-        entry = {"players": n, "rooms": rooms, "one_room": one, "peer": theirs}
+        entry = {"players": n, "rooms": rooms, "one_room": one, "peer": theirs, "peer_one_room": theirs_one}
         entry["vs_one_room"] = rooms["us_per_player_tick"] / one["us_per_player_tick"]
-        if theirs is not None:
+        if theirs is not None and theirs_one is not None:
             entry["peer_ratio"] = rooms["us_per_player_tick"] / theirs["us_per_player_tick"]
+            entry["peer_ratio_one_room"] = one["us_per_player_tick"] / theirs_one["us_per_player_tick"]
+            entry["peer_vs_one_room"] = theirs["us_per_player_tick"] / theirs_one["us_per_player_tick"]
         out["by_n"].append(entry)
     p = opts.churn_players
     if p > 0:
@@ -139,7 +144,7 @@ def judge(out: dict[str, Any]) -> list[dict[str, Any]]:
                 "measured": "not measured (no --peer)"
                 if ratio is None
                 else f"{rooms['us_per_player_tick']:.1f} against {e['peer']['us_per_player_tick']:.1f}: "
-                f"{ratio:.3f}",
+                f"{ratio:.3f} (in one room: {e['peer_ratio_one_room']:.3f})",
                 "met": None if ratio is None else ratio <= 0.5,
             }
         )
@@ -209,18 +214,22 @@ def table(out: dict[str, Any]) -> str:
             f"| {r.get('isolation_violations')} | {f(r['bots_cpu_per_wall'], '.2f')} |"
         )
 
+    def theirs(label: str, t: dict[str, Any] | None) -> None:
+        if t is None:
+            return
+        lo, hi = t["bots_per_room"]
+        lines.append(
+            f"| {label} | {t['players']} | {t['rooms']} ({_spread(lo, hi)}) "
+            f"| - | {t['server_cpu_per_wall']:.2f} | {t['us_per_player_tick']:.1f} "
+            f"({t['us_per_player_tick_kernel']:.1f}) | - | - | {t['snapshots_per_s_median']:.2f} "
+            f"({t['snapshots_per_s_p1']:.2f}) | - | - | {t['bots_cpu_per_wall']:.2f} |"
+        )
+
     size = out["room_size"]
     for e in out["by_n"]:
         ours(f"rooms of {size}", e["rooms"])
-        t = e["peer"]
-        if t is not None:
-            lo, hi = t["bots_per_room"]
-            lines.append(
-                f"| Colyseus, rooms of {size} | {t['players']} | {t['rooms']} ({_spread(lo, hi)}) "
-                f"| - | {t['server_cpu_per_wall']:.2f} | {t['us_per_player_tick']:.1f} "
-                f"({t['us_per_player_tick_kernel']:.1f}) | - | - | {t['snapshots_per_s_median']:.2f} "
-                f"({t['snapshots_per_s_p1']:.2f}) | - | - | {t['bots_cpu_per_wall']:.2f} |"
-            )
+        theirs(f"Colyseus, rooms of {size}", e["peer"])
+        theirs("Colyseus, one room", e["peer_one_room"])
         ours("one room", e["one_room"])
     c = out.get("churn")
     if c:

@@ -73,6 +73,9 @@ def test_the_rooms_scenario_measures_the_peer_in_rooms_of_the_same_size(tmp_path
     assert theirs["verified_sizes"] == [4, 4]  # the decoding bots see their room only
     assert entry["rooms"]["rooms"] == 2
     assert entry["peer_ratio"] == entry["rooms"]["us_per_player_tick"] / theirs["us_per_player_tick"]
+    alone = entry["peer_one_room"]  # and Colyseus with everyone in one room, for what rooms cost it
+    assert alone["rooms"] == 1 and alone["verified_sizes"] == [8, 8] and alone["errors"] == 0
+    assert entry["peer_vs_one_room"] == theirs["us_per_player_tick"] / alone["us_per_player_tick"]
 
 
 def test_the_peer_is_refused_in_the_arena() -> None:
