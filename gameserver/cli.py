@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seats one client address may hold at once, waiting for their HELLO (default %(default)s)",
     )
     p.add_argument(
+        "--reconnect-grace",
+        type=float,
+        default=d.reconnect_grace,
+        help="seconds a player whose connection dropped is kept for a resume with its session "
+        "token; 0: removed at once (default %(default)s)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p

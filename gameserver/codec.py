@@ -81,6 +81,8 @@ class Close(enum.IntEnum):
     TRY_AGAIN_LATER = 1013
     # Application codes (RFC 6455 leaves 4000-4999 to applications): 4000 + the HTTP status
     # matchmaking answers for the same fault.
+    SESSION_REPLACED = 4001
+    SESSION_EXPIRED = 4401
     SEAT_REFUSED = 4403
     ROOM_NOT_FOUND = 4404
     ROOM_FULL = 4409
@@ -108,6 +110,8 @@ class ErrorCode(enum.Enum):
     ROOM_FULL = ("room_full", Close.ROOM_FULL)
     ROOM_DISPOSED = ("room_disposed", Close.ROOM_GONE)
     INVALID_SEAT = ("invalid_seat", Close.SEAT_REFUSED)
+    SESSION_EXPIRED = ("session_expired", Close.SESSION_EXPIRED)
+    SESSION_REPLACED = ("session_replaced", Close.SESSION_REPLACED)
 
     @property
     def code(self) -> str:
@@ -433,7 +437,7 @@ def encode_snapshot_body_parts(
     )
 
 
-def encode_scoreboard(lines: list[tuple[int, str, int, int]]) -> bytes:
+def encode_scoreboard(lines: list[tuple[int, str, int, int, int]]) -> bytes:
     return _pack([MsgType.SCOREBOARD, [list(line) for line in lines]])
 
 
@@ -448,7 +452,7 @@ def encode_server(msg: ServerMessage) -> bytes:
             + encode_shots([(s.shooter, s.hit) for s in msg.shots])
         )
     if isinstance(msg, Scoreboard):
-        return encode_scoreboard([(ln.id, ln.name, ln.score, ln.deaths) for ln in msg.lines])
+        return encode_scoreboard([(ln.id, ln.name, ln.score, ln.deaths, int(ln.away)) for ln in msg.lines])
     if isinstance(msg, Welcome):
         return _pack(
             [
@@ -565,14 +569,15 @@ def decode_server(data: bytes | str) -> ServerMessage:
         lines = []
         for line in _list(v[1], "lines"):
             ln = _list(line, "score line")
-            if len(ln) != 4:
-                raise _invalid("a score line has 4 fields")
+            if len(ln) < 4:  # later fields are for later versions: ignored
+                raise _invalid("a score line has at least 4 fields")
             lines.append(
                 ScoreLine(
                     _int(ln[0], "id", 0, MAX_SEQ),
                     _str(ln[1], "name", 0, MAX_NAME_CHARS),
                     _int(ln[2], "score", 0, MAX_SEQ),
                     _int(ln[3], "deaths", 0, MAX_SEQ),
+                    _int(ln[4], "away", 0, 1) == 1 if len(ln) > 4 else False,
                 )
             )
         return Scoreboard(tuple(lines))

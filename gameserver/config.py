@@ -49,6 +49,7 @@ class Config:
     seat_ttl: float = attrs.field(default=15.0, validator=_between(0.1, 3600))  # seconds
     creates_per_minute: int = attrs.field(default=10, validator=_between(1, 1_000_000))
     seats_per_address: int = attrs.field(default=16, validator=_between(1, 100_000))
+    reconnect_grace: float = attrs.field(default=20.0, validator=_between(0, 3600))  # seconds
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
     static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"

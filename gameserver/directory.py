@@ -15,11 +15,16 @@ Invariants:
   raises is closed alone: its players are told internal_error, it is disposed, and every other
   room ticks on.
 - Rooms with no players do not tick: a thousand empty rooms cost the tick nothing.
+- A player whose connection drops without a goodbye is kept for `grace` seconds (its entity in
+  the world, not moving, holding its place) and comes back with its session token. A token is
+  a public selector and a secret verifier (128 random bits), compared in constant time; it
+  works once: every WELCOME carries a new one and the old one is forgotten.
 """
 
 from __future__ import annotations
 
 import collections
+import hmac
 import logging
 import secrets
 import time
@@ -68,6 +73,15 @@ class Seat:
 
 
 @attrs.define(eq=False)
+class Session:
+    """What a session token stands for: a player of a room, while it plays or is kept."""
+
+    room_id: str
+    entity_id: int
+    verifier: str
+
+
+@attrs.define(eq=False)
 class Hosted:
     """A room as the directory keeps it: the match, and what matchmaking needs to know of it."""
 
@@ -84,8 +98,9 @@ class Hosted:
 
     @property
     def taken(self) -> int:
-        """Players and reserved seats: what counts toward the room's size."""
-        return len(self.room.members) + len(self.seats)
+        """Players (those kept after a drop too) and reserved seats: what counts toward the
+        room's size."""
+        return len(self.room.members) + len(self.room.away) + len(self.seats)
 
     @property
     def free(self) -> int:
@@ -104,10 +119,18 @@ class Directory:
     room_idle: float = 30.0
     creates_per_minute: int = 10  # explicit creates per client address
     seats_per_address: int = 16  # seats waiting for their HELLO, per client address
+    grace: float = 20.0  # seconds a dropped player is kept for a resume; 0: not kept
     wall_clock: Callable[[], float] = time.time  # for the listing's `created` only
     rooms: dict[str, Hosted] = attrs.field(init=False, factory=dict)  # oldest first
     seats: dict[str, Seat] = attrs.field(init=False, factory=dict)
-    players: int = attrs.field(init=False, default=0)  # members of every room, the failed included
+    # members of every room (those of a failed room until their connections end) and the
+    # players kept after a drop
+    players: int = attrs.field(init=False, default=0)
+    sessions: dict[str, Session] = attrs.field(init=False, factory=dict)  # by the token's selector
+    _selectors: dict[tuple[str, int], str] = attrs.field(init=False, factory=dict)  # by (room, entity)
+    # the members that must hear from us outside a room's tick (a session taken over)
+    _due: list[Member] = attrs.field(init=False, factory=list)
+    resumed_total: int = attrs.field(init=False, default=0)
     disposed: deque[str] = attrs.field(init=False, factory=lambda: deque(maxlen=DISPOSED_REMEMBERED))
     disposed_ids: set[str] = attrs.field(init=False, factory=set)
     created_total: int = attrs.field(init=False, default=0)
@@ -168,8 +191,11 @@ class Directory:
         return self._reserve(hosted, now, address)
 
     def join(self, hello: Hello, now: float) -> tuple[Room, Member]:
-        """Seat the player a HELLO brings: by its seat, by its room id, or by quick play.
-        Raises MatchError; the player's WELCOME is the first thing in its outbox."""
+        """Seat the player a HELLO brings: back into its session (session token), by its seat,
+        by its room id, or by quick play. Raises MatchError; the player's WELCOME is the first
+        thing in its outbox."""
+        if hello.session_token is not None:
+            return self._resume(hello.session_token, now)
         if hello.seat is not None:
             seat = self.seats.get(hello.seat)
             if seat is None or seat.expires <= now:
@@ -187,20 +213,69 @@ class Directory:
             name = self.default_map
             self._check_server_room()
             hosted = self._fullest_open(name) or self._open(name, private=False, now=now)
-        member = hosted.room.join(hello.name)  # the checks above leave it a place
+        token, selector, verifier = self._new_token()
+        member = hosted.room.join(hello.name, token)  # the checks above leave it a place
+        self._open_session(hosted.room, member.entity_id, selector, verifier)
         self.players += 1
         hosted.empty_since = None
         return hosted.room, member
 
-    def leave(self, room: Room, member: Member, now: float) -> None:
-        """A player's connection ended: out of its room (which may have been disposed since)."""
+    def leave(self, room: Room, member: Member, now: float, *, keep: bool = False) -> None:
+        """A player's connection ended: out of its room (which may have been disposed since),
+        or, with `keep` (it dropped without a goodbye), kept for `grace` seconds."""
         if room.members.get(member.entity_id) is not member:
+            return  # gone already, or its session was taken over by another connection
+        hosted = self.rooms.get(room.room_id)
+        alive = hosted is not None and hosted.room is room
+        if keep and alive and self.grace > 0:
+            room.drop(member, now)
             return
         room.leave(member)
         self.players -= 1
-        hosted = self.rooms.get(room.room_id)
-        if hosted is not None and hosted.room is room and not hosted.taken:
+        self._close_session(room.room_id, member.entity_id)
+        if hosted is not None and alive and not hosted.taken:
             hosted.empty_since = now
+
+    def _resume(self, token: str, now: float) -> tuple[Room, Member]:
+        selector, _, verifier = token.partition(".")
+        session = self.sessions.get(selector)
+        if session is None or not hmac.compare_digest(session.verifier.encode(), verifier.encode()):
+            raise MatchError(
+                401, ErrorCode.SESSION_EXPIRED, "the session is unknown or expired: join afresh, without it"
+            )
+        hosted = self.rooms[session.room_id]  # a room's sessions close with it
+        room = hosted.room
+        old = room.members.get(session.entity_id)
+        if old is not None:  # its connection still looks open: the new one takes over
+            room.drop(old, now)
+            old.request_close(
+                ErrorCode.SESSION_REPLACED, "another connection resumed this session", goodbye=True
+            )
+            self._due.append(old)
+        new_token, new_selector, new_verifier = self._new_token()
+        member = room.resume(session.entity_id, new_token)
+        self._close_session(room.room_id, session.entity_id)
+        self._open_session(room, member.entity_id, new_selector, new_verifier)
+        self.resumed_total += 1
+        hosted.empty_since = None
+        return room, member
+
+    def _new_token(self) -> tuple[str, str, str]:
+        """A session token: a selector that finds its session and a secret verifier."""
+        selector = secrets.token_hex(8)
+        while selector in self.sessions:
+            selector = secrets.token_hex(8)
+        verifier = secrets.token_urlsafe(16)  # 128 random bits
+        return f"{selector}.{verifier}", selector, verifier
+
+    def _open_session(self, room: Room, entity_id: int, selector: str, verifier: str) -> None:
+        self.sessions[selector] = Session(room.room_id, entity_id, verifier)
+        self._selectors[(room.room_id, entity_id)] = selector
+
+    def _close_session(self, room_id: str, entity_id: int) -> None:
+        selector = self._selectors.pop((room_id, entity_id), None)
+        if selector is not None:
+            self.sessions.pop(selector, None)
 
     # --- the tick ---------------------------------------------------------------------------
 
@@ -220,6 +295,9 @@ class Directory:
         if failed is not None:
             for hosted in failed:
                 due.extend(self.fail(hosted, now))
+        if self._due:
+            due.extend(self._due)
+            self._due = []
         if now >= self._next_sweep:
             self.sweep(now)
         return due
@@ -241,6 +319,10 @@ class Directory:
             self._drop_seat(seat)
         idle: list[Hosted] = []
         for hosted in self.rooms.values():
+            if hosted.room.away:
+                for entity_id in hosted.room.expire_away(now - self.grace):
+                    self.players -= 1
+                    self._close_session(hosted.room_id, entity_id)
             if hosted.taken:
                 hosted.empty_since = None
             elif hosted.empty_since is None:
@@ -358,6 +440,11 @@ class Directory:
     def _dispose(self, hosted: Hosted) -> None:
         if self.rooms.pop(hosted.room_id, None) is None:
             return
+        room = hosted.room
+        for entity_id in [*room.members, *room.away]:
+            self._close_session(hosted.room_id, entity_id)
+        self.players -= len(room.away)  # the members count until their connections end
+        room.away.clear()
         for seat in hosted.seats.values():
             if self.seats.pop(seat.token, None) is not None:
                 self._release_address(seat.address)

@@ -141,6 +141,7 @@ class ScoreLine:
     name: str
     score: int
     deaths: int
+    away: bool = False  # its connection dropped; kept for a resume
 
 
 @attrs.frozen

@@ -60,7 +60,7 @@ class ScoreboardUpdate:
     """One scoreboard for everyone: the best SCOREBOARD_TOP lines, shared bytes, and for a
     player outside them the same lines plus its own, so the message stays small at any N."""
 
-    def __init__(self, ranked: list[tuple[int, str, int, int]]) -> None:
+    def __init__(self, ranked: list[tuple[int, str, int, int, int]]) -> None:
         self.top = ranked[:SCOREBOARD_TOP]
         self.by_id = {line[0]: line for line in ranked[SCOREBOARD_TOP:]}
         self.shared = codec.encode_scoreboard(self.top)
@@ -148,6 +148,14 @@ class Member:
 
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
+class Away:
+    """A player whose connection dropped: kept for a while, so it can come back."""
+
+    entity: Entity
+    since: float  # when it dropped, on the directory's clock
+
+
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Room:
     tick_rate: int = 30
     snapshot_rate: int = 30
@@ -161,6 +169,8 @@ class Room:
     world: World = attr.ib(init=False)
     replicator: Replicator = attr.ib(init=False, factory=Replicator)
     members: dict[int, Member] = attr.ib(init=False, factory=dict)  # by entity id
+    # players whose connection dropped, kept (entity in the world, not moving) for a resume
+    away: dict[int, Away] = attr.ib(init=False, factory=dict)  # by entity id
     shots: list[tuple[int, int | None]] = attr.ib(init=False, factory=list)  # since last snapshot
     _roster: int = attr.ib(init=False, default=0)  # bumped on every join and leave
     _scores_shown: tuple[int, int] | None = attr.ib(init=False, default=None)
@@ -210,12 +220,39 @@ class Room:
 
     # --- membership -------------------------------------------------------------------
 
-    def join(self, name: str) -> Member:
+    def join(self, name: str, session_token: str | None = None) -> Member:
         """Add a player; its welcome message is the first thing in its outbox."""
-        if len(self.members) >= self.max_players:
+        if len(self.members) + len(self.away) >= self.max_players:
             raise RoomFull(f"the room holds {self.max_players} players")
         entity = self.world.spawn_player(name)
-        m = Member(entity=entity, session_token=secrets.token_urlsafe(16), joined_tick=self.tick_no)
+        return self._admit(entity, session_token or secrets.token_urlsafe(16))
+
+    def resume(self, entity_id: int, session_token: str) -> Member:
+        """The player of an entity kept since its connection dropped (drop()) comes back: the
+        same entity, score and hp; a new member, so the next snapshot is full and its input
+        sequence starts afresh. Raises KeyError when the entity is not kept."""
+        entity = self.away.pop(entity_id).entity
+        return self._admit(entity, session_token)
+
+    def drop(self, member: Member, since: float) -> None:
+        """The member's connection ended without a goodbye: its entity stays in the world (not
+        moving: no inputs come) until resume() or expire_away(). `since`: the caller's clock."""
+        if self.members.get(member.entity_id) is member:
+            del self.members[member.entity_id]
+            self.away[member.entity_id] = Away(member.entity, since)
+            self._roster += 1
+
+    def expire_away(self, before: float) -> list[int]:
+        """Remove the entities kept since before `before`; their ids."""
+        gone = [eid for eid, away in self.away.items() if away.since < before]
+        for eid in gone:
+            del self.away[eid]
+            self.world.remove(eid)
+            self._roster += 1
+        return gone
+
+    def _admit(self, entity: Entity, session_token: str) -> Member:
+        m = Member(entity=entity, session_token=session_token, joined_tick=self.tick_no)
         m.credit = 1
         m.msg_tokens = self.msg_burst
         self.members[entity.id] = m
@@ -428,8 +465,10 @@ class Room:
             return None
         self._scores_shown = key
         self._scores_tick = tick
+        here = [(m.entity, 0) for m in self.members.values()]
+        gone = [(a.entity, 1) for a in self.away.values()]
         lines = sorted(
-            ((e.id, e.name, e.score, e.deaths) for e in (m.entity for m in self.members.values())),
+            ((e.id, e.name, e.score, e.deaths, away) for e, away in here + gone),
             key=lambda ln: (-ln[2], ln[3], ln[0]),
         )
         return ScoreboardUpdate(lines)

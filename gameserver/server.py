@@ -119,6 +119,7 @@ class GameServer:
             room_idle=config.room_idle,
             creates_per_minute=config.creates_per_minute,
             seats_per_address=config.seats_per_address,
+            grace=config.reconnect_grace,
         )
         self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
@@ -198,6 +199,8 @@ class GameServer:
             "rooms_created": self.directory.created_total,
             "rooms_disposed": self.directory.disposed_total,
             "rooms_failed": self.directory.failed_total,
+            "players_away": sum(len(h.room.away) for h in self.directory),
+            "resumed": self.directory.resumed_total,
             "sockets": len(self.sockets.conns),
             "io_passes": self.sockets.passes,
             "io_events": self.sockets.events,

@@ -607,13 +607,21 @@ class Connection:
             pass
         member = self.member
         if member is not None:
-            if member.close_request is None:
-                member.close_request = (1000, reason)
+            # A drop is not a leave: a connection that ends with no close frame, or that was cut
+            # as too slow, keeps its player for a resume. A close frame of 1000 or 1001 from the
+            # peer, or an error of ours, removes it at once.
+            close = member.close_request
+            keep = (
+                close is None or close[1] == "too_slow" or (close[1] == "" and close[0] not in (1000, 1001))
+            )
+            if close is None:
+                close = member.close_request = (1000, reason)
             member.link = None
             if self.room is not None:
-                self.server.directory.leave(self.room, member, time.monotonic())
-            why = member.close_request[1] or "peer_closed"
-            log.info("%s entity %d left (%s)", self.peer, member.entity_id, why)
+                self.server.directory.leave(self.room, member, time.monotonic(), keep=keep)
+            why = close[1] or "peer_closed"
+            kept = " (kept for a resume)" if keep and self.server.directory.grace > 0 else ""
+            log.info("%s entity %d left (%s)%s", self.peer, member.entity_id, why, kept)
 
 
 class SocketLoop:

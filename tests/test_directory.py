@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gameserver import codec
 from gameserver.codec import ErrorCode
 from gameserver.directory import DISPOSED_REMEMBERED, Directory, MatchError
 from gameserver.maps import GameMap
-from gameserver.messages import Hello
+from gameserver.messages import Hello, Scoreboard, ScoreLine, Welcome
 from gameserver.room import Room
 
 
@@ -297,3 +298,98 @@ def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(ops: list[tu
         assert d.players + d.reserved <= 20 and len(d.rooms) <= 8
         assert d.players == sum(len(h.room.members) for h in d)
         assert d.reserved == sum(len(h.seats) for h in d)
+
+
+# --- a drop is not a leave: sessions, the grace window, resuming -------------------------------
+
+
+def test_a_dropped_player_is_kept_and_resumes_as_the_same_entity_with_a_new_token() -> None:
+    d = directory(grace=20.0)
+    room, m = d.join(Hello(1, "ann"), 0.0)
+    m.entity.score, m.entity.hp = 3, 50
+    token = m.session_token
+    selector, _, verifier = token.partition(".")
+    assert len(verifier) >= 22 and len(selector) == 16  # 128 random bits behind a lookup id
+    d.leave(room, m, 1.0, keep=True)
+    assert m.entity_id not in room.members and m.entity_id in room.world.entities
+    assert room.away[m.entity_id].since == 1.0 and d.players == 1 and d.rooms[room.room_id].taken == 1
+    d.sweep(20.9)
+    again_room, back = d.join(Hello(1, "ignored", token), 21.0 - 0.1)
+    assert again_room is room and back.entity is m.entity and back.entity_id == m.entity_id
+    assert (back.entity.score, back.entity.hp, back.entity.name) == (3, 50, "ann")
+    assert back.held_tick is None and back.last_received_seq is None  # a full snapshot, seq afresh
+    assert back.session_token != token and not room.away and d.players == 1 and d.resumed_total == 1
+    welcome = codec.decode_server(back.control[0])
+    assert isinstance(welcome, Welcome) and welcome.entity_id == m.entity_id
+    assert welcome.session_token == back.session_token
+    # a token works once
+    refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", token), 22.0)
+
+
+def test_past_the_grace_window_a_dropped_player_leaves() -> None:
+    d = directory(grace=20.0)
+    room, m = d.join(Hello(1, "ann"), 0.0)
+    d.leave(room, m, 1.0, keep=True)
+    d.sweep(21.0)
+    assert m.entity_id in room.away  # 20 s exactly: still kept
+    d.sweep(21.5)
+    assert m.entity_id not in room.world.entities and not room.away and d.players == 0
+    err = refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", m.session_token), 22.0)
+    assert err.error.close_code == 4401
+
+
+def test_a_leave_on_purpose_or_no_grace_removes_the_player_at_once() -> None:
+    for grace, keep in ((20.0, False), (0.0, True)):
+        d = directory(grace=grace)
+        room, m = d.join(Hello(1, "ann"), 0.0)
+        d.leave(room, m, 1.0, keep=keep)
+        assert m.entity_id not in room.world.entities and d.players == 0 and not d.sessions
+        refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", m.session_token), 2.0)
+
+
+def test_a_new_connection_with_the_token_takes_the_session_over() -> None:
+    d = directory()
+    room, old = d.join(Hello(1, "ann"), 0.0)
+    _, new = d.join(Hello(1, "ann", old.session_token), 1.0)
+    assert new.entity is old.entity and room.members[old.entity_id] is new
+    assert old.close_request == (4001, "session_replaced")
+    assert old in d.tick(1.1)  # its goodbye goes out with the next tick's sends
+    # the old connection's end changes nothing for the new one
+    d.leave(room, old, 2.0, keep=True)
+    assert room.members[old.entity_id] is new and not room.away and d.players == 1
+
+
+def test_tokens_are_checked_whole() -> None:
+    d = directory()
+    _, m = d.join(Hello(1, "ann"), 0.0)
+    selector, _, verifier = m.session_token.partition(".")
+    for wrong in (selector, f"{selector}.", f"{selector}.{verifier[:-1]}x", "x" * 40, f".{verifier}"):
+        refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", wrong), 1.0)
+    assert d.players == 1
+
+
+def test_the_scoreboard_marks_a_dropped_player_away() -> None:
+    d = directory()
+    room, a = d.join(Hello(1, "ann"), 0.0)
+    _, b = d.join(Hello(1, "bob"), 0.0)
+    d.tick(0.0)
+    for _ in range(40):  # past the scoreboard's once-a-second pace
+        d.tick(0.0)
+    d.leave(room, b, 1.0, keep=True)
+    lines: list[ScoreLine] = []
+    for _ in range(40):
+        d.tick(1.0)
+        for data in a.take_outgoing():
+            msg = codec.decode_server(data)
+            if isinstance(msg, Scoreboard):
+                lines = list(msg.lines)
+    assert {(ln.name, ln.away) for ln in lines} == {("ann", False), ("bob", True)}
+
+
+def test_a_disposed_rooms_sessions_end_with_it() -> None:
+    d = directory()
+    room, a = d.join(Hello(1, "ann"), 0.0)
+    d.leave(room, a, 0.0, keep=True)
+    d.fail(d.rooms[room.room_id], 1.0)
+    assert d.players == 0 and not d.sessions
+    refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", a.session_token), 2.0)

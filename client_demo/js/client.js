@@ -104,7 +104,7 @@ export class GameClient {
       connects: 0,
       unknownMessages: 0,
     };
-    this.scoreboard = []; // [{id, name, score, deaths}], best first
+    this.scoreboard = []; // [{id, name, score, deaths, away}], best first
     this.shots = []; // [{tick, shooter, hit}] not yet shown; the page takes them at their tick
     this.rates = { snapshots: new Rate(), bytesIn: new Rate(), bytesOut: new Rate() };
   }

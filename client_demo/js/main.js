@@ -264,7 +264,9 @@ let scoresShown = "";
 
 function updateScores() {
   const lines = client && client.state === "connected" ? client.scoreboard.slice(0, 8) : [];
-  const text = lines.map((l) => `${l.id === client.myId ? "▶ " : "  "}${l.name.padEnd(16).slice(0, 16)} ${String(l.score).padStart(3)} / ${l.deaths}`).join("\n");
+  const text = lines
+    .map((l) => `${l.id === client.myId ? "▶ " : "  "}${l.name.padEnd(16).slice(0, 16)} ${String(l.score).padStart(3)} / ${l.deaths}${l.away ? " (away)" : ""}`)
+    .join("\n");
   if (text !== scoresShown) {
     scoresEl.textContent = text ? `kills / deaths\n${text}` : "";
     scoresEl.hidden = !text;

@@ -198,7 +198,13 @@ export function parseServer(v) {
         lines: arr(v[1], "lines").map((line) => {
           const l = arr(line, "score line");
           if (l.length < 4) throw new ProtocolError("a score line has 4 fields");
-          return { id: int(l[0], "id"), name: String(l[1]), score: int(l[2], "score"), deaths: int(l[3], "deaths") };
+          return {
+            id: int(l[0], "id"),
+            name: String(l[1]),
+            score: int(l[2], "score"),
+            deaths: int(l[3], "deaths"),
+            away: l.length > 4 && l[4] === 1, // its connection dropped; kept for a resume
+          };
         }),
       };
     case MsgType.WELCOME:
