@@ -77,7 +77,13 @@ class Peer:
 
     def sample(self) -> dict[str, Any]:
         cpu, sys_cpu = bench.cpu_seconds(self.pid)
-        return {"t": time.monotonic(), "cpu_s": cpu, "sys_s": sys_cpu, "rss_kib": bench.rss_kib(self.pid)}
+        return {
+            "t": time.monotonic(),
+            "cpu_s": cpu,
+            "sys_s": sys_cpu,
+            "rss_kib": bench.rss_kib(self.pid),
+            "cpu0_busy_s": bench.cpu_busy_seconds(0),
+        }
 
     def stop(self) -> None:
         bench.stop_process(self.proc)
@@ -107,6 +113,8 @@ def peer_figures(
         "us_per_player_tick": (b["cpu_s"] - a["cpu_s"]) / player_ticks * 1e6,
         "us_per_player_tick_kernel": (b["sys_s"] - a["sys_s"]) / player_ticks * 1e6,
         "server_cpu_per_wall": (b["cpu_s"] - a["cpu_s"]) / wall,
+        # as in bench.summarize(): what else was busy on the server's CPU 0
+        "others_on_cpu0": (b["cpu0_busy_s"] - a["cpu0_busy_s"] - (b["cpu_s"] - a["cpu_s"])) / wall,
         "rss_mib": b["rss_kib"] / 1024,
     }
     if report is not None:

@@ -94,6 +94,21 @@ def rss_kib(pid: int) -> int:
     return parse_proc_status(Path(f"/proc/{pid}/status").read_text())["VmRSS"]
 
 
+def parse_cpu_busy(text: str, cpu: int) -> int:
+    """Clock ticks CPU `cpu` spent busy (user, nice, system, irq, softirq, steal) since boot,
+    from the text of /proc/stat."""
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == f"cpu{cpu}":
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+            return user + nice + system + irq + softirq + steal
+    raise ValueError(f"no cpu{cpu} in /proc/stat")
+
+
+def cpu_busy_seconds(cpu: int) -> float:
+    return parse_cpu_busy(Path("/proc/stat").read_text(), cpu) / CLK_TCK
+
+
 # --- processes ------------------------------------------------------------------------------
 
 
@@ -178,6 +193,8 @@ class Server:
             "sys_s": sys_cpu,
             "rss_kib": rss_kib(self.pid),
             "health": self.health(),
+            # the whole of CPU 0, where the server is pinned: what else ran there shows
+            "cpu0_busy_s": cpu_busy_seconds(0),
         }
 
     def stop(self) -> None:
@@ -347,6 +364,11 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
         "window_s": round(wall, 3),
         "ticks": ticks,
         "server_cpu_per_wall": cpu / wall if wall else None,
+        # CPU 0's busy time that was not the server's (pinned runs): other processes, or the
+        # kernel's work for them. On a shared machine this says whether the server had its core.
+        "others_on_cpu0": (b["cpu0_busy_s"] - a["cpu0_busy_s"] - cpu) / wall
+        if wall and "cpu0_busy_s" in b
+        else None,
         "us_per_player_tick": cpu / (n * ticks) * 1e6 if n and ticks else None,
         # the part in the kernel (send, recv, epoll; on loopback also the bots' TCP receive work)
         "us_per_player_tick_kernel": (b["sys_s"] - a["sys_s"]) / (n * ticks) * 1e6 if n and ticks else None,

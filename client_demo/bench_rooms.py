@@ -74,9 +74,11 @@ def run(opts: argparse.Namespace, counts: list[int], peer: Any) -> dict[str, Any
         theirs = theirs_one = None
         if peer is not None:
             theirs = peer.run_peer(n, opts.warmup, opts.measure, opts.pin, room_size=size)
-            print(f"  Colyseus in {theirs['rooms']} rooms: {peer.describe(theirs)}", flush=True)
+            others = f"others on CPU 0 {theirs['others_on_cpu0']:.2f} cores"
+            print(f"  Colyseus in {theirs['rooms']} rooms: {peer.describe(theirs)}, {others}", flush=True)
             theirs_one = peer.run_peer(n, opts.warmup, opts.measure, opts.pin)
-            print(f"  Colyseus in one room: {peer.describe(theirs_one)}", flush=True)
+            others = f"others on CPU 0 {theirs_one['others_on_cpu0']:.2f} cores"
+            print(f"  Colyseus in one room: {peer.describe(theirs_one)}, {others}", flush=True)
         print(f"N={n} in one room ...", flush=True)
         one = bench.run_players(n, opts, n + 100, "wander")
         print(f"  {describe(one)}", flush=True)
@@ -127,7 +129,8 @@ def describe(row: dict[str, Any]) -> str:
         f"p1 {f(row['steady_snapshots_per_s_p1'], '.2f')}, interval p99 "
         f"{f(row['interval_ms_p99'], '.1f')} ms (kernel {f(row['interval_ms_p99_kernel'], '.1f')}), "
         f"isolation violations {row.get('isolation_violations')}, bots "
-        f"{f(row['bots_cpu_per_wall'], '.2f')} cores, errors {row['bot_errors']}"
+        f"{f(row['bots_cpu_per_wall'], '.2f')} cores, errors {row['bot_errors']}, others on CPU 0 "
+        f"{f(row.get('others_on_cpu0'), '.2f')} cores"
     )
 
 
@@ -194,8 +197,8 @@ def table(out: dict[str, Any]) -> str:
     head = (
         "| run | players | rooms (bots per room) | made / disposed per s | server CPU (cores) "
         "| µs CPU / player-tick (kernel) | tick p50 / p99 ms | overruns | snapshots/s median (p1) "
-        "| interval p99 ms (kernel) | isolation violations | bots CPU (cores) |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| interval p99 ms (kernel) | isolation violations | bots CPU (cores) | others on CPU 0 (cores) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
 
@@ -211,7 +214,8 @@ def table(out: dict[str, Any]) -> str:
             f"| {f(r['steady_snapshots_per_s_median'], '.2f')} "
             f"({f(r['steady_snapshots_per_s_p1'], '.2f')}) "
             f"| {f(r['interval_ms_p99'], '.1f')} ({f(r['interval_ms_p99_kernel'], '.1f')}) "
-            f"| {r.get('isolation_violations')} | {f(r['bots_cpu_per_wall'], '.2f')} |"
+            f"| {r.get('isolation_violations')} | {f(r['bots_cpu_per_wall'], '.2f')} "
+            f"| {f(r.get('others_on_cpu0'), '.2f')} |"
         )
 
     def theirs(label: str, t: dict[str, Any] | None) -> None:
@@ -222,7 +226,8 @@ def table(out: dict[str, Any]) -> str:
             f"| {label} | {t['players']} | {t['rooms']} ({_spread(lo, hi)}) "
             f"| - | {t['server_cpu_per_wall']:.2f} | {t['us_per_player_tick']:.1f} "
             f"({t['us_per_player_tick_kernel']:.1f}) | - | - | {t['snapshots_per_s_median']:.2f} "
-            f"({t['snapshots_per_s_p1']:.2f}) | - | - | {t['bots_cpu_per_wall']:.2f} |"
+            f"({t['snapshots_per_s_p1']:.2f}) | - | - | {t['bots_cpu_per_wall']:.2f} "
+            f"| {f(t.get('others_on_cpu0'), '.2f')} |"
         )
 
     size = out["room_size"]

@@ -312,6 +312,11 @@ def test_proc_parsing() -> None:
     assert parsed == {"utime": 123, "stime": 45, "rss_pages": 2560}
     status = "Name:\tpython3\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t1\n"
     assert bench.parse_proc_status(status) == {"VmHWM": 51200, "VmRSS": 40960}
+    cpus = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 100 2 30 5000 7 1 4 3 0 0\ncpu1 1 1 1 1 1 1 1 1 0 0\n"
+    assert bench.parse_cpu_busy(cpus, 0) == 100 + 2 + 30 + 1 + 4 + 3  # neither idle nor iowait
+    assert bench.parse_cpu_busy(cpus, 1) == 6
+    with pytest.raises(ValueError):
+        bench.parse_cpu_busy(cpus, 2)
 
 
 @pytest.mark.parametrize("opcode", [wire.OP_BINARY, wire.OP_PING])
