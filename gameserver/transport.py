@@ -431,12 +431,14 @@ class Connection:
                 ErrorCode.UNSUPPORTED_VERSION,
                 f"this server speaks protocol {PROTOCOL_VERSION}, not {msg.version}",
             )
+        # Each except names its exception apart: compiled (mypyc), one name shared by handlers
+        # of two types is typed as the first, and the second raised TypeError.
         try:
             room, member = self.server.directory.join(msg, time.monotonic())
-        except MatchError as exc:
-            raise ProtocolError(exc.error, exc.message) from None
-        except RoomFull as exc:
-            raise ProtocolError(ErrorCode.ROOM_FULL, str(exc)) from None
+        except MatchError as refused:
+            raise ProtocolError(refused.error, refused.message) from None
+        except RoomFull as full:
+            raise ProtocolError(ErrorCode.ROOM_FULL, str(full)) from None
         self.attach(room, member)
         log.info("%s joined room %s as entity %d (%s)", self.peer, room.room_id, member.entity_id, msg.name)
 
@@ -870,10 +872,12 @@ class WebApp:
                 if "room" not in request:
                     raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
                 seat = directory.reserve(request["room"], now, address)
-        except _BadRequest as exc:
-            return _json_error(start_response, exc.status, exc.code, exc.message, close=exc.status == 413)
-        except MatchError as exc:
-            return _json_error(start_response, exc.status, exc.code, exc.message, retry_after=exc.retry_after)
+        except _BadRequest as bad:
+            return _json_error(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
+        except MatchError as refused:
+            return _json_error(
+                start_response, refused.status, refused.code, refused.message, retry_after=refused.retry_after
+            )
         hosted = directory.rooms[seat.room_id]
         answer = {
             "room": seat.room_id,
