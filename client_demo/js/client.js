@@ -11,8 +11,16 @@
 //   input per tick sustained and queues at most 8.
 // - connection states: "idle" -> "connecting" -> "connected" -> ("reconnecting" | "closed").
 //   "closed" is final until connect() is called again: the server refused this client for a
-//   cause that retrying would repeat (FATAL_CODES, and ROOM_CODES: its room or seat is refused).
-//   Everything else retries with backoff.
+//   cause that retrying would repeat (FATAL_CODES, and ROOM_CODES: its room or seat is refused),
+//   or another connection took this player over (session_replaced). Everything else retries
+//   with backoff.
+// - A connection is dead when it closes, and also when no snapshot came for STALL_MS: a browser
+//   may keep a socket "open" through a network that went away. The page then drops it with a
+//   code the server takes for a drop (not 1000/1001), so that the server keeps the player.
+// - A reconnection resumes the same player: its HELLO carries the last WELCOME's session token
+//   (each token works once; every WELCOME brings the next). Only disconnect() closes with 1000,
+//   which the server takes for leaving. When the token is refused (session_expired), the page
+//   joins the same room afresh at once, as a new player.
 // - A seat is used by one HELLO only: once welcomed, the session forgets it and joins its room
 //   by id when it reconnects.
 // No DOM here beyond WebSocket and timers, which are injectable.
@@ -53,7 +61,33 @@ class Rate {
   }
 }
 
-export function backoffDelay(attempt, { baseMs = 500, maxMs = 8000, random = Math.random } = {}) {
+// The server sends a snapshot at least once a second even when nothing moves (its heartbeat).
+// 2.5 s without one is two heartbeats missed plus half a second for a late tick or a TCP
+// retransmission: quieter than that, the connection is dead even if the browser never says so.
+// Waiting longer only delays the resume; the server keeps a dropped player --reconnect-grace
+// seconds (20 by default), so detection plus the backoff below leaves many attempts in it.
+export const STALL_MS = 2500;
+// A connection not welcomed this long after it was started is given up and tried again (the
+// server itself gives a silent connection 5 s to say hello).
+export const WELCOME_TIMEOUT_MS = 5000;
+// A check of the timers above that itself ran this late (a page stalled, or throttled in the
+// background) judges again a moment later: snapshots that arrived meanwhile may still be queued
+// behind it.
+const LATE_CHECK_MS = 500;
+// The close code for a connection given up from this side: any code but 1000 and 1001 tells the
+// server it is a drop, not a leave (docs/protocol.md, "Reconnection").
+export const DROP_CLOSE_CODE = 4000;
+// Codes of an ERROR after which the server still keeps the player for a resume; after any other
+// ERROR or GOODBYE it has removed it, and its token would only be refused.
+const KEEPS_PLAYER = new Set(["too_slow"]);
+
+/**
+ * Milliseconds before reconnection attempt `attempt` (1, 2, ...): 0.25, 0.5, 1, 2, then 4 s
+ * each, +-20 % so that the clients of a restarted server do not all come back at once. The first
+ * attempts are quick because a dropped player waits for its resume; the cap keeps several
+ * attempts within the server's grace window once the network is back.
+ */
+export function backoffDelay(attempt, { baseMs = 250, maxMs = 4000, random = Math.random } = {}) {
   const d = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(d * (0.8 + 0.4 * random())); // jitter: a restarted server is not stampeded
 }
@@ -90,7 +124,15 @@ export class GameClient {
     this.seq = 0;
     this.lastInput = { moveX: 0, moveY: 0, aim: 0, buttons: 0 };
     this.lastInputAt = null;
-    this.timers = { input: null, ping: null, retry: null };
+    this.sessionToken = null; // the last WELCOME's, sent by the next HELLO to resume this player
+    this.joinKind = null; // of the last WELCOME: "new", "resumed" (the same player) or "rejoined" (its token refused: a new player)
+    this.tokenRefused = false; // session_expired came: the next welcome is a new player in place of the old
+    this.lastSnapshotAt = null; // when the last snapshot (or the welcome) came, for the dead-connection check
+    this.connectStartedAt = null;
+    this.lostAt = null; // when the playing connection was seen dead, until the next welcome
+    this.watchdogDue = null;
+    this.watchdogDeferred = false;
+    this.timers = { input: null, ping: null, retry: null, watchdog: null };
     this.stats = {
       rttMs: null,
       rttSmoothMs: null,
@@ -102,6 +144,9 @@ export class GameClient {
       pings: 0,
       brokenStreams: 0,
       connects: 0,
+      resumes: 0, // welcomes that gave back the same player
+      stalls: 0, // connections given up for want of snapshots (or of a welcome)
+      lastOutageMs: null, // from a playing connection seen dead to the next welcome
       unknownMessages: 0,
     };
     this.scoreboard = []; // [{id, name, score, deaths, away}], best first
@@ -125,10 +170,13 @@ export class GameClient {
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     let opened = false;
+    let sentToken = false;
     let serverWord = null; // the ERROR or GOODBYE received before the close
     ws.onopen = () => {
+      if (this.ws !== ws) return;
       opened = true;
-      const hello = { room: this.room, seat: this.seat };
+      sentToken = this.sessionToken !== null;
+      const hello = { room: this.room, seat: this.seat, sessionToken: this.sessionToken };
       if (this.helloVersion !== undefined) hello.version = this.helloVersion;
       this._send(encodeHello(this.name, hello));
     };
@@ -141,6 +189,7 @@ export class GameClient {
       if (this.ws !== ws) return;
       this.ws = null;
       this._stopSession();
+      this._noteLost();
       const errorCode = serverWord ? serverWord.code : ev.reason || null;
       this.lastClose = {
         code: ev.code,
@@ -149,10 +198,68 @@ export class GameClient {
         message: serverWord ? serverWord.message : "",
         kind: serverWord ? (serverWord.type === MsgType.ERROR ? "error" : "goodbye") : opened ? "lost" : "unreachable",
       };
-      if (errorCode && (FATAL_CODES.has(errorCode) || ROOM_CODES.has(errorCode))) this._setState("closed");
-      else this._scheduleRetry();
+      if (serverWord && !KEEPS_PLAYER.has(serverWord.code)) this.sessionToken = null; // the server removed the player
+      if (errorCode === "session_expired" && sentToken) {
+        // The player was not kept (the grace ran out, or the token was used): join the same
+        // room afresh, at once; without a token this cannot be refused the same way again.
+        this.sessionToken = null;
+        this.tokenRefused = true;
+        this.connect();
+      } else if (errorCode === "session_replaced") {
+        this._setState("closed"); // another tab or window plays this player now: not ours to take back
+      } else if (errorCode && (FATAL_CODES.has(errorCode) || ROOM_CODES.has(errorCode))) {
+        this._setState("closed");
+      } else {
+        this._scheduleRetry();
+      }
     };
     ws.onerror = () => {}; // a close event follows with what is known
+    this.connectStartedAt = this.now();
+    this._armWatchdog(WELCOME_TIMEOUT_MS);
+  }
+
+  /** The connection is dead though not closed (no snapshot, or no welcome, in time): drop it and reconnect. */
+  _abandon(reason) {
+    const ws = this.ws;
+    this.ws = null;
+    this._stopSession();
+    this._noteLost();
+    this.stats.stalls += 1;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close(DROP_CLOSE_CODE, reason); // if it still reaches the server: a drop, the player is kept
+    } catch {
+      // an implementation that refuses the code: the socket is forgotten all the same
+    }
+    this.lastClose = { code: null, reason, errorCode: null, message: "", kind: "stalled" };
+    this._scheduleRetry();
+  }
+
+  _noteLost() {
+    if (this.state === "connected" && this.lostAt === null) this.lostAt = this.now();
+  }
+
+  _armWatchdog(delayMs) {
+    this.clearTimer(this.timers.watchdog);
+    this.watchdogDue = this.now() + delayMs;
+    this.timers.watchdog = this.setTimer(() => this._checkAlive(), delayMs);
+  }
+
+  _checkAlive() {
+    this.timers.watchdog = null;
+    if (!this.ws) return;
+    const now = this.now();
+    if (now - this.watchdogDue > LATE_CHECK_MS && !this.watchdogDeferred) {
+      this.watchdogDeferred = true;
+      this._armWatchdog(100);
+      return;
+    }
+    this.watchdogDeferred = false;
+    const playing = this.state === "connected";
+    const limit = playing ? STALL_MS : WELCOME_TIMEOUT_MS;
+    const since = playing ? this.lastSnapshotAt : this.connectStartedAt;
+    if (now - since >= limit) this._abandon(playing ? "no_snapshots" : "no_welcome");
+    else this._armWatchdog(since + limit - now);
   }
 
   /** Close for good (no reconnection), e.g. when the page is left. */
@@ -161,7 +268,9 @@ export class GameClient {
     const ws = this.ws;
     this.ws = null;
     this._stopSession();
-    if (ws) ws.close(1000, "bye");
+    if (ws) ws.close(1000, "bye"); // 1000: the server removes the player at once
+    this.sessionToken = null;
+    this.lostAt = null;
     this.lastClose = { code: 1000, reason: "bye", errorCode: null, message: "", kind: "local" };
     this._setState("closed");
   }
@@ -181,7 +290,9 @@ export class GameClient {
   _stopSession() {
     this.clearTimer(this.timers.input);
     this.clearTimer(this.timers.ping);
-    this.timers.input = this.timers.ping = null;
+    this.clearTimer(this.timers.watchdog);
+    this.timers.input = this.timers.ping = this.timers.watchdog = null;
+    this.watchdogDeferred = false;
   }
 
   _clearTimers() {
@@ -248,7 +359,16 @@ export class GameClient {
   }
 
   _onWelcome(msg, now) {
+    const before = this.welcome;
+    const resumed = before !== null && msg.room === before.room && msg.entityId === this.myId;
+    this.joinKind = resumed ? "resumed" : this.tokenRefused ? "rejoined" : "new";
+    this.tokenRefused = false;
+    if (resumed) this.stats.resumes += 1;
+    if (!before || msg.room !== before.room) this.scoreboard = [];
+    if (this.lostAt !== null) this.stats.lastOutageMs = now - this.lostAt;
+    this.lostAt = null;
     this.welcome = msg;
+    this.sessionToken = msg.sessionToken; // the one sent before no longer works
     this.room = msg.room; // a reconnection rejoins this room (a new seat would need HTTP)
     this.seat = null;
     this.rules = rulesFromWelcome(msg.rules);
@@ -257,13 +377,16 @@ export class GameClient {
     this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, this.rules.speed * 0.5) });
     this.clock = new TickClock(msg.tickRate);
     this.predictor = new Predictor(this.rules, { walls: this._wallsFor(msg.map) });
-    this.seq = 0;
+    this.seq = 0; // the server takes any seq first from a new connection, a resumed one included
+    this.lastInputAt = null;
     this.shots = [];
     this.attempt = 0;
+    this.lastSnapshotAt = now;
     this.stats.connects += 1;
     this.lastClose = null;
     this._setState("connected");
     this._startInputTimer(1000 / msg.tickRate, now);
+    this._armWatchdog(STALL_MS);
     this._ping();
   }
 
@@ -275,10 +398,11 @@ export class GameClient {
       // Cannot happen with a correct server; starting a new session is the only repair.
       this.stats.brokenStreams += 1;
       console.warn("gameserver:", err.message);
-      if (this.ws) this.ws.close(4000, "broken_stream");
+      if (this.ws) this.ws.close(DROP_CLOSE_CODE, "broken_stream"); // a drop: the resume starts from a full snapshot
       return;
     }
     this.stats.snapshots += 1;
+    this.lastSnapshotAt = now;
     this.stats.serverTick = msg.tick;
     this.rates.snapshots.add(now);
     this.clock.observe(msg.tick, now);

@@ -9,7 +9,7 @@
 // the page opens the lobby (lobby.js). Once in a room, the address becomes ?room=ID (other
 // parameters kept), so that a reload rejoins it.
 
-import { GameClient } from "./client.js";
+import { GameClient, STALL_MS } from "./client.js";
 import { overlapsWall, wallDistance } from "./collision.js";
 import { InputState } from "./input.js";
 import { Lobby, LobbyError, explain, httpBase, matchmake, shareLink, withRoom } from "./lobby.js";
@@ -54,6 +54,8 @@ let mapState = { name: null, status: "none", map: null, view: null, error: null 
 let death = null; // own death: {tick: the first snapshot tick seen dead, by: killer's name or null}
 let joined = null; // how this session found its room: {kind: "quick"|"create"|"join", private, map}; null: HELLO alone
 let addressRoom = null; // the room id put in the address bar
+let noticeTimer = null; // hides a notice shown over the game while connected
+let noticedConnect = 0; // client.stats.connects when a notice was last shown for a welcome
 
 function baseOf(url) {
   try {
@@ -197,6 +199,9 @@ retryButton.addEventListener("click", () => {
 function describeClose(c) {
   if (!c) return "";
   if (c.kind === "unreachable") return `Cannot reach the server at ${serverUrl}.`;
+  if (c.kind === "stalled") {
+    return c.reason === "no_welcome" ? "The server did not answer in time." : `No snapshot from the server for ${STALL_MS / 1000} s: the connection is lost.`;
+  }
   const close = c.code ? ` (close ${c.code})` : "";
   if (c.kind === "error" || c.kind === "goodbye") {
     const msg = c.message ? `: ${c.message}` : "";
@@ -212,26 +217,47 @@ function showStatus() {
   const s = client.state;
   if (s === "closed" && client.lastClose && ROOM_CODES.has(client.lastClose.errorCode)) {
     const c = client.lastClose;
-    backToLobby(new LobbyError(c.errorCode, explain(c.errorCode, c.message), null, c.code), client.room);
+    // Refused while coming back after a drop: the player was not kept, and its room is gone too.
+    const lost = client.tokenRefused ? "The connection was lost for too long to keep your player. " : "";
+    backToLobby(new LobbyError(c.errorCode, lost + explain(c.errorCode, c.message), null, c.code), client.room);
     return;
   }
-  statusEl.dataset.state = s;
   retryButton.hidden = s !== "closed";
   if (s === "connected") {
-    statusEl.hidden = true;
+    if (client.joinKind === "rejoined" && noticedConnect !== client.stats.connects) {
+      // Back after a drop, but as a new player: say so for a moment over the game.
+      noticedConnect = client.stats.connects;
+      clearTimeout(noticeTimer);
+      statusEl.dataset.state = "notice";
+      statusText.textContent = "Back in the room as a new player: the server had not kept your player (its score starts again).";
+      statusEl.hidden = false;
+      noticeTimer = setTimeout(() => {
+        if (client && client.state === "connected" && statusEl.dataset.state === "notice") statusEl.hidden = true;
+      }, 5000);
+    } else if (statusEl.dataset.state !== "notice") {
+      statusEl.hidden = true;
+    }
     showRoom();
     return;
   }
+  statusEl.dataset.state = s;
   statusEl.hidden = false;
   let text;
-  if (s === "connecting") {
-    text = client.attempt ? `${describeClose(client.lastClose)} Connecting again (attempt ${client.attempt + 1})…` : `Connecting to ${serverUrl}…`;
+  const lost = client.lastClose;
+  if (s === "connecting" && lost && lost.errorCode === "session_expired") {
+    text = "Reconnecting… The server no longer kept your player (session_expired): joining the room again as a new player…";
+  } else if (s === "connecting") {
+    text = client.attempt ? `Reconnecting… ${describeClose(lost)} Attempt ${client.attempt + 1}…` : `Connecting to ${serverUrl}…`;
   } else if (s === "reconnecting") {
+    // with a token, the server keeps this player (away) meanwhile and the same player comes back
     const secs = Math.max(0, (client.retryAt - performance.now()) / 1000).toFixed(1);
-    text = `${describeClose(client.lastClose)} Reconnecting in ${secs} s (attempt ${client.attempt + 1})…`;
+    const as = client.sessionToken ? ` as ${client.name}` : "";
+    text = `Reconnecting${as}… ${describeClose(lost)} Next attempt in ${secs} s (attempt ${client.attempt + 1}).`;
+  } else if (s === "closed" && lost && lost.errorCode === "session_replaced") {
+    text = "This player is now played from another tab or window (session_replaced), so this page stopped. Reconnect joins here as a new player.";
   } else if (s === "closed") {
-    text = `${describeClose(client.lastClose)} Not reconnecting by itself: the server would refuse this page again the same way.`;
-    if (client.lastClose && client.lastClose.kind === "local") text = "Disconnected.";
+    text = `${describeClose(lost)} Not reconnecting by itself: the server would refuse this page again the same way.`;
+    if (lost && lost.kind === "local") text = "Disconnected.";
   } else {
     text = "";
   }

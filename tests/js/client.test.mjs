@@ -1,10 +1,11 @@
 // client.js with a fake WebSocket and hand-driven timers: handshake, inputs from the timer with
-// acknowledgements, prediction on the way, and what each kind of close leads to.
+// acknowledgements, prediction on the way, what each kind of close leads to, and coming back as
+// the same player after a drop (the token, the dead-connection check, the backoff).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "../../client_demo/vendor/msgpack/dist.esm/index.mjs";
 
-import { GameClient, backoffDelay } from "../../client_demo/js/client.js";
+import { DROP_CLOSE_CODE, GameClient, STALL_MS, WELCOME_TIMEOUT_MS, backoffDelay } from "../../client_demo/js/client.js";
 
 class FakeSocket {
   static last = null;
@@ -17,18 +18,21 @@ class FakeSocket {
   send(bytes) {
     this.sent.push(decode(bytes));
   }
-  close() {}
-  // driving it
+  close(code, reason) {
+    this.closedWith = [code, reason];
+    this.readyState = 2;
+  }
+  // driving it (a page that let go of the socket has no handlers left on it)
   open() {
     this.readyState = 1;
-    this.onopen();
+    if (this.onopen) this.onopen();
   }
   deliver(array) {
-    this.onmessage({ data: encode(array).slice().buffer });
+    if (this.onmessage) this.onmessage({ data: encode(array).slice().buffer });
   }
   closeFromServer(code, reason) {
     this.readyState = 3;
-    this.onclose({ code, reason });
+    if (this.onclose) this.onclose({ code, reason });
   }
 }
 
@@ -160,7 +164,7 @@ test("a seat is sent once: a reconnection joins the room by its id", () => {
   advance(2000);
   ws = FakeSocket.last;
   ws.open();
-  assert.deepEqual(ws.sent[0], [1, 1, "tester", null, "r-abc"]);
+  assert.deepEqual(ws.sent[0], [1, 1, "tester", "tok", "r-abc"]); // no seat: the token resumes the player
 });
 
 test("quick play by HELLO: a reconnection rejoins the room the server chose", () => {
@@ -193,8 +197,17 @@ test("a room or seat refused closes for good: the same HELLO would be refused ag
 
 test("backoff doubles up to a cap, with jitter", () => {
   const mid = () => 0.5;
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 9].map((n) => backoffDelay(n, { random: mid })), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
-  assert.equal(backoffDelay(1, { random: () => 0 }), 400);
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 9].map((n) => backoffDelay(n, { random: mid })), [250, 500, 1000, 2000, 4000, 4000, 4000]);
+  assert.equal(backoffDelay(1, { random: () => 0 }), 200);
+  assert.equal(backoffDelay(5, { random: () => 0.999999 }), 4800);
+  // within the server's 20 s grace, a page that saw its connection die gets several tries
+  let total = STALL_MS;
+  let tries = 0;
+  for (let n = 1; total + backoffDelay(n, { random: () => 1 }) < 20_000; n++) {
+    total += backoffDelay(n, { random: () => 1 });
+    tries += 1;
+  }
+  assert.ok(tries >= 6, `${tries} attempts`);
 });
 
 test("in a background tab the snapshots carry the acknowledgements the slowed timer does not", () => {
@@ -245,11 +258,223 @@ test("the map the welcome names gives the prediction its walls, across reconnect
   advance((1000 / 30) * 5 + 1); // six inputs moving right: stopped at the map's edge, 128 - 16
   assert.equal(client.predictor.x, 112);
   ws.closeFromServer(1006, "");
-  advance(60_000);
+  advance(2000);
   ws = FakeSocket.last;
   ws.open();
   ws.deliver([10, 1, 8, 30, 30, "tok", "r-1", 200, { ...RULES, player_radius: 16 }, "arena"]);
   assert.equal(client.predictor.walls, walls); // kept for the new session
   ws.deliver([10, 1, 9, 30, 30, "tok", "r-1", 300, RULES, null]);
   assert.equal(client.predictor.walls, null); // a server without a map
+});
+
+// --- coming back as the same player ---------------------------------------------------------
+
+/** A client welcomed as entity 7 in room r-1 with token "tok-1", holding a full snapshot at tick 100. */
+function playing(options = {}) {
+  const h = harness(options);
+  h.client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok-1", "r-1", 100, RULES]);
+  ws.deliver([11, 100, null, null, [[7, 1, "tester", 8000, 8000, 0, 100], [3, 1, "other", 800, 800, 0, 100]], [], [], []]);
+  ws.deliver([15, [[3, "other", 2, 0, 0], [7, "tester", 1, 0, 0]]]);
+  return { ...h, ws };
+}
+
+test("a dropped connection resumes the same player with the last token; the new token is kept", () => {
+  const { client, advance, ws } = playing();
+  advance(100);
+  assert.ok(client.seq >= 3);
+  ws.closeFromServer(1006, ""); // no close frame: the server keeps the player
+  assert.equal(client.state, "reconnecting");
+  assert.ok(client.retryAt - 100 >= 200 && client.retryAt - 100 <= 300, "the first try within 0.3 s");
+  advance(400);
+  const again = FakeSocket.last;
+  assert.notEqual(again, ws);
+  again.open();
+  assert.deepEqual(again.sent[0], [1, 1, "tester", "tok-1", "r-1"]);
+  again.deliver([10, 1, 7, 30, 30, "tok-2", "r-1", 112, RULES]);
+  assert.equal(client.state, "connected");
+  assert.equal(client.myId, 7);
+  assert.equal(client.joinKind, "resumed");
+  assert.equal(client.stats.resumes, 1);
+  assert.equal(client.sessionToken, "tok-2");
+  assert.ok(client.stats.lastOutageMs >= 300 && client.stats.lastOutageMs <= 400, client.stats.lastOutageMs);
+  // the old state is gone: the full snapshot that follows is the only one held
+  assert.equal(client.mirror.entities.size, 0);
+  assert.equal(client.scoreboard.length, 2, "the room's scoreboard stays until the next one");
+  again.deliver([11, 112, null, null, [[7, 1, "tester", 8040, 8000, 0, 100]], [], [], []]);
+  assert.deepEqual([...client.mirror.entities.keys()], [7]);
+  assert.equal(client.predictor.x, 1005, "prediction restarts from the full snapshot, not the old position");
+  advance(401);
+  const inputs = again.sent.filter((m) => m[0] === 2);
+  assert.equal(inputs[0][1], 1, "the input seq starts afresh on the new connection");
+  assert.equal(inputs[0][6], 112);
+  assert.equal(client.predictor.x, 1010);
+  // and the next drop sends the newest token
+  again.closeFromServer(1006, "");
+  advance(1000);
+  FakeSocket.last.open();
+  assert.deepEqual(FakeSocket.last.sent[0], [1, 1, "tester", "tok-2", "r-1"]);
+});
+
+test("no snapshot for 2.5 s: the socket is dropped with a code the server keeps the player for, then resumed", () => {
+  const { client, advance, ws } = playing();
+  // heartbeats at 1 s and 2 s keep it alive
+  advance(1000);
+  ws.deliver([11, 130, 100, null, [], [], [], []]);
+  advance(2000);
+  ws.deliver([11, 160, 130, null, [], [], [], []]);
+  advance(2000 + STALL_MS - 10);
+  assert.equal(client.state, "connected");
+  assert.equal(ws.closedWith, undefined);
+  advance(2000 + STALL_MS);
+  assert.equal(client.state, "reconnecting");
+  assert.deepEqual(ws.closedWith, [DROP_CLOSE_CODE, "no_snapshots"]);
+  assert.notEqual(DROP_CLOSE_CODE, 1000);
+  assert.notEqual(DROP_CLOSE_CODE, 1001);
+  assert.equal(client.lastClose.kind, "stalled");
+  assert.equal(client.stats.stalls, 1);
+  // what the dead socket still delivers (or its close, much later) is not this page's news
+  const sentBefore = ws.sent.length;
+  ws.deliver([11, 161, 160, null, [], [], [], []]);
+  ws.closeFromServer(1006, "");
+  assert.equal(client.mirror.tick, 160);
+  assert.equal(client.attempt, 1);
+  advance(2000 + STALL_MS + 300);
+  const again = FakeSocket.last;
+  assert.notEqual(again, ws);
+  assert.equal(ws.sent.length, sentBefore, "no input went to the dead socket after it was dropped");
+  again.open();
+  assert.deepEqual(again.sent[0], [1, 1, "tester", "tok-1", "r-1"]);
+  again.deliver([10, 1, 7, 30, 30, "tok-2", "r-1", 200, RULES]);
+  assert.equal(client.joinKind, "resumed");
+  assert.equal(client.stats.lastOutageMs, client.now() - (2000 + STALL_MS));
+});
+
+test("while offline every attempt fails at once: the backoff grows, then the player resumes", () => {
+  const { client, advance, ws } = playing();
+  advance(STALL_MS); // the network went away: no snapshot since the welcome
+  assert.deepEqual(ws.closedWith, [DROP_CLOSE_CODE, "no_snapshots"]);
+  const delays = [];
+  for (let i = 0; i < 4; i++) {
+    const before = FakeSocket.last;
+    const at = client.retryAt;
+    delays.push(at - client.now());
+    advance(at);
+    assert.notEqual(FakeSocket.last, before);
+    FakeSocket.last.closeFromServer(1006, ""); // offline: the connection fails before opening
+    assert.equal(client.lastClose.kind, "unreachable");
+  }
+  delays.push(client.retryAt - client.now());
+  const base = [250, 500, 1000, 2000, 4000];
+  delays.forEach((d, i) => assert.ok(d >= base[i] * 0.8 && d <= base[i] * 1.2, `attempt ${i + 1}: ${d} ms`));
+  advance(client.retryAt);
+  FakeSocket.last.open();
+  assert.deepEqual(FakeSocket.last.sent[0], [1, 1, "tester", "tok-1", "r-1"], "the token survives failed attempts");
+});
+
+test("a check that itself wakes late waits for the snapshots queued behind it", () => {
+  const { client, advance, timers, ws } = playing();
+  // the page stalls for 3 s: every timer fires late, and the snapshots of those 3 s wait in the queue
+  for (const t of timers.values()) t.at += 3000;
+  advance(STALL_MS + 3000);
+  assert.equal(client.state, "connected", "not judged dead by a check that ran late");
+  ws.deliver([11, 190, 100, null, [], [], [], []]); // the queued snapshot is read
+  advance(STALL_MS + 3000 + 200);
+  assert.equal(client.state, "connected");
+  assert.equal(client.stats.stalls, 0);
+  // a real silence after that is still caught
+  advance(STALL_MS + 3000 + STALL_MS + 100);
+  assert.equal(client.state, "reconnecting");
+});
+
+test("a connection not welcomed within 5 s is given up and tried again", () => {
+  const { client, advance } = harness();
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open(); // HELLO goes, nothing comes back
+  advance(WELCOME_TIMEOUT_MS - 10);
+  assert.equal(client.state, "connecting");
+  advance(WELCOME_TIMEOUT_MS);
+  assert.equal(client.state, "reconnecting");
+  assert.deepEqual(ws.closedWith, [DROP_CLOSE_CODE, "no_welcome"]);
+  advance(WELCOME_TIMEOUT_MS + 300);
+  assert.notEqual(FakeSocket.last, ws);
+});
+
+test("session_expired: the same room is joined afresh at once, without the token", () => {
+  const { client, advance, ws } = playing();
+  ws.closeFromServer(1006, "");
+  advance(400);
+  const resume = FakeSocket.last;
+  resume.open();
+  assert.equal(resume.sent[0][3], "tok-1");
+  resume.deliver([13, "session_expired", "no such session"]);
+  resume.closeFromServer(4401, "session_expired");
+  const fresh = FakeSocket.last;
+  assert.notEqual(fresh, resume, "no backoff: the refusal is final for the token, not for the room");
+  assert.equal(client.state, "connecting");
+  assert.equal(client.lastClose.errorCode, "session_expired");
+  fresh.open();
+  assert.deepEqual(fresh.sent[0], [1, 1, "tester", null, "r-1"]);
+  fresh.deliver([10, 1, 12, 30, 30, "tok-9", "r-1", 900, RULES]);
+  assert.equal(client.joinKind, "rejoined");
+  assert.equal(client.myId, 12);
+  assert.equal(client.sessionToken, "tok-9");
+  assert.equal(client.stats.resumes, 0);
+});
+
+test("session_expired and the room is gone too: closed, with the room's refusal for the page to show", () => {
+  const { client, advance, ws } = playing();
+  ws.closeFromServer(1006, "");
+  advance(400);
+  FakeSocket.last.open();
+  FakeSocket.last.deliver([13, "session_expired", "no such session"]);
+  FakeSocket.last.closeFromServer(4401, "session_expired");
+  FakeSocket.last.open();
+  FakeSocket.last.deliver([13, "room_disposed", "room r-1 was disposed"]);
+  FakeSocket.last.closeFromServer(4410, "room_disposed");
+  assert.equal(client.state, "closed");
+  assert.equal(client.lastClose.errorCode, "room_disposed");
+  assert.equal(client.room, "r-1");
+});
+
+test("session_replaced: another tab plays this player now; no reconnection", () => {
+  const { client, advance, ws } = playing();
+  ws.deliver([14, "session_replaced", "resumed by another connection"]);
+  ws.closeFromServer(4001, "session_replaced");
+  assert.equal(client.state, "closed");
+  assert.equal(client.lastClose.kind, "goodbye");
+  assert.equal(client.sessionToken, null);
+  advance(60_000);
+  assert.equal(FakeSocket.last, ws, "never retried by itself");
+  // the Reconnect button joins as a new player: the token went to the other tab
+  client.connect();
+  FakeSocket.last.open();
+  assert.deepEqual(FakeSocket.last.sent[0], [1, 1, "tester", null, "r-1"]);
+});
+
+test("leaving closes with 1000, so the server removes the player; too_slow keeps the token, other errors do not", () => {
+  const left = playing();
+  left.client.disconnect();
+  assert.deepEqual(left.ws.closedWith, [1000, "bye"]);
+  assert.equal(left.client.sessionToken, null);
+  left.advance(60_000);
+  assert.equal(FakeSocket.last, left.ws);
+
+  const slow = playing();
+  slow.ws.deliver([13, "too_slow", "acknowledgements lag"]);
+  slow.ws.closeFromServer(1008, "too_slow");
+  assert.equal(slow.client.state, "reconnecting");
+  slow.advance(400);
+  FakeSocket.last.open();
+  assert.equal(FakeSocket.last.sent[0][3], "tok-1", "the server keeps a player it cut as too slow");
+
+  const limited = playing();
+  limited.ws.deliver([13, "rate_limited", "too many messages"]);
+  limited.ws.closeFromServer(1008, "rate_limited");
+  limited.advance(400);
+  FakeSocket.last.open();
+  assert.equal(FakeSocket.last.sent[0][3], null, "an error removed the player: its token would be refused");
 });
