@@ -2,7 +2,9 @@
 
 Used by the browser tests to put a real network's round trip between the page and the server:
 with `delay=0.05` a WebSocket round trip takes 100 ms more. Order is kept per direction, and
-the bandwidth is not limited. Threads only; close() ends everything it started.
+the bandwidth is not limited. cut() breaks the connections open now, as a failing network does
+(no WebSocket close frame either way), and keeps accepting new ones. Threads only; close() ends
+everything it started.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import socket
+import struct
 import threading
 import time
 
@@ -93,6 +96,23 @@ class LatencyProxy:
 
         self._spawn(read)
         self._spawn(write)
+
+    def cut(self) -> int:
+        """End every connection open now, at both ends, abruptly (a FIN, then a reset) and with no
+        WebSocket close frame: to the page and to the server it is a dropped connection. New
+        connections are proxied as before. Returns how many connections were cut."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                # a zero linger makes the close below send a reset: the peer's next read fails
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            with contextlib.suppress(OSError):
+                # wakes the reader blocked in recv() on it; a close alone would not
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+        return len(sockets) // 2
 
     def close(self, timeout: float = 2.0) -> None:
         self._closed.set()

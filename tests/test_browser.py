@@ -619,3 +619,192 @@ def test_a_refused_room_brings_the_lobby_back_saying_why(browser: Any) -> None:
             for page in pages:
                 page.close()
 
+
+# --- reconnection: a page whose connection dies comes back as the same player -------------------
+
+# Installed in the other page: every 10 ms, how many entities and scoreboard lines bear `name`,
+# at most, over the whole test; and whether its line was ever shown away.
+WATCH_NAME = """name => {
+  window.watched = {entities: 0, lines: 0, away: false};
+  setInterval(() => {
+    const w = window.watched;
+    const snap = Object.values(game.snapshot).filter(e => e.name === name).length;
+    const lines = game.scoreboard.filter(l => l.name === name);
+    w.entities = Math.max(w.entities, snap);
+    w.lines = Math.max(w.lines, lines.length);
+    w.away = w.away || lines.some(l => l.away);
+  }, 10);
+}"""
+
+LINE = "name => { const l = game.scoreboard.find(l => l.name === name); return l ? [l.id, l.score, l.deaths] : null; }"
+
+
+def _walk(player: Player, key: str, sign: int, other: Player, my_id: int) -> None:
+    """Hold `key` until the server has moved the player 30 units along x; the other page sees it."""
+    x0 = player.eval("game.server.x")
+    seen0 = other.eval("id => game.snapshot[id].x", my_id)
+    _hold(player, [key], "([x0, s]) => (game.server.x - x0) * s > 30", [x0, sign])
+    other.wait("([id, x0, s]) => (game.snapshot[id].x - x0) * s > 30", [my_id, seen0, sign])
+
+
+def _same_player(alice: Player, bob: Player, before: dict[str, Any], resumes: int) -> dict[str, Any]:
+    """Wait for Alice's page to be back by a resume; check she is the same player, unmoved."""
+    alice.wait(
+        "n => game.state.connection === 'connected' && game.client.stats.resumes === n"
+        " && game.client.joinKind === 'resumed' && game.server !== null && game.predicted !== null",
+        resumes,
+    )
+    after = {
+        "id": alice.eval("game.myId"),
+        "line": bob.wait(f"() => ({LINE})('Alice')"),
+        "own_line": alice.wait(f"() => ({LINE})('Alice')"),
+        "at": alice.eval("[game.server.x, game.server.y]"),
+    }
+    assert after["id"] == before["id"], (before, after)
+    assert after["line"] == after["own_line"] == before["line"], (before, after)  # same kills, same deaths
+    assert after["at"] == before["at"], (before, after)  # kept where it was, not respawned
+    assert not alice.page.is_visible("#status")
+    return after
+
+
+def test_a_page_cut_off_comes_back_as_the_same_player(browser: Any) -> None:
+    # Alice plays through a proxy, so that her connection alone can be cut from the network side.
+    with (
+        ServerProcess("--tick", "30", "--seed", NEAR_SEED) as srv,
+        LatencyProxy(srv.port, 0.0) as proxy,
+    ):
+        alice = Player(browser, f"{proxy.http}/?name=Alice")
+        bob = Player(browser, f"{srv.http}/?name=Bob")
+        try:
+            _come_back(alice, bob, proxy)
+        finally:
+            alice.close()
+            bob.close()
+
+
+def _come_back(alice: Player, bob: Player, proxy: LatencyProxy) -> None:
+    alice_id = alice.wait_connected()
+    bob_id = bob.wait_connected(players=2)
+    alice.wait("n => Object.keys(game.entities).length >= n", 2)
+    # Alice shoots Bob down first: a score the resume must keep.
+    him = alice.eval("id => game.entities[id]", bob_id)
+    target = alice.eval("([x, y]) => game.toScreen(x, y)", [him["x"], him["y"]])
+    alice.page.mouse.move(target["x"], target["y"])
+    alice.page.mouse.down()
+    try:
+        bob.wait("() => game.server.hp === 0")
+    finally:
+        alice.page.mouse.up()
+    bob.wait(f"() => {{ const l = ({LINE})('Alice'); return l && l[1] === 1; }}")
+    bob.eval(WATCH_NAME, "Alice")
+    x = alice.eval("game.server.x")
+    key, sign = ("ArrowLeft", -1) if x > 1000 else ("ArrowRight", 1)
+    figures: dict[str, float] = {}
+
+    # 1. The network goes away for 3 s. Chromium keeps the WebSocket open meanwhile, so only the
+    # missing snapshots tell the page; it says it is reconnecting, and comes back by itself.
+    before = {
+        "id": alice_id,
+        "line": bob.eval(LINE, "Alice"),
+        "at": alice.eval("[game.server.x, game.server.y]"),
+    }
+    assert before["line"] == [alice_id, 1, 0], before
+    offline_at = time.monotonic()
+    alice.context.set_offline(True)
+    alice.wait("() => game.state.connection !== 'connected'", timeout=3000)
+    figures["offline_noticed_s"] = time.monotonic() - offline_at
+    alice.wait("() => game.state.statusText.startsWith('Reconnecting')")
+    assert alice.page.is_visible("#status")
+    assert alice.eval("game.state.lastClose.kind") == "stalled"
+    _save_screenshot(alice.page, "reconnecting.png")
+    time.sleep(max(0.0, 3.0 - (time.monotonic() - offline_at)))  # the rest of the 3 s offline
+    alice.context.set_offline(False)
+    online_at = time.monotonic()
+    _same_player(alice, bob, before, resumes=1)
+    figures["offline_back_after_online_s"] = time.monotonic() - online_at
+    figures["offline_outage_in_page_ms"] = alice.eval("game.client.stats.lastOutageMs")
+    _walk(alice, key, sign, bob, alice_id)
+
+    # 2. The connection is cut from the network side (the proxy ends both TCP connections, with
+    # no close frame): the server keeps the player, the page sees the close and resumes it.
+    alice.wait("() => game.predicted.x === game.server.x && game.predicted.y === game.server.y")
+    before = {"id": alice_id, "line": bob.eval(LINE, "Alice"), "at": alice.eval("[game.server.x, game.server.y]")}
+    cut_at = time.monotonic()
+    assert proxy.cut() >= 1
+    _same_player(alice, bob, before, resumes=2)
+    figures["cut_back_s"] = time.monotonic() - cut_at
+    figures["cut_outage_in_page_ms"] = alice.eval("game.client.stats.lastOutageMs")
+    _walk(alice, "ArrowLeft" if sign == 1 else "ArrowRight", -sign, bob, alice_id)
+
+    # Bob never held two Alices, in the world or on the scoreboard.
+    watched = bob.eval("window.watched")
+    assert watched["entities"] == 1 and watched["lines"] == 1, watched
+    assert [line["name"] for line in bob.eval("game.scoreboard")].count("Alice") == 1
+    figures["away_seen_by_other_page"] = watched["away"]
+    assert alice.eval("game.client.stats.connects") == 3
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "reconnect.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print("reconnect figures:", figures)
+
+
+def test_a_page_not_kept_rejoins_afresh_and_a_page_taken_over_stops(browser: Any) -> None:
+    # The server gives up on a client whose acknowledgements lag 2 s (too slow; an idle page's lag
+    # 1 s, the heartbeat's period) and keeps its player half a second more: a page offline
+    # for longer than that comes back too late for it.
+    with ServerProcess("--tick", "30", "--max-lag", "2", "--reconnect-grace", "0.5") as srv:
+        alice = Player(browser, f"{srv.http}/?name=Alice")
+        bob = Player(browser, f"{srv.http}/?name=Bob")
+        try:
+            _not_kept_then_taken_over(alice, bob, srv)
+        finally:
+            alice.close()
+            bob.close()
+
+
+def _not_kept_then_taken_over(alice: Player, bob: Player, srv: ServerProcess) -> None:
+    from websockets.sync.client import connect
+
+    from gameserver import codec
+    from gameserver.messages import Hello, Welcome
+
+    first_id = alice.wait_connected()
+    bob.wait_connected(players=2)
+    room = alice.eval("game.room.id")
+    bob.eval(WATCH_NAME, "Alice")
+
+    # session_expired: the page joins the same room afresh, as a new player, and says so.
+    alice.context.set_offline(True)
+    alice.wait("() => game.state.connection !== 'connected'", timeout=3000)
+    bob.wait(f"() => ({LINE})('Alice') === null")  # removed once the grace ran out
+    alice.context.set_offline(False)
+    alice.wait("() => game.state.connection === 'connected' && game.client.joinKind === 'rejoined'")
+    assert alice.eval("game.room.id") == room
+    new_id = alice.eval("game.myId")
+    assert new_id != first_id
+    assert "as a new player" in alice.eval("game.state.statusText")
+    assert alice.page.is_visible("#status")
+    bob.wait(f"id => {{ const l = ({LINE})('Alice'); return l && l[0] === id; }}", new_id)
+
+    # session_replaced: another connection resumes this player with the page's token (as a second
+    # tab would); the page stops and says why, and does not take the player back.
+    token = alice.eval("game.client.sessionToken")
+    with connect(srv.ws_url) as other:
+        other.send(codec.encode_client(Hello(1, "Alice", token, room)))
+        welcome = codec.decode_server(other.recv(timeout=5))
+        assert isinstance(welcome, Welcome) and welcome.entity_id == new_id, welcome
+        alice.wait("() => game.state.connection === 'closed'")
+        state = alice.eval("game.state")
+        assert state["lastClose"]["errorCode"] == "session_replaced" and state["lastClose"]["code"] == 4001, state
+        assert "another tab or window" in state["statusText"]
+        assert alice.page.is_visible("#retry")
+        _save_screenshot(alice.page, "session_replaced.png")
+        # two seconds of the server's clock later the page has still not tried again
+        tick = bob.eval("game.server.tick")
+        bob.wait("t => game.server.tick > t + 60", tick)
+        assert alice.eval("[game.state.connection, game.state.attempt, game.client.stats.connects]") == [
+            "closed",
+            0,
+            2,
+        ]
+    watched = bob.eval("window.watched")
+    assert watched["entities"] == 1 and watched["lines"] == 1, watched
