@@ -79,6 +79,9 @@ class Session:
     room_id: str
     entity_id: int
     verifier: str
+    # the verifier of the token before, good until the client shows it had the WELCOME that
+    # replaced it (a WELCOME lost with its connection must not strand the player)
+    previous: str | None = None
 
 
 @attrs.define(eq=False)
@@ -239,7 +242,7 @@ class Directory:
     def _resume(self, token: str, now: float) -> tuple[Room, Member]:
         selector, _, verifier = token.partition(".")
         session = self.sessions.get(selector)
-        if session is None or not hmac.compare_digest(session.verifier.encode(), verifier.encode()):
+        if session is None or not self._verify(session, verifier.encode()):
             raise MatchError(
                 401, ErrorCode.SESSION_EXPIRED, "the session is unknown or expired: join afresh, without it"
             )
@@ -252,19 +255,37 @@ class Directory:
                 ErrorCode.SESSION_REPLACED, "another connection resumed this session", goodbye=True
             )
             self._due.append(old)
-        new_token, new_selector, new_verifier = self._new_token()
+        # The token just used stays good until the client shows it had this WELCOME.
+        new_token, _, new_verifier = self._new_token(selector)
         member = room.resume(session.entity_id, new_token)
-        self._close_session(room.room_id, session.entity_id)
-        self._open_session(room, member.entity_id, new_selector, new_verifier)
+        if hmac.compare_digest(session.verifier.encode(), verifier.encode()):
+            session.previous = session.verifier  # else the client still holds the previous one
+        session.verifier = new_verifier
         self.resumed_total += 1
         hosted.empty_since = None
         return room, member
 
-    def _new_token(self) -> tuple[str, str, str]:
-        """A session token: a selector that finds its session and a secret verifier."""
-        selector = secrets.token_hex(8)
-        while selector in self.sessions:
+    def _verify(self, session: Session, verifier: bytes) -> bool:
+        """The verifier is the session's (in constant time), or the one before it while the
+        client has not acknowledged a snapshot since: it may never have had its new token."""
+        if hmac.compare_digest(session.verifier.encode(), verifier):
+            return True
+        if session.previous is None or not hmac.compare_digest(session.previous.encode(), verifier):
+            return False
+        room = self.rooms[session.room_id].room
+        member = room.members.get(session.entity_id)
+        if member is not None:
+            return member.ack_tick is None
+        away = room.away.get(session.entity_id)
+        return away is not None and not away.acknowledged
+
+    def _new_token(self, selector: str | None = None) -> tuple[str, str, str]:
+        """A session token: a selector that finds its session (kept across resumes) and a
+        secret verifier, new every time."""
+        if selector is None:
             selector = secrets.token_hex(8)
+            while selector in self.sessions:
+                selector = secrets.token_hex(8)
         verifier = secrets.token_urlsafe(16)  # 128 random bits
         return f"{selector}.{verifier}", selector, verifier
 

@@ -153,6 +153,7 @@ class Away:
 
     entity: Entity
     since: float  # when it dropped, on the directory's clock
+    acknowledged: bool = False  # its client acknowledged a snapshot: it had its WELCOME
 
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
@@ -239,7 +240,7 @@ class Room:
         moving: no inputs come) until resume() or expire_away(). `since`: the caller's clock."""
         if self.members.get(member.entity_id) is member:
             del self.members[member.entity_id]
-            self.away[member.entity_id] = Away(member.entity, since)
+            self.away[member.entity_id] = Away(member.entity, since, member.ack_tick is not None)
             self._roster += 1
 
     def expire_away(self, before: float) -> list[int]:

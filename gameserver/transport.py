@@ -440,7 +440,15 @@ class Connection:
         except RoomFull as full:
             raise ProtocolError(ErrorCode.ROOM_FULL, str(full)) from None
         self.attach(room, member)
-        log.info("%s joined room %s as entity %d (%s)", self.peer, room.room_id, member.entity_id, msg.name)
+        how = "resumed" if msg.session_token is not None else "joined"
+        log.info(
+            "%s %s room %s as entity %d (%s)",
+            self.peer,
+            how,
+            room.room_id,
+            member.entity_id,
+            member.entity.name,
+        )
 
     def attach(self, room: Room, member: Member) -> None:
         """The connection now plays `member` in `room`: its messages go there."""

@@ -322,8 +322,30 @@ def test_a_dropped_player_is_kept_and_resumes_as_the_same_entity_with_a_new_toke
     welcome = codec.decode_server(back.control[0])
     assert isinstance(welcome, Welcome) and welcome.entity_id == m.entity_id
     assert welcome.session_token == back.session_token
-    # a token works once
+    # a token works once: the one before is refused as soon as the client acknowledges a
+    # snapshot, which shows it had the WELCOME with the new one
+    back.ack_tick = 1
     refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", token), 22.0)
+
+
+def test_a_welcome_lost_with_its_connection_does_not_strand_the_player() -> None:
+    d = directory()
+    room, m = d.join(Hello(1, "ann"), 0.0)
+    m.ack_tick = 0
+    held = m.session_token  # what the client holds
+    d.leave(room, m, 1.0, keep=True)
+    _, lost = d.join(Hello(1, "ann", held), 2.0)  # its WELCOME never arrives
+    d.leave(room, lost, 3.0, keep=True)
+    _, again = d.join(Hello(1, "ann", held), 4.0)  # the token the client still holds
+    assert again.entity is m.entity and d.players == 1 and len(room.world.entities) == 1
+    d.leave(room, again, 5.0, keep=True)  # lost again: still good
+    _, third = d.join(Hello(1, "ann", held), 6.0)
+    assert third.entity is m.entity
+    refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", lost.session_token + "x"), 6.5)
+    third.ack_tick = 5  # it had this WELCOME: the old token is done
+    refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", held), 7.0)
+    _, fourth = d.join(Hello(1, "ann", third.session_token), 8.0)
+    assert fourth.entity is m.entity
 
 
 def test_past_the_grace_window_a_dropped_player_leaves() -> None:
