@@ -636,7 +636,10 @@ WATCH_NAME = """name => {
   }, 10);
 }"""
 
-LINE = "name => { const l = game.scoreboard.find(l => l.name === name); return l ? [l.id, l.score, l.deaths] : null; }"
+LINE = (
+    "name => { const l = game.scoreboard.find(l => l.name === name);"
+    " return l ? [l.id, l.score, l.deaths] : null; }"
+)
 
 
 def _walk(player: Player, key: str, sign: int, other: Player, my_id: int) -> None:
@@ -728,7 +731,8 @@ def _come_back(alice: Player, bob: Player, proxy: LatencyProxy) -> None:
     # 2. The connection is cut from the network side (the proxy ends both TCP connections, with
     # no close frame): the server keeps the player, the page sees the close and resumes it.
     alice.wait("() => game.predicted.x === game.server.x && game.predicted.y === game.server.y")
-    before = {"id": alice_id, "line": bob.eval(LINE, "Alice"), "at": alice.eval("[game.server.x, game.server.y]")}
+    at = alice.eval("[game.server.x, game.server.y]")
+    before = {"id": alice_id, "line": bob.eval(LINE, "Alice"), "at": at}
     cut_at = time.monotonic()
     assert proxy.cut() >= 1
     _same_player(alice, bob, before, resumes=2)
@@ -794,7 +798,8 @@ def _not_kept_then_taken_over(alice: Player, bob: Player, srv: ServerProcess) ->
         assert isinstance(welcome, Welcome) and welcome.entity_id == new_id, welcome
         alice.wait("() => game.state.connection === 'closed'")
         state = alice.eval("game.state")
-        assert state["lastClose"]["errorCode"] == "session_replaced" and state["lastClose"]["code"] == 4001, state
+        last = state["lastClose"]
+        assert last["errorCode"] == "session_replaced" and last["code"] == 4001, state
         assert "another tab or window" in state["statusText"]
         assert alice.page.is_visible("#retry")
         _save_screenshot(alice.page, "session_replaced.png")
