@@ -157,8 +157,15 @@ def run_peer(
     return peer_figures(n, a, b, json.loads(line), room_size)
 
 
-def run_ours(n: int, warmup: float, measure: float, pin: bool) -> dict[str, Any]:
-    """gameserver alone, as `client_demo.bench` runs one player count."""
+def _room_args(room_size: int | None) -> list[str]:
+    return [] if room_size is None else ["--room-size", str(room_size)]
+
+
+def run_ours(
+    n: int, warmup: float, measure: float, pin: bool, room_size: int | None = None
+) -> dict[str, Any]:
+    """gameserver alone, as `client_demo.bench` runs one player count; with `room_size`, in
+    rooms of that many players (quick play fills them one after the other)."""
     opts = argparse.Namespace(
         pin=pin,
         map_args=["--map", "none"],
@@ -168,18 +175,21 @@ def run_ours(n: int, warmup: float, measure: float, pin: bool) -> dict[str, Any]
         procs=1,
         profile_dir=None,
     )
-    row = bench.run_players(n, opts, n + 64, "wander")
+    row = bench.run_players(n, opts, n + 64, "wander", server_extra=_room_args(room_size))
     return {"server": "gameserver", **row}
 
 
-def run_together(n: int, warmup: float, measure: float, pin: bool) -> dict[str, dict[str, Any]]:
-    """Both servers at once on CPU 0, each with its N bots on CPU 1, over the same window."""
+def run_together(
+    n: int, warmup: float, measure: float, pin: bool, room_size: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Both servers at once on CPU 0, each with its N bots on CPU 1, over the same window; with
+    `room_size`, each in rooms of that many players."""
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    ours = bench.Server(bench.server_args(["--map", "none"], n + 64), server_cpus)
+    ours = bench.Server(bench.server_args(["--map", "none"], n + 64) + _room_args(room_size), server_cpus)
     peer = None
     bots: list[Any] = []
     try:
-        peer = Peer(server_cpus)
+        peer = Peer(server_cpus, room_size)
         # Both sets of bots run on past the window, so that it can be the same for both.
         bots.append(bench.start_bots(ours.ws_url, n, "wander", warmup, measure + 20, 1, 1, bot_cpus))
         bots.append(start_peer_bots(peer.url, n, warmup, measure + 20, bot_cpus))
@@ -202,7 +212,7 @@ def run_together(n: int, warmup: float, measure: float, pin: bool) -> dict[str, 
     cpu = b["ours"]["cpu_s"] - a["ours"]["cpu_s"]
     mine = {"server": "gameserver", "players": n, "us_per_player_tick": cpu / (n * ticks) * 1e6}
     mine["us_per_player_tick_kernel"] = (b["ours"]["sys_s"] - a["ours"]["sys_s"]) / (n * ticks) * 1e6
-    return {"gameserver": mine, "colyseus": peer_figures(n, a["peer"], b["peer"], None)}
+    return {"gameserver": mine, "colyseus": peer_figures(n, a["peer"], b["peer"], None, room_size)}
 
 
 def describe(row: dict[str, Any]) -> str:
@@ -227,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=5.0, help="seconds after all joined (default 5)")
     p.add_argument("--measure", type=float, default=20.0, help="measured seconds (default 20)")
     p.add_argument("--together", action="store_true", help="both servers at once on one core")
+    p.add_argument(
+        "--room-size",
+        type=int,
+        help="players per room: gameserver's --room-size, Colyseus's maxClients, both filled by "
+        "quick play (joinOrCreate); default: everyone in one room (the reference scenario)",
+    )
     p.add_argument("--no-pin", action="store_true", help="do not pin servers/bots to CPU 0/1")
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
     opts = p.parse_args(argv)
@@ -234,16 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(c) for c in opts.counts.split(",") if c]
     ensure_peer()
     mode = "together, on one core" if opts.together else "alone, one after the other"
-    print(f"# reference scenario, {opts.measure:g} s windows; gameserver and Colyseus 0.16 {mode}")
+    scenario = (
+        "reference scenario" if opts.room_size is None else f"reference scenario in rooms of {opts.room_size}"
+    )
+    print(f"# {scenario}, {opts.measure:g} s windows; gameserver and Colyseus 0.16 {mode}")
     results: list[dict[str, Any]] = []
     for n in counts:
         ratios = []
         for i in range(opts.runs):
             if opts.together:
-                pair = run_together(n, opts.warmup, opts.measure, pin)
+                pair = run_together(n, opts.warmup, opts.measure, pin, opts.room_size)
             else:
-                first, second = (run_peer, run_ours) if i % 2 == 0 else (run_ours, run_peer)
-                rows = [first(n, opts.warmup, opts.measure, pin), second(n, opts.warmup, opts.measure, pin)]
+                order = (run_peer, run_ours) if i % 2 == 0 else (run_ours, run_peer)
+                rows = [run(n, opts.warmup, opts.measure, pin, opts.room_size) for run in order]
                 pair = {row["server"]: row for row in rows}
             ratio = pair["gameserver"]["us_per_player_tick"] / pair["colyseus"]["us_per_player_tick"]
             ratios.append(ratio)
@@ -254,7 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
         print(f"N={n}: gameserver / colyseus median {median(ratios):.3f} ({spread})", flush=True)
     if opts.json_out:
-        out = {"machine": bench.machine(), "together": opts.together, "runs": results}
+        out = {
+            "machine": bench.machine(),
+            "together": opts.together,
+            "room_size": opts.room_size,
+            "runs": results,
+        }
         Path(opts.json_out).write_text(json.dumps(out, indent=1))
     return 0
 

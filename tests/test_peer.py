@@ -42,6 +42,23 @@ def test_peer_and_gameserver_measured_on_the_same_scenario(tmp_path: Path, toget
         assert ours["bot_errors"] == 0 and ours["snapshots_per_s_median"] > 15
 
 
+@pytest.mark.parametrize("together", [False, True])
+def test_peer_and_gameserver_measured_in_rooms(tmp_path: Path, together: bool) -> None:
+    out = tmp_path / "peer.json"
+    args = ["--counts", "8", "--runs", "1", "--warmup", "1", "--measure", "2", "--room-size", "4"]
+    assert peer.main([*args, "--json", str(out)] + (["--together"] if together else [])) == 0
+    result = json.loads(out.read_text())
+    assert result["room_size"] == 4
+    (run,) = result["runs"]
+    ours, theirs = run["gameserver"], run["colyseus"]
+    assert ours["us_per_player_tick"] > 0 and theirs["us_per_player_tick"] > 0
+    assert run["ratio"] == ours["us_per_player_tick"] / theirs["us_per_player_tick"]
+    if not together:  # alone, both sides' bots report their rooms
+        assert theirs["rooms"] == 2 and theirs["verified_sizes"] == [4, 4] and theirs["errors"] == 0
+        assert ours["rooms"] == 2 and ours["bot_rooms"]["bots_per_room"]["max"] == 4
+        assert ours["bot_errors"] == 0 and ours["isolation_violations"] == 0
+
+
 def test_the_load_benchmark_measures_the_peer_at_each_player_count(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     args = ["--counts", "4,6", "--warmup", "1", "--measure", "2", "--idle", "", "--peer", "--json", str(out)]
