@@ -368,7 +368,8 @@ class Directory:
             {
                 "id": h.room_id,
                 "map": h.map_name,
-                "players": len(h.room.members),
+                "players": len(h.room.members) + len(h.room.away),
+                "away": len(h.room.away),
                 "reserved": len(h.seats),
                 "max_players": h.room.max_players,
                 "created": int(h.created),

@@ -415,3 +415,12 @@ def test_a_disposed_rooms_sessions_end_with_it() -> None:
     d.fail(d.rooms[room.room_id], 1.0)
     assert d.players == 0 and not d.sessions
     refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", a.session_token), 2.0)
+
+
+def test_the_listing_counts_players_away_among_the_players() -> None:
+    d = directory()
+    room, a = d.join(Hello(1, "ann"), 0.0)
+    d.join(Hello(1, "bob"), 0.0)
+    d.leave(room, a, 1.0, keep=True)
+    (line,) = d.listing()
+    assert (line["players"], line["away"], line["reserved"]) == (2, 1, 0)
