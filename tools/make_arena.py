@@ -19,6 +19,7 @@ import random
 import struct
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -328,7 +329,13 @@ def build() -> dict[Path, bytes]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return write_or_check(build, "tools/make_arena.py", __doc__ or "", argv)
+
+
+def write_or_check(build: Callable[[], dict[Path, bytes]], script: str, doc: str, argv: list[str]) -> int:
+    """A map tool's command line: write the files `build()` makes, or with --check say which
+    differ from those on disk (exit 1)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the files on disk instead")
     parser.add_argument("--root", type=Path, default=ROOT, help="the project directory")
     args = parser.parse_args(argv)
@@ -343,7 +350,7 @@ def main(argv: list[str]) -> int:
         path.write_bytes(data)
         print(f"wrote {rel} ({len(data)} bytes)")
     if stale:
-        print(f"out of date: {', '.join(stale)} (run python3 tools/make_arena.py)", file=sys.stderr)
+        print(f"out of date: {', '.join(stale)} (run python3 {script})", file=sys.stderr)
         return 1
     return 0
 

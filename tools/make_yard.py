@@ -13,7 +13,6 @@ arena's tileset (tools/make_arena.py writes the image) and its Tiled and PNG wri
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from pathlib import Path
@@ -97,24 +96,7 @@ def build() -> dict[Path, bytes]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the files on disk instead")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the project directory")
-    args = parser.parse_args(argv)
-    stale = []
-    for rel, data in build().items():
-        path = args.root / rel
-        if args.check:
-            if not path.is_file() or path.read_bytes() != data:
-                stale.append(str(rel))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        print(f"wrote {rel} ({len(data)} bytes)")
-    if stale:
-        print(f"out of date: {', '.join(stale)} (run python3 tools/make_yard.py)", file=sys.stderr)
-        return 1
-    return 0
+    return arena.write_or_check(build, "tools/make_yard.py", __doc__ or "", argv)
 
 
 if __name__ == "__main__":
