@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from client_demo.bots.runner import BEHAVIOURS, CHURNING, Runner, merge
+from client_demo.bots.runner import AWAY, BEHAVIOURS, DROP_EVERY, Runner, merge
 
 WindowCallback = Callable[[float, float], None]
 
@@ -103,6 +103,7 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
         seed=opts["seed"],
     )
     r.churn_stay = opts["churn_stay"]
+    r.drop_every = opts["drop_every"]
     created = opts["rooms"]
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
@@ -162,6 +163,7 @@ def run_bots(
     on_window: WindowCallback | None = None,
     churn_stay: tuple[float, float] = (1.0, 3.0),
     rooms: int = 0,
+    drop_every: tuple[float, float] = DROP_EVERY,
 ) -> dict[str, Any]:
     """Run the bots and return the merged report (see runner.merge). `rooms` > 0: create that
     many rooms first and deal the bots out to them; 0: every bot joins by quick play."""
@@ -180,6 +182,7 @@ def run_bots(
         join_timeout=join_timeout,
         seed=seed,
         churn_stay=churn_stay,
+        drop_every=drop_every,
         rooms=created,
     )
     raise_open_file_limit(count + 256)
@@ -277,6 +280,12 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"errors: {rep['errors']} {rep['errors_by_kind'] or ''}; close codes: {rep['close_codes'] or '-'}",
         f"bot CPU: {rep['cpu_s']:.2f} s = {f(rep['cpu_per_wall'], '.2f')} of a core",
     ]
+    if any(b["behaviour"] == "drop" for b in rep["per_bot"]):
+        lines.append(
+            f"drop: {rep['resumes']} resumes, {rep['failed_resumes']} failed; reconnect latency "
+            f"(cut to first snapshot) p50 {f(rep['resume_ms_p50'], '.2f')} ms, "
+            f"p99 {f(rep['resume_ms_p99'], '.2f')} ms, max {f(rep['resume_ms_max'], '.2f')} ms"
+        )
     fight = rep["fight"]
     if fight["bots"]:
         lines.append(
@@ -326,9 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--behaviour",
         default="wander",
-        help="wander|chase|idle|churn|fight|host, or a comma list dealt out in turn, NAME*K for K in "
-        "a row (default %(default)s); host: creates a private room over HTTP before each "
-        "connection, joins it, leaves after --churn-stay and does it again (room churn)",
+        help="wander|chase|idle|churn|fight|host|drop, or a comma list dealt out in turn, NAME*K for "
+        "K in a row (default %(default)s); host: creates a private room over HTTP before each "
+        "connection, joins it, leaves after --churn-stay and does it again (room churn); drop: "
+        "wanders, cuts its connection (a reset, no close frame) every --drop-every seconds and "
+        "resumes at once with its session token",
     )
     p.add_argument(
         "--rooms",
@@ -343,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--churn-stay",
         default="1,3",
         help="seconds a churn or host bot stays before it leaves, MIN,MAX (default %(default)s)",
+    )
+    p.add_argument(
+        "--drop-every",
+        default="2,4",
+        help="seconds a drop bot plays before it cuts its connection, MIN,MAX (default %(default)s)",
     )
     p.add_argument("--procs", type=int, default=1, help="processes to spread the bots over")
     p.add_argument("--verify", type=int, default=1, help="bots that decode and mirror every delta")
@@ -359,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
         low, high = (float(x) for x in a.churn_stay.split(","))
     except ValueError:
         print(f"error: --churn-stay takes MIN,MAX in seconds, not {a.churn_stay!r}", file=sys.stderr)
+        return 2
+    try:
+        drop_low, drop_high = (float(x) for x in a.drop_every.split(","))
+    except ValueError:
+        print(f"error: --drop-every takes MIN,MAX in seconds, not {a.drop_every!r}", file=sys.stderr)
         return 2
 
     def announce(start: float, end: float) -> None:
@@ -379,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             on_window=announce,
             churn_stay=(low, high),
             rooms=a.rooms,
+            drop_every=(drop_low, drop_high),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -387,5 +409,5 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rep))
     else:
         print(format_summary(rep, a.per_bot or a.count <= 20))
-    churning = any(b in a.behaviour for b in CHURNING)  # such bots may be between connections
+    churning = any(b in a.behaviour for b in AWAY)  # such bots may be between connections
     return 1 if rep["errors"] or rep["connected"] < rep["bots"] and not churning else 0

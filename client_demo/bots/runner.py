@@ -17,8 +17,13 @@ that creates a private room of its own over HTTP before each connection and join
 seat: room churn), fight (toward the nearest living enemy it holds, strafing, aiming at it and
 holding FIRE within the weapon's range, with render_tick = newest snapshot tick - the
 interpolation delay for lag compensation; wanders when it holds no living enemy; a dead fighter
-sends idle inputs until it respawns). A fighter counts its shots and hits from the snapshots'
-shots, and its kills and deaths from SCOREBOARD.
+sends idle inputs until it respawns), drop (wanders, and every --drop-every seconds cuts its
+connection with a TCP reset, no close frame, and at once connects again with a HELLO carrying
+the session token of its newest WELCOME and its room, to resume the same player). A fighter
+counts its shots and hits from the snapshots' shots, and its kills and deaths from SCOREBOARD.
+A dropping bot counts its resumes and the failed ones (an ERROR, a WELCOME of another entity,
+or a connection that ends before its WELCOME), and times each resume from the cut to the first
+snapshot of the new connection, over the whole run (as the server's /healthz `resumed` counts).
 
 Rooms: a bot joins by quick play (HELLO with no room), or, sent to a room (Bot.target_room, from
 --rooms), with a seat it reserves over HTTP (POST /matchmake/join) before each connection, unless
@@ -73,10 +78,15 @@ from gameserver.messages import (
 )
 from gameserver.replication import DesyncError, Mirror
 
-BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host")
+BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop")
 CHURNING = ("churn", "host")  # behaviours that leave and come back
+AWAY = ("churn", "host", "drop")  # behaviours that may be between two connections at any moment
+DROP_EVERY = (2.0, 4.0)  # seconds a dropping bot plays before it cuts its connection
+# SO_LINGER on, 0 s: close() discards what is unsent and answers with a reset, no FIN
+LINGER_RESET = struct.pack("ii", 1, 0)
 COME_BACK = (0.2, 0.6)  # seconds a churning bot waits before its next connection
 CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connecting
+BEFORE_WELCOME = ("seating", "connecting", "handshake", "hello")
 EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
 MIRRORED = ("chase", "fight")  # behaviours that need positions, so decode and verify everything
 INTERP_DELAY = 0.1  # seconds a client draws the others behind the newest snapshot
@@ -226,6 +236,15 @@ class Bot:
         "foreign_names",
         "room_snapshots",
         "room_mark",
+        "token",
+        "drop_at",
+        "dropped_at",
+        "resume_entity",
+        "resume_room",
+        "resumes",
+        "failed_resumes",
+        "resume_latencies",
+        "entity_ids",
     )
 
     def __init__(self, runner: Runner, index: int, behaviour: str, verify: bool, rng: random.Random) -> None:
@@ -286,6 +305,16 @@ class Bot:
         self.foreign_names: dict[str, int] = {}  # room -> spawns whose name is no bot of the run
         self.room_snapshots: dict[str, int] = {}  # room -> snapshots received there in the window
         self.room_mark = 0  # stats.snapshots when this connection's room began to count
+        # resuming (drop): over the whole run
+        self.token: str | None = None  # the session token of the newest WELCOME
+        self.drop_at = math.inf  # when a dropping bot cuts its connection next
+        self.dropped_at = 0.0  # when the connection being resumed was cut; 0: not resuming
+        self.resume_entity = 0  # the entity the resume must bring back
+        self.resume_room: str | None = None
+        self.resumes = 0
+        self.failed_resumes = 0
+        self.resume_latencies: list[float] = []  # seconds from a cut to the resumed first snapshot
+        self.entity_ids: list[int] = []  # of every WELCOME, in order
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -296,6 +325,10 @@ class Bot:
         self.generation += 1
         self.rbuf = b""
         self.hello_room = self.target_room
+        if self.dropped_at:  # a resume: the token finds the player, no seat is needed
+            self.hello_room = self.resume_room
+            self.open_websocket()
+            return
         if self.behaviour == "host":
             request = rooms.matchmake_request(r.host, r.port, "create", {"private": True})
         elif self.target_room is not None and self.seat is None:
@@ -349,6 +382,11 @@ class Bot:
         """Close the socket; churn and host bots come back after a pause, the others stay out."""
         r = self.runner
         self.close_socket()
+        if self.dropped_at and self.state in BEFORE_WELCOME:
+            # The resume's connection ended before its WELCOME (one the bot closed is no failure).
+            if not self.we_closed:
+                self.resume_failed(f"connection ended in state {self.state}")
+            self.dropped_at = 0.0
         if self.state in CONNECTING:
             r.connecting -= 1
         elif self.state in ("playing", "closing"):
@@ -358,6 +396,28 @@ class Bot:
         self.state = "done"
         if self.behaviour in CHURNING and not r.stopping:
             r.schedule(time.monotonic() + self.rng.uniform(*COME_BACK), self, "reconnect")
+
+    def cut(self, now: float) -> None:
+        """Cut the connection as a lost network does (a reset, no close frame), then connect
+        again at once to resume the same player with the newest WELCOME's token."""
+        r = self.runner
+        if self.sock is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        self.close_socket()
+        r.playing -= 1
+        if r.measuring:
+            self.count_room_snapshots()
+        self.dropped_at = now
+        self.resume_entity = self.entity_id if self.entity_id is not None else -1
+        self.resume_room = self.room
+        self.drop_at = math.inf
+        self.state = "done"
+        r.connecting += 1
+        self.connect()
+
+    def resume_failed(self, why: str) -> None:
+        self.failed_resumes += 1
+        self.count_error("resume", why)
 
     def close_socket(self) -> None:
         if self.sock is not None:
@@ -454,7 +514,8 @@ class Bot:
             self.runner.connecting -= 1
             self.state = "hello"
             self.connects += 1
-            hello = Hello(codec.PROTOCOL_VERSION, self.name, None, self.hello_room, self.seat)
+            token = self.token if self.dropped_at else None
+            hello = Hello(codec.PROTOCOL_VERSION, self.name, token, self.hello_room, self.seat)
             self.seat = None  # a seat is used once
             self.send(codec.encode_client(hello))
             buf = head[end + 4 :]
@@ -528,7 +589,12 @@ class Bot:
             if self.runner.measuring:
                 self.stats.verified += 1
         elif isinstance(msg, Welcome):
+            if self.dropped_at and msg.entity_id != self.resume_entity:
+                self.resume_failed(f"resumed as entity {msg.entity_id}, not {self.resume_entity}")
+                self.dropped_at = 0.0
             self.welcome = msg
+            self.token = msg.session_token
+            self.entity_ids.append(msg.entity_id)
             self.joined_once = True
             self.entity_id = msg.entity_id
             self.state = "playing"
@@ -539,10 +605,15 @@ class Bot:
             self.runner.on_joined(self, msg)
             if self.behaviour in CHURNING:
                 self.leave_at = now + self.rng.uniform(*self.runner.churn_stay)
+            elif self.behaviour == "drop" and not self.runner.stopping:
+                self.drop_at = now + self.rng.uniform(*self.runner.drop_every)
         elif isinstance(msg, Pong):
             if self.runner.measuring:
                 self.stats.rtts.append(now - msg.client_time)
         elif isinstance(msg, Error):
+            if self.dropped_at and self.state == "hello":  # the resume was refused
+                self.resume_failed(f"{msg.code}: {msg.message}")
+                self.dropped_at = 0.0
             self.count_error("server_error", f"{msg.code}: {msg.message}")
         elif isinstance(msg, Goodbye):
             self.close_codes[f"goodbye:{msg.code}"] += 1
@@ -645,6 +716,10 @@ class Bot:
         ends or starts here, so the two clocks are never mixed."""
         self.ack_tick = tick
         self.total_snapshots += 1
+        if self.dropped_at:  # the first snapshot of a resumed player: the resume is done
+            self.resumes += 1
+            self.resume_latencies.append(now - self.dropped_at)
+            self.dropped_at = 0.0
         r = self.runner
         if r.measuring:
             self.stats.snapshots += 1
@@ -708,6 +783,9 @@ class Bot:
         """Send this tick's input: the behaviour's move and the newest snapshot tick held."""
         if now >= self.leave_at:
             self.leave()
+            return
+        if now >= self.drop_at:
+            self.cut(now)
             return
         b = self.behaviour
         buttons = 0
@@ -838,6 +916,10 @@ class Bot:
             # bit sets as hexadecimal: at N=1200 in one room, 300 characters a bot
             "held_bots": {room: format(bits, "x") for room, bits in self.held.items()},
             "foreign_names": dict(self.foreign_names),
+            "resumes": self.resumes,
+            "failed_resumes": self.failed_resumes,
+            "resume_ms": [x * 1e3 for x in self.resume_latencies],
+            "entity_ids": list(self.entity_ids),
         }
 
 
@@ -906,6 +988,7 @@ class Runner:
         self.weapon_range = 900.0  # from the welcome's rules
         self.extra_fds: dict[int, Callable[[], None]] = {}
         self.churn_stay = (1.0, 3.0)  # seconds a churn bot stays before leaving
+        self.drop_every = DROP_EVERY  # seconds a dropping bot plays before each cut
         self.rbuf = bytearray(1 << 20)
         self.rview = memoryview(self.rbuf)
         self.rbufs = [self.rbuf]  # recvmsg_into's list of buffers, made once
@@ -1055,6 +1138,11 @@ class Runner:
         """Close every connection with a closing handshake, bounded by `timeout`."""
         self.stopping = True
         self.to_connect.clear()
+        # Resumes in flight finish first: one cut off here could be counted by the server and
+        # not by its bot. No more cuts after them.
+        for b in self.bots:
+            b.drop_at = math.inf
+        self.run_until(time.monotonic() + timeout, lambda: not any(b.dropped_at for b in self.bots))
         for b in self.bots:
             if b.state == "playing":
                 b.leave()
@@ -1124,6 +1212,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     vs = sum(p["mirrored"]["snapshots"] for p in parts)
     vh = sum(p["mirrored"].get("held", 0) for p in parts)
     fighters = [b for b in bots if b["behaviour"] == "fight"]
+    resume_ms = [x for b in bots for x in b["resume_ms"]]
     return {
         "bots": len(bots),
         "connected": sum(1 for b in bots if b["connected"]),
@@ -1166,6 +1255,13 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "total_kills": sum(b["total_kills"] for b in fighters),
             "total_deaths": sum(b["total_deaths"] for b in fighters),
         },
+        # dropping bots, over the whole run: resumes, failed ones, and from a cut to the first
+        # snapshot of the resumed player
+        "resumes": sum(b["resumes"] for b in bots),
+        "failed_resumes": sum(b["failed_resumes"] for b in bots),
+        "resume_ms_p50": percentile(resume_ms, 50),
+        "resume_ms_p99": percentile(resume_ms, 99),
+        "resume_ms_max": max(resume_ms, default=None),
         "errors": sum(errors.values()),
         "errors_by_kind": dict(errors),
         "error_samples": samples[:20],
