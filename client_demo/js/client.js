@@ -151,6 +151,7 @@ export class GameClient {
     };
     this.scoreboard = []; // [{id, name, score, deaths, away}], best first
     this.shots = []; // [{tick, shooter, hit}] not yet shown; the page takes them at their tick
+    this.lastHitBy = null; // {tick, shooter} of the newest shot that hit this player
     this.rates = { snapshots: new Rate(), bytesIn: new Rate(), bytesOut: new Rate() };
   }
 
@@ -407,7 +408,12 @@ export class GameClient {
     this.rates.snapshots.add(now);
     this.clock.observe(msg.tick, now);
     this.buffer.push(msg.tick, this.mirror.frame(this.rules.quanta));
-    for (const shot of msg.shots) this.shots.push({ tick: msg.tick, ...shot });
+    for (const shot of msg.shots) {
+      this.shots.push({ tick: msg.tick, ...shot });
+      // kept apart from the drawing queue, which a late frame may have emptied by the time the
+      // page asks who shot this player
+      if (shot.hit === this.myId) this.lastHitBy = { tick: msg.tick, shooter: shot.shooter };
+    }
     if (this.shots.length > 256) this.shots.splice(0, this.shots.length - 256);
     const me = this.mirror.entities.get(this.myId);
     if (me) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, me.hp > 0);

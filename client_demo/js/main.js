@@ -352,8 +352,8 @@ function deathNotice(now) {
     return null;
   }
   if (death === null) {
-    // The shot that killed us came in the snapshot that said so: it is still queued for drawing.
-    const shot = [...client.shots].reverse().find((s) => s.hit === client.myId);
+    // The shot that killed us came in the snapshot that said so: the newest that hit us.
+    const shot = client.lastHitBy;
     const killer = shot ? client.mirror.entities.get(shot.shooter) : null;
     death = { tick: client.mirror.tick, by: killer ? killer.name : null };
   }
