@@ -755,14 +755,8 @@ def test_a_page_not_kept_rejoins_afresh_and_a_page_taken_over_stops(browser: Any
     # The server gives up on a client whose acknowledgements lag 2 s (too slow; an idle page's lag
     # 1 s, the heartbeat's period) and keeps its player half a second more: a page offline
     # for longer than that comes back too late for it.
-    with ServerProcess("--tick", "30", "--max-lag", "2", "--reconnect-grace", "0.5") as srv:
-        alice = Player(browser, f"{srv.http}/?name=Alice")
-        bob = Player(browser, f"{srv.http}/?name=Bob")
-        try:
-            _not_kept_then_taken_over(alice, bob, srv)
-        finally:
-            alice.close()
-            bob.close()
+    srv = ServerProcess("--tick", "30", "--max-lag", "2", "--reconnect-grace", "0.5")
+    _two_players(browser, lambda alice, bob: _not_kept_then_taken_over(alice, bob, srv), srv)
 
 
 def _not_kept_then_taken_over(alice: Player, bob: Player, srv: ServerProcess) -> None:

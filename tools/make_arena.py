@@ -118,15 +118,23 @@ def layout() -> tuple[list[list[int]], list[list[int]], list[tuple[int, int]]]:
             put(floor, c, r, c, r, FLOOR_ROOM)
 
     # spawn points on tile corners (a 2x2 block of floor round each), five a quadrant, mirrored
+    return floor, walls, mirrored_spawns(SPAWNS, N, N, walls)
+
+
+def mirrored_spawns(
+    corners: list[tuple[int, int]], cols: int, rows: int, walls: list[list[int]]
+) -> list[tuple[int, int]]:
+    """The spawn points (world units) of tile corners in the top-left quadrant and their mirrors
+    left-right and top-bottom; each must have floor on its four tiles."""
     spawns: list[tuple[int, int]] = []
-    for c, r in SPAWNS:
-        for cc, rr in ((c, r), (N - c, r), (c, N - r), (N - c, N - r)):
+    for c, r in corners:
+        for cc, rr in ((c, r), (cols - c, r), (c, rows - r), (cols - c, rows - r)):
             spawns.append((cc * TILE, rr * TILE))
     for x, y in spawns:
         c, r = x // TILE, y // TILE
         if any(walls[rr][cc] for rr in (r - 1, r) for cc in (c - 1, c)):
             raise AssertionError(f"spawn ({x}, {y}) is in a wall")
-    return floor, walls, spawns
+    return spawns
 
 
 # --- the Tiled document ---------------------------------------------------------------------

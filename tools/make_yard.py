@@ -20,7 +20,7 @@ from pathlib import Path
 # make_arena.py sits beside this file; tools/ is a folder of scripts, not a package
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_arena as arena  # noqa: E402
-from make_arena import CRATE, FLOOR, FLOOR_ROOM, TILE, WALL  # noqa: E402
+from make_arena import CRATE, FLOOR, FLOOR_ROOM, WALL  # noqa: E402
 
 ROOT = arena.ROOT
 MAP_PATH = Path("assets/maps/yard.tmj")
@@ -73,15 +73,7 @@ def layout() -> tuple[list[list[int]], list[list[int]], list[tuple[int, int]]]:
             put(floor, c, r, c, r, FLOOR_ROOM)
 
     # spawn points on tile corners (a 2x2 block of floor round each), mirrored
-    spawns: list[tuple[int, int]] = []
-    for c, r in SPAWNS:
-        for cc, rr in ((c, r), (COLS - c, r), (c, ROWS - r), (COLS - c, ROWS - r)):
-            spawns.append((cc * TILE, rr * TILE))
-    for x, y in spawns:
-        c, r = x // TILE, y // TILE
-        if any(walls[rr][cc] for rr in (r - 1, r) for cc in (c - 1, c)):
-            raise AssertionError(f"spawn ({x}, {y}) is in a wall")
-    return floor, walls, spawns
+    return floor, walls, arena.mirrored_spawns(SPAWNS, COLS, ROWS, walls)
 
 
 def build() -> dict[Path, bytes]:
