@@ -23,8 +23,11 @@ from gameserver.messages import (
     PROTOCOL_VERSION,
     Change,
     ClientMessage,
+    Ack,
     Error,
     Field,
+    Follow,
+    Following,
     Goodbye,
     Hello,
     Input,
@@ -112,6 +115,7 @@ class ErrorCode(enum.Enum):
     INVALID_SEAT = ("invalid_seat", Close.SEAT_REFUSED)
     SESSION_EXPIRED = ("session_expired", Close.SESSION_EXPIRED)
     SESSION_REPLACED = ("session_replaced", Close.SESSION_REPLACED)
+    SPECTATOR_INPUT = ("spectator_input", Close.POLICY_VIOLATION)
 
     @property
     def code(self) -> str:
@@ -270,16 +274,29 @@ def _decode_client(data: bytes | str) -> ClientMessage:
     if kind == MsgType.PING:
         _arity(v, 2, "ping")
         return Ping(client_time=_float(v[1], "client_time", -1e15, 1e15))
+    if kind == MsgType.ACK:
+        _arity(v, 2, "ack")
+        return Ack(tick=_int(v[1], "ack_tick", 0, MAX_TICK))
+    if kind == MsgType.FOLLOW:
+        _arity(v, 2, "follow")
+        return Follow(entity_id=_opt_int(v[1], "entity_id", 1, MAX_SEQ))
     if kind == MsgType.HELLO:
-        if len(v) != 6:
-            _arity(v, 5, "hello")  # seat, the 6th field, may be left out
-        return Hello(
+        if len(v) not in (6, 7):
+            _arity(v, 5, "hello")  # seat and spectate, the 6th and 7th fields, may be left out
+        spectate = v[6] if len(v) == 7 else False
+        if type(spectate) is not bool:
+            raise _invalid("spectate must be true or false")
+        hello = Hello(
             version=_int(v[1], "version", 0, 2**16),
             name=_name(v[2]),
             session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
             room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
-            seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) == 6 else None,
+            seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) >= 6 else None,
+            spectate=spectate,
         )
+        if spectate and (hello.session_token is not None or hello.seat is not None):
+            raise _invalid("a spectator has no session token and no seat")
+        return hello
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown client message type {kind}")
 
 
@@ -305,9 +322,15 @@ def encode_client(msg: ClientMessage) -> bytes:
         return _pack([MsgType.PING, msg.client_time])
     if isinstance(msg, Hello):
         fields = [MsgType.HELLO, msg.version, msg.name, msg.session_token, msg.room]
-        if msg.seat is not None:
+        if msg.seat is not None or msg.spectate:
             fields.append(msg.seat)
+        if msg.spectate:
+            fields.append(True)
         return _pack(fields)
+    if isinstance(msg, Follow):
+        return _pack([MsgType.FOLLOW, msg.entity_id])
+    if isinstance(msg, Ack):
+        return _pack([MsgType.ACK, msg.tick])
     raise TypeError(f"not a client message: {msg!r}")
 
 
@@ -470,6 +493,8 @@ def encode_server(msg: ServerMessage) -> bytes:
         )
     if isinstance(msg, Pong):
         return _pack([MsgType.PONG, msg.client_time, msg.tick])
+    if isinstance(msg, Following):
+        return _pack([MsgType.FOLLOWING, msg.entity_id])
     if isinstance(msg, Error):
         return _pack([MsgType.ERROR, msg.code, msg.message])
     if isinstance(msg, Goodbye):
@@ -593,7 +618,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
             entity_id=_int(v[2], "entity_id", 0, MAX_SEQ),
             tick_rate=_int(v[3], "tick_rate", 1, 1000),
             snapshot_rate=_int(v[4], "snapshot_rate", 1, 1000),
-            session_token=_str(v[5], "session_token", 1, MAX_TOKEN_CHARS),
+            session_token=_str(v[5], "session_token", 0, MAX_TOKEN_CHARS),  # "": a spectator
             room=_str(v[6], "room", 1, MAX_ROOM_CHARS),
             tick=_int(v[7], "tick", 0, MAX_TICK),
             rules=rules,
@@ -605,6 +630,9 @@ def decode_server(data: bytes | str) -> ServerMessage:
             client_time=_float(v[1], "client_time", -1e15, 1e15),
             tick=_int(v[2], "tick", 0, MAX_TICK),
         )
+    if kind == MsgType.FOLLOWING:
+        _arity(v, 2, "following")
+        return Following(entity_id=_opt_int(v[1], "entity_id", 1, MAX_SEQ))
     if kind in (MsgType.ERROR, MsgType.GOODBYE):
         _arity(v, 3, "error")
         cls = Error if kind == MsgType.ERROR else Goodbye

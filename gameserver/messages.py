@@ -21,6 +21,8 @@ class MsgType(enum.IntEnum):
     HELLO = 1
     INPUT = 2
     PING = 3
+    FOLLOW = 4  # spectators: whom to follow
+    ACK = 5  # the newest snapshot tick held, without an input (spectators)
     # server -> client
     WELCOME = 10
     SNAPSHOT = 11
@@ -28,6 +30,7 @@ class MsgType(enum.IntEnum):
     ERROR = 13
     GOODBYE = 14
     SCOREBOARD = 15
+    FOLLOWING = 16  # spectators: whom they follow now
 
 
 class Field(enum.IntFlag):
@@ -53,6 +56,7 @@ class Hello:
     session_token: str | None = None  # reserved for reconnection
     room: str | None = None  # the room to join; None: quick play (or the seat's room)
     seat: str | None = None  # a seat reserved over HTTP (matchmaking)
+    spectate: bool = False  # watch the room: no entity, no inputs
 
 
 class Input(NamedTuple):
@@ -73,7 +77,21 @@ class Ping:
     client_time: float
 
 
-ClientMessage = Hello | Input | Ping
+@attrs.frozen
+class Follow:
+    """A spectator asks to follow a player; None: the server picks (the scoreboard's leader)."""
+
+    entity_id: int | None
+
+
+@attrs.frozen
+class Ack:
+    """The newest snapshot tick the client holds, for a client that sends no inputs."""
+
+    tick: int
+
+
+ClientMessage = Hello | Input | Ping | Follow | Ack
 
 
 # --- server -> client ---------------------------------------------------------------------
@@ -82,7 +100,7 @@ ClientMessage = Hello | Input | Ping
 @attrs.frozen
 class Welcome:
     version: int
-    entity_id: int
+    entity_id: int  # 0: a spectator, who has no entity
     tick_rate: int
     snapshot_rate: int
     session_token: str
@@ -167,4 +185,11 @@ class Goodbye:
     message: str
 
 
-ServerMessage = Welcome | Snapshot | Pong | Error | Goodbye | Scoreboard
+@attrs.frozen
+class Following:
+    """Whom a spectator follows now; None while the room has no player."""
+
+    entity_id: int | None
+
+
+ServerMessage = Welcome | Snapshot | Pong | Error | Goodbye | Scoreboard | Following
