@@ -116,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
         "token; 0: removed at once (default %(default)s)",
     )
     p.add_argument(
+        "--spectators-per-room",
+        type=int,
+        default=d.spectators_per_room,
+        help="spectators one room takes, apart from its players; 0: no spectators (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-spectators",
+        type=int,
+        default=d.max_spectators,
+        help="spectators across all rooms, apart from --max-players (default %(default)s)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p

@@ -21,9 +21,9 @@ import msgpack
 
 from gameserver.messages import (
     PROTOCOL_VERSION,
+    Ack,
     Change,
     ClientMessage,
-    Ack,
     Error,
     Field,
     Follow,

@@ -50,6 +50,8 @@ class Config:
     creates_per_minute: int = attrs.field(default=10, validator=_between(1, 1_000_000))
     seats_per_address: int = attrs.field(default=16, validator=_between(1, 100_000))
     reconnect_grace: float = attrs.field(default=20.0, validator=_between(0, 3600))  # seconds
+    spectators_per_room: int = attrs.field(default=32, validator=_between(0, 100_000))
+    max_spectators: int = attrs.field(default=256, validator=_between(0, 100_000))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
     static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"
@@ -65,5 +67,5 @@ class Config:
 
     @property
     def connection_cap(self) -> int:
-        """eventlet's wsgi connection cap: players plus room for HTTP requests and refusals."""
-        return self.max_players + 64
+        """The WebSockets held at once: players, spectators, and room for refusals."""
+        return self.max_players + self.max_spectators + 64

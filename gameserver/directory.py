@@ -19,6 +19,10 @@ Invariants:
   the world, not moving, holding its place) and comes back with its session token. A token is
   a public selector and a secret verifier (128 random bits), compared in constant time; it
   works once: every WELCOME carries a new one and the old one is forgotten.
+- Spectators do not count toward a room's size or `max_players`: at most `spectators_per_room`
+  watch one room and `max_spectators` the whole process. They do not keep a room alive: a room
+  disposed under them says GOODBYE room_disposed to them. A room with players or spectators
+  ticks.
 """
 
 from __future__ import annotations
@@ -123,12 +127,15 @@ class Directory:
     creates_per_minute: int = 10  # explicit creates per client address
     seats_per_address: int = 16  # seats waiting for their HELLO, per client address
     grace: float = 20.0  # seconds a dropped player is kept for a resume; 0: not kept
+    spectators_per_room: int = 32  # 0: no spectators
+    max_spectators: int = 256  # spectators across every room
     wall_clock: Callable[[], float] = time.time  # for the listing's `created` only
     rooms: dict[str, Hosted] = attrs.field(init=False, factory=dict)  # oldest first
     seats: dict[str, Seat] = attrs.field(init=False, factory=dict)
     # members of every room (those of a failed room until their connections end) and the
     # players kept after a drop
     players: int = attrs.field(init=False, default=0)
+    spectators: int = attrs.field(init=False, default=0)  # across every room, until they leave
     sessions: dict[str, Session] = attrs.field(init=False, factory=dict)  # by the token's selector
     _selectors: dict[tuple[str, int], str] = attrs.field(init=False, factory=dict)  # by (room, entity)
     # the members that must hear from us outside a room's tick (a session taken over)
@@ -197,6 +204,8 @@ class Directory:
         """Seat the player a HELLO brings: back into its session (session token), by its seat,
         by its room id, or by quick play. Raises MatchError; the player's WELCOME is the first
         thing in its outbox."""
+        if hello.spectate:
+            return self._watch(hello)
         if hello.session_token is not None:
             return self._resume(hello.session_token, now)
         if hello.seat is not None:
@@ -225,7 +234,12 @@ class Directory:
 
     def leave(self, room: Room, member: Member, now: float, *, keep: bool = False) -> None:
         """A player's connection ended: out of its room (which may have been disposed since),
-        or, with `keep` (it dropped without a goodbye), kept for `grace` seconds."""
+        or, with `keep` (it dropped without a goodbye), kept for `grace` seconds. A spectator's:
+        out of its room."""
+        if member.spectator:
+            if room.unwatch(member):
+                self.spectators -= 1
+            return
         if room.members.get(member.entity_id) is not member:
             return  # gone already, or its session was taken over by another connection
         hosted = self.rooms.get(room.room_id)
@@ -238,6 +252,33 @@ class Directory:
         self._close_session(room.room_id, member.entity_id)
         if hosted is not None and alive and not hosted.taken:
             hosted.empty_since = now
+
+    def _watch(self, hello: Hello) -> tuple[Room, Member]:
+        """A spectator into the room it names, or into the public room of the default map with
+        the most players."""
+        if self.spectators_per_room == 0:
+            raise MatchError(409, ErrorCode.ROOM_FULL, "this server takes no spectators")
+        if self.spectators >= self.max_spectators:
+            raise MatchError(503, ErrorCode.SERVER_FULL, f"the server holds {self.max_spectators} spectators")
+        if hello.room is not None:
+            hosted = self._find(hello.room)
+        else:
+            watched = [
+                h
+                for h in self.rooms.values()
+                if h.map_name == self.default_map and not h.private and (h.room.members or h.room.away)
+            ]
+            if not watched:
+                why = f"no public room of {self.default_map} has a player to watch"
+                raise MatchError(404, ErrorCode.ROOM_NOT_FOUND, why)
+            open_ = [h for h in watched if len(h.room.spectators) < self.spectators_per_room]
+            # the most players; the oldest wins a tie
+            hosted = max(open_ or watched, key=lambda h: len(h.room.members) + len(h.room.away))
+        if len(hosted.room.spectators) >= self.spectators_per_room:
+            why = f"room {hosted.room_id} holds {self.spectators_per_room} spectators"
+            raise MatchError(409, ErrorCode.ROOM_FULL, why)
+        self.spectators += 1
+        return hosted.room, hosted.room.watch(hello.name)
 
     def _resume(self, token: str, now: float) -> tuple[Room, Member]:
         selector, _, verifier = token.partition(".")
@@ -307,7 +348,7 @@ class Directory:
         failed: list[Hosted] | None = None
         for hosted in self.rooms.values():
             room = hosted.room
-            if room.members:
+            if room.members or room.spectators:
                 try:
                     due.extend(room.tick())
                 except Exception:
@@ -326,7 +367,7 @@ class Directory:
     def fail(self, hosted: Hosted, now: float) -> list[Member]:
         """Close a room whose tick failed: GOODBYE internal_error to its players, then dispose it."""
         self.failed_total += 1
-        members = list(hosted.room.members.values())
+        members = [*hosted.room.members.values(), *hosted.room.spectators]
         why = "the room failed and was closed; join another"
         for m in members:
             m.request_close(ErrorCode.INTERNAL_ERROR, why, goodbye=True)
@@ -371,6 +412,7 @@ class Directory:
                 "players": len(h.room.members) + len(h.room.away),
                 "away": len(h.room.away),
                 "reserved": len(h.seats),
+                "spectators": len(h.room.spectators),
                 "max_players": h.room.max_players,
                 "created": int(h.created),
             }
@@ -467,6 +509,11 @@ class Directory:
             self._close_session(hosted.room_id, entity_id)
         self.players -= len(room.away)  # the members count until their connections end
         room.away.clear()
+        for m in room.spectators:  # they count until their connections end, too
+            if m.close_request is None:
+                why = "every player left; the room was disposed"
+                m.request_close(ErrorCode.ROOM_DISPOSED, why, goodbye=True)
+                self._due.append(m)
         for seat in hosted.seats.values():
             if self.seats.pop(seat.token, None) is not None:
                 self._release_address(seat.address)

@@ -30,8 +30,11 @@ from gameserver.codec import ErrorCode, ProtocolError, decode_client
 from gameserver.maps import GameMap
 from gameserver.messages import (
     PROTOCOL_VERSION,
+    Ack,
     ClientMessage,
     Error,
+    Follow,
+    Following,
     Goodbye,
     Input,
     Ping,
@@ -98,6 +101,9 @@ class Member:
     inputs_dropped: int = attr.ib(init=False, default=0)
     snapshots_skipped: int = attr.ib(init=False, default=0)
     snapshots_taken: int = attr.ib(init=False, default=0)
+    # a spectator: its entity is a stand-in (id 0) outside the world; it follows a player
+    spectator: bool = attr.ib(default=False, kw_only=True)
+    follow: int | None = attr.ib(init=False, default=None)  # the entity followed, if any
 
     @property
     def entity_id(self) -> int:
@@ -172,6 +178,7 @@ class Room:
     members: dict[int, Member] = attr.ib(init=False, factory=dict)  # by entity id
     # players whose connection dropped, kept (entity in the world, not moving) for a resume
     away: dict[int, Away] = attr.ib(init=False, factory=dict)  # by entity id
+    spectators: list[Member] = attr.ib(init=False, factory=list)  # few: bounded by the directory
     shots: list[tuple[int, int | None]] = attr.ib(init=False, factory=list)  # since last snapshot
     _roster: int = attr.ib(init=False, default=0)  # bumped on every join and leave
     _scores_shown: tuple[int, int] | None = attr.ib(init=False, default=None)
@@ -258,9 +265,13 @@ class Room:
         m.msg_tokens = self.msg_burst
         self.members[entity.id] = m
         self._roster += 1
+        m.control.append(self._welcome(m))
+        return m
+
+    def _welcome(self, m: Member) -> bytes:
         welcome = Welcome(
             version=PROTOCOL_VERSION,
-            entity_id=entity.id,
+            entity_id=m.entity_id,
             tick_rate=self.tick_rate,
             snapshot_rate=self.snapshot_rate,
             session_token=m.session_token,
@@ -269,13 +280,70 @@ class Room:
             rules=self.rules.to_wire(self.world.dt),
             map=self.game_map.name if self.game_map is not None else None,
         )
-        m.control.append(codec.encode_server(welcome))
-        return m
+        return codec.encode_server(welcome)
 
     def leave(self, member: Member) -> None:
         if self.members.pop(member.entity_id, None) is not None:
             self.world.remove(member.entity_id)
             self._roster += 1
+
+    # --- spectators --------------------------------------------------------------------
+
+    def watch(self, name: str) -> Member:
+        """Add a spectator: a member with no entity in the world (its entity is a stand-in with
+        id 0) that sends no inputs and follows a player. Its WELCOME (entity 0, no session
+        token) and its first FOLLOWING are the first things in its outbox."""
+        stand_in = Entity(id=0, kind=0, name=name, x=0.0, y=0.0)
+        m = Member(entity=stand_in, session_token="", joined_tick=self.tick_no, spectator=True)
+        m.msg_tokens = self.msg_burst
+        self.spectators.append(m)
+        m.control.append(self._welcome(m))
+        self._follow(m, None, answer=True)
+        return m
+
+    def unwatch(self, member: Member) -> bool:
+        """Remove a spectator; False when it was not one of this room's."""
+        for i, m in enumerate(self.spectators):
+            if m is member:
+                del self.spectators[i]
+                return True
+        return False
+
+    def spectator_input(self, member: Member, wrapped: bytes) -> None:
+        """receive_input() for a spectator: refused."""
+        raise ProtocolError(ErrorCode.SPECTATOR_INPUT, "a spectator sends no inputs")
+
+    def spectator_bytes(self, member: Member, payload: bytes) -> None:
+        """receive_bytes() for a spectator: FOLLOW, ACK and PING; an INPUT is refused."""
+        msg = codec.decode_client(payload)
+        if member.raw_inputs or type(msg) is Input:
+            raise ProtocolError(ErrorCode.SPECTATOR_INPUT, "a spectator sends no inputs")
+        self.receive(member, msg)
+
+    def _is_player(self, entity_id: int | None) -> bool:
+        return entity_id is not None and (entity_id in self.members or entity_id in self.away)
+
+    def _follow(self, m: Member, wanted: int | None, *, answer: bool) -> None:
+        """Point a spectator at the player it asked for, if that is a player of the room; else
+        keep the one it follows, or, when that one is gone, the scoreboard's leader. Queues a
+        FOLLOWING when the target changed, or always with `answer`."""
+        if self._is_player(wanted):
+            target = wanted
+        elif self._is_player(m.follow):
+            target = m.follow
+        else:
+            target = self._leader()
+        if answer or target != m.follow:
+            m.follow = target
+            m.queue_control(codec.encode_server(Following(target)))
+
+    def _leader(self) -> int | None:
+        """The player at the top of the scoreboard (most kills, fewest deaths, oldest)."""
+        best: Entity | None = None
+        for e in [*(m.entity for m in self.members.values()), *(a.entity for a in self.away.values())]:
+            if best is None or (-e.score, e.deaths, e.id) < (-best.score, best.deaths, best.id):
+                best = e
+        return best.id if best is not None else None
 
     # --- from the readers -------------------------------------------------------------
 
@@ -318,9 +386,7 @@ class Room:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
         member.msg_tokens -= 1
         if type(msg) is not Input:
-            if type(msg) is not Ping:
-                raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
-            member.queue_control(codec.encode_server(Pong(msg.client_time, self.tick_no)))
+            self._receive_other(member, msg)
             return
         # An input (every player, every tick: kept to one function call, and each field read
         # once: a named tuple's fields cost a generic attribute lookup).
@@ -340,6 +406,23 @@ class Room:
             member.inputs_dropped += 1  # the oldest makes room
             del inbox[0]
         inbox.append(msg)
+
+    def _receive_other(self, member: Member, msg: ClientMessage) -> None:
+        """A message other than an input, already charged."""
+        if type(msg) is Ping:
+            member.queue_control(codec.encode_server(Pong(msg.client_time, self.tick_no)))
+        elif type(msg) is Ack:
+            held = member.held_tick
+            if held is not None:  # as an input's ack_tick: at most what it was sent
+                ack = msg.tick if msg.tick < held else held
+                if member.ack_tick is None or ack > member.ack_tick:
+                    member.ack_tick = ack
+        elif type(msg) is Follow:
+            if not member.spectator:
+                raise ProtocolError(ErrorCode.INVALID_MESSAGE, "follow is for spectators")
+            self._follow(member, msg.entity_id, answer=True)
+        else:
+            raise ProtocolError(ErrorCode.UNEXPECTED_HELLO, "hello was already received")
 
     # --- the tick ---------------------------------------------------------------------
 
@@ -388,6 +471,9 @@ class Room:
             self.shots.extend(self.world.shots_fired)
 
         snapshot = tick % self.snapshot_every == 0
+        receivers = list(self.members.values())
+        if self.spectators:
+            receivers.extend(self._spectators_tick(snapshot, cap, rate, refused))
         view, grid = self.view, self.grid
         scoreboard = None
         shots_all = codec.NO_SHOTS
@@ -410,7 +496,7 @@ class Room:
         lag_floor = tick - self.max_lag_ticks
         heartbeat = self.tick_rate if self.skip_idle_snapshots else 0
         ready: list[Member] = []
-        for m in self.members.values():
+        for m in receivers:
             if m.close_request is not None:
                 continue
             acked = m.ack_tick if m.ack_tick is not None else m.joined_tick
@@ -432,7 +518,9 @@ class Room:
                     seen = m.pending_view
                 else:
                     assert grid is not None
-                    seen = view.visible(frame, grid, m.entity_id, m.held_view)
+                    # a spectator sees around the player it follows
+                    center = (m.follow or 0) if m.spectator else m.entity_id
+                    seen = view.visible(frame, grid, center, m.held_view)
                     head, body = view_body_for(m.held_tick, m.held_view, seen)
                     tail = codec.NO_SHOTS
                     if shot_items:
@@ -459,6 +547,24 @@ class Room:
         ready.extend(refused)
         return ready
 
+    def _spectators_tick(self, snapshot: bool, cap: int, rate: int, refused: list[Member]) -> list[Member]:
+        """The spectators' part of a tick before the snapshots: their message budget, inputs
+        refused, and on snapshot ticks a new player to follow when theirs is gone. The
+        spectators to snapshot with the players."""
+        for m in self.spectators:
+            if m.close_request is not None:
+                continue
+            if m.raw_inputs:  # the transport's fast path took an input aside, as a player's
+                m.raw_inputs.clear()
+                m.request_close(ErrorCode.SPECTATOR_INPUT, "a spectator sends no inputs")
+                refused.append(m)
+                continue
+            if m.msg_tokens < cap:
+                m.msg_tokens = min(cap, m.msg_tokens + rate)
+            if snapshot and not self._is_player(m.follow):
+                self._follow(m, None, answer=False)
+        return self.spectators
+
     def _scoreboard_if_changed(self, tick: int) -> ScoreboardUpdate | None:
         """The scoreboard, when kills, deaths or players changed, at most once a second."""
         key = (self._roster, self.world.deaths_total)
@@ -475,6 +581,7 @@ class Room:
         return ScoreboardUpdate(lines)
 
     def close_all(self, error: ErrorCode, message: str) -> list[Member]:
-        for m in self.members.values():
+        everyone = [*self.members.values(), *self.spectators]
+        for m in everyone:
             m.request_close(error, message, goodbye=True)
-        return list(self.members.values())
+        return everyone

@@ -120,6 +120,8 @@ class GameServer:
             creates_per_minute=config.creates_per_minute,
             seats_per_address=config.seats_per_address,
             grace=config.reconnect_grace,
+            spectators_per_room=config.spectators_per_room,
+            max_spectators=config.max_spectators,
         )
         self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
@@ -201,6 +203,7 @@ class GameServer:
             "rooms_failed": self.directory.failed_total,
             "players_away": sum(len(h.room.away) for h in self.directory),
             "resumed": self.directory.resumed_total,
+            "spectators": self.directory.spectators,
             "sockets": len(self.sockets.conns),
             "io_passes": self.sockets.passes,
             "io_events": self.sockets.events,

@@ -440,7 +440,7 @@ class Connection:
         except RoomFull as full:
             raise ProtocolError(ErrorCode.ROOM_FULL, str(full)) from None
         self.attach(room, member)
-        how = "resumed" if msg.session_token is not None else "joined"
+        how = "watches" if msg.spectate else "resumed" if msg.session_token is not None else "joined"
         log.info(
             "%s %s room %s as entity %d (%s)",
             self.peer,
@@ -453,8 +453,12 @@ class Connection:
     def attach(self, room: Room, member: Member) -> None:
         """The connection now plays `member` in `room`: its messages go there."""
         self.room = room
-        self.receive_input = room.receive_input
-        self.receive_bytes = room.receive_bytes
+        if member.spectator:
+            self.receive_input = room.spectator_input
+            self.receive_bytes = room.spectator_bytes
+        else:
+            self.receive_input = room.receive_input
+            self.receive_bytes = room.receive_bytes
         self.member = member
         member.link = self
         self.state = OPEN

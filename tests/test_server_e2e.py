@@ -387,8 +387,9 @@ def test_server_full_is_refused_with_try_again_later() -> None:
 
 
 def test_websockets_past_the_connection_cap_are_refused_and_the_server_goes_on() -> None:
-    """--max-players 1 holds 65 WebSockets (players plus 64 for handshakes and refusals); the
-    next handshake is answered 503 server_full, and a place that frees up is taken."""
+    """--max-players 1 and --max-spectators 0 hold 65 WebSockets (players, spectators, plus 64
+    for handshakes and refusals); the next handshake is answered 503 server_full, and a place
+    that frees up is taken."""
 
     async def scenario(url: str) -> None:
         held = [await connect(url) for _ in range(65)]
@@ -403,7 +404,7 @@ def test_websockets_past_the_connection_cap_are_refused_and_the_server_goes_on()
         for ws in held:
             await ws.close()
 
-    with ServerProcess("--max-players", "1") as s:
+    with ServerProcess("--max-players", "1", "--max-spectators", "0") as s:
         run(scenario(s.ws_url))
 
 
