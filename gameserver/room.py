@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
@@ -104,6 +104,8 @@ class Member:
     # a spectator: its entity is a stand-in (id 0) outside the world; it follows a player
     spectator: bool = attr.ib(default=False, kw_only=True)
     follow: int | None = attr.ib(init=False, default=None)  # the entity followed, if any
+    # whose view it gets with interest management: its own entity's, or the followed one's (0: none)
+    view_of: int = attr.ib(init=False, default=0)
 
     @property
     def entity_id(self) -> int:
@@ -261,6 +263,7 @@ class Room:
 
     def _admit(self, entity: Entity, session_token: str) -> Member:
         m = Member(entity=entity, session_token=session_token, joined_tick=self.tick_no)
+        m.view_of = entity.id
         m.credit = 1
         m.msg_tokens = self.msg_burst
         self.members[entity.id] = m
@@ -335,6 +338,7 @@ class Room:
             target = self._leader()
         if answer or target != m.follow:
             m.follow = target
+            m.view_of = target or 0
             m.queue_control(codec.encode_server(Following(target)))
 
     def _leader(self) -> int | None:
@@ -471,9 +475,9 @@ class Room:
             self.shots.extend(self.world.shots_fired)
 
         snapshot = tick % self.snapshot_every == 0
-        receivers = list(self.members.values())
+        receivers: Collection[Member] = self.members.values()
         if self.spectators:
-            receivers.extend(self._spectators_tick(snapshot, cap, rate, refused))
+            receivers = [*receivers, *self._spectators_tick(snapshot, cap, rate, refused)]
         view, grid = self.view, self.grid
         scoreboard = None
         shots_all = codec.NO_SHOTS
@@ -518,9 +522,7 @@ class Room:
                     seen = m.pending_view
                 else:
                     assert grid is not None
-                    # a spectator sees around the player it follows
-                    center = (m.follow or 0) if m.spectator else m.entity_id
-                    seen = view.visible(frame, grid, center, m.held_view)
+                    seen = view.visible(frame, grid, m.view_of, m.held_view)
                     head, body = view_body_for(m.held_tick, m.held_view, seen)
                     tail = codec.NO_SHOTS
                     if shot_items:
