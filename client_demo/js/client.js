@@ -23,6 +23,12 @@
 //   joins the same room afresh at once, as a new player.
 // - A seat is used by one HELLO only: once welcomed, the session forgets it and joins its room
 //   by id when it reconnects.
+// - A spectator (spectate: true) has no entity and sends no INPUT, ever (the server closes it
+//   with spectator_input): its WELCOME's entity id 0 is nobody's, so myId stays null and nothing
+//   is predicted. It acknowledges every snapshot with an ACK instead, from the message handler
+//   (not a timer: a background tab still gets its messages). It has no session token: a
+//   reconnection sends the spectating HELLO again with the room's id, and asks again for the
+//   player it was told to follow.
 // No DOM here beyond WebSocket and timers, which are injectable.
 
 import {
@@ -31,6 +37,8 @@ import {
   ROOM_CODES,
   ProtocolError,
   decodeServer,
+  encodeAck,
+  encodeFollow,
   encodeHello,
   encodeInput,
   encodePing,
@@ -98,6 +106,7 @@ export class GameClient {
     name,
     room = null, // the room to join by id; null: quick play on the server's default map
     seat = null, // a seat matchmaking reserved (POST /matchmake/...), for the first HELLO
+    spectate = false, // watch the room without playing (no entity, no inputs)
     readInput, // () => {moveX, moveY, aim, buttons}
     interpDelayMs = null, // null: automatic (see interpDelay)
     helloVersion = undefined,
@@ -107,7 +116,7 @@ export class GameClient {
     clearTimer = (id) => clearTimeout(id),
     onChange = () => {},
   }) {
-    Object.assign(this, { url, name, room, seat, readInput, interpDelayMs, helloVersion, WebSocketImpl, now, setTimer, clearTimer, onChange });
+    Object.assign(this, { url, name, room, seat, spectate, readInput, interpDelayMs, helloVersion, WebSocketImpl, now, setTimer, clearTimer, onChange });
     this.state = "idle";
     this.attempt = 0; // failed connection attempts since the last welcome
     this.retryAt = null;
@@ -115,7 +124,10 @@ export class GameClient {
     this.ws = null;
     this.welcome = null;
     this.rules = null;
-    this.myId = null;
+    this.myId = null; // this player's entity id; null for a spectator (its WELCOME says 0)
+    this.following = null; // a spectator: whom the server says it follows (FOLLOWING); null: nobody
+    this.followKnown = false; // a FOLLOWING came since the last WELCOME
+    this.followWanted = null; // a spectator: the player asked for by follow(), asked again after a reconnection
     this.mirror = new Mirror();
     this.buffer = new SnapshotBuffer();
     this.clock = null;
@@ -141,6 +153,8 @@ export class GameClient {
       bytesIn: 0,
       bytesOut: 0,
       inputsSent: 0,
+      acksSent: 0, // a spectator's ACKs
+      follows: 0, // a spectator's FOLLOWs
       pings: 0,
       brokenStreams: 0,
       connects: 0,
@@ -176,8 +190,9 @@ export class GameClient {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       opened = true;
+      if (this.spectate) this.sessionToken = this.seat = null; // neither goes with a spectating HELLO
       sentToken = this.sessionToken !== null;
-      const hello = { room: this.room, seat: this.seat, sessionToken: this.sessionToken };
+      const hello = { room: this.room, seat: this.seat, sessionToken: this.sessionToken, spectate: this.spectate };
       if (this.helloVersion !== undefined) hello.version = this.helloVersion;
       this._send(encodeHello(this.name, hello));
     };
@@ -352,6 +367,10 @@ export class GameClient {
       case MsgType.SCOREBOARD:
         this.scoreboard = msg.lines;
         break;
+      case MsgType.FOLLOWING:
+        this.following = msg.entityId;
+        this.followKnown = true;
+        break;
       default:
         if (msg.unknown) this.stats.unknownMessages += 1;
         break; // ERROR / GOODBYE: kept by connect() for the close that follows
@@ -361,23 +380,31 @@ export class GameClient {
 
   _onWelcome(msg, now) {
     const before = this.welcome;
-    const resumed = before !== null && msg.room === before.room && msg.entityId === this.myId;
+    const myId = msg.entityId > 0 ? msg.entityId : null; // 0: a spectator, who has no entity
+    const resumed = myId !== null && before !== null && msg.room === before.room && myId === this.myId;
     this.joinKind = resumed ? "resumed" : this.tokenRefused ? "rejoined" : "new";
     this.tokenRefused = false;
     if (resumed) this.stats.resumes += 1;
-    if (!before || msg.room !== before.room) this.scoreboard = [];
+    if (!before || msg.room !== before.room) {
+      this.scoreboard = [];
+      this.followWanted = null; // a player of another room
+    }
     if (this.lostAt !== null) this.stats.lastOutageMs = now - this.lostAt;
     this.lostAt = null;
     this.welcome = msg;
-    this.sessionToken = msg.sessionToken; // the one sent before no longer works
+    // the one sent before no longer works; a spectator's is "" (it has none)
+    this.sessionToken = this.spectate || msg.sessionToken === "" ? null : msg.sessionToken;
     this.room = msg.room; // a reconnection rejoins this room (a new seat would need HTTP)
     this.seat = null;
     this.rules = rulesFromWelcome(msg.rules);
-    this.myId = msg.entityId;
+    this.myId = myId;
+    this.following = null; // until the FOLLOWING that comes right after
+    this.followKnown = false;
     this.mirror = new Mirror();
     this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, this.rules.speed * 0.5) });
     this.clock = new TickClock(msg.tickRate);
-    this.predictor = new Predictor(this.rules, { walls: this._wallsFor(msg.map) });
+    // nothing to predict without an own entity
+    this.predictor = myId === null ? null : new Predictor(this.rules, { walls: this._wallsFor(msg.map) });
     this.seq = 0; // the server takes any seq first from a new connection, a resumed one included
     this.lastInputAt = null;
     this.shots = [];
@@ -386,9 +413,13 @@ export class GameClient {
     this.stats.connects += 1;
     this.lastClose = null;
     this._setState("connected");
-    this._startInputTimer(1000 / msg.tickRate, now);
+    if (this.spectate) this._startPings();
+    else this._startInputTimer(1000 / msg.tickRate, now);
     this._armWatchdog(STALL_MS);
     this._ping();
+    // back in the same room after a drop: the player chosen before, if still there (the server
+    // ignores an id that is not a player of the room, and answers with whom it follows)
+    if (this.spectate && this.followWanted !== null) this._sendFollow(this.followWanted);
   }
 
   _onSnapshot(msg, now) {
@@ -412,11 +443,16 @@ export class GameClient {
       this.shots.push({ tick: msg.tick, ...shot });
       // kept apart from the drawing queue, which a late frame may have emptied by the time the
       // page asks who shot this player
-      if (shot.hit === this.myId) this.lastHitBy = { tick: msg.tick, shooter: shot.shooter };
+      if (this.myId !== null && shot.hit === this.myId) this.lastHitBy = { tick: msg.tick, shooter: shot.shooter };
     }
     if (this.shots.length > 256) this.shots.splice(0, this.shots.length - 256);
-    const me = this.mirror.entities.get(this.myId);
-    if (me) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, me.hp > 0);
+    if (this.spectate) {
+      // no inputs carry the acknowledgement: an ACK per snapshot, or the server cuts us as too_slow
+      if (this._send(encodeAck(msg.tick))) this.stats.acksSent += 1;
+      return;
+    }
+    const me = this.myId === null ? undefined : this.mirror.entities.get(this.myId);
+    if (me && this.predictor) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, me.hp > 0);
     // Browsers slow timers in background tabs to once a second, and after a few minutes to
     // once a minute, but still deliver messages: acknowledge from here when the timer lags, so
     // the server does not drop a player who only switched tabs.
@@ -445,6 +481,10 @@ export class GameClient {
       this.timers.input = this.setTimer(fire, Math.max(0, due - now));
     };
     this.timers.input = this.setTimer(fire, 0);
+    this._startPings();
+  }
+
+  _startPings() {
     const pingLoop = () => {
       this._ping();
       this.timers.ping = this.setTimer(pingLoop, 1000);
@@ -470,6 +510,7 @@ export class GameClient {
   }
 
   _sendInput() {
+    if (this.spectate) return; // never: the server would close a spectator for it
     const now = this.now();
     const input = this.readInput();
     this.seq += 1;
@@ -490,6 +531,25 @@ export class GameClient {
     this.lastInput = input;
     this.lastInputAt = now;
     this.predictor.applyInput(this.seq, Math.min(Math.max(input.moveX, -1), 1), Math.min(Math.max(input.moveY, -1), 1));
+  }
+
+  /**
+   * A spectator asks to follow player `entityId` (null: the server picks). The server answers
+   * with FOLLOWING (client.following); an id that is not a player of the room changes nothing.
+   * False when not sent: not a spectator, or not connected.
+   */
+  follow(entityId) {
+    if (!this.spectate) return false;
+    const id = entityId === null || entityId === undefined ? null : entityId;
+    if (this.state !== "connected") return false;
+    this.followWanted = id;
+    return this._sendFollow(id);
+  }
+
+  _sendFollow(id) {
+    const sent = this._send(encodeFollow(id));
+    if (sent) this.stats.follows += 1;
+    return sent;
   }
 
   _ping() {

@@ -11,7 +11,8 @@
 // - One matchmaking request at a time: the buttons are disabled until it is answered, so a
 //   double click does not reserve two seats.
 // - Rows of the room list are kept by room id and updated in place, so a poll never takes the
-//   keyboard focus away from a Join button.
+//   keyboard focus away from a Join button. Each row also has a Watch link, to ?room=ID&spectate=1:
+//   watching takes no seat, so it is there for full rooms too.
 // The functions above the Lobby class touch no DOM (Node's test runner loads this module).
 
 export const POLL_MS = 2000;
@@ -52,6 +53,18 @@ export function explain(code, message = "") {
   const known = EXPLAIN[code];
   if (known) return `${known} (${code})`;
   return message ? `${message} (${code})` : `The server refused: ${code}.`;
+}
+
+/**
+ * The same for a refusal to watch a room: `room` is the room asked for, null when the page asked
+ * for the busiest public room.
+ */
+export function explainSpectate(code, message = "", room = null) {
+  if (code === "room_not_found" && room === null) {
+    return `No public room has anyone playing right now, so there is nothing to watch. Start one, or try again later. (${code})`;
+  }
+  if (code === "room_full") return `That room has as many spectators as it takes. Try again later, or join it. (${code})`;
+  return explain(code, message);
 }
 
 /** One JSON request; resolves to the answer's object, or rejects with a LobbyError. */
@@ -98,7 +111,7 @@ export async function matchmake(base, kind, body, options = {}) {
   return seat;
 }
 
-/** GET /rooms: {rooms: [{id, map, players, reserved, max_players, created}], maps, defaultMap}. */
+/** GET /rooms: {rooms: [{id, map, players, reserved, max_players, spectators, created}], maps, defaultMap}. */
 export async function listRooms(base, options = {}) {
   const data = await requestJson(base, "/rooms", options);
   const rooms = Array.isArray(data.rooms) ? data.rooms.filter((r) => r && typeof r.id === "string") : [];
@@ -119,6 +132,21 @@ export function withRoom(href, roomId) {
   const url = new URL(href);
   if (roomId === null) url.searchParams.delete("room");
   else url.searchParams.set("room", roomId);
+  return url.href;
+}
+
+/** The address with ?spectate=1 (on) or without it (off), other parameters kept. */
+export function withSpectate(href, on) {
+  const url = new URL(href);
+  if (on) url.searchParams.set("spectate", "1");
+  else url.searchParams.delete("spectate");
+  return url.href;
+}
+
+/** The page that watches room `roomId`: this page's address with ?room=ID&spectate=1, without ?name=. */
+export function watchLink(href, roomId) {
+  const url = new URL(withSpectate(withRoom(href, roomId), true));
+  url.searchParams.delete("name"); // this page's name, not the link's
   return url.href;
 }
 
@@ -288,8 +316,11 @@ export class Lobby {
       }
       row.room = room;
       row.map.textContent = room.map;
-      row.players.textContent = `${room.players}/${room.max_players}`;
+      const watching = room.spectators ? ` · ${room.spectators} watching` : "";
+      row.players.textContent = `${room.players}/${room.max_players}${watching}`;
       this._updateJoinButton(row);
+      row.watch.href = watchLink(this.doc.location.href, room.id);
+      row.watch.setAttribute("aria-label", `Watch room ${room.id} on ${room.map} without playing`);
       const next = before ? before.tr.nextSibling : this.el.roomsBody.firstChild;
       if (next !== row.tr) this.el.roomsBody.insertBefore(row.tr, next);
       before = row;
@@ -309,14 +340,17 @@ export class Lobby {
         : `${n} public room${n === 1 ? "" : "s"}, updated every ${POLL_MS / 1000} s.`;
   }
 
-  /** A row of the room list: {tr, map, players, button} (cells), and the room it shows. */
+  /** A row of the room list: {tr, map, players, button, watch} (cells), and the room it shows. */
   _row(id) {
     const make = (tag) => this.doc.createElement(tag);
-    const row = { tr: make("tr"), map: make("td"), players: make("td"), button: make("button"), room: null };
+    const row = { tr: make("tr"), map: make("td"), players: make("td"), button: make("button"), watch: make("a"), room: null };
     const action = make("td");
     row.button.type = "button";
     row.button.dataset.room = id;
-    action.append(row.button);
+    row.watch.className = "watch";
+    row.watch.dataset.watch = id;
+    row.watch.textContent = "Watch";
+    action.append(row.watch, row.button);
     row.tr.dataset.room = id;
     row.tr.append(row.map, row.players, action);
     return row;

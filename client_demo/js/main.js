@@ -8,15 +8,20 @@
 // to http://HOST:PORT); ?debug=1 opens the debug overlay (F3 or ` toggles it). Without ?name=
 // the page opens the lobby (lobby.js). Once in a room, the address becomes ?room=ID (other
 // parameters kept), so that a reload rejoins it.
+// ?spectate=1 watches without playing (spectate.js): the room of ?room=ID, or alone the busiest
+// public room; the address then becomes ?room=ID&spectate=1. A spectator sends no input, the
+// camera follows the player the server says (FOLLOWING), and a click on a name of the scoreboard
+// asks to follow that one.
 
 import { GameClient, STALL_MS } from "./client.js";
 import { overlapsWall, wallDistance } from "./collision.js";
 import { InputState } from "./input.js";
-import { Lobby, LobbyError, explain, httpBase, matchmake, shareLink, withRoom } from "./lobby.js";
+import { Lobby, LobbyError, explain, explainSpectate, httpBase, matchmake, shareLink, withRoom, withSpectate } from "./lobby.js";
 import { MapView, loadMap } from "./map.js";
 import { ROOM_CODES } from "./protocol.js";
 import { camera, draw } from "./render.js";
 import { cleanName, generateName, isValidName } from "./rules.js";
+import { SpectatorCamera, spectateFromSearch, spectateLine } from "./spectate.js";
 
 const params = new URLSearchParams(location.search);
 const interpDelayMs = clampInt(params.get("interp"), 0, 1000, null); // null: automatic
@@ -37,6 +42,7 @@ const roomBar = document.getElementById("room-bar");
 const roomLabel = document.getElementById("room-label");
 const roomLink = document.getElementById("room-link");
 const copyStatus = document.getElementById("copy-status");
+const spectateEl = document.getElementById("spectating");
 
 const input = new InputState(window, canvas);
 let client = null;
@@ -56,6 +62,7 @@ let joined = null; // how this session found its room: {kind: "quick"|"create"|"
 let addressRoom = null; // the room id put in the address bar
 let noticeTimer = null; // hides a notice shown over the game while connected
 let noticedConnect = 0; // client.stats.connects when a notice was last shown for a welcome
+const spectatorCamera = new SpectatorCamera(); // where a spectator's view is centred
 
 function baseOf(url) {
   try {
@@ -72,15 +79,23 @@ function clampInt(text, lo, hi, fallback) {
 
 // --- joining ------------------------------------------------------------------------------
 
-/** Play: a session on `url` whose HELLO names `room` and `seat` (both null: quick play). */
-function start(name, { room = null, seat = null, url = serverUrl, how = null } = {}) {
+/**
+ * Play: a session on `url` whose HELLO names `room` and `seat` (both null: quick play). With
+ * `spectate`, watch `room` instead (null: the busiest public room), without a seat.
+ */
+function start(name, { room = null, seat = null, url = serverUrl, how = null, spectate = false } = {}) {
   lobby.hide();
-  input.enabled = true;
-  try {
-    localStorage.setItem("gameserver.name", name);
-  } catch {
-    // storage may be off (private windows, file://): the name is just not remembered
+  input.enabled = !spectate; // a spectator's keys and clicks move and fire nothing
+  if (!spectate) {
+    try {
+      localStorage.setItem("gameserver.name", name);
+    } catch {
+      // storage may be off (private windows, file://): the name is just not remembered
+    }
   }
+  // a reload does what this page does now: watch again, or play
+  history.replaceState(null, "", withSpectate(location.href, spectate));
+  spectatorCamera.reset();
   const old = client;
   client = null;
   if (old) {
@@ -92,7 +107,8 @@ function start(name, { room = null, seat = null, url = serverUrl, how = null } =
     url,
     name,
     room,
-    seat,
+    seat: spectate ? null : seat,
+    spectate,
     interpDelayMs,
     readInput: () => input.read(ownScreenPosition()),
     onChange: showStatus,
@@ -107,6 +123,26 @@ async function joinWithSeat(kind, body, name) {
   // The answer says where to connect; a page told ?server= keeps to it if the answer is no ws URL.
   const url = typeof seat.url === "string" && /^wss?:\/\//.test(seat.url) ? seat.url : serverUrl;
   start(name, { room: seat.room, seat: seat.seat, url, how: { kind, private: seat.private === true, map: seat.map } });
+}
+
+/** Watch `room` (null: the server's busiest public room) as a spectator. */
+function watch(room, name = spectatorName()) {
+  start(name, { room, spectate: true, how: { kind: "watch", private: null, map: null } });
+}
+
+/** A spectator's HELLO has a name too: ?name=, else the one remembered, else "spectator". */
+function spectatorName() {
+  let remembered = null;
+  try {
+    remembered = localStorage.getItem("gameserver.name");
+  } catch {
+    remembered = null;
+  }
+  for (const candidate of [params.get("name"), remembered]) {
+    const name = cleanName(candidate);
+    if (name !== null && isValidName(name)) return name;
+  }
+  return "spectator";
 }
 
 /** The name typed in the lobby, cleaned; null (and the reason shown) when it is not valid. */
@@ -149,11 +185,9 @@ function showLobby({ error = null, invite = undefined } = {}) {
 /** Joining `roomId` was refused (gone, full, a seat expired...): the lobby says why. */
 function backToLobby(error, roomId) {
   const gone = error.code === "room_not_found" || error.code === "room_disposed";
-  if (gone) {
-    // a reload would be refused again
-    history.replaceState(null, "", withRoom(location.href, null));
-    addressRoom = null;
-  }
+  // a reload would be refused again; and from the lobby the page plays, it does not watch
+  history.replaceState(null, "", withSpectate(gone ? withRoom(location.href, null) : location.href, false));
+  if (gone) addressRoom = null;
   showLobby({ error, invite: gone ? null : roomId });
 }
 
@@ -168,7 +202,8 @@ function showRoom() {
     roomLink.value = shareLink(location.href, w.room);
     copyStatus.textContent = "";
     const privacy = joined && joined.private ? " · private" : "";
-    roomLabel.textContent = `Room ${w.room} · ${w.map ?? "open field"}${privacy}`;
+    const watching = client.spectate ? " · watching" : "";
+    roomLabel.textContent = `Room ${w.room} · ${w.map ?? "open field"}${privacy}${watching}`;
   }
 }
 
@@ -185,7 +220,7 @@ document.getElementById("copy-link").addEventListener("click", async () => {
 });
 
 document.getElementById("leave").addEventListener("click", () => {
-  history.replaceState(null, "", withRoom(location.href, null));
+  history.replaceState(null, "", withSpectate(withRoom(location.href, null), false));
   addressRoom = null;
   showLobby({ invite: null });
 });
@@ -219,7 +254,8 @@ function showStatus() {
     const c = client.lastClose;
     // Refused while coming back after a drop: the player was not kept, and its room is gone too.
     const lost = client.tokenRefused ? "The connection was lost for too long to keep your player. " : "";
-    backToLobby(new LobbyError(c.errorCode, lost + explain(c.errorCode, c.message), null, c.code), client.room);
+    const why = client.spectate ? explainSpectate(c.errorCode, c.message, client.room) : explain(c.errorCode, c.message);
+    backToLobby(new LobbyError(c.errorCode, lost + why, null, c.code), client.room);
     return;
   }
   retryButton.hidden = s !== "closed";
@@ -251,7 +287,7 @@ function showStatus() {
   } else if (s === "reconnecting") {
     // with a token, the server keeps this player (away) meanwhile and the same player comes back
     const secs = Math.max(0, (client.retryAt - performance.now()) / 1000).toFixed(1);
-    const as = client.sessionToken ? ` as ${client.name}` : "";
+    const as = client.spectate ? " as a spectator" : client.sessionToken ? ` as ${client.name}` : "";
     text = `Reconnecting${as}… ${describeClose(lost)} Next attempt in ${secs} s (attempt ${client.attempt + 1}).`;
   } else if (s === "closed" && lost && lost.errorCode === "session_replaced") {
     text = "This player is now played from another tab or window (session_replaced), so this page stopped. Reconnect joins here as a new player.";
@@ -283,21 +319,77 @@ function updateDebug(now) {
     `corrections ${s.corrections} (${s.snaps} snapped)`,
     `interp      ${fmt(client.interpDelay, 0, " ms")}, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
     `entities    ${s.entities}  fps ${fmt(fps, 0)}`,
+    ...(client.spectate ? [`spectating  following ${client.following ?? "–"}, ${s.acksSent} acks sent, ${s.inputsSent} inputs`] : []),
   ].join("\n");
 }
 
 let scoresShown = "";
+const scoreRows = new Map(); // player id -> its line's element, kept so a button keeps the focus
+const scoreHead = document.createElement("span");
+scoreHead.className = "score-head";
 
+/**
+ * The scoreboard, a line per player: ▶ marks this player, or for a spectator the player it
+ * follows; a spectator's lines are buttons that follow their player.
+ */
 function updateScores() {
   const lines = client && client.state === "connected" ? client.scoreboard.slice(0, 8) : [];
-  const text = lines
-    .map((l) => `${l.id === client.myId ? "▶ " : "  "}${l.name.padEnd(16).slice(0, 16)} ${String(l.score).padStart(3)} / ${l.deaths}${l.away ? " (away)" : ""}`)
-    .join("\n");
-  if (text !== scoresShown) {
-    scoresEl.textContent = text ? `kills / deaths\n${text}` : "";
-    scoresEl.hidden = !text;
-    scoresShown = text;
+  const spectating = !!(client && client.spectate);
+  const marked = !client ? null : spectating ? client.following : client.myId;
+  const texts = lines.map(
+    (l) => `${marked !== null && l.id === marked ? "▶ " : "  "}${l.name.padEnd(16).slice(0, 16)} ${String(l.score).padStart(3)} / ${l.deaths}${l.away ? " (away)" : ""}`,
+  );
+  const key = JSON.stringify([spectating, lines.map((l) => l.id), texts]);
+  if (key === scoresShown) return;
+  scoresShown = key;
+  scoresEl.hidden = lines.length === 0;
+  scoresEl.dataset.spectating = spectating ? "1" : "";
+  scoreHead.textContent = spectating ? "kills / deaths · click to follow" : "kills / deaths";
+  const tag = spectating ? "BUTTON" : "SPAN";
+  const wanted = [scoreHead];
+  lines.forEach((l, i) => {
+    let el = scoreRows.get(l.id);
+    if (!el || el.tagName !== tag) {
+      el = document.createElement(tag);
+      el.className = "score-line";
+      el.dataset.id = String(l.id);
+      if (spectating) el.type = "button";
+      scoreRows.set(l.id, el);
+    }
+    el.textContent = texts[i];
+    if (spectating) {
+      el.setAttribute("aria-pressed", String(l.id === marked));
+      el.setAttribute("aria-label", `Follow ${l.name}: ${l.score} kills, ${l.deaths} deaths`);
+    }
+    wanted.push(el);
+  });
+  const keep = new Set(wanted);
+  for (const [id, el] of scoreRows) {
+    if (!keep.has(el)) {
+      el.remove();
+      scoreRows.delete(id);
+    }
   }
+  for (const node of [...scoresEl.childNodes]) if (!keep.has(node)) node.remove(); // e.g. text
+  // in order, moving only what is out of place (a moved button would lose the keyboard focus)
+  wanted.forEach((el, i) => {
+    if (scoresEl.childNodes[i] !== el) scoresEl.insertBefore(el, scoresEl.childNodes[i] ?? null);
+  });
+}
+
+scoresEl.addEventListener("click", (ev) => {
+  const button = ev.target.closest("button.score-line[data-id]");
+  if (button && client && client.spectate) client.follow(Number(button.dataset.id));
+});
+
+/** "spectating NAME" or "waiting for players" over the game while watching. */
+function updateSpectating(entities) {
+  const show = !!(client && client.spectate && client.state === "connected" && !lobby.visible);
+  const text = show
+    ? spectateLine({ known: client.followKnown, following: client.following, scoreboard: client.scoreboard, entities })
+    : "";
+  if (spectateEl.textContent !== text) spectateEl.textContent = text;
+  spectateEl.hidden = !show;
 }
 
 function updateHud() {
@@ -307,9 +399,13 @@ function updateHud() {
     hudEl.dataset.state = client ? client.state : "";
     return;
   }
-  const me = client.mirror.entities.get(client.myId);
-  const hp = me ? me.hp : 0;
   hudEl.dataset.state = "connected";
+  if (client.spectate) {
+    hudEl.textContent = `● connected · watching · ${client.mirror.entities.size} playing · click a name on the scoreboard to follow · F3 debug`;
+    return;
+  }
+  const me = client.myId === null ? undefined : client.mirror.entities.get(client.myId);
+  const hp = me ? me.hp : 0;
   hudEl.textContent = `● connected · ${client.mirror.entities.size} playing · hp ${hp}${hp <= 0 ? " (respawning)" : ""} · WASD/arrows move · mouse aims · click fires · F3 debug`;
 }
 
@@ -346,7 +442,7 @@ function ensureMap() {
 
 /** The text over the view while this player is dead: who shot them, and the respawn countdown. */
 function deathNotice(now) {
-  const me = client && client.state === "connected" ? client.mirror.entities.get(client.myId) : null;
+  const me = client && client.state === "connected" && client.myId !== null ? client.mirror.entities.get(client.myId) : null;
   if (!me || me.hp > 0) {
     death = null;
     return null;
@@ -376,7 +472,7 @@ function viewEntities(now, { count = false } = {}) {
   if (!client || !client.rules) return new Map();
   const rt = client.renderTick(now);
   const { entities } = rt === null ? { entities: new Map() } : client.buffer.sample(rt, { count });
-  const me = client.mirror.entities.get(client.myId);
+  const me = client.myId === null ? undefined : client.mirror.entities.get(client.myId);
   const p = client.predictor;
   if (me && p && p.ready) {
     const tickMs = client.clock ? client.clock.tickMs : 33;
@@ -388,11 +484,20 @@ function viewEntities(now, { count = false } = {}) {
 }
 
 function ownScreenPosition() {
-  if (!client || !client.rules) return null;
+  if (!client || !client.rules || client.myId === null) return null;
   const e = viewEntities(performance.now()).get(client.myId);
   if (!e) return null;
   const cam = camera(size.width, size.height, client.rules, e);
   return cam.toScreen(e.x, e.y);
+}
+
+/**
+ * What the camera centres on for `entities` as drawn: this player; for a spectator the player
+ * it follows (null: the middle of the world).
+ */
+function cameraFocus(entities) {
+  if (client && client.spectate) return spectatorCamera.update(entities, client.following);
+  return client && client.myId !== null ? entities.get(client.myId) : undefined;
 }
 
 function resize() {
@@ -416,7 +521,7 @@ function frame() {
   if (client && client.predictor) client.predictor.decay(elapsed);
   const entities = viewEntities(now, { count: true });
   if (client && client.rules) {
-    const me = entities.get(client.myId);
+    const me = client.myId === null ? undefined : entities.get(client.myId);
     // Own shots are drawn when the trigger is pulled, as the weapon's rate allows; the server's
     // shots of the others when the render time reaches the tick they were fired at.
     const shooting = client.lastInput.buttons & 1;
@@ -430,7 +535,7 @@ function frame() {
       const from = entities.get(shot.shooter);
       const target = shot.hit !== null ? entities.get(shot.hit) : undefined;
       if (shot.hit !== null) flashes.set(shot.hit, now);
-      if (!from || shot.shooter === client.myId) continue;
+      if (!from || (client.myId !== null && shot.shooter === client.myId)) continue;
       const aim = target ? Math.atan2(target.y - from.y, target.x - from.x) : (from.angle * 2 * Math.PI) / 256;
       const length = target ? Math.hypot(target.x - from.x, target.y - from.y) : shotLength(from.x, from.y, aim);
       tracers.push({ x: from.x, y: from.y, aim, at: now, length });
@@ -442,6 +547,8 @@ function frame() {
     }
   }
   updateScores();
+  updateSpectating(entities);
+  const focus = cameraFocus(entities);
   while (tracers.length && now - tracers[0].at > 120) tracers.shift();
   for (const [id, t] of flashes) if (now - t > 120) flashes.delete(id);
   draw(ctx, {
@@ -456,6 +563,8 @@ function frame() {
     flashes: new Map([...flashes].map(([id, t]) => [id, 1 - (now - t) / 120])),
     mapView: client && client.welcome && mapState.name === client.welcome.map ? mapState.view : null,
     notice: deathNotice(now),
+    focus: focus ?? null,
+    followId: client && client.spectate ? client.following : null,
   });
   if (client && client.state === "reconnecting") showStatus(); // the countdown
   updateHud();
@@ -565,12 +674,33 @@ const game = {
   /** Canvas pixels (CSS) of a world point, with the camera as drawn now. */
   toScreen(x, y) {
     if (!client || !client.rules) return null;
-    const me = viewEntities(performance.now()).get(client.myId);
-    return camera(size.width, size.height, client.rules, me).toScreen(x, y);
+    return camera(size.width, size.height, client.rules, cameraFocus(viewEntities(performance.now())) ?? null).toScreen(x, y);
   },
+  /** The world point at the canvas centre now ({x, y}): this player, or the player followed. */
+  get camera() {
+    if (!client || !client.rules) return null;
+    const cam = camera(size.width, size.height, client.rules, cameraFocus(viewEntities(performance.now())) ?? null);
+    return { x: cam.x, y: cam.y };
+  },
+  /** Whether this page watches without playing (?spectate=1). */
+  get spectating() {
+    return !!(client && client.spectate);
+  },
+  /** A spectator: the id of the player followed, as the server said (FOLLOWING); null: nobody. */
+  get following() {
+    return client ? client.following : null;
+  },
+  /** The line shown over the game while spectating ("spectating NAME"), or "". */
+  get spectateText() {
+    return spectateEl.hidden ? "" : spectateEl.textContent;
+  },
+  /** A spectator asks to follow player `id` (null: the server picks), as a click on its name does. */
+  follow: (id) => (client ? client.follow(id) : false),
+  watch,
   /**
    * The room played in: {id, map, private (null: not known, joined by HELLO alone), how: "quick",
-   * "create" or "join" (matchmaking) or "hello" (HELLO alone), link: the link to share}.
+   * "create" or "join" (matchmaking), "hello" (HELLO alone) or "watch" (a spectator), link: the
+   * link to share}.
    */
   get room() {
     const w = client && client.welcome;
@@ -593,7 +723,11 @@ window.game = game;
 const named = params.get("name");
 const startName = named === null ? null : cleanName(named);
 const invited = (params.get("room") || "").trim().slice(0, 32) || null;
-if (startName !== null && invited !== null) {
+const spectating = spectateFromSearch(location.search);
+if (spectating !== null) {
+  // ?spectate=1: watch ?room=ID, or the busiest public room; a refusal opens the lobby saying why
+  watch(spectating.room);
+} else if (startName !== null && invited !== null) {
   // ?room=ID&name=NAME: a seat in that room at once; a refusal opens the lobby saying why
   nameInput.value = startName;
   statusEl.hidden = false;

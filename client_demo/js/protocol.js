@@ -19,12 +19,15 @@ export const MsgType = Object.freeze({
   HELLO: 1,
   INPUT: 2,
   PING: 3,
+  FOLLOW: 4, // spectators: whom to follow
+  ACK: 5, // the newest snapshot tick held, without an input (spectators)
   WELCOME: 10,
   SNAPSHOT: 11,
   PONG: 12,
   ERROR: 13,
   GOODBYE: 14,
   SCOREBOARD: 15,
+  FOLLOWING: 16, // spectators: whom they follow now
 });
 
 /** Bits of a change record's mask, in the order their values follow the mask. */
@@ -46,6 +49,7 @@ export const FATAL_CODES = new Set([
   "invalid_msgpack",
   "invalid_message",
   "message_too_big",
+  "spectator_input", // a spectator's page sent an INPUT: a bug of this page
 ]);
 
 const MAX_SEQ = 2 ** 32 - 1;
@@ -60,8 +64,16 @@ export const ROOM_CODES = new Set(["room_not_found", "room_full", "room_disposed
  * HELLO: room is the id of the room to join (null: quick play on the server's default map),
  * seat the seat matchmaking reserved over HTTP. The seat is the 6th field, sent only when
  * there is one: a HELLO without it stays the 5 fields every v1 server reads.
+ *
+ * spectate: watch `room` (null: the busiest public room of the default map) without playing.
+ * The 7th field, true; a spectator has no session token and no seat (the server refuses one
+ * with invalid_message), so the 4th and 6th fields are nil.
  */
-export function encodeHello(name, { version = PROTOCOL_VERSION, sessionToken = null, room = null, seat = null } = {}) {
+export function encodeHello(name, { version = PROTOCOL_VERSION, sessionToken = null, room = null, seat = null, spectate = false } = {}) {
+  if (spectate) {
+    if ((sessionToken ?? null) !== null || (seat ?? null) !== null) throw new TypeError("a spectator has no session token and no seat");
+    return encode([MsgType.HELLO, version, name, null, room, null, true]);
+  }
   const fields = [MsgType.HELLO, version, name, sessionToken, room];
   if (seat !== null && seat !== undefined) fields.push(seat);
   return encode(fields);
@@ -89,6 +101,20 @@ export function encodeInput({ seq, moveX, moveY, aim, buttons = 0, ackTick = nul
 
 export function encodePing(clientTime) {
   return encode([MsgType.PING, clientTime]);
+}
+
+/** FOLLOW (spectators): follow player `entityId`; null lets the server pick. */
+export function encodeFollow(entityId) {
+  if (entityId !== null && (!Number.isInteger(entityId) || entityId < 1 || entityId > MAX_SEQ)) {
+    throw new RangeError(`bad entity id ${entityId}`);
+  }
+  return encode([MsgType.FOLLOW, entityId]);
+}
+
+/** ACK: the newest snapshot tick held, for a client that sends no INPUT (a spectator). */
+export function encodeAck(tick) {
+  if (!Number.isInteger(tick) || tick < 0) throw new RangeError(`bad tick ${tick}`);
+  return encode([MsgType.ACK, tick]);
 }
 
 /** Any array as one message; for tests that need to send what the helpers above won't. */
@@ -224,6 +250,11 @@ export function parseServer(v) {
         rules: { ...v[8] },
         map: v.length > 9 && typeof v[9] === "string" ? v[9] : null,
       };
+    case MsgType.FOLLOWING:
+      atLeast(v, 2, "following");
+      // null while the room has no player; real entity ids start at 1
+      if (v[1] !== null && !(int(v[1], "entity_id") >= 1)) throw new ProtocolError("entity_id must be at least 1");
+      return { type, entityId: v[1] };
     case MsgType.PONG:
       arity(v, 3, "pong");
       return { type, clientTime: Number(v[1]), tick: int(v[2], "tick") };

@@ -26,7 +26,10 @@ export function camera(width, height, rules, focus) {
 /**
  * view: {width, height, dpr, rules, entities: Map id -> {x, y, angle, hp, name}, myId, myAim,
  *        tracers: [{x, y, aim, age, length}], flashes: Map id -> age (0..1), now,
- *        mapView: a map.js MapView or null, notice: text drawn over the middle or null}
+ *        mapView: a map.js MapView or null, notice: text drawn over the middle or null,
+ *        focus: {x, y} the camera centres on (undefined: own player; null: the world's middle),
+ *        followId: the player a spectator follows, ringed (or null)}
+ * myId is null for a spectator: no player is drawn as its own.
  */
 export function draw(ctx, view) {
   const { width, height, dpr, rules } = view;
@@ -34,15 +37,15 @@ export function draw(ctx, view) {
   ctx.fillStyle = "#0b1020";
   ctx.fillRect(0, 0, width, height);
   if (!rules) return;
-  const me = view.entities.get(view.myId);
-  const cam = camera(width, height, rules, me);
+  const me = view.myId === null ? undefined : view.entities.get(view.myId);
+  const cam = camera(width, height, rules, view.focus !== undefined ? view.focus : me);
   if (view.mapView) drawMap(ctx, cam, view.mapView, width, height);
   else drawGround(ctx, cam, rules, width, height);
   for (const t of view.tracers) drawTracer(ctx, cam, rules, t);
   const ordered = [...view.entities.values()].sort((a, b) => (a.id === view.myId) - (b.id === view.myId));
   for (const e of ordered) {
-    const mine = e.id === view.myId;
-    drawPlayer(ctx, cam, rules, e, mine, mine ? view.myAim : null, view.flashes.get(e.id) || 0);
+    const mine = view.myId !== null && e.id === view.myId;
+    drawPlayer(ctx, cam, rules, e, mine, mine ? view.myAim : null, view.flashes.get(e.id) || 0, e.id === view.followId);
   }
   drawMinimap(ctx, rules, view.entities, view.myId, width, view.mapView);
   if (view.notice) drawNotice(ctx, view.notice, width, height);
@@ -107,7 +110,7 @@ function drawTracer(ctx, cam, rules, t) {
   ctx.stroke();
 }
 
-function drawPlayer(ctx, cam, rules, e, mine, aim, flash) {
+function drawPlayer(ctx, cam, rules, e, mine, aim, flash, followed = false) {
   const p = cam.toScreen(e.x, e.y);
   const r = Math.max(4, rules.player_radius * cam.scale);
   const dead = e.hp <= 0;
@@ -123,6 +126,17 @@ function drawPlayer(ctx, cam, rules, e, mine, aim, flash) {
     ctx.strokeStyle = "#ffffff";
     ctx.lineWidth = 2;
     ctx.stroke();
+  }
+  if (followed) {
+    // the player a spectator follows: a dashed ring around it
+    ctx.save();
+    ctx.setLineDash([4, 4]);
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(p.x, p.y, r + 6, 0, Math.PI * 2);
+    ctx.stroke();
+    ctx.restore();
   }
   // facing: a barrel
   ctx.strokeStyle = "#0b1020";
@@ -177,7 +191,8 @@ function drawMinimap(ctx, rules, entities, myId, width, mapView) {
   ctx.lineWidth = 1;
   ctx.strokeRect(x0 + 0.5, y0 + 0.5, size, size);
   for (const e of entities.values()) {
-    ctx.fillStyle = e.hp <= 0 ? "#8891a8" : e.id === myId ? "#ffffff" : colorFor(e.id);
-    ctx.fillRect(x0 + e.x * sx - 2, y0 + e.y * sy - 2, e.id === myId ? 5 : 4, e.id === myId ? 5 : 4);
+    const mine = myId !== null && e.id === myId;
+    ctx.fillStyle = e.hp <= 0 ? "#8891a8" : mine ? "#ffffff" : colorFor(e.id);
+    ctx.fillRect(x0 + e.x * sx - 2, y0 + e.y * sy - 2, mine ? 5 : 4, mine ? 5 : 4);
   }
 }
