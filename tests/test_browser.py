@@ -80,12 +80,19 @@ def server() -> Iterator[ServerProcess]:
 class Player:
     """One browser window (its own context) playing on the demo page."""
 
-    def __init__(self, browser: Any, url: str) -> None:
+    def __init__(self, browser: Any, url: str, *, frames: bool = False) -> None:
         self.context = browser.new_context(viewport={"width": 960, "height": 640})
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # with frames: every WebSocket message the page sends, in order, as bytes
+        self.sent: list[bytes] = []
+        if frames:
+            self.page.on("websocket", lambda ws: ws.on("framesent", self._record))
         self.page.goto(url)
+
+    def _record(self, payload: str | bytes) -> None:
+        self.sent.append(payload if isinstance(payload, bytes) else payload.encode())
 
     def wait(self, expression: str, arg: Any = None, timeout: int = WAIT_MS) -> Any:
         return self.page.wait_for_function(expression, arg=arg, timeout=timeout, polling=POLL_MS).json_value()
@@ -807,3 +814,165 @@ def _not_kept_then_taken_over(alice: Player, bob: Player, srv: ServerProcess) ->
         ]
     watched = bob.eval("window.watched")
     assert watched["entities"] == 1 and watched["lines"] == 1, watched
+
+
+# --- spectators: a page that watches a room without playing in it -------------------------------
+
+
+def test_a_spectator_watches_the_yard_and_follows_the_player_clicked(browser: Any) -> None:
+    # The server drops a client whose acknowledgements lag 2 s: a spectator that watches for
+    # longer than that shows that its ACKs stand in for the inputs it never sends.
+    with (
+        ServerProcess("--tick", "30", "--max-lag", "2", map_name=None) as srv,
+        LatencyProxy(srv.port, 0.0) as proxy,
+    ):
+        pages: list[Player] = []
+        try:
+            _watch(browser, srv, proxy, pages)
+        finally:
+            for page in pages:
+                page.close()
+
+
+def _following(watcher: Player, entity_id: int, name: str, *, on_scoreboard: bool = True) -> None:
+    """Wait until the spectator follows `entity_id`: says so, marks it, and centres on it."""
+    watcher.wait(
+        "([id, text, board]) => game.following === id && game.spectateText === text && (!board"
+        " || document.querySelector(`#scores button[data-id='${id}']`)?.ariaPressed === 'true')",
+        [entity_id, f"spectating {name}", on_scoreboard],
+    )
+    # the camera is on the player as drawn (interpolated like every other entity)
+    watcher.wait(
+        "id => { const c = game.camera, e = game.entities[id];"
+        " return e && Math.abs(c.x - e.x) < 1e-6 && Math.abs(c.y - e.y) < 1e-6; }",
+        entity_id,
+    )
+
+
+def _watch(browser: Any, srv: ServerProcess, proxy: LatencyProxy, pages: list[Player]) -> None:
+    from gameserver import codec
+    from gameserver.messages import Ack, Follow, Hello, Input, Ping
+
+    alice = Player(browser, f"{srv.http}/?name=Alice")
+    pages.append(alice)
+    alice_id = alice.wait_connected()
+    room = alice.eval("game.room.id")
+    assert alice.eval("game.room.map") == "yard"
+    # The spectator goes through the proxy, so that its connection alone can be cut.
+    watcher = Player(browser, f"{proxy.http}/?room={room}&spectate=1", frames=True)
+    pages.append(watcher)
+    # In the room, seeing Alice, with no entity of its own: nothing predicted.
+    watcher.wait(
+        "() => game.state.connection === 'connected' && game.spectating"
+        " && Object.keys(game.entities).length >= 1"
+    )
+    assert watcher.eval("[game.myId, game.predicted, game.server, game.room.id]") == [None, None, None, room]
+    assert watcher.eval("game.client.welcome.entityId") == 0
+    assert "watching" in watcher.page.inner_text("#room-bar")
+    query = watcher.eval("Object.fromEntries(new URLSearchParams(location.search))")
+    assert query == {"room": room, "spectate": "1"}, query  # a reload watches again
+    # It follows the only player (the scoreboard's leader), named from the snapshot.
+    _following(watcher, alice_id, "Alice", on_scoreboard=False)
+    assert watcher.page.is_visible("#spectating")
+
+    # Bob joins: the spectator sees him, and both on the scoreboard; it still follows Alice, the
+    # leader (no kills, no deaths: the oldest).
+    bob = Player(browser, f"{srv.http}/?name=Bob")
+    pages.append(bob)
+    bob_id = bob.wait_connected(players=2)
+    assert bob.eval("game.room.id") == room
+    watcher.wait("() => Object.keys(game.entities).length === 2 && game.scoreboard.length === 2")
+    assert _names(watcher) == ["Alice", "Bob"]
+    _following(watcher, alice_id, "Alice")
+    listed = _rooms(srv)["rooms"]
+    assert [(r["id"], r["players"], r["spectators"]) for r in listed] == [(room, 2, 1)], listed
+    assert srv.health()["spectators"] == 1
+
+    # Alice walks: the spectator sees her move, and its camera goes with her.
+    x0 = watcher.eval("id => game.entities[id].x", alice_id)
+    key, sign = ("ArrowLeft", -1) if x0 > 1000 else ("ArrowRight", 1)
+    _hold(alice, [key], "([x0, s]) => (game.server.x - x0) * s > 60", [x0, sign])
+    watcher.wait("([x0, s]) => (game.camera.x - x0) * s > 60", [x0, sign])
+    _following(watcher, alice_id, "Alice")
+
+    # A click on Bob's name on the scoreboard: FOLLOW, answered by FOLLOWING; the view is Bob's.
+    watcher.page.locator(f"#scores button[data-id='{bob_id}']").click()
+    _following(watcher, bob_id, "Bob")
+    _save_screenshot(watcher.page, "spectator.png")
+
+    # Watched for longer than --max-lag (2 s) on one connection: its ACKs keep it, and what it
+    # sent was its HELLO, ACKs, PINGs and the FOLLOW, never an INPUT.
+    tick = watcher.eval("game.stats.serverTick")
+    watcher.wait("t => game.stats.serverTick > t + 90", tick)
+    stats = watcher.eval("game.stats")
+    assert watcher.eval("[game.state.connection, game.state.lastClose]") == ["connected", None]
+    assert stats["connects"] == 1 and stats["inputsSent"] == 0, stats
+    assert stats["acksSent"] == stats["snapshots"] > 0, stats  # one ACK per snapshot taken
+    sent = [codec.decode_client(frame) for frame in watcher.sent]
+    assert sent[0] == Hello(1, "spectator", None, room, None, True), sent[0]
+    kinds = {type(m) for m in sent}
+    assert Input not in kinds and kinds == {Hello, Ack, Ping, Follow}, kinds
+    assert [m for m in sent if isinstance(m, Follow)] == [Follow(bob_id)]
+    acks = [m.tick for m in sent if isinstance(m, Ack)]
+    assert acks == sorted(acks), acks
+
+    # Its connection is cut: it comes back by itself, a spectator of the same room again (no
+    # token: the same HELLO), and asks for Bob again.
+    before = len(watcher.sent)
+    assert proxy.cut() >= 1
+    watcher.wait(
+        "id => game.client.stats.connects === 2 && game.state.connection === 'connected'"
+        " && game.following === id",
+        bob_id,
+    )
+    _following(watcher, bob_id, "Bob")
+    again = [codec.decode_client(frame) for frame in watcher.sent[before:]]
+    assert again[0] == Hello(1, "spectator", None, room, None, True), again[0]
+    assert Follow(bob_id) in again and not any(isinstance(m, Input) for m in again)
+    assert watcher.eval("[game.myId, game.room.id]") == [None, room]
+    # the players never saw it: no third entity, no third line
+    assert _names(alice) == ["Alice", "Bob"] and len(bob.eval("game.scoreboard")) == 2
+
+    # The lobby's Watch link for the room leads to watching it.
+    lobby = Player(browser, f"{srv.http}/")
+    pages.append(lobby)
+    link = lobby.page.locator(f"#rooms a[data-watch='{room}']")
+    link.wait_for(timeout=WAIT_MS)
+    with lobby.page.expect_navigation():
+        link.click()
+    lobby.wait(
+        "() => window.game && game.state.connection === 'connected' && game.spectating"
+        " && game.following !== null"
+    )
+    assert lobby.eval("[game.room.id, game.myId]") == [room, None]
+    query = lobby.eval("Object.fromEntries(new URLSearchParams(location.search))")
+    assert query == {"room": room, "spectate": "1"}, query
+    assert lobby.eval("game.spectateText").startswith("spectating ")
+
+    # ?spectate=1 alone: the busiest public room of the default map, the only one here.
+    busiest = Player(browser, f"{srv.http}/?spectate=1")
+    pages.append(busiest)
+    busiest.wait("() => game.state.connection === 'connected' && game.room && game.following !== null")
+    assert busiest.eval("[game.room.id, game.myId, game.spectating]") == [room, None, True]
+    # the address now names the room: a reload watches this one
+    assert busiest.eval("new URLSearchParams(location.search).get('room')") == room
+    assert _rooms(srv)["rooms"][0]["spectators"] == 3
+
+
+def test_nothing_to_watch_brings_the_lobby_back_saying_why(browser: Any) -> None:
+    # No public room has a player: ?spectate=1 alone is refused (room_not_found), and so is
+    # watching a room that never was; the lobby says why, and a reload would play, not watch.
+    with ServerProcess("--tick", "30", map_name=None) as srv:
+        for query, words in (
+            ("?spectate=1", "nothing to watch"),
+            ("?room=r-000000000000&spectate=1", "does not exist"),
+        ):
+            page = Player(browser, f"{srv.http}/{query}")
+            try:
+                error = page.wait("() => game.lobby.visible && game.lobby.error")
+                assert (error["code"], error["close"]) == ("room_not_found", 4404), error
+                assert words in page.page.inner_text("#lobby-error")
+                assert page.eval("location.search") == "", query
+                assert not page.page.is_visible("#spectating")
+            finally:
+                page.close()
