@@ -302,6 +302,7 @@ class Room:
         self.spectators.append(m)
         m.control.append(self._welcome(m))
         self._follow(m, None, answer=True)
+        m.queue_control(self._scoreboard().shared)  # the players only get it when it changes
         return m
 
     def unwatch(self, member: Member) -> bool:
@@ -574,6 +575,9 @@ class Room:
             return None
         self._scores_shown = key
         self._scores_tick = tick
+        return self._scoreboard()
+
+    def _scoreboard(self) -> ScoreboardUpdate:
         here = [(m.entity, 0) for m in self.members.values()]
         gone = [(a.entity, 1) for a in self.away.values()]
         lines = sorted(

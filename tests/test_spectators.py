@@ -71,10 +71,13 @@ def play(room: Room, ticks: int, *watchers: Watcher) -> None:
 def test_a_spectator_has_no_entity_takes_no_place_and_sees_every_player() -> None:
     room = Room(max_players=2)
     a, b = room.join("a"), room.join("b")
+    for _ in range(100):  # a quiet room: no scoreboard has gone out for seconds
+        room.tick()
     w = Watcher(room, room.watch("eve"))
-    welcome, following = w.read()
+    welcome, following, board = w.read()
     assert isinstance(welcome, Welcome) and welcome.entity_id == 0 and welcome.session_token == ""
     assert following == Following(a.entity_id)  # the leader: no kills yet, the oldest
+    assert isinstance(board, Scoreboard) and [ln.name for ln in board.lines] == ["a", "b"]
     assert set(room.world.entities) == {a.entity_id, b.entity_id}
     play(room, 3, w)
     assert set(w.mirror.rows) == {a.entity_id, b.entity_id}
