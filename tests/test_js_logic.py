@@ -19,7 +19,7 @@ import js_fixtures
 import pytest
 
 from gameserver import codec
-from gameserver.messages import Hello, Input, Ping, Welcome
+from gameserver.messages import Ack, Follow, Hello, Input, Ping, Welcome
 
 ROOT = Path(__file__).resolve().parent.parent
 JS_TESTS = ROOT / "tests" / "js"
@@ -109,6 +109,12 @@ def test_the_server_accepts_what_the_page_encodes() -> None:
     frac = codec.decode_client(samples["input_fraction"])
     assert frac == Input(77, 0.25, -0.5, math.pi, 255, 0)
     assert codec.decode_client(samples["ping"]) == Ping(123456.789)
+    watching = Hello(1, "Zoë 3", None, "r-3f9c01a2b4d5", None, spectate=True)
+    assert codec.decode_client(samples["hello_spectate"]) == watching
+    assert codec.decode_client(samples["hello_spectate_quick"]) == Hello(1, "Zoë 3", spectate=True)
+    assert codec.decode_client(samples["follow"]) == Follow(7)
+    assert codec.decode_client(samples["follow_any"]) == Follow(None)
+    assert codec.decode_client(samples["ack"]) == Ack(2**31 - 1)
 
 
 def test_vendored_msgpack_is_the_published_build() -> None:

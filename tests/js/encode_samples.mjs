@@ -1,6 +1,6 @@
 // Prints, as JSON, the bytes the page's encoder makes for a few messages; tests/test_js_logic.py
 // decodes them with the server's codec. Not a test file itself (no .test. in the name).
-import { encodeHello, encodeInput, encodePing } from "../../client_demo/js/protocol.js";
+import { encodeAck, encodeFollow, encodeHello, encodeInput, encodePing } from "../../client_demo/js/protocol.js";
 
 const hex = (b) => Buffer.from(b).toString("hex");
 const samples = {
@@ -10,5 +10,10 @@ const samples = {
   input_move: encodeInput({ seq: 4294967295, moveX: -1, moveY: 1, aim: Math.atan2(-1, -1), buttons: 1, ackTick: 2147483647, renderTick: 12.9 }),
   input_fraction: encodeInput({ seq: 77, moveX: 0.25, moveY: -0.5, aim: Math.PI, buttons: 255, ackTick: 0 }),
   ping: encodePing(123456.789),
+  hello_spectate: encodeHello("Zoë 3", { room: "r-3f9c01a2b4d5", spectate: true }),
+  hello_spectate_quick: encodeHello("Zoë 3", { spectate: true }),
+  follow: encodeFollow(7),
+  follow_any: encodeFollow(null),
+  ack: encodeAck(2147483647),
 };
 console.log(JSON.stringify(Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, hex(v)]))));
