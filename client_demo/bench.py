@@ -7,7 +7,10 @@ Three scenarios (--scenario):
   --verify of them decode and check every field), then one run where the bots stand still
   (--still-players), to see what a snapshot with nothing moving costs;
 - rooms: many rooms of 8 in one process against the same players in one room, against Colyseus
-  in rooms (--peer), and with rooms made and disposed beside them (client_demo/bench_rooms.py).
+  in rooms (--peer), and with rooms made and disposed beside them (client_demo/bench_rooms.py);
+- spectators: N players alone, with S spectators, and N + S players, in the arena and in the
+  empty world: what a spectator costs the server against a player
+  (client_demo/bench_spectators.py).
 
 For each player count N, a fresh server subprocess on 127.0.0.1 (ephemeral port) and a bots
 subprocess (client_demo.bots; reference: wander behaviour, one input per tick, a new heading about
@@ -57,8 +60,9 @@ PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 DEFAULT_COUNTS = (50, 100, 200, 400, 800, 1200)
 ARENA_COUNTS = (200, 500, 1000)
 ROOMS_COUNTS = (800,)
+SPECTATORS_COUNTS = (200,)
 DEFAULT_IDLE = (1000, 5000, 10000, 20000)
-SCENARIOS = ("reference", "arena", "rooms")
+SCENARIOS = ("reference", "arena", "rooms", "spectators")
 SATURATED_CPU = 0.92  # of one core
 
 
@@ -411,10 +415,14 @@ def summarize(n: int, a: dict[str, Any], b: dict[str, Any], bots: dict[str, Any]
         # what the bots saw of them (client_demo/bots/rooms.py), when their report has it
         "bot_rooms": {k: v for k, v in bots["rooms"].items() if k != "rooms"} if "rooms" in bots else None,
         "isolation_violations": bots.get("isolation_violations"),
+        # the spectators' snapshots and follows, when the bots' report has them
+        "spectate": bots.get("spectate"),
     }
-    # the players that stay (not those that churn): the rate a player of a room gets
+    # the players that stay (not those that churn, nor spectators): the rate a player of a room gets
     steady = [
-        b["snapshots_per_s"] for b in bots["per_bot"] if b["behaviour"] not in CHURNING and b["connects"]
+        b["snapshots_per_s"]
+        for b in bots["per_bot"]
+        if b["behaviour"] not in CHURNING and b["behaviour"] != "spectate" and b["connects"]
     ]
     row["steady_snapshots_per_s_median"] = percentile(steady, 50)
     row["steady_snapshots_per_s_p1"] = percentile(steady, 1)
@@ -761,12 +769,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="reference",
         help="reference: empty world, everyone sees everyone, wander bots; arena: the arena map "
         "with its view and fighting bots; rooms: the empty world in rooms of --room-size, against "
-        "one room, and with room churn (default %(default)s)",
+        "one room, and with room churn; spectators: N players alone, with --spectators "
+        "spectators, and N + spectators players, on each of --maps (default %(default)s)",
     )
     p.add_argument(
         "--counts",
         help=f"player counts (default: reference {','.join(map(str, DEFAULT_COUNTS))}; "
-        f"arena {','.join(map(str, ARENA_COUNTS))}; rooms {','.join(map(str, ROOMS_COUNTS))})",
+        f"arena {','.join(map(str, ARENA_COUNTS))}; rooms {','.join(map(str, ROOMS_COUNTS))}; "
+        f"spectators {','.join(map(str, SPECTATORS_COUNTS))})",
     )
     p.add_argument("--room-size", type=int, default=8, help="rooms: players per room (default %(default)s)")
     p.add_argument(
@@ -781,6 +791,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="rooms: rooms made and disposed a second beside them; 0: only the run without "
         "(default %(default)s)",
+    )
+    p.add_argument(
+        "--spectators",
+        type=int,
+        default=100,
+        help="spectators: spectators beside the N players (default %(default)s)",
+    )
+    p.add_argument(
+        "--maps",
+        default="arena,none",
+        help="spectators: the maps to measure on, in one room each (default %(default)s)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="spectators: times to make the three runs, taking each one's median (default %(default)s)",
     )
     p.add_argument(
         "--still-players",
@@ -814,11 +841,20 @@ def main(argv: list[str] | None = None) -> int:
     opts = build_parser().parse_args(argv)
     arena = opts.scenario == "arena"
     in_rooms = opts.scenario == "rooms"
+    watched = opts.scenario == "spectators"
     if opts.counts is None:
-        default = ARENA_COUNTS if arena else ROOMS_COUNTS if in_rooms else DEFAULT_COUNTS
+        default = (
+            ARENA_COUNTS
+            if arena
+            else ROOMS_COUNTS
+            if in_rooms
+            else SPECTATORS_COUNTS
+            if watched
+            else DEFAULT_COUNTS
+        )
         opts.counts = ",".join(map(str, default))
     if opts.idle is None:
-        opts.idle = "" if arena or in_rooms else ",".join(map(str, DEFAULT_IDLE))
+        opts.idle = "" if arena or in_rooms or watched else ",".join(map(str, DEFAULT_IDLE))
     counts = [int(c) for c in opts.counts.split(",") if c.strip()]
     levels = [int(c) for c in opts.idle.split(",") if c.strip()]
     opts.map_args = map_args(opts.scenario, server_has_map_flag())
@@ -833,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(opts.profile_dir).mkdir(parents=True, exist_ok=True)
     peer: Any = None  # benchmarks.peer, with --peer
     if opts.peer:
-        if arena:
+        if arena or watched:
             print("--peer: the peer plays the reference and rooms scenarios only", file=sys.stderr)
             return 2
         from benchmarks import peer  # the repository's benchmarks/, beside client_demo/
@@ -855,6 +891,17 @@ def main(argv: list[str] | None = None) -> int:
         if opts.json_out:
             Path(opts.json_out).write_text(
                 json.dumps({"machine": info, "options": vars(opts), "rooms": result}, indent=1)
+            )
+        return 0
+    if watched:
+        from client_demo import bench_spectators  # it imports this module
+
+        result = bench_spectators.run(opts, counts)
+        print()
+        print(bench_spectators.table(result))
+        if opts.json_out:
+            Path(opts.json_out).write_text(
+                json.dumps({"machine": info, "options": vars(opts), "spectators": result}, indent=1)
             )
         return 0
     rows: list[dict[str, Any]] = []

@@ -24,8 +24,21 @@ from client_demo.bots.cli import parse_behaviours
 from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, merge, percentile
 from client_demo.bots.tracker import Tracker
 from gameserver import codec
-from gameserver.messages import Change, Pong, Snapshot, Spawn, Welcome
-from gameserver.replication import DesyncError
+from gameserver.messages import (
+    Ack,
+    Change,
+    Follow,
+    Following,
+    Hello,
+    Pong,
+    Scoreboard,
+    ScoreLine,
+    ServerMessage,
+    Snapshot,
+    Spawn,
+    Welcome,
+)
+from gameserver.replication import DesyncError, Mirror
 
 
 def test_bots_play_verify_and_churn() -> None:
@@ -313,6 +326,37 @@ def test_bench_measures_rooms_against_one_room_and_with_room_churn(tmp_path: Pat
         and targets["N=12: µs CPU per player-tick in rooms ≤ 0.5 of Colyseus's in rooms"] is None
     )
     assert all(isinstance(met, bool) for t, met in targets.items() if "Colyseus" not in t)
+
+
+def test_bench_measures_what_a_spectator_costs_against_a_player(tmp_path: Path) -> None:
+    out = tmp_path / "spectators.json"
+    args = ["--scenario", "spectators", "--counts", "4", "--spectators", "2", "--maps", "arena,none"]
+    args += ["--warmup", "0.5", "--measure", "1.5", "--json", str(out)]
+    assert bench.main(args) == 0
+    result = json.loads(out.read_text())["spectators"]
+    assert [e["map"] for e in result["by_map"]] == ["arena", "none"]
+    for e in result["by_map"]:
+        assert e["players"] == 4 and e["spectators"] == 2 and e["spectator_errors"] == 0
+        players, watched, more = (e["runs"][k][0] for k in ("players", "spectators", "more players"))
+        assert (players["players"], watched["players"], more["players"]) == (4, 4, 6)
+        assert watched["bots_connected"] == 6 and watched["spectators"] == 2
+        # in the arena, a player whose view does not change (a dead fighter) gets a snapshot a second
+        rate = 3 if e["map"] == "arena" else 15
+        for row in (players, watched, more):
+            assert row["bot_errors"] == 0 and row["us_per_tick"] > 0 and row["ticks"] > 20
+            assert row["steady_snapshots_per_s_median"] > rate
+        spec = watched["spectate"]
+        assert spec["bots"] == spec["connected"] == 2 and spec["closed_by_server"] == 0
+        assert spec["snapshots_per_s_median"] > rate
+        assert players["spectate"]["bots"] == 0
+        med = e["us_per_tick_median"]
+        assert e["us_per_spectator_tick"] == (med["spectators"] - med["players"]) / 2
+        assert e["us_per_added_player_tick"] == (med["more players"] - med["players"]) / 2
+    assert (
+        players["rules"]["view_width"] == 0
+        and result["by_map"][0]["runs"]["players"][0]["rules"]["view_width"] > 0
+    )
+    assert len(result["targets"]) == 2
 
 
 def test_hosts_for_a_rate_of_room_churn() -> None:
@@ -645,6 +689,7 @@ def test_behaviours_are_dealt_from_a_list_with_counts() -> None:
     assert parse_behaviours("wander") == ["wander"]
     assert parse_behaviours("wander*3, host ,idle*1") == ["wander"] * 3 + ["host", "idle"]
     assert parse_behaviours("wander*2,drop") == ["wander", "wander", "drop"]
+    assert parse_behaviours("fight*2,spectate") == ["fight", "fight", "spectate"]
     for bad in ("walk", "wander*0", "wander*x", "", " , "):
         with pytest.raises(ValueError):
             parse_behaviours(bad)
@@ -667,3 +712,221 @@ def test_the_spawns_of_a_snapshot_are_found_without_decoding_the_rest(
     assert wire.snapshot_head(msgpack.packb([11, 5, "x", None, [], [], [], []]), 0) is None
     with pytest.raises(ValueError):
         wire.spawn_names(msgpack.packb([[1, 2]]), 1, 6)
+
+
+# --- spectators ---------------------------------------------------------------------------------
+
+
+def player_ids(rep: dict) -> set[int]:
+    """Every entity id the run's players were welcomed as (a churning bot's change)."""
+    return {eid for b in rep["per_bot"] if b["behaviour"] != "spectate" for eid in b["entity_ids"]}
+
+
+def assert_spectators_watched(rep: dict, spectators: int, min_rate: float = 15) -> list[dict]:
+    """What every spectator of a run must have done: joined once as no entity, received the
+    players' snapshots (at least `min_rate` a second), acknowledged them (bytes out with no
+    input), followed someone the whole time, switched whom with FOLLOW, and been closed by
+    nobody."""
+    spec = rep["spectate"]
+    assert spec["bots"] == spec["connected"] == spectators, spec
+    assert spec["closed_by_server"] == 0 and spec["errors"] == 0 and spec["followed_missing"] == 0
+    assert spec["snapshots_per_s_median"] > min_rate
+    watchers = [b for b in rep["per_bot"] if b["behaviour"] == "spectate"]
+    players = player_ids(rep)
+    for b in watchers:
+        assert b["connects"] == 1 and b["entity_ids"] == [0] and b["connected"], b
+        assert set(b["close_codes"]) == {"1000"}, b["close_codes"]
+        assert b["snapshots_per_s"] > min_rate and b["mirrored_snapshots"] > min_rate
+        assert b["bytes_out_per_s"] > min_rate * 3  # an ACK (3 to 5 bytes and a frame) a snapshot
+        # the first FOLLOWING came with the WELCOME, then one for each FOLLOW at least
+        assert b["follows"] >= 2 and b["followings"] >= b["follows"] + 1, b
+        assert b["followed_held"] > 15 and b["followed_missing"] == 0
+        assert b["spectator_scoreboards"] >= 1
+        assert b["follow_switches"] >= 1, b  # it followed someone else at least once
+        assert set(b["followed_entities"]) <= players and len(b["followed_entities"]) >= 2
+    return watchers
+
+
+def test_spectators_watch_the_players_follow_them_and_verify_their_mirrors() -> None:
+    # Four players stay, two churn (the scoreboard changes when they come and go: a spectator
+    # learns the players from it); four spectators, dealt first and last: bot0 and bot1 verify
+    # every message (verify=2), bot8 and bot9 track. The players connect first.
+    with ServerProcess("--tick", "30") as server:
+        rep = run_bots(
+            server.ws_url,
+            10,
+            duration=2.5,
+            behaviour="spectate*2,wander*4,churn*2,spectate*2",
+            verify=2,
+            warmup=0.5,
+            join_timeout=10,
+            churn_stay=(0.3, 0.6),
+            follow_every=(0.3, 0.6),
+        )
+        health = wait_for(lambda: (h := server.health())["players"] == 0 and h, 5, "every bot gone")
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["isolation_violations"] == 0
+    assert health["spectators"] == 0
+    watchers = assert_spectators_watched(rep, 4)
+    by_name = {b["name"]: b for b in watchers}
+    assert set(by_name) == {"bot0", "bot1", "bot8", "bot9"}
+    assert all(by_name[n]["verified_snapshots"] > 15 for n in ("bot0", "bot1"))
+    assert all(by_name[n]["verified_snapshots"] == 0 for n in ("bot8", "bot9"))
+    (room,) = {b["room"] for b in rep["per_bot"]}
+    players = {b["name"] for b in rep["per_bot"] if b["behaviour"] != "spectate"}
+    for b in watchers:
+        # without a view, everything: every player, and no spectator (they have no entity)
+        assert held_names(b) == {room: players}
+    steady = [b for b in rep["per_bot"] if b["behaviour"] == "wander"]
+    assert all(b["snapshots_per_s"] > 15 and b["connects"] == 1 for b in steady)
+
+
+def test_a_spectator_in_the_arena_is_sent_the_view_of_the_player_it_follows() -> None:
+    # The arena has a view: a spectator holds what is around the player it follows, which is
+    # always among it. bot0 (a spectator) and bot1 verify; churning players keep the scoreboard
+    # moving. A player whose view does not change (a dead fighter) is sent a snapshot a second,
+    # and so is a spectator who follows it.
+    with ServerProcess("--tick", "30", map_name="arena") as server:
+        rep = run_bots(
+            server.ws_url,
+            10,
+            duration=2.5,
+            behaviour="spectate,fight*3,churn*3,wander,spectate*2",
+            verify=2,
+            warmup=0.5,
+            join_timeout=10,
+            churn_stay=(0.3, 0.6),
+            follow_every=(0.3, 0.6),
+        )
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["welcome"]["rules"]["view_width"] > 0
+    watchers = assert_spectators_watched(rep, 3, min_rate=5)
+    assert {b["name"] for b in watchers if b["verified_snapshots"] > 5} == {"bot0"}
+    assert rep["isolation_violations"] == 0
+
+
+def test_spectators_sent_to_rooms_watch_their_own_room_only() -> None:
+    # --rooms 2: the players take seats; the spectators (bot4 to the first room, bot5 to the
+    # second) name the room in their HELLO, with no seat.
+    with ServerProcess("--tick", "30", "--room-size", "8") as server:
+        rep = run_bots(
+            server.ws_url, 6, duration=1.0, behaviour="wander*4,spectate*2", join_timeout=10, rooms=2
+        )
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["isolation_violations"] == 0
+    by_name = {b["name"]: b for b in rep["per_bot"]}
+    for spectator, mates in (("bot4", {"bot0", "bot2"}), ("bot5", {"bot1", "bot3"})):
+        b = by_name[spectator]
+        assert b["rooms"] == by_name[min(mates)]["rooms"] and b["snapshots_per_s"] > 15
+        assert held_names(b) == {b["room"]: mates}
+        assert b["followings"] >= 1 and b["followed_missing"] == 0
+
+
+def test_spectators_in_a_process_of_their_own_wait_for_a_player_to_watch() -> None:
+    # Over two processes, the spectators are all in the second: a quick spectate before any
+    # player joined is refused with room_not_found, and the spectator tries again.
+    with ServerProcess("--tick", "30") as server:
+        rep = run_bots(
+            server.ws_url, 4, duration=1.0, behaviour="wander*2,spectate*2", procs=2, join_timeout=10
+        )
+    assert rep["errors"] == 0, rep["error_samples"]
+    assert rep["connected"] == 4 and rep["spectate"]["connected"] == 2
+    assert rep["spectate"]["snapshots_per_s_median"] > 15
+
+
+def test_a_spectator_past_the_rooms_limit_is_refused_and_counted() -> None:
+    with ServerProcess("--tick", "30", "--spectators-per-room", "1") as server:
+        rep = run_bots(server.ws_url, 3, duration=0.5, behaviour="wander,spectate,spectate", join_timeout=5)
+    spec = rep["spectate"]
+    assert spec["bots"] == 2 and spec["connected"] == 1 and spec["closed_by_server"] == 1
+    assert rep["errors_by_kind"] == {"server_error": 1, "closed": 1} or rep["errors_by_kind"] == {
+        "server_error": 1
+    }
+    assert any("room_full" in s for s in rep["error_samples"])
+    assert "4409:room_full" in rep["close_codes"]
+
+
+def _client_messages(data: bytes) -> list[list]:
+    """The msgpack messages in masked client frames (each payload under 126 bytes)."""
+    out, pos = [], 0
+    while pos < len(data):
+        n = data[pos + 1] & 0x7F
+        key = data[pos + 2 : pos + 6]
+        body = bytes(b ^ key[i % 4] for i, b in enumerate(data[pos + 6 : pos + 6 + n]))
+        out.append(msgpack.unpackb(body))
+        pos += 6 + n
+    return out
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_spectator_acks_each_snapshot_follows_from_the_scoreboard_and_checks_its_view(verify: bool) -> None:
+    r = Runner("ws://127.0.0.1:1/ws", 1, "spectate", verify=int(verify))
+    r.follow_every = (0.5, 0.5)
+    (bot,) = r.bots
+    server, bot.sock = socket.socketpair()
+    server.settimeout(1.0)
+    try:
+        bot.fd, bot.state, bot.spectator = bot.sock.fileno(), "hello", True
+        bot.mirror = Mirror() if verify else Tracker()
+
+        def read(*messages: ServerMessage) -> None:
+            server.sendall(b"".join(_server_frame(codec.encode_server(m)) for m in messages))
+            bot.on_readable()
+
+        read(Welcome(1, 0, 30, 30, "", "r-aaaaaaaaaaaa", 9), Following(3))
+        assert bot.state == "playing" and bot.entity_id is None and bot.following == 3
+        assert bot.follow_at < float("inf") and not bot.errors
+        spawns = (Spawn(3, 1, "bot3", 0, 0, 0, 100), Spawn(4, 1, "bot4", 800, 0, 0, 100))
+        read(Snapshot(10, None, None, spawns=spawns))
+        assert bot.ack_tick == 10 and bot.followed_held == 1
+        lines = (
+            ScoreLine(3, "bot3", 2, 0),
+            ScoreLine(4, "bot4", 1, 0),
+            ScoreLine(5, "bot5", 0, 0, away=True),
+        )
+        read(Scoreboard(lines))
+        assert bot.known_players == [3, 4] and bot.spectator_scoreboards == 1
+        bot.on_tick(bot.follow_at)  # its time to follow another: the only other one not away
+        read(Following(4))
+        assert (bot.following, bot.follows, bot.followings, bot.follow_switches) == (4, 1, 2, 1)
+        assert bot.follows_refused == 0 and not bot.errors
+        read(Snapshot(11, 10, None, removals=(4,)))  # without the one it follows
+        assert bot.followed_missing == 1 and bot.errors["follow"] == 1
+        read(Snapshot(12, 11, 7))  # a last_seq: a spectator sent no input
+        assert bot.errors["desync"] == 1
+        bot.on_tick(bot.follow_at)
+        read(Following(4))  # asked for 3, still follows 4: refused
+        assert bot.follows == 2 and bot.follows_refused == 1
+        sent = _client_messages(server.recv(4096))
+        assert sent == [[5, 10], [4, 4], [5, 11], [5, 12], [4, 3]]
+        assert sent[0] == msgpack.unpackb(codec.encode_client(Ack(10)))
+        assert sent[1] == msgpack.unpackb(codec.encode_client(Follow(4)))
+    finally:
+        server.close()
+        bot.sock.close()
+        r.epoll.close()
+
+
+def test_a_spectators_hello_and_a_welcome_that_gives_it_an_entity() -> None:
+    hello = Hello(codec.PROTOCOL_VERSION, "bot0", None, None, None, spectate=True)
+    assert msgpack.unpackb(codec.encode_client(hello)) == [
+        1,
+        codec.PROTOCOL_VERSION,
+        "bot0",
+        None,
+        None,
+        None,
+        True,
+    ]
+    r = Runner("ws://127.0.0.1:1/ws", 1, "spectate", verify=0)
+    (bot,) = r.bots
+    server, bot.sock = socket.socketpair()
+    try:
+        bot.fd, bot.state, bot.spectator, bot.mirror = bot.sock.fileno(), "hello", True, Tracker()
+        server.sendall(_server_frame(codec.encode_server(Welcome(1, 7, 30, 30, "tok", "r-aaaaaaaaaaaa", 9))))
+        bot.on_readable()
+        assert bot.errors["spectate"] == 1
+    finally:
+        server.close()
+        bot.sock.close()
+        r.epoll.close()

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from client_demo.bots.runner import AWAY, BEHAVIOURS, DROP_EVERY, Runner, merge
+from client_demo.bots.runner import AWAY, BEHAVIOURS, DROP_EVERY, FOLLOW_EVERY, Runner, merge
 
 WindowCallback = Callable[[float, float], None]
 
@@ -104,6 +104,7 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
     )
     r.churn_stay = opts["churn_stay"]
     r.drop_every = opts["drop_every"]
+    r.follow_every = opts["follow_every"]
     created = opts["rooms"]
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
@@ -111,8 +112,11 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
         b.verify = b.index - first < opts["verify"]
         if created:
             b.target_room = created[b.index % len(created)][0]
-            if b.index < len(created):  # the first bot of each room takes the seat of its creation
+            # The first bot of each room takes the seat of its creation; a spectator takes none.
+            if b.index < len(created) and b.behaviour != "spectate":
                 b.seat = created[b.index][1]
+    # the players first: a spectator waits for them (Runner.settled)
+    r.to_connect.sort(key=lambda b: b.behaviour == "spectate")
     return r
 
 
@@ -164,6 +168,7 @@ def run_bots(
     churn_stay: tuple[float, float] = (1.0, 3.0),
     rooms: int = 0,
     drop_every: tuple[float, float] = DROP_EVERY,
+    follow_every: tuple[float, float] = FOLLOW_EVERY,
 ) -> dict[str, Any]:
     """Run the bots and return the merged report (see runner.merge). `rooms` > 0: create that
     many rooms first and deal the bots out to them; 0: every bot joins by quick play."""
@@ -183,6 +188,7 @@ def run_bots(
         seed=seed,
         churn_stay=churn_stay,
         drop_every=drop_every,
+        follow_every=follow_every,
         rooms=created,
     )
     raise_open_file_limit(count + 256)
@@ -286,6 +292,18 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
             f"(cut to first snapshot) p50 {f(rep['resume_ms_p50'], '.2f')} ms, "
             f"p99 {f(rep['resume_ms_p99'], '.2f')} ms, max {f(rep['resume_ms_max'], '.2f')} ms"
         )
+    spec = rep["spectate"]
+    if spec["bots"]:
+        lines.append(
+            f"spectators: {spec['bots']} ({spec['connected']} connected at the end), snapshots/s "
+            f"median {f(spec['snapshots_per_s_median'], '.2f')}, "
+            f"min {f(spec['snapshots_per_s_min'], '.2f')}; "
+            f"{spec['follows']} follows, {spec['followings']} followings ({spec['follow_switches']} "
+            f"switches, {spec['follows_refused']} refused), followed player held in "
+            f"{spec['followed_held']} snapshots, missing in {spec['followed_missing']}; "
+            f"{spec['scoreboards']} scoreboards, {spec['retries']} quick spectates retried; "
+            f"closed by the server or sent an ERROR: {spec['closed_by_server']}"
+        )
     fight = rep["fight"]
     if fight["bots"]:
         lines.append(
@@ -335,11 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--behaviour",
         default="wander",
-        help="wander|chase|idle|churn|fight|host|drop, or a comma list dealt out in turn, NAME*K for "
-        "K in a row (default %(default)s); host: creates a private room over HTTP before each "
-        "connection, joins it, leaves after --churn-stay and does it again (room churn); drop: "
-        "wanders, cuts its connection (a reset, no close frame) every --drop-every seconds and "
-        "resumes at once with its session token",
+        help="wander|chase|idle|churn|fight|host|drop|spectate, or a comma list dealt out in turn, "
+        "NAME*K for K in a row (default %(default)s); host: creates a private room over HTTP "
+        "before each connection, joins it, leaves after --churn-stay and does it again (room "
+        "churn); drop: wanders, cuts its connection (a reset, no close frame) every --drop-every "
+        "seconds and resumes at once with its session token; spectate: watches a room (its room "
+        "of --rooms, or quick spectate) with no entity, acknowledges each snapshot with an ACK "
+        "and follows another player of the scoreboard every --follow-every seconds",
     )
     p.add_argument(
         "--rooms",
@@ -359,6 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--drop-every",
         default="2,4",
         help="seconds a drop bot plays before it cuts its connection, MIN,MAX (default %(default)s)",
+    )
+    p.add_argument(
+        "--follow-every",
+        default="2,4",
+        help="seconds a spectate bot follows one player before it asks for another, MIN,MAX "
+        "(default %(default)s)",
     )
     p.add_argument("--procs", type=int, default=1, help="processes to spread the bots over")
     p.add_argument("--verify", type=int, default=1, help="bots that decode and mirror every delta")
@@ -381,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         print(f"error: --drop-every takes MIN,MAX in seconds, not {a.drop_every!r}", file=sys.stderr)
         return 2
+    try:
+        follow_low, follow_high = (float(x) for x in a.follow_every.split(","))
+    except ValueError:
+        print(f"error: --follow-every takes MIN,MAX in seconds, not {a.follow_every!r}", file=sys.stderr)
+        return 2
 
     def announce(start: float, end: float) -> None:
         if a.json:
@@ -401,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             churn_stay=(low, high),
             rooms=a.rooms,
             drop_every=(drop_low, drop_high),
+            follow_every=(follow_low, follow_high),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,11 +19,21 @@ holding FIRE within the weapon's range, with render_tick = newest snapshot tick 
 interpolation delay for lag compensation; wanders when it holds no living enemy; a dead fighter
 sends idle inputs until it respawns), drop (wanders, and every --drop-every seconds cuts its
 connection with a TCP reset, no close frame, and at once connects again with a HELLO carrying
-the session token of its newest WELCOME and its room, to resume the same player). A fighter
+the session token of its newest WELCOME and its room, to resume the same player), spectate (a
+spectator: HELLO with spectate true, to its room (--rooms) or by quick spectate, sent only once
+the players of its process have joined; no entity and never an INPUT: it acknowledges every
+snapshot with an ACK, and every --follow-every seconds sends a FOLLOW for another player of the
+newest SCOREBOARD it was sent, or nil, letting the server pick, when it knows none). A fighter
 counts its shots and hits from the snapshots' shots, and its kills and deaths from SCOREBOARD.
 A dropping bot counts its resumes and the failed ones (an ERROR, a WELCOME of another entity,
 or a connection that ends before its WELCOME), and times each resume from the cut to the first
 snapshot of the new connection, over the whole run (as the server's /healthz `resumed` counts).
+A spectator keeps a Tracker (a Mirror when it verifies) of every snapshot, counts its FOLLOWs and
+the FOLLOWINGs it is sent, and checks that every snapshot after a FOLLOWING holds the player it
+names (an error "follow" otherwise), that its WELCOME names no entity (0) and no session, that
+its snapshots carry no last_seq, and that every FOLLOW of a player of its scoreboard is answered
+with that player (a "refused" follow otherwise, counted). A quick spectate refused with
+room_not_found (no player in a public room yet) is tried again, at most SPECTATE_RETRIES times.
 
 Rooms: a bot joins by quick play (HELLO with no room), or, sent to a room (Bot.target_room, from
 --rooms), with a seat it reserves over HTTP (POST /matchmake/join) before each connection, unless
@@ -67,6 +77,8 @@ from gameserver.grid import QUANTA
 from gameserver.masking import xor_mask
 from gameserver.messages import (
     Error,
+    Follow,
+    Following,
     Goodbye,
     Hello,
     MsgType,
@@ -78,7 +90,7 @@ from gameserver.messages import (
 )
 from gameserver.replication import DesyncError, Mirror
 
-BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop")
+BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop", "spectate")
 CHURNING = ("churn", "host")  # behaviours that leave and come back
 AWAY = ("churn", "host", "drop")  # behaviours that may be between two connections at any moment
 DROP_EVERY = (2.0, 4.0)  # seconds a dropping bot plays before it cuts its connection
@@ -88,7 +100,13 @@ COME_BACK = (0.2, 0.6)  # seconds a churning bot waits before its next connectio
 CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connecting
 BEFORE_WELCOME = ("seating", "connecting", "handshake", "hello")
 EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
-MIRRORED = ("chase", "fight")  # behaviours that need positions, so decode and verify everything
+# behaviours that need positions (a spectator: whether it holds the player it follows), so
+# decode and verify everything
+MIRRORED = ("chase", "fight", "spectate")
+FOLLOW_EVERY = (2.0, 4.0)  # seconds a spectator follows one player before it asks for another
+SPECTATE_RETRIES = 40  # quick spectates refused with room_not_found before a spectator gives up
+SPECTATE_RETRY_S = 0.25  # seconds before it tries again
+SETTLE_POLL = 0.05  # seconds between checks whether a process's players have all joined
 INTERP_DELAY = 0.1  # seconds a client draws the others behind the newest snapshot
 STRAFE = 0.35  # share of a fighter's move that goes sideways
 STRAFE_FLIP = (0.6, 1.6)  # seconds between changes of strafing side
@@ -245,6 +263,21 @@ class Bot:
         "failed_resumes",
         "resume_latencies",
         "entity_ids",
+        "spectator",
+        "follow_at",
+        "following",
+        "follow_asked",
+        "known_players",
+        "follows",
+        "followings",
+        "follow_switches",
+        "follows_refused",
+        "followed_held",
+        "followed_missing",
+        "spectator_scoreboards",
+        "spectate_retries",
+        "retrying",
+        "spectated_entities",
     )
 
     def __init__(self, runner: Runner, index: int, behaviour: str, verify: bool, rng: random.Random) -> None:
@@ -315,6 +348,22 @@ class Bot:
         self.failed_resumes = 0
         self.resume_latencies: list[float] = []  # seconds from a cut to the resumed first snapshot
         self.entity_ids: list[int] = []  # of every WELCOME, in order
+        # spectating: over the whole run
+        self.spectator = False  # this connection is a spectator's (set per connection)
+        self.follow_at = math.inf  # when a spectator asks to follow another player next
+        self.following: int | None = None  # whom the newest FOLLOWING names
+        self.follow_asked: list[int] = []  # FOLLOWs not yet answered, by entity id; 0: nil
+        self.known_players: list[int] = []  # the players of the newest SCOREBOARD (not away)
+        self.follows = 0  # FOLLOWs sent
+        self.followings = 0  # FOLLOWINGs received
+        self.follow_switches = 0  # FOLLOWINGs that name another player than the one before
+        self.follows_refused = 0  # FOLLOWs of a player answered with someone else
+        self.followed_held = 0  # mirrored snapshots that held the player followed
+        self.followed_missing = 0  # and those that did not (each also an error "follow")
+        self.spectator_scoreboards = 0  # SCOREBOARDs a spectator was sent
+        self.spectate_retries = 0  # quick spectates refused with room_not_found, tried again
+        self.retrying = False  # such a retry is due
+        self.spectated_entities: set[int] = set()  # every player a FOLLOWING named
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -327,6 +376,9 @@ class Bot:
         self.hello_room = self.target_room
         if self.dropped_at:  # a resume: the token finds the player, no seat is needed
             self.hello_room = self.resume_room
+            self.open_websocket()
+            return
+        if self.behaviour == "spectate":  # a spectator takes no seat: its room by id, or quick
             self.open_websocket()
             return
         if self.behaviour == "host":
@@ -360,6 +412,10 @@ class Bot:
         r = self.runner
         self.state = "connecting"
         self.mirror = Mirror() if self.verify else Tracker() if self.behaviour in MIRRORED else None
+        self.spectator = self.behaviour == "spectate"
+        self.following = None
+        self.follow_asked = []
+        self.follow_at = math.inf
         self.entity_id = None
         self.ack_tick = None
         self.we_closed = False
@@ -394,7 +450,9 @@ class Bot:
             if r.measuring:
                 self.count_room_snapshots()
         self.state = "done"
-        if self.behaviour in CHURNING and not r.stopping:
+        if self.retrying and not r.stopping:
+            r.schedule(time.monotonic() + SPECTATE_RETRY_S, self, "reconnect")
+        elif self.behaviour in CHURNING and not r.stopping:
             r.schedule(time.monotonic() + self.rng.uniform(*COME_BACK), self, "reconnect")
 
     def cut(self, now: float) -> None:
@@ -508,14 +566,17 @@ class Bot:
                 return
             try:
                 wire.check_handshake_response(head[:end], self.accept)
-            except wire.FrameError as exc:
-                self.fail("handshake", str(exc))
+            except wire.FrameError as refused:  # not `exc`, the OSError's above (mypyc)
+                self.fail("handshake", str(refused))
                 return
             self.runner.connecting -= 1
             self.state = "hello"
             self.connects += 1
             token = self.token if self.dropped_at else None
-            hello = Hello(codec.PROTOCOL_VERSION, self.name, token, self.hello_room, self.seat)
+            if self.spectator:
+                hello = Hello(codec.PROTOCOL_VERSION, self.name, None, self.hello_room, None, spectate=True)
+            else:
+                hello = Hello(codec.PROTOCOL_VERSION, self.name, token, self.hello_room, self.seat)
             self.seat = None  # a seat is used once
             self.send(codec.encode_client(hello))
             buf = head[end + 4 :]
@@ -529,8 +590,8 @@ class Bot:
             buf, size = r.rbuf, n
         try:
             frames, pos = wire.parse_frames(buf, 0, size)
-        except wire.FrameError as exc:
-            self.fail("framing", str(exc))
+        except wire.FrameError as bad:  # likewise
+            self.fail("framing", str(bad))
             return
         self.rbuf = bytes(buf[pos:size]) if pos < size else b""
         for opcode, start, end in frames:
@@ -578,8 +639,10 @@ class Bot:
                     raise DesyncError(f"own entity {self.entity_id} missing at tick {msg.tick}")
                 if msg.last_seq is not None and msg.last_seq > self.seq:
                     raise DesyncError(f"last_seq {msg.last_seq} was never sent (sent {self.seq})")
-            except DesyncError as exc:
-                self.count_error("desync", str(exc))
+                if self.spectator and msg.last_seq is not None:
+                    raise DesyncError(f"a spectator's snapshot {msg.tick} has last_seq {msg.last_seq}")
+            except DesyncError as desync:  # not `exc`: compiled, one name is one type (ProtocolError's above)
+                self.count_error("desync", str(desync))
                 return
             if msg.spawns:
                 self.hold([s.name for s in msg.spawns])
@@ -597,6 +660,8 @@ class Bot:
             self.entity_ids.append(msg.entity_id)
             self.joined_once = True
             self.entity_id = msg.entity_id
+            if self.spectator:
+                self.on_spectator_welcome(msg, now)
             self.state = "playing"
             self.room = msg.room
             self.rooms.append(msg.room)
@@ -610,10 +675,20 @@ class Bot:
         elif isinstance(msg, Pong):
             if self.runner.measuring:
                 self.stats.rtts.append(now - msg.client_time)
+        elif isinstance(msg, Following):
+            self.on_following(msg.entity_id)
         elif isinstance(msg, Error):
             if self.dropped_at and self.state == "hello":  # the resume was refused
                 self.resume_failed(f"{msg.code}: {msg.message}")
                 self.dropped_at = 0.0
+            quick = self.spectator and self.state == "hello" and self.hello_room is None
+            if quick and msg.code == "room_not_found":
+                # A quick spectate before any player is in a public room: try again shortly.
+                self.retrying = self.spectate_retries < SPECTATE_RETRIES
+                if self.retrying:
+                    self.spectate_retries += 1
+                    self.we_closed = True  # the close that follows is expected, no error
+                    return
             self.count_error("server_error", f"{msg.code}: {msg.message}")
         elif isinstance(msg, Goodbye):
             self.close_codes[f"goodbye:{msg.code}"] += 1
@@ -621,6 +696,10 @@ class Bot:
             if self.runner.measuring:
                 self.stats.scoreboards += 1
                 self.stats.scoreboard_bytes += end - start
+            if self.spectator:
+                self.spectator_scoreboards += 1
+                self.known_players = [line.id for line in msg.lines if not line.away]
+                return
             for line in msg.lines:
                 if line.id == self.entity_id:
                     self.kills, self.deaths = line.score, line.deaths
@@ -630,14 +709,16 @@ class Bot:
         """A snapshot into a tracking bot's Tracker."""
         try:
             v, moving = tracker.apply(memoryview(buf)[start:end])
-        except DesyncError as exc:
-            self.count_error("desync", str(exc))
+        except DesyncError as desync:  # two names: compiled by mypyc, one name has one type
+            self.count_error("desync", str(desync))
             return
-        except ValueError as exc:
-            self.count_error("protocol", str(exc))
+        except ValueError as malformed:
+            self.count_error("protocol", str(malformed))
             return
         if v[4]:
             self.hold([str(s[2]) for s in v[4]])  # codec.spawn_record(): id, kind, name, ...
+        if self.spectator and v[3] is not None:
+            self.count_error("desync", f"a spectator's snapshot {v[1]} has last_seq {v[3]}")
         self.on_mirrored(v[7], end - start, v[2] is not None, moving)
 
     def on_spawns(self, buf: bytes | bytearray, at: int, end: int) -> None:
@@ -697,6 +778,14 @@ class Bot:
                 hit_by += 1
         self.total_shots += shots
         self.total_hits += hits
+        following = self.following
+        if following is not None:  # only a spectator follows
+            assert self.mirror is not None
+            if following in self.mirror.rows:
+                self.followed_held += 1
+            else:
+                self.followed_missing += 1
+                self.count_error("follow", f"a snapshot without the player it follows, {following}")
         if self.runner.measuring:
             assert self.mirror is not None
             st = self.stats
@@ -716,6 +805,8 @@ class Bot:
         ends or starts here, so the two clocks are never mixed."""
         self.ack_tick = tick
         self.total_snapshots += 1
+        if self.spectator:  # no inputs to carry the acknowledgement: an ACK per snapshot
+            self.send(wire.ack_payload(tick))
         if self.dropped_at:  # the first snapshot of a resumed player: the resume is done
             self.resumes += 1
             self.resume_latencies.append(now - self.dropped_at)
@@ -780,7 +871,12 @@ class Bot:
             self.stats.bytes_out += sent
 
     def on_tick(self, now: float) -> None:
-        """Send this tick's input: the behaviour's move and the newest snapshot tick held."""
+        """Send this tick's input: the behaviour's move and the newest snapshot tick held. A
+        spectator sends none; when its time comes, it asks to follow another player."""
+        if self.spectator:
+            if now >= self.follow_at:
+                self.follow_next(now)
+            return
         if now >= self.leave_at:
             self.leave()
             return
@@ -802,6 +898,40 @@ class Bot:
             mx, my = self.wander(now)
         self.seq += 1
         self.send(codec.encode_input(self.seq, mx, my, self.heading, buttons, self.ack_tick, render_tick))
+
+    def on_spectator_welcome(self, msg: Welcome, now: float) -> None:
+        """A spectator's WELCOME: no entity, no session to resume."""
+        if msg.entity_id != 0 or msg.session_token:
+            self.count_error("spectate", f"welcomed as entity {msg.entity_id} with a session token")
+        self.entity_id = None  # it has no entity of its own to look for in its snapshots
+        self.retrying = False
+        self.follow_at = now + self.rng.uniform(*self.runner.follow_every)
+
+    def follow_next(self, now: float) -> None:
+        """FOLLOW another player of the newest scoreboard, at random; nil when it knows none."""
+        others = [eid for eid in self.known_players if eid != self.following]
+        eid = self.rng.choice(others) if others else None
+        self.follow_asked.append(eid or 0)
+        self.follows += 1
+        self.send(codec.encode_client(Follow(eid)))
+        self.follow_at = now + self.rng.uniform(*self.runner.follow_every)
+
+    def on_following(self, eid: int | None) -> None:
+        """A FOLLOWING: the first after the WELCOME, an answer to a FOLLOW (the oldest not yet
+        answered), or a new player when the one followed left."""
+        if not self.spectator:
+            self.count_error("protocol", "a FOLLOWING sent to a player")
+            return
+        self.followings += 1
+        if self.follow_asked:
+            asked = self.follow_asked.pop(0)
+            if asked and eid != asked:
+                self.follows_refused += 1
+        if eid != self.following and self.following is not None:
+            self.follow_switches += 1
+        self.following = eid
+        if eid is not None:
+            self.spectated_entities.add(eid)
 
     def wander(self, now: float) -> tuple[float, float]:
         if now >= self.next_turn:
@@ -920,6 +1050,15 @@ class Bot:
             "failed_resumes": self.failed_resumes,
             "resume_ms": [x * 1e3 for x in self.resume_latencies],
             "entity_ids": list(self.entity_ids),
+            "follows": self.follows,
+            "followings": self.followings,
+            "follow_switches": self.follow_switches,
+            "follows_refused": self.follows_refused,
+            "followed_held": self.followed_held,
+            "followed_missing": self.followed_missing,
+            "followed_entities": sorted(self.spectated_entities),
+            "spectator_scoreboards": self.spectator_scoreboards,
+            "spectate_retries": self.spectate_retries,
         }
 
 
@@ -989,6 +1128,11 @@ class Runner:
         self.extra_fds: dict[int, Callable[[], None]] = {}
         self.churn_stay = (1.0, 3.0)  # seconds a churn bot stays before leaving
         self.drop_every = DROP_EVERY  # seconds a dropping bot plays before each cut
+        self.follow_every = FOLLOW_EVERY  # seconds a spectator follows one player
+        # Spectators connect once the players of this process have joined (a quick spectate
+        # needs a player in a room); checked every SETTLE_POLL seconds until it is so.
+        self.players_settled = False
+        self.settle_check_at = 0.0
         self.rbuf = bytearray(1 << 20)
         self.rview = memoryview(self.rbuf)
         self.rbufs = [self.rbuf]  # recvmsg_into's list of buffers, made once
@@ -1092,7 +1236,15 @@ class Runner:
                 return True
             if now >= deadline:
                 return False
+            gated = False
             while self.to_connect and self.connecting < MAX_CONNECTING and not self.stopping:
+                if self.to_connect[0].behaviour == "spectate" and not self.settled(now):
+                    # the players first, the spectators after them
+                    players = [b for b in self.to_connect if b.behaviour != "spectate"]
+                    if not players:
+                        gated = True
+                        break
+                    self.to_connect = players + [b for b in self.to_connect if b.behaviour == "spectate"]
                 self.connecting += 1
                 self.to_connect.pop(0).connect()
             # Timers due within TIMER_SLACK: epoll waits in whole milliseconds anyway, and
@@ -1116,7 +1268,7 @@ class Runner:
             if timers:
                 timeout = min(timeout, timers[0][0] - now)
             if self.to_connect and self.connecting < MAX_CONNECTING:
-                timeout = 0.0
+                timeout = min(timeout, SETTLE_POLL) if gated else 0.0
             for fd, ev in epoll.poll(max(0.0, timeout)):
                 owner = by_fd.get(fd)
                 if owner is None:
@@ -1131,8 +1283,21 @@ class Runner:
 
     def all_joined(self) -> bool:
         """Every bot has been welcomed at least once, or has given up (a failed bot that does
-        not churn)."""
-        return all(b.joined_once or (b.state == "done" and b.behaviour not in CHURNING) for b in self.bots)
+        not churn, nor waits to try a quick spectate again)."""
+        return all(
+            b.joined_once or (b.state == "done" and b.behaviour not in CHURNING and not b.retrying)
+            for b in self.bots
+        )
+
+    def settled(self, now: float) -> bool:
+        """Whether every player (every bot but the spectators) of this process has joined or
+        given up, so that spectators may come; looked at every SETTLE_POLL seconds."""
+        if not self.players_settled and now >= self.settle_check_at:
+            self.settle_check_at = now + SETTLE_POLL
+            self.players_settled = all(
+                b.joined_once or b.state == "done" for b in self.bots if b.behaviour != "spectate"
+            )
+        return self.players_settled
 
     def shut_down(self, timeout: float = 3.0) -> None:
         """Close every connection with a closing handshake, bounded by `timeout`."""
@@ -1212,6 +1377,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     vs = sum(p["mirrored"]["snapshots"] for p in parts)
     vh = sum(p["mirrored"].get("held", 0) for p in parts)
     fighters = [b for b in bots if b["behaviour"] == "fight"]
+    spectators = [b for b in bots if b["behaviour"] == "spectate"]
+    spectator_rates = [b["snapshots_per_s"] for b in spectators if b["connects"]]
     resume_ms = [x for b in bots for x in b["resume_ms"]]
     return {
         "bots": len(bots),
@@ -1262,6 +1429,26 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "resume_ms_p50": percentile(resume_ms, 50),
         "resume_ms_p99": percentile(resume_ms, 99),
         "resume_ms_max": max(resume_ms, default=None),
+        # spectators: their snapshots in the window, and over the whole run their follows
+        "spectate": {
+            "bots": len(spectators),
+            "connected": sum(1 for b in spectators if b["connected"]),
+            "snapshots_per_s_median": percentile(spectator_rates, 50),
+            "snapshots_per_s_min": min(spectator_rates, default=None),
+            "follows": sum(b["follows"] for b in spectators),
+            "followings": sum(b["followings"] for b in spectators),
+            "follow_switches": sum(b["follow_switches"] for b in spectators),
+            "follows_refused": sum(b["follows_refused"] for b in spectators),
+            "followed_held": sum(b["followed_held"] for b in spectators),
+            "followed_missing": sum(b["followed_missing"] for b in spectators),
+            "scoreboards": sum(b["spectator_scoreboards"] for b in spectators),
+            "retries": sum(b["spectate_retries"] for b in spectators),
+            # spectators the server closed, or sent an ERROR
+            "closed_by_server": sum(
+                1 for b in spectators if b["errors"].get("closed") or b["errors"].get("server_error")
+            ),
+            "errors": sum(sum(b["errors"].values()) for b in spectators),
+        },
         "errors": sum(errors.values()),
         "errors_by_kind": dict(errors),
         "error_samples": samples[:20],

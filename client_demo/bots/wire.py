@@ -190,3 +190,14 @@ def spawn_names(buf: bytes | bytearray, offset: int, end: int) -> list[str]:
         return [str(s[2]) for s in spawns]
     except Exception as exc:  # msgpack's errors, or records of the wrong shape
         raise ValueError(f"malformed spawns ({type(exc).__name__})") from None
+
+
+def ack_payload(tick: int) -> bytes:
+    """codec.encode_client(Ack(tick)), with no Ack made: a spectator sends one per snapshot."""
+    if tick < 0x80:
+        return bytes((0x92, 0x05, tick))
+    if tick < 0x100:
+        return bytes((0x92, 0x05, 0xCC, tick))
+    if tick < 0x10000:
+        return bytes((0x92, 0x05, 0xCD, tick >> 8, tick & 0xFF))
+    return b"\x92\x05\xce" + tick.to_bytes(4, "big")
