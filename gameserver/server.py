@@ -299,6 +299,15 @@ class _LeanHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         self.connection = DETACHED
         self.conn_state[1] = DETACHED
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            # The environ holds our detach() and eventlet's set_idle(), both bound to this
+            # handler: a reference cycle that only the full collection would free, with the
+            # handler's buffers and socket objects, after every request and every handshake.
+            self.environ = None
+
 
 class _WsgiLog:
     """eventlet.wsgi writes its messages to a file-like object; send them to logging."""

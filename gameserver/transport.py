@@ -619,6 +619,10 @@ class Connection:
             self.green.close()
         except OSError:
             pass
+        # eventlet's WebSocket holds two of our bound methods (see __init__): a reference cycle
+        # that only the full collection would free, with the member and its buffers.
+        vars(self.ws).pop("send", None)
+        vars(self.ws).pop("close", None)
         member = self.member
         if member is not None:
             # A drop is not a leave: a connection that ends with no close frame, or that was cut
