@@ -101,7 +101,9 @@ def test_closed_connections_and_requests_leave_no_garbage_for_the_collector(serv
         wait_for(lambda: len(server.sockets.conns) == 0 and server.directory.players == 0, "the leave")
     for _ in range(10):
         assert b" 200 " in http(server, b"GET /rooms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        http(server, b"POST /matchmake/quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
+        quick = b"POST /matchmake/quick HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        quick += b"Content-Length: 2\r\n\r\n{}"
+        assert b" 200 " in http(server, quick)
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
