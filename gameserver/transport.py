@@ -65,7 +65,7 @@ READ_SIZE = 65536  # bytes per read, and the most a connection's unparsed input 
 FIRST_READ = 448  # bytes of a read's first recv: with its header, a bytes object CPython's own
 # allocator serves (up to 512 bytes)
 MESSAGES_PER_TURN = 16  # frames parsed per connection per pass: a flood waits for the next pass
-EARLY_FRAMES_LIMIT = 16  # pings and pongs allowed before hello; after it they count as messages
+EARLY_FRAMES_LIMIT = 16  # pings, pongs and fragments allowed before hello; after it, messages
 CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (RFC 6455 5.5.3)
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.002  # seconds between passes while inputs keep arriving: one wake-up serves many
@@ -140,6 +140,20 @@ def frame_extent(buf: bytes, pos: int, cap: int) -> int:
         return head
     total = head + (4 if b1 & 128 else 0) + n
     return total if avail >= total else 0
+
+
+def frame_fault(buf: bytes, pos: int) -> str | None:
+    """What is wrong with the header of the frame at `pos` that eventlet's parser lets pass
+    (RFC 6455, 5.2): RSV2 or RSV3 set, or a length not in its shortest form. None: nothing.
+    The header is all there (frame_extent() said so)."""
+    if buf[pos] & 0x30:
+        return "RSV2 and RSV3 must be 0"
+    n = buf[pos + 1] & 127
+    if n == 126 and int.from_bytes(buf[pos + 2 : pos + 4], "big") < 126:
+        return "a frame length must be sent in its shortest form"
+    if n == 127 and int.from_bytes(buf[pos + 2 : pos + 10], "big") < 65536:
+        return "a frame length must be sent in its shortest form"
+    return None
 
 
 class _FrameSource:
@@ -378,19 +392,26 @@ class Connection:
         n = frame_extent(buf, pos, MAX_CLIENT_MESSAGE_BYTES)
         if not n:
             return pos, False
+        fault = frame_fault(buf, pos)
+        if fault is not None:
+            self._close(1002, fault)
+            return pos, False
         src = self.source
         src.data, src.pos = buf, pos
         try:
             message = self.ws._recv_frame(message=self.partial)
             pos += n
+            if message.opcode != 8 and (message.opcode & 8 or not message.finished):
+                # Pings, pongs and each fragment before a message's last count against the
+                # message rate (the whole message counts when it is taken): empty fragments
+                # are no way around it.
+                if self.member is not None and self.room is not None:
+                    self.room.charge(self.member)
+                else:
+                    self.early_frames += 1
+                    if self.early_frames > EARLY_FRAMES_LIMIT:
+                        raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
             if message.opcode & 8:
-                if message.opcode != 8:  # pings and pongs count against the message rate
-                    if self.member is not None and self.room is not None:
-                        self.room.charge(self.member)
-                    else:
-                        self.early_frames += 1
-                        if self.early_frames > EARLY_FRAMES_LIMIT:
-                            raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
                 self.ws._handle_control_frame(message.opcode, message.getvalue())
             elif not message.finished:
                 self.partial = message
