@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="spectators across all rooms, apart from --max-players (default %(default)s)",
     )
     p.add_argument(
+        "--send-buffer",
+        type=int,
+        default=d.send_buffer,
+        help="bytes the kernel may queue for one WebSocket (SO_SNDBUF; Linux doubles it); a client "
+        "that leaves it full for --send-timeout is cut (default %(default)s)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p

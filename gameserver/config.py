@@ -38,6 +38,8 @@ class Config:
     permessage_deflate: bool = False
     max_lag: float = attrs.field(default=5.0, validator=_between(0.1, 600))  # seconds
     send_timeout: float = attrs.field(default=2.0, validator=_between(0.05, 60))  # seconds
+    # the kernel's send buffer per WebSocket (SO_SNDBUF; Linux doubles it for its bookkeeping)
+    send_buffer: int = attrs.field(default=65536, validator=_between(4096, 16 << 20))  # bytes
     hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
     # the default map (quick play): a name in assets/maps/ (or a path to a .tmj); "none": an

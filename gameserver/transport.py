@@ -275,6 +275,10 @@ class Connection:
             # Nagle's algorithm would hold a small snapshot back until the previous one is
             # acknowledged: up to a delayed-ACK timeout (40 ms or more) on a real network.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # The kernel would grow a send queue to megabytes for a client that stops reading
+            # (and may claim to have read it all: an ack only says what it was sent). A fixed
+            # buffer bounds it; the send deadline then cuts the client that leaves it full.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.server.config.send_buffer)
         except OSError:
             pass
 

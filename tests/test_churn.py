@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import collections
+import fcntl
 import gc
 import os
+import sys
+import termios
 import time
 from collections.abc import Iterator
 
@@ -18,6 +21,7 @@ from gameserver import codec
 from gameserver.config import Config
 from gameserver.messages import Hello
 from gameserver.server import GameServer
+from gameserver.transport import CLOSED
 
 # What one connection or request is made of, on our side and eventlet's.
 OURS = {
@@ -112,3 +116,51 @@ def test_closed_connections_and_requests_leave_no_garbage_for_the_collector(serv
         gc.set_debug(0)
         gc.garbage.clear()
     assert not {k: n for k, n in left.items() if k in OURS}, left.most_common(20)
+
+
+def send_queue(sock: object) -> int:
+    """Bytes the kernel holds for a socket, sent or not, not yet acknowledged by the peer."""
+    out = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # type: ignore[attr-defined]
+    return int.from_bytes(out, sys.byteorder)
+
+
+def test_a_client_that_stops_reading_holds_a_bounded_send_queue_and_is_cut() -> None:
+    """It keeps acknowledging the newest tick, as if it read everything: the kernel's queue for
+    it stays within the send buffer (not the megabytes Linux would grow it to), and the send
+    deadline cuts it once the buffer stays full."""
+    config = Config(port=0, tick_rate=60, max_lag=600, send_timeout=0.5, send_buffer=32768)
+    server = GameServer(config)
+    server.start()
+    try:
+        now = time.monotonic()
+        movers = [server.directory.join(Hello(1, f"m{i}"), now) for i in range(300)]  # no sockets
+        room = movers[0][0]
+
+        def move() -> None:  # every entity moves every tick: big deltas for the reader
+            while True:
+                for e in room.world.entities.values():
+                    e.x = 100.0 + (e.x + 7.0) % 1500.0
+                eventlet.sleep(1 / 120)
+
+        mover = eventlet.spawn(move)
+        s = websocket(server)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        send(s, codec.encode_client(Hello(1, "reader")))
+        wait_for(lambda: len(server.sockets.conns) == 1 and server.directory.players == 301, "the join")
+        (conn,) = server.sockets.conns.values()
+        peak, seq = 0, 0
+        deadline = time.monotonic() + 20
+        while conn.state != CLOSED:
+            assert time.monotonic() < deadline, f"not cut; send queue {send_queue(conn.sock)}"
+            seq += 1
+            send(s, codec.encode_input(seq, 0.0, 0.0, 0.0, 0, room.tick_no))  # "I hold it all"
+            peak = max(peak, send_queue(conn.sock))
+            eventlet.sleep(0.01)
+        assert conn.member is not None and conn.member.close_request == (1008, "too_slow")
+        # Linux doubles SO_SNDBUF for its bookkeeping and lets the send that finds room in it
+        # queue one snapshot whole; without the fixed buffer it grew past 1.8 MB, and no cut
+        assert 32768 <= peak <= 4 * 32768, peak
+        mover.kill()
+        s.close()
+    finally:
+        server.stop()
