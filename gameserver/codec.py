@@ -116,6 +116,7 @@ class ErrorCode(enum.Enum):
     SESSION_EXPIRED = ("session_expired", Close.SESSION_EXPIRED)
     SESSION_REPLACED = ("session_replaced", Close.SESSION_REPLACED)
     SPECTATOR_INPUT = ("spectator_input", Close.POLICY_VIOLATION)
+    TOO_MANY_CONNECTIONS = ("too_many_connections", Close.TRY_AGAIN_LATER)
 
     @property
     def code(self) -> str:

@@ -49,6 +49,7 @@ from gameserver.codec import (
     ProtocolError,
 )
 from gameserver.directory import MatchError
+from gameserver.limits import PerAddress
 from gameserver.masking import xor_mask
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
 from gameserver.room import RAW_INPUT_LIMIT, Member, Room, RoomFull
@@ -232,6 +233,7 @@ class Connection:
         "source",
         "early_frames",
         "room",
+        "waiting",
     )
 
     def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
@@ -252,6 +254,7 @@ class Connection:
         self.pos = 0
         self.partial: Any = None  # a fragmented message being put together
         self.early_frames = 0  # pings and pongs before hello
+        self.waiting = True  # for its HELLO: counted in loop.waiting until attach() or finish()
         self.source = _FrameSource()
         self.frames: list[bytes] = []  # control frames (pongs) to send before any message
         self.outbox: list[bytes] = []  # messages before join: the refusal
@@ -478,6 +481,9 @@ class Connection:
     def attach(self, room: Room, member: Member) -> None:
         """The connection now plays `member` in `room`: its messages go there."""
         self.room = room
+        if self.waiting:
+            self.waiting = False
+            self.loop.waiting.release(self.peer)
         if member.spectator:
             self.receive_input = room.spectator_input
             self.receive_bytes = room.spectator_bytes
@@ -636,6 +642,10 @@ class Connection:
         self.state = CLOSED
         self.remainder = None
         self.loop.forget(self)
+        self.loop.by_address.release(self.peer)
+        if self.waiting:
+            self.waiting = False
+            self.loop.waiting.release(self.peer)
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -688,6 +698,10 @@ class SocketLoop:
         self.deadlines: list[tuple[float, int, Connection]] = []
         self._seq = 0
         self.cap = server.config.connection_cap  # WebSockets held at once; lowered by start()
+        config = server.config
+        # WebSockets per client address, and those of them that have not said HELLO yet
+        self.by_address = PerAddress(config.connections_per_address, config.unlimited_addresses)
+        self.waiting = PerAddress(config.hellos_per_address, config.unlimited_addresses)
         self.passes = 0  # polls of the private epoll, and the socket events they returned
         self.events = 0
 
@@ -695,15 +709,29 @@ class SocketLoop:
         conn = Connection(self, ws, peer)
         self.conns[conn.fd] = conn
         self.epoll.register(conn.fd, select.EPOLLIN)
-        if len(self.conns) > self.cap:
-            # Only handshakes that were under way when the cap was reached get here (the web
-            # app answers 503 before the upgrade past it): refuse, and free the file at once.
-            conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {self.cap} connections")
+        refusal = self.refusal(peer)
+        self.by_address.add(peer)  # released by finish()
+        self.waiting.add(peer)  # released by attach() or finish()
+        if len(self.conns) > self.cap or refusal is not None:
+            # Only handshakes that were under way when a cap was reached get here (the web
+            # app answers before the upgrade past it): refuse, and free the file at once.
+            if refusal is None:
+                conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {self.cap} connections")
+            else:
+                conn._refuse(ErrorCode.TOO_MANY_CONNECTIONS, refusal)
             conn.flush()
-            conn.finish("server_full")
+            conn.finish("refused")
         else:
             self.set_deadline(conn, self.server.config.hello_timeout)
         return conn
+
+    def refusal(self, peer: str) -> str | None:
+        """Why one more WebSocket from this address is one too many, or None."""
+        if not self.by_address.allows(peer):
+            return f"{self.by_address.cap} connections from one address at once"
+        if not self.waiting.allows(peer):
+            return f"{self.waiting.cap} connections from one address are waiting for their HELLO"
+        return None
 
     def forget(self, conn: Connection) -> None:
         if self.conns.pop(conn.fd, None) is not None:
@@ -796,6 +824,10 @@ class WebApp:
 
     def __init__(self, server: GameServer) -> None:
         self.server = server
+        config = server.config
+        self.allowed_origins = frozenset(o.rstrip("/").lower() for o in config.allowed_origins)
+        # HTTP connections per client address (the handler counts them: server._LeanHttpProtocol)
+        self.http_by_address = PerAddress(config.http_per_address, config.unlimited_addresses)
         self.static_roots = {
             "/assets/": Path(server.config.assets_dir).resolve(),
             "/": Path(server.config.static_dir).resolve(),
@@ -830,8 +862,9 @@ class WebApp:
 
     def _websocket(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-        if upgrade and "HTTP_SEC_WEBSOCKET_VERSION" not in environ:
-            # Legacy Hixie-75/76 handshakes: eventlet would speak them by default.
+        if upgrade and environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+            # Legacy Hixie-75/76 handshakes (no version) and drafts (8 and others): eventlet
+            # would speak them.
             start_response(
                 "426 Upgrade Required",
                 [
@@ -847,7 +880,28 @@ class WebApp:
                 "400 Bad Request",
                 "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n",
             )
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and not self._origin_allowed(origin, environ.get("HTTP_HOST", "")):
+            # A page of another site must not open a WebSocket with its visitor's browser
+            # (cross-site WebSocket hijacking): --allowed-origins says which may.
+            return _text(
+                start_response,
+                "403 Forbidden",
+                f"origin_not_allowed: pages of {origin[:100]} may not connect (--allowed-origins)\n",
+            )
         sockets = self.server.sockets
+        peer = environ.get("REMOTE_ADDR", "?")
+        refusal = sockets.refusal(peer)
+        if refusal is not None:
+            start_response(
+                "429 Too Many Requests",
+                [
+                    ("Retry-After", "5"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Connection", "close"),
+                ],
+            )
+            return [f"too_many_connections: {refusal}\n".encode()]
         if len(sockets.conns) >= sockets.cap:
             # Refused before the upgrade: a WebSocket refused after it would hold a file until
             # its peer answered, and a flood of them could use up the open-file limit.
@@ -864,6 +918,15 @@ class WebApp:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         result: Iterable[bytes] = self.ws_app(environ, start_response)
         return result
+
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        """The Origin is listed in --allowed-origins (or that is '*'); with none listed, it is
+        this server's own: the Origin's host[:port] is the Host the browser asked."""
+        allowed = self.allowed_origins
+        if allowed:
+            return "*" in allowed or origin.rstrip("/").lower() in allowed
+        scheme, sep, rest = origin.partition("://")
+        return bool(sep) and scheme in ("http", "https") and rest.lower() == host.lower()
 
     def _handle_ws(self, ws: RFC6455WebSocket) -> None:
         """Hand the socket to the SocketLoop and give this green thread back to the pool."""
