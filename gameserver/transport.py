@@ -1004,18 +1004,27 @@ class WebApp:
         return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
     def _static(self, path: str, start_response: StartResponse, head: bool) -> Iterable[bytes]:
+        if len(path) > 1024 or "\0" in path or any(len(part) > 255 for part in path.split("/")):
+            return _text(start_response, "404 Not Found", "not found\n")  # no file has such a name
         for prefix, root in self.static_roots.items():
             if path.startswith(prefix):
                 rel = path[len(prefix) :] or "index.html"
                 target = Path(os.path.realpath(root / rel))
                 if target.is_dir():
                     target = target / "index.html"
-                if (target == root or root in target.parents) and target.is_file():
+                if (
+                    (target == root or root in target.parents)
+                    and target.suffix in STATIC_SUFFIXES
+                    and target.is_file()
+                ):
                     return _file(start_response, target, head)
                 break
         return _text(start_response, "404 Not Found", "not found\n")
 
 
+# the kinds of file the demo page is made of: the page, its modules, styles, maps and tiles (not
+# the Python beside them, nor the vendored library's notes)
+STATIC_SUFFIXES = frozenset((".html", ".js", ".mjs", ".css", ".tmj", ".tsj", ".json", ".png", ".svg", ".ico"))
 MAX_REQUEST_BYTES = 1024  # a matchmaking request's JSON body
 # the keys each matchmaking request may have, and their types
 MATCHMAKE_KEYS: dict[str, dict[str, type]] = {

@@ -229,3 +229,32 @@ def test_websocket_drafts_other_than_13_are_refused(server: ServerProcess) -> No
     s, answer = handshake(server, source="127.0.0.1", Sec_WebSocket_Version="8")
     s.close()
     assert status_of(answer) == 426 and b"sec-websocket-version: 13" in answer.lower()
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/", 200),
+        ("/js/main.js", 200),
+        ("/vendor/msgpack/dist.esm/index.mjs", 200),
+        ("/assets/maps/yard.tmj", 200),
+        ("/assets/tiles/tileset.png", 200),
+        ("/bench.py", 404),  # the Python beside the page is not served
+        ("/bots/runner.py", 404),
+        ("/vendor/msgpack/README.md", 404),
+        ("/%00", 404),
+        ("/js/%00main.js", 404),
+        ("/" + "a" * 300, 404),
+        ("/js/" + "b" * 256 + ".js", 404),
+        ("/../gameserver/server.py", 404),
+    ],
+)
+def test_static_files_are_the_demos_and_odd_paths_are_not_found(
+    server: ServerProcess, path: str, status: int
+) -> None:
+    with closing(raw(server, source="127.0.0.1")) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert status_of(data) == status, data[:200]
