@@ -13,6 +13,11 @@ from gameserver.maps import GameMap, MapError, find_map, load_map
 from gameserver.world import Rules
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of names (addresses, origins); empty items are left out."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = Config()
     p = argparse.ArgumentParser(
@@ -126,6 +131,53 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=d.max_spectators,
         help="spectators across all rooms, apart from --max-players (default %(default)s)",
+    )
+    p.add_argument(
+        "--connections-per-address",
+        type=int,
+        default=d.connections_per_address,
+        help="WebSockets one client address may hold at once; 0: no cap (default %(default)s)",
+    )
+    p.add_argument(
+        "--hellos-per-address",
+        type=int,
+        default=d.hellos_per_address,
+        help="WebSockets of one client address that have not said HELLO yet; 0: no cap (default %(default)s)",
+    )
+    p.add_argument(
+        "--http-per-address",
+        type=int,
+        default=d.http_per_address,
+        help="HTTP connections one client address may hold at once; 0: no cap (default %(default)s)",
+    )
+    p.add_argument(
+        "--unlimited-addresses",
+        type=_names,
+        default=d.unlimited_addresses,
+        help="client addresses the per-address caps leave alone, comma-separated: a reverse proxy "
+        "on this machine speaks for many clients (default %(default)s; '' for none)",
+    )
+    p.add_argument(
+        "--http-timeout",
+        type=float,
+        default=d.http_timeout,
+        help="seconds one HTTP request may take, from its first byte (or the wait for it on a "
+        "kept-alive connection) to the end of its answer (default %(default)s)",
+    )
+    p.add_argument(
+        "--allowed-origins",
+        type=_names,
+        default=d.allowed_origins,
+        help="Origins whose pages may open a WebSocket, comma-separated (e.g. "
+        "https://game.example.com), or '*' for any; by default the server's own pages and "
+        "clients that send no Origin",
+    )
+    p.add_argument(
+        "--send-buffer",
+        type=int,
+        default=d.send_buffer,
+        help="bytes the kernel may queue for one WebSocket (SO_SNDBUF; Linux doubles it); a client "
+        "that leaves it full for --send-timeout is cut (default %(default)s)",
     )
     p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,9 @@ MAX_SEQ = 2**32 - 1
 MAX_TICK = 2**31 - 1
 MAX_AIM = 2 * math.pi
 MAX_BUTTONS = 255
+# letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): a name made
+# of them, or of combining marks alone, would show as nobody
+BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 _CLIENT_LIMITS: dict[str, int] = dict(
     max_str_len=MAX_TOKEN_CHARS * 4,
@@ -116,6 +120,7 @@ class ErrorCode(enum.Enum):
     SESSION_EXPIRED = ("session_expired", Close.SESSION_EXPIRED)
     SESSION_REPLACED = ("session_replaced", Close.SESSION_REPLACED)
     SPECTATOR_INPUT = ("spectator_input", Close.POLICY_VIOLATION)
+    TOO_MANY_CONNECTIONS = ("too_many_connections", Close.TRY_AGAIN_LATER)
 
     @property
     def code(self) -> str:
@@ -181,6 +186,8 @@ def _name(value: Any) -> str:
     name = _str(value, "name", 1, MAX_NAME_CHARS)
     if not name.isprintable() or name.strip() != name:
         raise _invalid("name must be printable, without leading or trailing spaces")
+    if not any(unicodedata.category(c)[0] in "LNPS" and c not in BLANK_LOOKING for c in name):
+        raise _invalid("name must have a letter, digit, punctuation or symbol that shows")
     return name
 
 

@@ -38,6 +38,20 @@ class Config:
     permessage_deflate: bool = False
     max_lag: float = attrs.field(default=5.0, validator=_between(0.1, 600))  # seconds
     send_timeout: float = attrs.field(default=2.0, validator=_between(0.05, 60))  # seconds
+    # What one client address may hold at once (0: no cap); the unlimited addresses are those a
+    # reverse proxy on this machine and local tools connect from (they hold for many clients).
+    connections_per_address: int = attrs.field(default=32, validator=_between(0, 1_000_000))
+    hellos_per_address: int = attrs.field(default=8, validator=_between(0, 1_000_000))
+    http_per_address: int = attrs.field(default=16, validator=_between(0, 1_000_000))
+    unlimited_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
+    # seconds an HTTP request may take, from its first byte (or the wait for it on a kept-alive
+    # connection) to the end of its answer
+    http_timeout: float = attrs.field(default=5.0, validator=_between(0.1, 600))
+    # the Origins whose pages may open a WebSocket; empty: the server's own (Origin's host is the
+    # Host header) and clients that send no Origin; "*": any
+    allowed_origins: tuple[str, ...] = ()
+    # the kernel's send buffer per WebSocket (SO_SNDBUF; Linux doubles it for its bookkeeping)
+    send_buffer: int = attrs.field(default=65536, validator=_between(4096, 16 << 20))  # bytes
     hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
     # the default map (quick play): a name in assets/maps/ (or a path to a .tmj); "none": an

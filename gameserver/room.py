@@ -47,6 +47,7 @@ from gameserver.world import QUANTA, Entity, Rules, World
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
 CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
+STALE_SNAPSHOTS = 8  # a slow reader's baseline older than this many snapshots: a full one instead
 
 log = logging.getLogger(__name__)
 
@@ -499,6 +500,12 @@ class Room:
         view_body_for = self.replicator.view_body_for
         pack_seq = codec.pack_optional_int
         lag_floor = tick - self.max_lag_ticks
+        # Each baseline held costs one delta build a tick, shared by those who hold it. A client
+        # that has not taken its last snapshot and holds one older than STALE_SNAPSHOTS
+        # snapshots gets the full snapshot instead, so readers stuck at many different old
+        # ticks cost at most that many builds. (One that is idle holds an old tick too, but
+        # it took everything it was sent.)
+        stale = tick - STALE_SNAPSHOTS * self.snapshot_every
         heartbeat = self.tick_rate if self.skip_idle_snapshots else 0
         ready: list[Member] = []
         for m in receivers:
@@ -515,9 +522,12 @@ class Room:
                 if scoreboard is not None:
                     m.queue_control(scoreboard.for_member(m.entity_id))
                 if view is None:
-                    shared = bodies.get(m.held_tick)
+                    held = m.held_tick
+                    if held is not None and held < stale and m.pending is not None:
+                        held = None  # behind and not reading: the full snapshot, shared
+                    shared = bodies.get(held)
                     if shared is None:
-                        shared = bodies[m.held_tick] = body_for(m.held_tick)
+                        shared = bodies[held] = body_for(held)
                     head, body = shared
                     tail = shots_all
                     seen = m.pending_view

@@ -46,7 +46,6 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 # back to back: with 512 slots a flood of connections held the tick up to 40 ms (p99), with
 # 128 it stays at 0.1 ms (5,000 connections opened 256 at a time).
 HTTP_SLOTS = 128
-HTTP_TIMEOUT = 5.0  # seconds an HTTP client may take over one read or write: a slot is not held long
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
 
 
@@ -237,7 +236,8 @@ class GameServer:
                 app,
                 debug=False,  # no tracebacks to clients
                 max_size=HTTP_SLOTS,  # a WebSocket leaves the pool after its handshake
-                socket_timeout=HTTP_TIMEOUT,  # a slow HTTP client cannot hold a slot for ever
+                # each read or write; a whole request has --http-timeout (_LeanHttpProtocol)
+                socket_timeout=self.config.http_timeout,
                 log_output=False,
                 log=_WsgiLog(),
                 protocol=_LeanHttpProtocol,
@@ -298,6 +298,48 @@ class _LeanHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
     def detach(self) -> None:
         self.connection = DETACHED
         self.conn_state[1] = DETACHED
+
+    def handle(self) -> None:
+        """Serve one HTTP connection, if its client address holds fewer than
+        --http-per-address of them: a client cannot take every HTTP slot."""
+        app: WebApp = self.server.app
+        address = str(self.client_address[0]) if self.client_address else "?"
+        if not app.http_by_address.allows(address):
+            self.close_connection = 1
+            body = f"too_many_connections: {app.http_by_address.cap} HTTP connections from one address\n"
+            try:
+                self.wfile.write(
+                    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nConnection: close\r\n"
+                    b"Content-Type: text/plain; charset=utf-8\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+                )
+                self.wfile.flush()
+            except OSError:
+                pass
+            return
+        app.http_by_address.add(address)
+        try:
+            super().handle()
+        finally:
+            app.http_by_address.release(address)
+
+    def handle_one_request(self) -> None:
+        """One request, from the wait for its first byte to the end of its answer, within
+        --http-timeout: a client that sends a header line now and then, or that keeps its
+        connection alive and idle, gives the slot back (eventlet's own timeout is per read)."""
+        deadline = eventlet.Timeout(self.server.app.server.config.http_timeout)
+        try:
+            super().handle_one_request()
+        except eventlet.Timeout as expired:
+            if expired is not deadline:
+                raise
+            self.close_connection = 1
+        finally:
+            deadline.cancel()
+            # The environ holds our detach() and eventlet's set_idle(), both bound to this
+            # handler: a reference cycle that only the full collection would free, with the
+            # handler's buffers and socket objects, after every request and every handshake.
+            self.environ = None
 
 
 class _WsgiLog:

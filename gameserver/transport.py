@@ -49,6 +49,7 @@ from gameserver.codec import (
     ProtocolError,
 )
 from gameserver.directory import MatchError
+from gameserver.limits import PerAddress
 from gameserver.masking import xor_mask
 from gameserver.messages import PROTOCOL_VERSION, Error, Hello
 from gameserver.room import RAW_INPUT_LIMIT, Member, Room, RoomFull
@@ -65,7 +66,7 @@ READ_SIZE = 65536  # bytes per read, and the most a connection's unparsed input 
 FIRST_READ = 448  # bytes of a read's first recv: with its header, a bytes object CPython's own
 # allocator serves (up to 512 bytes)
 MESSAGES_PER_TURN = 16  # frames parsed per connection per pass: a flood waits for the next pass
-EARLY_FRAMES_LIMIT = 16  # pings and pongs allowed before hello; after it they count as messages
+EARLY_FRAMES_LIMIT = 16  # pings, pongs and fragments allowed before hello; after it, messages
 CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (RFC 6455 5.5.3)
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.002  # seconds between passes while inputs keep arriving: one wake-up serves many
@@ -140,6 +141,20 @@ def frame_extent(buf: bytes, pos: int, cap: int) -> int:
         return head
     total = head + (4 if b1 & 128 else 0) + n
     return total if avail >= total else 0
+
+
+def frame_fault(buf: bytes, pos: int) -> str | None:
+    """What is wrong with the header of the frame at `pos` that eventlet's parser lets pass
+    (RFC 6455, 5.2): RSV2 or RSV3 set, or a length not in its shortest form. None: nothing.
+    The header is all there (frame_extent() said so)."""
+    if buf[pos] & 0x30:
+        return "RSV2 and RSV3 must be 0"
+    n = buf[pos + 1] & 127
+    if n == 126 and int.from_bytes(buf[pos + 2 : pos + 4], "big") < 126:
+        return "a frame length must be sent in its shortest form"
+    if n == 127 and int.from_bytes(buf[pos + 2 : pos + 10], "big") < 65536:
+        return "a frame length must be sent in its shortest form"
+    return None
 
 
 class _FrameSource:
@@ -218,6 +233,7 @@ class Connection:
         "source",
         "early_frames",
         "room",
+        "waiting",
     )
 
     def __init__(self, loop: SocketLoop, ws: RFC6455WebSocket, peer: str) -> None:
@@ -238,6 +254,7 @@ class Connection:
         self.pos = 0
         self.partial: Any = None  # a fragmented message being put together
         self.early_frames = 0  # pings and pongs before hello
+        self.waiting = True  # for its HELLO: counted in loop.waiting until attach() or finish()
         self.source = _FrameSource()
         self.frames: list[bytes] = []  # control frames (pongs) to send before any message
         self.outbox: list[bytes] = []  # messages before join: the refusal
@@ -261,6 +278,10 @@ class Connection:
             # Nagle's algorithm would hold a small snapshot back until the previous one is
             # acknowledged: up to a delayed-ACK timeout (40 ms or more) on a real network.
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # The kernel would grow a send queue to megabytes for a client that stops reading
+            # (and may claim to have read it all: an ack only says what it was sent). A fixed
+            # buffer bounds it; the send deadline then cuts the client that leaves it full.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.server.config.send_buffer)
         except OSError:
             pass
 
@@ -378,19 +399,26 @@ class Connection:
         n = frame_extent(buf, pos, MAX_CLIENT_MESSAGE_BYTES)
         if not n:
             return pos, False
+        fault = frame_fault(buf, pos)
+        if fault is not None:
+            self._close(1002, fault)
+            return pos, False
         src = self.source
         src.data, src.pos = buf, pos
         try:
             message = self.ws._recv_frame(message=self.partial)
             pos += n
+            if message.opcode != 8 and (message.opcode & 8 or not message.finished):
+                # Pings, pongs and each fragment before a message's last count against the
+                # message rate (the whole message counts when it is taken): empty fragments
+                # are no way around it.
+                if self.member is not None and self.room is not None:
+                    self.room.charge(self.member)
+                else:
+                    self.early_frames += 1
+                    if self.early_frames > EARLY_FRAMES_LIMIT:
+                        raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
             if message.opcode & 8:
-                if message.opcode != 8:  # pings and pongs count against the message rate
-                    if self.member is not None and self.room is not None:
-                        self.room.charge(self.member)
-                    else:
-                        self.early_frames += 1
-                        if self.early_frames > EARLY_FRAMES_LIMIT:
-                            raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
                 self.ws._handle_control_frame(message.opcode, message.getvalue())
             elif not message.finished:
                 self.partial = message
@@ -453,6 +481,9 @@ class Connection:
     def attach(self, room: Room, member: Member) -> None:
         """The connection now plays `member` in `room`: its messages go there."""
         self.room = room
+        if self.waiting:
+            self.waiting = False
+            self.loop.waiting.release(self.peer)
         if member.spectator:
             self.receive_input = room.spectator_input
             self.receive_bytes = room.spectator_bytes
@@ -611,6 +642,10 @@ class Connection:
         self.state = CLOSED
         self.remainder = None
         self.loop.forget(self)
+        self.loop.by_address.release(self.peer)
+        if self.waiting:
+            self.waiting = False
+            self.loop.waiting.release(self.peer)
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -619,6 +654,10 @@ class Connection:
             self.green.close()
         except OSError:
             pass
+        # eventlet's WebSocket holds two of our bound methods (see __init__): a reference cycle
+        # that only the full collection would free, with the member and its buffers.
+        vars(self.ws).pop("send", None)
+        vars(self.ws).pop("close", None)
         member = self.member
         if member is not None:
             # A drop is not a leave: a connection that ends with no close frame, or that was cut
@@ -659,6 +698,10 @@ class SocketLoop:
         self.deadlines: list[tuple[float, int, Connection]] = []
         self._seq = 0
         self.cap = server.config.connection_cap  # WebSockets held at once; lowered by start()
+        config = server.config
+        # WebSockets per client address, and those of them that have not said HELLO yet
+        self.by_address = PerAddress(config.connections_per_address, config.unlimited_addresses)
+        self.waiting = PerAddress(config.hellos_per_address, config.unlimited_addresses)
         self.passes = 0  # polls of the private epoll, and the socket events they returned
         self.events = 0
 
@@ -666,15 +709,29 @@ class SocketLoop:
         conn = Connection(self, ws, peer)
         self.conns[conn.fd] = conn
         self.epoll.register(conn.fd, select.EPOLLIN)
-        if len(self.conns) > self.cap:
-            # Only handshakes that were under way when the cap was reached get here (the web
-            # app answers 503 before the upgrade past it): refuse, and free the file at once.
-            conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {self.cap} connections")
+        refusal = self.refusal(peer)
+        self.by_address.add(peer)  # released by finish()
+        self.waiting.add(peer)  # released by attach() or finish()
+        if len(self.conns) > self.cap or refusal is not None:
+            # Only handshakes that were under way when a cap was reached get here (the web
+            # app answers before the upgrade past it): refuse, and free the file at once.
+            if refusal is None:
+                conn._refuse(ErrorCode.SERVER_FULL, f"the server holds {self.cap} connections")
+            else:
+                conn._refuse(ErrorCode.TOO_MANY_CONNECTIONS, refusal)
             conn.flush()
-            conn.finish("server_full")
+            conn.finish("refused")
         else:
             self.set_deadline(conn, self.server.config.hello_timeout)
         return conn
+
+    def refusal(self, peer: str) -> str | None:
+        """Why one more WebSocket from this address is one too many, or None."""
+        if not self.by_address.allows(peer):
+            return f"{self.by_address.cap} connections from one address at once"
+        if not self.waiting.allows(peer):
+            return f"{self.waiting.cap} connections from one address are waiting for their HELLO"
+        return None
 
     def forget(self, conn: Connection) -> None:
         if self.conns.pop(conn.fd, None) is not None:
@@ -767,6 +824,10 @@ class WebApp:
 
     def __init__(self, server: GameServer) -> None:
         self.server = server
+        config = server.config
+        self.allowed_origins = frozenset(o.rstrip("/").lower() for o in config.allowed_origins)
+        # HTTP connections per client address (the handler counts them: server._LeanHttpProtocol)
+        self.http_by_address = PerAddress(config.http_per_address, config.unlimited_addresses)
         self.static_roots = {
             "/assets/": Path(server.config.assets_dir).resolve(),
             "/": Path(server.config.static_dir).resolve(),
@@ -801,8 +862,9 @@ class WebApp:
 
     def _websocket(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-        if upgrade and "HTTP_SEC_WEBSOCKET_VERSION" not in environ:
-            # Legacy Hixie-75/76 handshakes: eventlet would speak them by default.
+        if upgrade and environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
+            # Legacy Hixie-75/76 handshakes (no version) and drafts (8 and others): eventlet
+            # would speak them.
             start_response(
                 "426 Upgrade Required",
                 [
@@ -818,7 +880,28 @@ class WebApp:
                 "400 Bad Request",
                 "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n",
             )
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is not None and not self._origin_allowed(origin, environ.get("HTTP_HOST", "")):
+            # A page of another site must not open a WebSocket with its visitor's browser
+            # (cross-site WebSocket hijacking): --allowed-origins says which may.
+            return _text(
+                start_response,
+                "403 Forbidden",
+                f"origin_not_allowed: pages of {origin[:100]} may not connect (--allowed-origins)\n",
+            )
         sockets = self.server.sockets
+        peer = environ.get("REMOTE_ADDR", "?")
+        refusal = sockets.refusal(peer)
+        if refusal is not None:
+            start_response(
+                "429 Too Many Requests",
+                [
+                    ("Retry-After", "5"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Connection", "close"),
+                ],
+            )
+            return [f"too_many_connections: {refusal}\n".encode()]
         if len(sockets.conns) >= sockets.cap:
             # Refused before the upgrade: a WebSocket refused after it would hold a file until
             # its peer answered, and a flood of them could use up the open-file limit.
@@ -835,6 +918,15 @@ class WebApp:
             environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         result: Iterable[bytes] = self.ws_app(environ, start_response)
         return result
+
+    def _origin_allowed(self, origin: str, host: str) -> bool:
+        """The Origin is listed in --allowed-origins (or that is '*'); with none listed, it is
+        this server's own: the Origin's host[:port] is the Host the browser asked."""
+        allowed = self.allowed_origins
+        if allowed:
+            return "*" in allowed or origin.rstrip("/").lower() in allowed
+        scheme, sep, rest = origin.partition("://")
+        return bool(sep) and scheme in ("http", "https") and rest.lower() == host.lower()
 
     def _handle_ws(self, ws: RFC6455WebSocket) -> None:
         """Hand the socket to the SocketLoop and give this green thread back to the pool."""
@@ -912,18 +1004,27 @@ class WebApp:
         return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
     def _static(self, path: str, start_response: StartResponse, head: bool) -> Iterable[bytes]:
+        if len(path) > 1024 or "\0" in path or any(len(part) > 255 for part in path.split("/")):
+            return _text(start_response, "404 Not Found", "not found\n")  # no file has such a name
         for prefix, root in self.static_roots.items():
             if path.startswith(prefix):
                 rel = path[len(prefix) :] or "index.html"
                 target = Path(os.path.realpath(root / rel))
                 if target.is_dir():
                     target = target / "index.html"
-                if (target == root or root in target.parents) and target.is_file():
+                if (
+                    (target == root or root in target.parents)
+                    and target.suffix in STATIC_SUFFIXES
+                    and target.is_file()
+                ):
                     return _file(start_response, target, head)
                 break
         return _text(start_response, "404 Not Found", "not found\n")
 
 
+# the kinds of file the demo page is made of: the page, its modules, styles, maps and tiles (not
+# the Python beside them, nor the vendored library's notes)
+STATIC_SUFFIXES = frozenset((".html", ".js", ".mjs", ".css", ".tmj", ".tsj", ".json", ".png", ".svg", ".ico"))
 MAX_REQUEST_BYTES = 1024  # a matchmaking request's JSON body
 # the keys each matchmaking request may have, and their types
 MATCHMAKE_KEYS: dict[str, dict[str, type]] = {

@@ -281,3 +281,16 @@ def test_shots_picked_from_items_packed_once_are_the_shots_encoded_whole(
     joined = codec.join_shots([b for b, keep in zip(items, picked, strict=True) if keep])
     assert joined == codec.encode_shots(mine)
     assert msgpack.unpackb(joined) == [v for s, h in mine for v in (s, h or 0)]
+
+
+@pytest.mark.parametrize("name", ["\u0301\u0301", "\u3164", "\u3164\u3164", "\u2800", "\u115f\u1160"])
+def test_names_that_show_nothing_are_refused(name: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_client(msgpack.packb([1, 1, name, None, None]))
+    assert info.value.error is ErrorCode.INVALID_MESSAGE
+
+
+@pytest.mark.parametrize("name", ["Zoë 3", "é", "李", "🙂", "a\u0301", "---"])
+def test_names_that_show_are_taken(name: str) -> None:
+    hello = codec.decode_client(msgpack.packb([1, 1, name, None, None]))
+    assert isinstance(hello, Hello) and hello.name == name

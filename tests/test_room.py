@@ -629,3 +629,36 @@ def test_a_delta_body_holds_the_change_records_change_items_gives(
     assert flat == want
     assert spawns == [spawn_record(eid, row) for eid, row in new.items() if eid not in old]
     assert removals == [eid for eid in old if eid not in new]
+
+
+def test_readers_stuck_at_old_baselines_share_one_full_snapshot() -> None:
+    """Each baseline held costs a delta build; slow readers stuck at different old ticks get
+    the full snapshot instead, one body for all of them, and a reader that keeps up a delta."""
+    from gameserver.room import STALE_SNAPSHOTS
+
+    room = Room()
+    a, b, c = Client(room, "a"), Client(room, "b"), Client(room, "c")
+    for t in range(STALE_SNAPSHOTS + 6):
+        for cl in (a, b, c):
+            cl.send_input(mx=1.0 if t % 2 else -1.0)
+        a.read()  # a takes every snapshot (the last one is left pending, to look at)
+        room.tick()
+        if t < 2:
+            b.read()  # b stops reading at tick 2, c at tick 4
+        if t < 4:
+            c.read()
+    assert a.member.pending is not None and b.member.pending is not None and c.member.pending is not None
+    tick_a, parts_a = a.member.pending
+    _, parts_b = b.member.pending
+    _, parts_c = c.member.pending
+    full = codec.encode_snapshot_head(tick_a, None)
+    assert parts_b[0] == parts_c[0] == full and parts_b[2] is parts_c[2]
+    assert parts_a[0] != full  # a delta for the one that keeps up
+    snap = codec.decode_server(b"".join(parts_b))
+    assert isinstance(snap, Snapshot) and {s.id for s in snap.spawns} == {
+        a.member.entity_id,
+        b.member.entity_id,
+        c.member.entity_id,
+    }
+    b.read()  # a full snapshot replaces what b held
+    assert set(b.mirror.rows) == {a.member.entity_id, b.member.entity_id, c.member.entity_id}

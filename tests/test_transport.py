@@ -481,3 +481,48 @@ def test_a_busy_loop_passes_just_before_the_tick_so_late_inputs_make_it() -> Non
     assert before + delay <= sched.next_deadline - TICK_LEAD
     sched.next_deadline = time.monotonic() + TICK_LEAD / 2  # inside the lead: the plain batch
     assert sockets._batch_delay() == READ_BATCH
+
+
+def close_of(theirs: Any) -> tuple[int, bytes]:
+    """The close frame's code and reason among what the server sent."""
+    frames = read_frames(recv_until(theirs, lambda got: any(op == 8 for op, _ in read_frames(got))))
+    payload = next(p for op, p in frames if op == 8)
+    return int.from_bytes(payload[:2], "big"), payload[2:]
+
+
+@pytest.mark.parametrize(
+    "frame, reason",
+    [
+        (b"\xa2\x80" + bytes(4), b"RSV2 and RSV3 must be 0"),  # RSV2, binary, empty
+        (b"\x92\x80" + bytes(4), b"RSV2 and RSV3 must be 0"),  # RSV3
+        (b"\x82\xfe\x00\x05" + bytes(4) + b"hello", b"a frame length must be sent in its shortest form"),
+        (b"\x82\xff" + (200).to_bytes(8, "big") + bytes(4) + bytes(200), b"a frame length must be"),
+    ],
+)
+def test_frames_the_rfc_forbids_are_closed_with_1002(loop: GameServer, frame: bytes, reason: bytes) -> None:
+    for join in (False, True):  # before and after hello
+        conn, theirs = joined(loop) if join else adopt(loop)
+        theirs.sendall(frame)
+        code, why = close_of(theirs)
+        assert code == 1002 and why.startswith(reason)
+        theirs.close()
+
+
+def test_empty_fragments_count_as_messages_before_and_after_hello(loop: GameServer) -> None:
+    start = client_frame(b"", fin=False)
+    more = client_frame(b"", opcode=0, fin=False)
+    conn, theirs = adopt(loop)
+    theirs.sendall(start + more * 40)
+    assert close_of(theirs)[0] == 1002  # hello_required after 16
+    theirs.close()
+    conn, theirs = joined(loop)
+    member = conn.member
+    assert member is not None
+    budget = member.msg_tokens
+    with eventlet.Timeout(5):
+        try:
+            theirs.sendall(start + more * (budget + 50))
+        except OSError:
+            pass
+    assert close_of(theirs) == (1008, b"rate_limited")
+    theirs.close()
