@@ -725,7 +725,9 @@ def _come_back(alice: Player, bob: Player, proxy: LatencyProxy) -> None:
     figures["offline_noticed_s"] = time.monotonic() - offline_at
     alice.wait("() => game.state.statusText.startsWith('Reconnecting')")
     assert alice.page.is_visible("#status")
-    assert alice.eval("game.state.lastClose.kind") == "stalled"
+    # noticed by the missing snapshots (a retry while still offline may since have failed as
+    # unreachable, so the last close is not the one to look at)
+    assert alice.eval("game.client.stats.stalls") >= 1
     _save_screenshot(alice.page, "reconnecting.png")
     time.sleep(max(0.0, 3.0 - (time.monotonic() - offline_at)))  # the rest of the 3 s offline
     alice.context.set_offline(False)
