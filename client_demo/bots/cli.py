@@ -300,7 +300,8 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
             f"min {f(spec['snapshots_per_s_min'], '.2f')}; "
             f"{spec['follows']} follows, {spec['followings']} followings ({spec['follow_switches']} "
             f"switches, {spec['follows_refused']} refused), followed player held in "
-            f"{spec['followed_held']} snapshots, missing in {spec['followed_missing']}; "
+            f"{spec['followed_held']} snapshots, missing in {spec['followed_missing']} "
+            f"(and in {spec['followed_late']} first snapshots after a switch, made before it); "
             f"{spec['scoreboards']} scoreboards, {spec['retries']} quick spectates retried; "
             f"closed by the server or sent an ERROR: {spec['closed_by_server']}"
         )

@@ -30,7 +30,10 @@ or a connection that ends before its WELCOME), and times each resume from the cu
 snapshot of the new connection, over the whole run (as the server's /healthz `resumed` counts).
 A spectator keeps a Tracker (a Mirror when it verifies) of every snapshot, counts its FOLLOWs and
 the FOLLOWINGs it is sent, and checks that every snapshot after a FOLLOWING holds the player it
-names (an error "follow" otherwise), that its WELCOME names no entity (0) and no session, that
+names (an error "follow" otherwise; but the first snapshot after a FOLLOWING that names someone
+else may have been made before the switch: the server sends its messages ahead of the one
+snapshot waiting for the socket, so that one only counts as "late"), that its WELCOME names no
+entity (0) and no session, that
 its snapshots carry no last_seq, and that every FOLLOW of a player of its scoreboard is answered
 with that player (a "refused" follow otherwise, counted). A quick spectate refused with
 room_not_found (no player in a public room yet) is tried again, at most SPECTATE_RETRIES times.
@@ -274,6 +277,8 @@ class Bot:
         "follows_refused",
         "followed_held",
         "followed_missing",
+        "followed_late",
+        "follow_fresh",
         "spectator_scoreboards",
         "spectate_retries",
         "retrying",
@@ -360,6 +365,8 @@ class Bot:
         self.follows_refused = 0  # FOLLOWs of a player answered with someone else
         self.followed_held = 0  # mirrored snapshots that held the player followed
         self.followed_missing = 0  # and those that did not (each also an error "follow")
+        self.followed_late = 0  # the first snapshot after a switch, made before it (no error)
+        self.follow_fresh = False  # no snapshot since the FOLLOWING that switched
         self.spectator_scoreboards = 0  # SCOREBOARDs a spectator was sent
         self.spectate_retries = 0  # quick spectates refused with room_not_found, tried again
         self.retrying = False  # such a retry is due
@@ -783,9 +790,12 @@ class Bot:
             assert self.mirror is not None
             if following in self.mirror.rows:
                 self.followed_held += 1
+            elif self.follow_fresh:  # made before the switch, sent after its FOLLOWING
+                self.followed_late += 1
             else:
                 self.followed_missing += 1
                 self.count_error("follow", f"a snapshot without the player it follows, {following}")
+        self.follow_fresh = False
         if self.runner.measuring:
             assert self.mirror is not None
             st = self.stats
@@ -927,8 +937,10 @@ class Bot:
             asked = self.follow_asked.pop(0)
             if asked and eid != asked:
                 self.follows_refused += 1
-        if eid != self.following and self.following is not None:
-            self.follow_switches += 1
+        if eid != self.following:
+            if self.following is not None:
+                self.follow_switches += 1
+            self.follow_fresh = True
         self.following = eid
         if eid is not None:
             self.spectated_entities.add(eid)
@@ -1056,6 +1068,7 @@ class Bot:
             "follows_refused": self.follows_refused,
             "followed_held": self.followed_held,
             "followed_missing": self.followed_missing,
+            "followed_late": self.followed_late,
             "followed_entities": sorted(self.spectated_entities),
             "spectator_scoreboards": self.spectator_scoreboards,
             "spectate_retries": self.spectate_retries,
@@ -1441,6 +1454,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             "follows_refused": sum(b["follows_refused"] for b in spectators),
             "followed_held": sum(b["followed_held"] for b in spectators),
             "followed_missing": sum(b["followed_missing"] for b in spectators),
+            "followed_late": sum(b["followed_late"] for b in spectators),
             "scoreboards": sum(b["spectator_scoreboards"] for b in spectators),
             "retries": sum(b["spectate_retries"] for b in spectators),
             # spectators the server closed, or sent an ERROR
