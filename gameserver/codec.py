@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ MAX_SEQ = 2**32 - 1
 MAX_TICK = 2**31 - 1
 MAX_AIM = 2 * math.pi
 MAX_BUTTONS = 255
+MAX_FLOAT = sys.float_info.max  # the largest finite float64
 
 _CLIENT_LIMITS: dict[str, int] = dict(
     max_str_len=MAX_TOKEN_CHARS * 4,
@@ -165,6 +167,18 @@ def _float(value: Any, name: str, lo: float, hi: float) -> float:
     return number
 
 
+def _finite(value: Any, name: str) -> float:
+    """A number with no range of its own: any finite value (a PING's client_time)."""
+    if type(value) is int:
+        value = float(value)  # msgpack's ints (at most 2**64 - 1) are all within float64's range
+    elif type(value) is not float:
+        raise _invalid(f"{name} must be a number")
+    number: float = value
+    if not -MAX_FLOAT <= number <= MAX_FLOAT:  # false for NaN and the infinities
+        raise _invalid(f"{name} must be a finite number")
+    return number
+
+
 def _str(value: Any, name: str, lo: int, hi: int) -> str:
     if type(value) is not str:
         raise _invalid(f"{name} must be a string")
@@ -273,7 +287,7 @@ def _decode_client(data: bytes | str) -> ClientMessage:
         return input_fields(v)
     if kind == MsgType.PING:
         _arity(v, 2, "ping")
-        return Ping(client_time=_float(v[1], "client_time", -1e15, 1e15))
+        return Ping(client_time=_finite(v[1], "client_time"))
     if kind == MsgType.ACK:
         _arity(v, 2, "ack")
         return Ack(tick=_int(v[1], "ack_tick", 0, MAX_TICK))
@@ -627,7 +641,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
     if kind == MsgType.PONG:
         _arity(v, 3, "pong")
         return Pong(
-            client_time=_float(v[1], "client_time", -1e15, 1e15),
+            client_time=_finite(v[1], "client_time"),
             tick=_int(v[2], "tick", 0, MAX_TICK),
         )
     if kind == MsgType.FOLLOWING:

@@ -281,3 +281,28 @@ def test_shots_picked_from_items_packed_once_are_the_shots_encoded_whole(
     joined = codec.join_shots([b for b, keep in zip(items, picked, strict=True) if keep])
     assert joined == codec.encode_shots(mine)
     assert msgpack.unpackb(joined) == [v for s, h in mine for v in (s, h or 0)]
+
+
+# --- what docs/protocol.md says, checked field by field (see tests/test_protocol_docs.py) ----
+
+
+@pytest.mark.parametrize(
+    "client_time",
+    [0, -1, 1e15 + 1, -1e15 - 1, 1e300, -1e300, 5e-324, 1.7976931348623157e308, -1.7976931348623157e308],
+)
+def test_ping_takes_any_finite_client_time(client_time: float) -> None:
+    """PING's client_time is "any finite value": no range of its own, echoed back in PONG."""
+    msg = codec.decode_client(msgpack.packb([MsgType.PING, client_time]))
+    assert msg == Ping(float(client_time))
+    pong = codec.decode_server(codec.encode_server(Pong(msg.client_time, 7)))  # type: ignore[union-attr]
+    assert pong == Pong(float(client_time), 7)
+
+
+def test_ping_takes_integers_of_any_msgpack_size() -> None:
+    for n in (2**64 - 1, -(2**63), 10**16):
+        assert codec.decode_client(msgpack.packb([MsgType.PING, n])) == Ping(float(n))
+
+
+@pytest.mark.parametrize("client_time", [math.inf, -math.inf, math.nan, "1", True, None, [1.0]])
+def test_ping_refuses_what_is_not_a_finite_number(client_time: object) -> None:
+    assert _bad(msgpack.packb([MsgType.PING, client_time])) is ErrorCode.INVALID_MESSAGE
