@@ -220,6 +220,40 @@ def _unpack(data: bytes | str, limits: dict[str, int]) -> list[Any]:
     return value
 
 
+def _has_map_bin_or_ext(value: Any) -> bool:
+    """Whether a decoded value holds a map, a bin or an ext anywhere. The client's limits allow
+    none, but msgpack's length limits only refuse those with contents: an empty map, bin or ext
+    decodes as {}, b"" or ExtType(code, b""). Bounded: a value holds at most one object per
+    byte of its message."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is list:
+            stack.extend(v)
+        elif t is dict or t is bytes or t is msgpack.ExtType:
+            return True
+    return False
+
+
+def _unpack_client(data: bytes | str) -> list[Any]:
+    """_unpack() with the client's limits, under which a map, a bin or an ext, even empty, is
+    invalid_msgpack before anything else is said of the message."""
+    try:
+        return _unpack(data, _CLIENT_LIMITS)
+    except ProtocolError as refused:
+        if refused.error is ErrorCode.INVALID_MESSAGE and type(data) is bytes:
+            # Not an array with its type first: decoded again (an error path), to tell an
+            # empty map, bin or ext (a value outside the limits) from a wrong shape.
+            if _has_map_bin_or_ext(msgpack.unpackb(data, strict_map_key=True, raw=False, **_CLIENT_LIMITS)):
+                raise _no_map_bin_or_ext() from None
+        raise
+
+
+def _no_map_bin_or_ext() -> ProtocolError:
+    return ProtocolError(ErrorCode.INVALID_MSGPACK, "a client message holds no map, bin or ext")
+
+
 def _arity(fields: list[Any], n: int, what: str) -> None:
     if len(fields) != n:
         raise _invalid(f"{what} has {n - 1} fields, got {len(fields) - 1}")
@@ -281,7 +315,20 @@ def decode_client(data: bytes | str) -> ClientMessage:
 def _decode_client(data: bytes | str) -> ClientMessage:
     if len(data) > MAX_CLIENT_MESSAGE_BYTES:
         raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
-    v = _unpack(data, _CLIENT_LIMITS)
+    v = _unpack_client(data)
+    try:
+        return _client_message(v)
+    except ProtocolError:
+        # A message that holds a map, a bin or an ext never decodes (every field's type is
+        # checked and every arity is exact), so this is looked for only once it is refused,
+        # and the messages that decode pay nothing for it.
+        if _has_map_bin_or_ext(v):
+            raise _no_map_bin_or_ext() from None
+        raise
+
+
+def _client_message(v: list[Any]) -> ClientMessage:
+    """A client message from its decoded array, every field checked; raises ProtocolError."""
     kind = v[0]
     if kind == MsgType.INPUT:
         return input_fields(v)
@@ -295,23 +342,27 @@ def _decode_client(data: bytes | str) -> ClientMessage:
         _arity(v, 2, "follow")
         return Follow(entity_id=_opt_int(v[1], "entity_id", 1, MAX_SEQ))
     if kind == MsgType.HELLO:
-        if len(v) not in (6, 7):
-            _arity(v, 5, "hello")  # seat and spectate, the 6th and 7th fields, may be left out
-        spectate = v[6] if len(v) == 7 else False
-        if type(spectate) is not bool:
-            raise _invalid("spectate must be true or false")
-        hello = Hello(
-            version=_int(v[1], "version", 0, 2**16),
-            name=_name(v[2]),
-            session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
-            room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
-            seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) >= 6 else None,
-            spectate=spectate,
-        )
-        if spectate and (hello.session_token is not None or hello.seat is not None):
-            raise _invalid("a spectator has no session token and no seat")
-        return hello
+        return _hello(v)
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown client message type {kind}")
+
+
+def _hello(v: list[Any]) -> Hello:
+    if len(v) not in (6, 7):
+        _arity(v, 5, "hello")  # seat and spectate, the 6th and 7th fields, may be left out
+    spectate = v[6] if len(v) == 7 else False
+    if type(spectate) is not bool:
+        raise _invalid("spectate must be true or false")
+    hello = Hello(
+        version=_int(v[1], "version", 0, 2**16),
+        name=_name(v[2]),
+        session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
+        room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
+        seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) >= 6 else None,
+        spectate=spectate,
+    )
+    if spectate and (hello.session_token is not None or hello.seat is not None):
+        raise _invalid("a spectator has no session token and no seat")
+    return hello
 
 
 def input_fields(v: list[Any]) -> Input:

@@ -306,3 +306,49 @@ def test_ping_takes_integers_of_any_msgpack_size() -> None:
 @pytest.mark.parametrize("client_time", [math.inf, -math.inf, math.nan, "1", True, None, [1.0]])
 def test_ping_refuses_what_is_not_a_finite_number(client_time: object) -> None:
     assert _bad(msgpack.packb([MsgType.PING, client_time])) is ErrorCode.INVALID_MESSAGE
+
+
+EMPTY_MAP_BIN_EXT = [
+    ("map", b"\x80"),
+    ("bin8", b"\xc4\x00"),
+    ("bin16", b"\xc5\x00\x00"),
+    ("ext8", b"\xc7\x00\x05"),
+    ("ext16", b"\xc8\x00\x00\x05"),
+]
+# each client message as an array, to hide an empty map, bin or ext in
+VALID_CLIENT_ARRAYS = [
+    [MsgType.HELLO, 1, "alice", None, None],
+    [MsgType.HELLO, 1, "alice", None, None, None, True],
+    [MsgType.INPUT, 1, 0.5, 0, 0, 1, 3],
+    [MsgType.INPUT, 1, 0.5, 0, 0, 1, 3, 2],
+    [MsgType.PING, 1.5],
+    [MsgType.ACK, 3],
+    [MsgType.FOLLOW, None],
+    [42, 1],  # a type the server does not take
+]
+
+
+def _with_raw(fields: list[object], index: int, raw: bytes, *, replace: bool) -> bytes:
+    """The array `fields` packed, with the raw msgpack value `raw` at `index` (replacing the
+    field there, or inserted before it)."""
+    items = [msgpack.packb(f) for f in fields]
+    if replace:
+        items[index] = raw
+    else:
+        items.insert(index, raw)
+    return bytes([0x90 + len(items)]) + b"".join(items)
+
+
+@pytest.mark.parametrize("label, raw", EMPTY_MAP_BIN_EXT, ids=[e[0] for e in EMPTY_MAP_BIN_EXT])
+def test_an_empty_map_bin_or_ext_anywhere_is_invalid_msgpack(label: str, raw: bytes) -> None:
+    """The limits allow no map, no bin and no ext: an empty one too, wherever it stands, is
+    invalid_msgpack (close 1007), as before HELLO as after it."""
+    cases = [raw, b"\x91" + raw, b"\x92\x03\x91" + raw]  # alone, as the type, nested
+    for fields in VALID_CLIENT_ARRAYS:
+        for i in range(len(fields) + 1):
+            if i < len(fields):
+                cases.append(_with_raw(fields, i, raw, replace=True))
+            cases.append(_with_raw(fields, i, raw, replace=False))
+    for data in cases:
+        assert _bad(data) is ErrorCode.INVALID_MSGPACK, data.hex(" ")
+        assert ErrorCode.INVALID_MSGPACK.close_code == 1007
