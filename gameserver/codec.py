@@ -327,6 +327,22 @@ def _decode_client(data: bytes | str) -> ClientMessage:
         raise
 
 
+def decode_hello(data: bytes | str) -> Hello:
+    """Decode the first message of a connection, which must be a HELLO. Raises ProtocolError only.
+
+    Bytes that are not a message get the codes decode_client() gives them; a message of any
+    other type, known or not, whatever its fields, is hello_required.
+    """
+    if len(data) > MAX_CLIENT_MESSAGE_BYTES:
+        raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
+    v = _unpack_client(data)
+    if _has_map_bin_or_ext(v):  # once a connection: checked before the type, as it is after
+        raise _no_map_bin_or_ext()
+    if v[0] != MsgType.HELLO:
+        raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
+    return _hello(v)
+
+
 def _client_message(v: list[Any]) -> ClientMessage:
     """A client message from its decoded array, every field checked; raises ProtocolError."""
     kind = v[0]
@@ -711,6 +727,7 @@ __all__ = [
     "ErrorCode",
     "ProtocolError",
     "decode_client",
+    "decode_hello",
     "decode_server",
     "encode_client",
     "encode_input",

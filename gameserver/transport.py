@@ -417,7 +417,8 @@ class Connection:
         member = self.member
         try:
             if member is None:
-                self._hello(codec.decode_client(data))
+                # Any message but a HELLO, of a type known or not, is hello_required here.
+                self._hello(codec.decode_hello(data))
                 return
             self.receive_bytes(member, data)  # a second hello is refused there
         except ProtocolError as exc:

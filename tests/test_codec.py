@@ -351,4 +351,60 @@ def test_an_empty_map_bin_or_ext_anywhere_is_invalid_msgpack(label: str, raw: by
             cases.append(_with_raw(fields, i, raw, replace=False))
     for data in cases:
         assert _bad(data) is ErrorCode.INVALID_MSGPACK, data.hex(" ")
-        assert ErrorCode.INVALID_MSGPACK.close_code == 1007
+        with pytest.raises(ProtocolError) as info:
+            codec.decode_hello(data)
+        assert info.value.error is ErrorCode.INVALID_MSGPACK, data.hex(" ")
+        assert info.value.error.close_code == 1007
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [MsgType.INPUT, 1, 0, 0, 0, 0, None],
+        [MsgType.INPUT, "one", 0, 0, 0, 0, None],  # and whatever its fields
+        [MsgType.INPUT],
+        [MsgType.PING, 1.0],
+        [MsgType.PING, math.inf],
+        [MsgType.ACK, 3],
+        [MsgType.FOLLOW, None],
+        [MsgType.WELCOME, 1],  # a server message
+        [0],
+        [42, 1],  # a type the server does not know
+        [-1],
+        [2**64 - 1, "x"],
+    ],
+)
+def test_any_message_but_hello_first_is_hello_required(value: list[object]) -> None:
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_hello(msgpack.packb(value))
+    assert info.value.error is ErrorCode.HELLO_REQUIRED and info.value.error.close_code == 1002
+
+
+def test_the_first_message_is_refused_as_the_others_when_it_is_no_message() -> None:
+    """Before HELLO as after it: bytes that are not a message keep their own codes."""
+    for data, error in [
+        (b"\xc1", ErrorCode.INVALID_MSGPACK),
+        (msgpack.packb([]), ErrorCode.INVALID_MESSAGE),
+        (msgpack.packb(["hello"]), ErrorCode.INVALID_MESSAGE),
+        (msgpack.packb(7), ErrorCode.INVALID_MESSAGE),
+        (msgpack.packb([MsgType.HELLO, 1, "", None, None]), ErrorCode.INVALID_MESSAGE),
+        (b"\x90" * 600, ErrorCode.MESSAGE_TOO_BIG),
+    ]:
+        with pytest.raises(ProtocolError) as info:
+            codec.decode_hello(data)
+        assert info.value.error is error, data[:20].hex(" ")
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_hello("[1]")  # type: ignore[arg-type]  # a text frame
+    assert info.value.error is ErrorCode.TEXT_FRAME
+    hello = Hello(1, "alice", room="r-0123456789ab")
+    assert codec.decode_hello(codec.encode_client(hello)) == hello
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=1000)
+def test_decode_hello_raises_only_protocol_error(data: bytes) -> None:
+    try:
+        msg = codec.decode_hello(data)
+    except ProtocolError:
+        return
+    assert isinstance(msg, Hello)
