@@ -8,17 +8,23 @@ did not make), checked on a real server process with real WebSocket clients.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from server_process import ROOT, ServerProcess
-from test_server_e2e import hello, run
+from eventlet.green import socket as green_socket
+from eventlet.websocket import RFC6455WebSocket
+from server_process import ROOT, ServerProcess, wait_for
+from test_server_e2e import closed_with, hello, run
 from websockets.asyncio.client import ClientConnection, connect
 
 from gameserver import codec
+from gameserver.codec import ErrorCode
+from gameserver.config import Config
 from gameserver.messages import Error, Goodbye, Hello, Ping, Pong, Welcome
 from gameserver.room import CONTROL_LIMIT, Room
+from gameserver.server import GameServer
 
 PROTOCOL_MD = (ROOT / "docs" / "protocol.md").read_text()
 README_MD = (ROOT / "README.md").read_text()
@@ -85,5 +91,52 @@ def test_what_waits_for_a_client_that_does_not_read_is_bounded() -> None:
     waiting = [codec.decode_server(b) for b in member.control]
     assert isinstance(waiting[0], Welcome)
     assert waiting[1:] == [Pong(float(i), 0) for i in range(CONTROL_LIMIT - 1)]
-    member.request_close(codec.ErrorCode.TOO_SLOW, "never reads")
+    member.request_close(ErrorCode.TOO_SLOW, "never reads")
     assert codec.decode_server(member.control[-1]) == Error("too_slow", "never reads")
+
+
+# --- shutdown ---------------------------------------------------------------------------------
+
+
+def test_sigterm_closes_a_socket_that_never_said_hello_with_server_shutdown() -> None:
+    """On SIGTERM every WebSocket gets GOODBYE server_shutdown and a close frame 1001, the one
+    that has not said HELLO yet too (it belongs to no room), and the server exits 0, quickly."""
+    s = ServerProcess().start()
+    results: dict[str, Any] = {}
+
+    async def scenario() -> None:
+        async with connect(s.ws_url) as silent, connect(s.ws_url) as player:
+            await hello(player, "player")
+            wait_for(lambda: s.health()["sockets"] == 2, 5, "the server to hold both WebSockets")
+            t0 = time.monotonic()
+            stopping = asyncio.get_running_loop().run_in_executor(None, s.stop)
+            results["silent"] = await closed_with(silent)
+            results["player"] = await closed_with(player)
+            results["rc"] = await stopping
+            results["took"] = time.monotonic() - t0
+
+    run(scenario())
+    for who in ("silent", "player"):
+        code, reason, msgs = results[who]
+        assert (code, reason) == (1001, "server_shutdown"), who
+        assert isinstance(msgs[-1], Goodbye) and msgs[-1].code == "server_shutdown", who
+    assert results["silent"][2] == [Goodbye("server_shutdown", "the server is shutting down")]
+    assert results["rc"] == 0
+    assert results["took"] < 2.0, f"took {results['took']:.2f} s"
+
+
+def test_a_websocket_whose_handshake_ends_while_the_server_stops_gets_server_shutdown() -> None:
+    """In process: a WebSocket the server takes over after the goodbyes went out (its handshake
+    was under way) gets the same GOODBYE and close frame at once, not the hello timeout."""
+    server = GameServer(Config())
+    server.sockets.goodbye_unjoined(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down")
+    ours, theirs = green_socket.socketpair()
+    try:
+        server.sockets.adopt(RFC6455WebSocket(ours, {}, version=13), "late")
+        theirs.settimeout(5)
+        data = theirs.recv(4096)
+        goodbye = codec.encode_server(Goodbye("server_shutdown", "the server is shutting down"))
+        assert data == bytes([0x82, len(goodbye)]) + goodbye + b"\x88\x11\x03\xe9server_shutdown"
+    finally:
+        server.sockets.close()
+        theirs.close()
