@@ -8,10 +8,12 @@ did not make), checked on a real server process with real WebSocket clients.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import msgpack
 import pytest
 from eventlet.green import socket as green_socket
 from eventlet.websocket import RFC6455WebSocket
@@ -93,6 +95,88 @@ def test_what_waits_for_a_client_that_does_not_read_is_bounded() -> None:
     assert waiting[1:] == [Pong(float(i), 0) for i in range(CONTROL_LIMIT - 1)]
     member.request_close(ErrorCode.TOO_SLOW, "never reads")
     assert codec.decode_server(member.control[-1]) == Error("too_slow", "never reads")
+
+
+def test_ping_echoes_any_finite_client_time(server: ServerProcess) -> None:
+    """client_time is "any finite value": past 1e15, the largest float64, integers of 64 bits;
+    each comes back in PONG as a float64. An infinity is invalid_message (1007)."""
+    values: list[int | float] = [1e15 + 1, -1e300, 1.7976931348623157e308, 5e-324, 2**64 - 1, -(2**63)]
+
+    async def scenario() -> None:
+        async with connect(server.ws_url) as ws:
+            await hello(ws, "clock")
+            for value in values:
+                await ws.send(msgpack.packb([3, value]))
+            raw: list[Any] = []
+            async with asyncio.timeout(5):
+                while len(raw) < len(values):
+                    v = msgpack.unpackb(await ws.recv())
+                    if v[0] == 12:
+                        raw.append(v[1])
+            assert raw == [float(v) for v in values]
+            assert all(type(t) is float for t in raw)
+            await ws.send(msgpack.packb([3, math.inf]))
+            code, reason, msgs = await closed_with(ws)
+            assert (code, reason) == (1007, "invalid_message")
+            assert isinstance(msgs[-1], Error) and msgs[-1].code == "invalid_message"
+
+    run(scenario())
+
+
+# --- refusals: which code, and ERROR or GOODBYE ----------------------------------------------
+
+EMPTY_MAP_BIN_EXT = [
+    ("empty map", b"\x80"),
+    ("empty bin", b"\xc4\x00"),
+    ("empty ext", b"\xc7\x00\x05"),
+    ("ping of an empty map", b"\x92\x03\x80"),
+    ("ping of an empty bin", b"\x92\x03\xc4\x00"),
+    ("input with an empty ext", b"\x97\x02\x01\x00\x00\x00\x00\xc7\x00\x01"),
+]
+
+
+@pytest.mark.parametrize("after_hello", [True, False], ids=["after hello", "before hello"])
+@pytest.mark.parametrize("label, data", EMPTY_MAP_BIN_EXT, ids=[e[0] for e in EMPTY_MAP_BIN_EXT])
+def test_an_empty_map_bin_or_ext_is_invalid_msgpack(
+    server: ServerProcess, label: str, data: bytes, after_hello: bool
+) -> None:
+    """The limits allow no map, no bin and no ext: an empty one is invalid_msgpack (1007)."""
+
+    async def scenario() -> None:
+        async with connect(server.ws_url) as ws:
+            if after_hello:
+                await hello(ws, "mapper")
+            await ws.send(data)
+            code, reason, msgs = await closed_with(ws)
+        assert (code, reason) == (1007, "invalid_msgpack")
+        assert isinstance(msgs[-1], Error) and msgs[-1].code == "invalid_msgpack"
+
+    run(scenario())
+
+
+BEFORE_HELLO = [
+    ("unknown type", [42, 1]),
+    ("a server type", [10, 1]),
+    ("ping", [3, 1.5]),
+    ("ack", [5, 3]),
+    ("follow", [4, None]),
+    ("input", [2, 1, 0, 0, 0, 0, None]),
+    ("input with a bad field", [2, "one", 0, 0, 0, 0, None]),
+]
+
+
+@pytest.mark.parametrize("label, value", BEFORE_HELLO, ids=[b[0] for b in BEFORE_HELLO])
+def test_any_message_before_hello_is_hello_required(server: ServerProcess, label: str, value: Any) -> None:
+    """Whatever its type, known or not, and whatever its fields: ERROR hello_required, 1002."""
+
+    async def scenario() -> None:
+        async with connect(server.ws_url) as ws:
+            await ws.send(msgpack.packb(value))
+            code, reason, msgs = await closed_with(ws)
+        assert (code, reason) == (1002, "hello_required")
+        assert msgs == [Error("hello_required", "the first message must be hello")]
+
+    run(scenario())
 
 
 # --- shutdown ---------------------------------------------------------------------------------
