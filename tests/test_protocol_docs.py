@@ -179,6 +179,29 @@ def test_any_message_before_hello_is_hello_required(server: ServerProcess, label
     run(scenario())
 
 
+def test_a_refused_hello_is_an_error_not_a_goodbye() -> None:
+    """server_full after the upgrade is an ERROR, as room_full is: the answer to the HELLO,
+    instead of the WELCOME, and nothing else before the close frame."""
+
+    async def scenario(url: str) -> None:
+        async with connect(url) as first:
+            welcome = await hello(first, "first")
+            for label, msg, close in [
+                ("quick play", Hello(1, "second"), (1013, "server_full")),
+                ("by room id", Hello(1, "third", room=welcome.room), (4409, "room_full")),
+            ]:
+                async with connect(url) as refused:
+                    await refused.send(codec.encode_client(msg))
+                    code, reason, msgs = await closed_with(refused)
+                assert (code, reason) == close, label
+                assert len(msgs) == 1 and type(msgs[0]) is Error and msgs[0].code == close[1], (label, msgs)
+
+    with ServerProcess("--max-players", "1") as s:
+        run(scenario(s.ws_url))
+    for claim in ("**A refused HELLO is\nalways an ERROR**", "Only four codes come as GOODBYE"):
+        assert claim in PROTOCOL_MD
+
+
 # --- shutdown ---------------------------------------------------------------------------------
 
 
