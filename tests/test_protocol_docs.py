@@ -17,8 +17,8 @@ import msgpack
 import pytest
 from eventlet.green import socket as green_socket
 from eventlet.websocket import RFC6455WebSocket
-from server_process import ROOT, ServerProcess, wait_for
-from test_server_e2e import closed_with, hello, run
+from server_process import ROOT, ServerProcess
+from test_server_e2e import closed_with, hello, run, wait_until
 from websockets.asyncio.client import ClientConnection, connect
 
 from gameserver import codec
@@ -214,7 +214,7 @@ def test_sigterm_closes_a_socket_that_never_said_hello_with_server_shutdown() ->
     async def scenario() -> None:
         async with connect(s.ws_url) as silent, connect(s.ws_url) as player:
             await hello(player, "player")
-            wait_for(lambda: s.health()["sockets"] == 2, 5, "the server to hold both WebSockets")
+            await wait_until(lambda: s.health()["sockets"] == 2, 5, "the server to hold both WebSockets")
             t0 = time.monotonic()
             stopping = asyncio.get_running_loop().run_in_executor(None, s.stop)
             results["silent"] = await closed_with(silent)
@@ -247,3 +247,23 @@ def test_a_websocket_whose_handshake_ends_while_the_server_stops_gets_server_shu
     finally:
         server.sockets.close()
         theirs.close()
+
+
+# --- rules the docs state: lag compensation, movement, PONG's tick, the view, /healthz --------
+
+
+def test_max_rewind_ticks_is_six_ticks_at_every_tick_rate(server: ServerProcess) -> None:
+    """Ticks, not milliseconds: 6 at 30 Hz (200 ms) and 6 at 60 Hz (100 ms)."""
+
+    async def rules(url: str) -> dict[str, float]:
+        async with connect(url) as ws:
+            return (await hello(ws, "rewinder")).rules
+
+    at_30 = run(rules(server.ws_url))
+    with ServerProcess("--tick", "60") as fast:
+        at_60 = run(rules(fast.ws_url))
+    assert at_30["max_rewind_ticks"] == at_60["max_rewind_ticks"] == 6
+    assert math.isclose(at_30["dt"], 1 / 30) and math.isclose(at_60["dt"], 1 / 60)
+    assert "`max_rewind_ticks` ticks back: 6 ticks at every tick rate (200 ms at 30 Hz" in " ".join(
+        PROTOCOL_MD.split()
+    )
