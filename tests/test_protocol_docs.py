@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -267,3 +268,30 @@ def test_max_rewind_ticks_is_six_ticks_at_every_tick_rate(server: ServerProcess)
     assert "`max_rewind_ticks` ticks back: 6 ticks at every tick rate (200 ms at 30 Hz" in " ".join(
         PROTOCOL_MD.split()
     )
+
+
+def welcome_table_fields() -> list[str]:
+    """The field names of docs/protocol.md's WELCOME table, in order."""
+    section = PROTOCOL_MD.split("### WELCOME = 10", 1)[1].split("\n###", 1)[0]
+    rows = [line.split("|") for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    return [cells[2].strip() for cells in rows[1:]]  # after the header row
+
+
+def test_the_readme_lists_every_element_of_welcome(server: ServerProcess) -> None:
+    """README's one-screen WELCOME has as many elements as the server's, with protocol.md's names."""
+    one_screen = " ".join(README_MD.split())
+    found = re.search(r"`WELCOME \[([^\]]*)\]`: (\d+) elements, the type and (\d+) fields", one_screen)
+    assert found is not None
+    names = found.group(1).split(", ")
+
+    async def raw_welcome() -> list[Any]:
+        async with connect(server.ws_url) as ws:
+            await ws.send(codec.encode_client(Hello(1, "reader")))
+            value: list[Any] = msgpack.unpackb(await asyncio.wait_for(ws.recv(), 5))
+            return value
+
+    raw = run(raw_welcome())
+    assert raw[0] == 10 and names[0] == "10"
+    assert len(raw) == len(names) == int(found.group(2)) == 10
+    assert len(raw) - 1 == int(found.group(3)) == len(welcome_table_fields())
+    assert names[1:] == welcome_table_fields()
