@@ -25,9 +25,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from gameserver import codec
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
-from gameserver.messages import Error, Goodbye, Hello, Ping, Pong, Welcome
+from gameserver.messages import Error, Goodbye, Hello, Ping, Pong, Snapshot, Welcome
+from gameserver.replication import Mirror
 from gameserver.room import CONTROL_LIMIT, Room
 from gameserver.server import GameServer
+from gameserver.world import Rules, World
 
 PROTOCOL_MD = (ROOT / "docs" / "protocol.md").read_text()
 README_MD = (ROOT / "README.md").read_text()
@@ -295,3 +297,80 @@ def test_the_readme_lists_every_element_of_welcome(server: ServerProcess) -> Non
     assert len(raw) == len(names) == int(found.group(2)) == 10
     assert len(raw) - 1 == int(found.group(3)) == len(welcome_table_fields())
     assert names[1:] == welcome_table_fields()
+
+
+class Walker:
+    """One player that moves on request and keeps what it is sent, message by message."""
+
+    def __init__(self, ws: ClientConnection, welcome: Welcome) -> None:
+        self.ws = ws
+        self.me = welcome.entity_id
+        self.mirror = Mirror()
+        self.seq = 0
+        self.log: list[Any] = []  # every message, in order
+
+    async def read_one(self) -> Any:
+        msg = codec.decode_server(await asyncio.wait_for(self.ws.recv(), 5))  # type: ignore[arg-type]
+        if isinstance(msg, Snapshot):
+            self.mirror.apply(msg)
+        self.log.append(msg)
+        return msg
+
+    def position(self, entity_id: int | None = None) -> tuple[int, int]:
+        row = self.mirror.rows[self.me if entity_id is None else entity_id]
+        return row[0], row[1]
+
+    async def send_moves(self, moves: list[tuple[float, float]]) -> int:
+        for mx, my in moves:
+            self.seq += 1
+            await self.ws.send(codec.encode_input(self.seq, mx, my, 0.0, 0, self.mirror.tick))
+        return self.seq
+
+    async def step(self, *moves: tuple[float, float]) -> tuple[int, int]:
+        """Send these inputs (at most 3: one tick's burst), then read until a snapshot says all
+        were applied (one that changes nothing is acknowledged by the next snapshot, within a
+        second); our position, in quanta."""
+        assert len(moves) <= 3
+        seq = await self.send_moves(list(moves))
+        while True:
+            msg = await self.read_one()
+            if isinstance(msg, Snapshot) and msg.last_seq is not None and msg.last_seq >= seq:
+                return self.position()
+
+
+def seed_spawning_near_the_left_edge() -> tuple[int, float, float]:
+    """A --seed whose first player, on the empty world, appears less than 40 units from x = 0."""
+    for seed in range(100_000):
+        e = World(rules=Rules(), dt=1 / 30, seed=seed).spawn_player("x")
+        if e.x < 40 and 100 < e.y < 1900:
+            return seed, e.x, e.y
+    raise AssertionError("no such seed")
+
+
+def test_movement_rounds_to_the_nearest_eighth_and_clamps_the_centre_to_the_world() -> None:
+    """On the empty world at 30 Hz (speed * dt = 5): each input's move rounded to the 1/8 grid,
+    to the nearest point; a vector longer than 1 scaled to 1; the centre clamped to x >= 0."""
+    seed, x0, y0 = seed_spawning_near_the_left_edge()
+
+    async def scenario(url: str) -> None:
+        async with connect(url) as ws:
+            w = Walker(ws, await hello(ws, "walker"))
+            while w.mirror.tick is None:
+                await w.read_one()
+            qx, qy = w.position()
+            assert (qx, qy) == (x0 * 8, y0 * 8)
+            # 0.012 * 5 = 0.06 units, under half a quantum (0.0625): nothing; 0.013: one quantum
+            assert await w.step((0.012, 0.0), (0.013, 0.0)) == (qx + 1, qy)
+            assert await w.step((-0.013, 0.0)) == (qx, qy)
+            assert await w.step((-0.012, 0.0), (0.5, 0.0)) == (qx + 20, qy)  # 2.5 units
+            # (1, 1) is scaled to length 1: 5 / sqrt(2) = 3.54 units an axis, 28.28 quanta -> 28
+            assert await w.step((1.0, 1.0)) == (qx + 48, qy + 28)
+            xs = [qx + 48]
+            while xs[-1] > 0:  # full steps left (40 quanta) until the edge stops the centre at 0
+                xs.append((await w.step((-1.0, 0.0)))[0])
+                assert xs[-1] == max(0, xs[-2] - 40), xs
+            # at the edge: x stays 0 (clamped, not below -3 units), y still moves 4 units
+            assert await w.step((-0.6, 0.8)) == (0, qy + 28 + 32)
+
+    with ServerProcess("--seed", str(seed), "--max-lag", "60") as s:
+        run(scenario(s.ws_url))
