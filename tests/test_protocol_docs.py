@@ -374,3 +374,39 @@ def test_movement_rounds_to_the_nearest_eighth_and_clamps_the_centre_to_the_worl
 
     with ServerProcess("--seed", str(seed), "--max-lag", "60") as s:
         run(scenario(s.ws_url))
+
+
+def test_pong_carries_the_rooms_tick() -> None:
+    """PONG's tick is the room's clock (WELCOME's and SNAPSHOT's), not the process's: a room
+    opened after the process has run a while starts from 0. It lies between the ticks of the
+    snapshots around the PONG."""
+
+    async def scenario(s: ServerProcess) -> None:
+        await wait_until(lambda: s.health()["ticks"] >= 60, 10, "the process to run 60 ticks")
+        async with connect(s.ws_url) as ws:
+            welcome = await hello(ws, "timer")
+            process_ticks = s.health()["ticks"]
+            assert welcome.tick <= 1 < 60 <= process_ticks  # the room opened with this HELLO
+            w = Walker(ws, welcome)
+            while w.mirror.tick is None:
+                await w.read_one()
+            pace = 1.0
+            for i in range(20):  # a move each snapshot, so that one comes every tick
+                x, _ = w.position()
+                pace = -1.0 if x > 1500 * 8 else 1.0 if x < 500 * 8 else pace
+                await w.send_moves([(pace, 0.0)])
+                await ws.send(codec.encode_client(Ping(float(i))))
+                while not (isinstance(w.log[-1], Snapshot) and len(pongs(w.log)) > i):
+                    await w.read_one()
+        checked = 0
+        for k, msg in enumerate(w.log):
+            if isinstance(msg, Pong):
+                before = [m.tick for m in w.log[:k] if isinstance(m, Snapshot)]
+                after = [m.tick for m in w.log[k:] if isinstance(m, Snapshot)]
+                assert before[-1] <= msg.tick <= after[0], (before[-1], msg, after[0])
+                assert msg.tick < process_ticks
+                checked += 1
+        assert checked == 20
+
+    with ServerProcess("--max-lag", "60") as s:
+        run(scenario(s))
