@@ -8,10 +8,12 @@ did not make), checked on a real server process with real WebSocket clients.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -410,3 +412,92 @@ def test_pong_carries_the_rooms_tick() -> None:
 
     with ServerProcess("--max-lag", "60") as s:
         run(scenario(s))
+
+
+def corridor_map(path: Path) -> Path:
+    """A map of open floor 1280 x 192 units with one spawn point, at (100, 96), and a view of
+    64 x 64: an entity is spawned within 32 + 128 = 160 units and removed past 160 + 96 = 256."""
+    cols, rows = 40, 6
+    doc = {
+        "type": "map",
+        "version": "1.10",
+        "orientation": "orthogonal",
+        "renderorder": "right-down",
+        "infinite": False,
+        "width": cols,
+        "height": rows,
+        "tilewidth": 32,
+        "tileheight": 32,
+        "nextlayerid": 3,
+        "nextobjectid": 2,
+        "layers": [
+            {"id": 1, "name": "walls", "type": "tilelayer", "width": cols, "height": rows,
+             "data": [0] * (cols * rows), "opacity": 1, "visible": True, "x": 0, "y": 0},
+            {"id": 2, "name": "spawns", "type": "objectgroup", "draworder": "topdown", "opacity": 1,
+             "visible": True, "x": 0, "y": 0,
+             "objects": [{"id": 1, "name": "", "point": True, "rotation": 0, "type": "",
+                          "visible": True, "width": 0, "height": 0, "x": 100, "y": 96}]},
+        ],
+        "properties": [
+            {"name": "view_width", "type": "int", "value": 64},
+            {"name": "view_height", "type": "int", "value": 64},
+        ],
+        "tilesets": [],
+    }  # fmt: skip
+    target = path / "corridor.tmj"
+    target.write_text(json.dumps(doc))
+    return target
+
+
+def test_the_view_spawns_within_the_margin_and_removes_past_the_hysteresis_band(tmp_path: Path) -> None:
+    """A watches, B walks away along x and back. A holds B while B is within 256 units (the
+    view's half width 32, the margin 128, the band 96), loses it past 256, and gets it back
+    only within 160."""
+    inner, outer = 32 + 128, 32 + 128 + 96
+    assert "within `view_width / 2 + 128` units" in " ".join(PROTOCOL_MD.split())
+    assert "farther than `view_width / 2 + 224` in x" in " ".join(PROTOCOL_MD.split())
+
+    async def scenario(url: str) -> None:
+        async with connect(url) as wa, connect(url) as wb:
+            a = Walker(wa, await hello(wa, "watcher"))
+            b = Walker(wb, await hello(wb, "walker"))
+            seen: list[tuple[int, tuple[int, int] | None]] = []  # A's snapshots: tick, B as held
+
+            async def watch() -> None:
+                while True:
+                    msg = await a.read_one()
+                    if isinstance(msg, Snapshot):
+                        held = b.me in a.mirror.rows
+                        seen.append((msg.tick, a.position(b.me) if held else None))
+
+            watching = asyncio.get_running_loop().create_task(watch())
+            own: dict[int, int] = {}  # B's x, in quanta, by the tick of B's snapshots
+            phase = 1.0
+            try:
+                async with asyncio.timeout(20):
+                    while True:
+                        msg = await b.read_one()
+                        if not isinstance(msg, Snapshot):
+                            continue
+                        x, y = b.position()
+                        own[msg.tick] = x
+                        if phase > 0 and x >= (100 + outer + 20) * 8:
+                            phase = -1.0  # well out: come back
+                        elif phase < 0 and x <= (100 + inner - 60) * 8:
+                            break  # well in again
+                        await b.send_moves([(phase, 0.0)])
+                    await wait_until(lambda: bool(seen) and seen[-1][1] is not None, 5, "A to hold B again")
+            finally:
+                watching.cancel()
+        dx = {t: x / 8 - 100 for t, x in own.items()}
+        held = [(t, p[0] / 8 - 100) for t, p in seen if p is not None]
+        removed_at = next(t for t, p in seen if p is None and any(h < t for h, _ in held))
+        back_at, back_dx = next((t, d) for t, d in held if t > removed_at)
+        last_held = max(d for t, d in held if t < removed_at)
+        assert inner < last_held <= outer, "held in the band on the way out"
+        assert dx[removed_at] > outer, "removed only past the band"
+        assert back_dx <= inner, "spawned again only within the margin"
+        assert all(abs(d - dx[t]) < 1e-9 for t, d in held if t in dx), "A sees B where B is"
+
+    with ServerProcess("--max-lag", "60", map_name=str(corridor_map(tmp_path))) as s:
+        run(scenario(s.ws_url))
