@@ -12,6 +12,7 @@ import json
 import math
 import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -501,3 +502,40 @@ def test_the_view_spawns_within_the_margin_and_removes_past_the_hysteresis_band(
 
     with ServerProcess("--max-lag", "60", map_name=str(corridor_map(tmp_path))) as s:
         run(scenario(s.ws_url))
+
+
+def healthz_table_keys() -> list[str]:
+    section = PROTOCOL_MD.split("### HTTP: /healthz", 1)[1].split("\n#", 1)[0]
+    return re.findall(r"^\| `([a-z_0-9]+)` \|", section, flags=re.M)
+
+
+def test_healthz_has_the_documented_keys_with_their_meanings() -> None:
+    """Every key docs/protocol.md lists, and no other; and what the counts count, with a player,
+    a spectator, a WebSocket that has not said HELLO and a reserved seat."""
+
+    async def scenario(s: ServerProcess) -> None:
+        async with connect(s.ws_url) as p, connect(s.ws_url) as spectator, connect(s.ws_url):
+            await hello(p, "player")
+            await spectator.send(codec.encode_client(Hello(1, "fan", spectate=True)))
+            assert isinstance(codec.decode_server(await asyncio.wait_for(spectator.recv(), 5)), Welcome)
+            request = urllib.request.Request(s.http + "/matchmake/quick", data=b"{}", method="POST")
+            with urllib.request.urlopen(request, timeout=5) as r:
+                assert json.loads(r.read())["seat"]
+            await wait_until(lambda: s.health()["sockets"] == 3, 5, "three WebSockets")
+            h = s.health()
+            assert sorted(h) == sorted(healthz_table_keys())
+            assert (h["status"], h["tick_rate"], h["ticks"]) == ("ok", 30, h["tick"])
+            assert h["build"] in ("interpreted", "compiled")
+            assert h["players"] == h["connections"] == 1 and h["players_away"] == 0
+            assert (h["spectators"], h["rooms"], h["seats_reserved"]) == (1, 1, 1)
+            assert (h["rooms_created"], h["rooms_disposed"], h["rooms_failed"], h["resumed"]) == (1, 0, 0, 0)
+            assert h["bytes_out"] > 0 and h["io_passes"] > 0 and h["io_events"] > 0
+            assert h["uptime_s"] > 0 and h["interval_ms_p99"] >= 0  # 0 until two ticks have run
+            assert 0 <= h["tick_ms_p50"] <= h["tick_ms_p99"] <= h["tick_ms_max"]
+            p.transport.abort()  # a drop, with no close frame: the player is kept for a resume
+            await wait_until(lambda: s.health()["players_away"] == 1, 5, "the player to be kept away")
+            h = s.health()
+            assert h["players"] == h["connections"] == 1 and h["sockets"] == 2
+
+    with ServerProcess("--max-lag", "60") as s:
+        run(scenario(s))
