@@ -51,7 +51,7 @@ async def read_until(ws: ClientConnection, done: Any, timeout: float, what: str)
     try:
         async with asyncio.timeout(timeout):
             while not done(msgs):
-                msgs.append(codec.decode_server(await ws.recv()))  # type: ignore[arg-type]
+                msgs.append(codec.decode_server(await ws.recv()))
     except TimeoutError:
         raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; got {msgs[-3:]}") from None
     return msgs
@@ -313,7 +313,7 @@ class Walker:
         self.log: list[Any] = []  # every message, in order
 
     async def read_one(self) -> Any:
-        msg = codec.decode_server(await asyncio.wait_for(self.ws.recv(), 5))  # type: ignore[arg-type]
+        msg = codec.decode_server(await asyncio.wait_for(self.ws.recv(), 5))
         if isinstance(msg, Snapshot):
             self.mirror.apply(msg)
         self.log.append(msg)
