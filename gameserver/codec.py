@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import math
+import sys
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +57,7 @@ MAX_BUTTONS = 255
 # letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): a name made
 # of them, or of combining marks alone, would show as nobody
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+MAX_FLOAT = sys.float_info.max  # the largest finite float64
 
 _CLIENT_LIMITS: dict[str, int] = dict(
     max_str_len=MAX_TOKEN_CHARS * 4,
@@ -170,6 +172,18 @@ def _float(value: Any, name: str, lo: float, hi: float) -> float:
     return number
 
 
+def _finite(value: Any, name: str) -> float:
+    """A number with no range of its own: any finite value (a PING's client_time)."""
+    if type(value) is int:
+        value = float(value)  # msgpack's ints (at most 2**64 - 1) are all within float64's range
+    elif type(value) is not float:
+        raise _invalid(f"{name} must be a number")
+    number: float = value
+    if not -MAX_FLOAT <= number <= MAX_FLOAT:  # false for NaN and the infinities
+        raise _invalid(f"{name} must be a finite number")
+    return number
+
+
 def _str(value: Any, name: str, lo: int, hi: int) -> str:
     if type(value) is not str:
         raise _invalid(f"{name} must be a string")
@@ -211,6 +225,40 @@ def _unpack(data: bytes | str, limits: dict[str, int]) -> list[Any]:
     if type(value[0]) is not int:
         raise _invalid("the first element must be the message type")
     return value
+
+
+def _has_map_bin_or_ext(value: Any) -> bool:
+    """Whether a decoded value holds a map, a bin or an ext anywhere. The client's limits allow
+    none, but msgpack's length limits only refuse those with contents: an empty map, bin or ext
+    decodes as {}, b"" or ExtType(code, b""). Bounded: a value holds at most one object per
+    byte of its message."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is list:
+            stack.extend(v)
+        elif t is dict or t is bytes or t is msgpack.ExtType:
+            return True
+    return False
+
+
+def _unpack_client(data: bytes | str) -> list[Any]:
+    """_unpack() with the client's limits, under which a map, a bin or an ext, even empty, is
+    invalid_msgpack before anything else is said of the message."""
+    try:
+        return _unpack(data, _CLIENT_LIMITS)
+    except ProtocolError as refused:
+        if refused.error is ErrorCode.INVALID_MESSAGE and type(data) is bytes:
+            # Not an array with its type first: decoded again (an error path), to tell an
+            # empty map, bin or ext (a value outside the limits) from a wrong shape.
+            if _has_map_bin_or_ext(msgpack.unpackb(data, strict_map_key=True, raw=False, **_CLIENT_LIMITS)):
+                raise _no_map_bin_or_ext() from None
+        raise
+
+
+def _no_map_bin_or_ext() -> ProtocolError:
+    return ProtocolError(ErrorCode.INVALID_MSGPACK, "a client message holds no map, bin or ext")
 
 
 def _arity(fields: list[Any], n: int, what: str) -> None:
@@ -274,13 +322,42 @@ def decode_client(data: bytes | str) -> ClientMessage:
 def _decode_client(data: bytes | str) -> ClientMessage:
     if len(data) > MAX_CLIENT_MESSAGE_BYTES:
         raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
-    v = _unpack(data, _CLIENT_LIMITS)
+    v = _unpack_client(data)
+    try:
+        return _client_message(v)
+    except ProtocolError:
+        # A message that holds a map, a bin or an ext never decodes (every field's type is
+        # checked and every arity is exact), so this is looked for only once it is refused,
+        # and the messages that decode pay nothing for it.
+        if _has_map_bin_or_ext(v):
+            raise _no_map_bin_or_ext() from None
+        raise
+
+
+def decode_hello(data: bytes | str) -> Hello:
+    """Decode the first message of a connection, which must be a HELLO. Raises ProtocolError only.
+
+    Bytes that are not a message get the codes decode_client() gives them; a message of any
+    other type, known or not, whatever its fields, is hello_required.
+    """
+    if len(data) > MAX_CLIENT_MESSAGE_BYTES:
+        raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
+    v = _unpack_client(data)
+    if _has_map_bin_or_ext(v):  # once a connection: checked before the type, as it is after
+        raise _no_map_bin_or_ext()
+    if v[0] != MsgType.HELLO:
+        raise ProtocolError(ErrorCode.HELLO_REQUIRED, "the first message must be hello")
+    return _hello(v)
+
+
+def _client_message(v: list[Any]) -> ClientMessage:
+    """A client message from its decoded array, every field checked; raises ProtocolError."""
     kind = v[0]
     if kind == MsgType.INPUT:
         return input_fields(v)
     if kind == MsgType.PING:
         _arity(v, 2, "ping")
-        return Ping(client_time=_float(v[1], "client_time", -1e15, 1e15))
+        return Ping(client_time=_finite(v[1], "client_time"))
     if kind == MsgType.ACK:
         _arity(v, 2, "ack")
         return Ack(tick=_int(v[1], "ack_tick", 0, MAX_TICK))
@@ -288,23 +365,27 @@ def _decode_client(data: bytes | str) -> ClientMessage:
         _arity(v, 2, "follow")
         return Follow(entity_id=_opt_int(v[1], "entity_id", 1, MAX_SEQ))
     if kind == MsgType.HELLO:
-        if len(v) not in (6, 7):
-            _arity(v, 5, "hello")  # seat and spectate, the 6th and 7th fields, may be left out
-        spectate = v[6] if len(v) == 7 else False
-        if type(spectate) is not bool:
-            raise _invalid("spectate must be true or false")
-        hello = Hello(
-            version=_int(v[1], "version", 0, 2**16),
-            name=_name(v[2]),
-            session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
-            room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
-            seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) >= 6 else None,
-            spectate=spectate,
-        )
-        if spectate and (hello.session_token is not None or hello.seat is not None):
-            raise _invalid("a spectator has no session token and no seat")
-        return hello
+        return _hello(v)
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown client message type {kind}")
+
+
+def _hello(v: list[Any]) -> Hello:
+    if len(v) not in (6, 7):
+        _arity(v, 5, "hello")  # seat and spectate, the 6th and 7th fields, may be left out
+    spectate = v[6] if len(v) == 7 else False
+    if type(spectate) is not bool:
+        raise _invalid("spectate must be true or false")
+    hello = Hello(
+        version=_int(v[1], "version", 0, 2**16),
+        name=_name(v[2]),
+        session_token=_opt_str(v[3], "session_token", MAX_TOKEN_CHARS),
+        room=_opt_str(v[4], "room", MAX_ROOM_CHARS),
+        seat=_opt_str(v[5], "seat", MAX_TOKEN_CHARS) if len(v) >= 6 else None,
+        spectate=spectate,
+    )
+    if spectate and (hello.session_token is not None or hello.seat is not None):
+        raise _invalid("a spectator has no session token and no seat")
+    return hello
 
 
 def input_fields(v: list[Any]) -> Input:
@@ -634,7 +715,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
     if kind == MsgType.PONG:
         _arity(v, 3, "pong")
         return Pong(
-            client_time=_float(v[1], "client_time", -1e15, 1e15),
+            client_time=_finite(v[1], "client_time"),
             tick=_int(v[2], "tick", 0, MAX_TICK),
         )
     if kind == MsgType.FOLLOWING:
@@ -653,6 +734,7 @@ __all__ = [
     "ErrorCode",
     "ProtocolError",
     "decode_client",
+    "decode_hello",
     "decode_server",
     "encode_client",
     "encode_input",

@@ -46,7 +46,11 @@ from gameserver.world import QUANTA, Entity, Rules, World
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
-CONTROL_LIMIT = 8  # queued pongs/errors per member; later ones are dropped
+# Messages other than snapshots (PONG, SCOREBOARD, FOLLOWING) waiting to be sent per member;
+# past it more are dropped (a closing ERROR or GOODBYE always gets in). The transport sends them
+# after every read pass (at most 16 messages a pass), so only a client that is not taking what
+# it is sent (its socket full) fills it: room for a pass and more, bounded whatever it sends.
+CONTROL_LIMIT = 64
 STALE_SNAPSHOTS = 8  # a slow reader's baseline older than this many snapshots: a full one instead
 
 log = logging.getLogger(__name__)

@@ -260,12 +260,17 @@ class GameServer:
         """Goodbye to every client, then close; returns within `deadline` plus a little."""
         if not self._running:
             return
-        log.info("stopping: saying goodbye to %d clients", self.directory.players)
-        for member in self.directory.close_all(ErrorCode.SERVER_SHUTDOWN, "the server is shutting down"):
+        log.info("stopping: saying goodbye to %d connections", len(self.sockets.conns))
+        why = "the server is shutting down"
+        for member in self.directory.close_all(ErrorCode.SERVER_SHUTDOWN, why):
             if member.link is not None:
                 member.link.flush()
+        # and to the WebSockets that have not said HELLO yet, which belong to no room
+        self.sockets.goodbye_unjoined(ErrorCode.SERVER_SHUTDOWN, why)
+        # Until every peer has answered its close frame (or the deadline): a player kept away
+        # for a resume has no connection to wait for.
         end = time.monotonic() + deadline
-        while self.directory.players and time.monotonic() < end:
+        while self.sockets.conns and time.monotonic() < end:
             eventlet.sleep(0.01)
         self._running = False
         for t in self._threads:

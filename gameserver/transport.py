@@ -51,7 +51,7 @@ from gameserver.codec import (
 from gameserver.directory import MatchError
 from gameserver.limits import PerAddress
 from gameserver.masking import xor_mask
-from gameserver.messages import PROTOCOL_VERSION, Error, Hello
+from gameserver.messages import PROTOCOL_VERSION, Error, Goodbye, Hello
 from gameserver.room import RAW_INPUT_LIMIT, Member, Room, RoomFull
 from gameserver.wsmessage import CappedMessage
 
@@ -445,7 +445,8 @@ class Connection:
         member = self.member
         try:
             if member is None:
-                self._hello(codec.decode_client(data))
+                # Any message but a HELLO, of a type known or not, is hello_required here.
+                self._hello(codec.decode_hello(data))
                 return
             self.receive_bytes(member, data)  # a second hello is refused there
         except ProtocolError as exc:
@@ -509,6 +510,16 @@ class Connection:
             log.info("%s refused: %s: %s", self.peer, error.code, detail)
             self.outbox.append(codec.encode_server(Error(error.code, detail)))
             self.close_request = (error.close_code, error.code)
+
+    def goodbye_unjoined(self, error: ErrorCode, detail: str) -> None:
+        """The server ends a connection that has not said HELLO (it is stopping): a GOODBYE,
+        then the close frame, as the joined ones get from their rooms."""
+        if self.member is not None or self.close_request is not None or self.state != AWAIT_HELLO:
+            return
+        log.info("%s: %s before hello", self.peer, error.code)
+        self.outbox.append(codec.encode_server(Goodbye(error.code, detail)))
+        self.close_request = (error.close_code, error.code)
+        self.flush()
 
     def _close(self, code: int, reason: str) -> None:
         """A close frame with no error message before it (frame-level errors, the peer's close)."""
@@ -704,6 +715,7 @@ class SocketLoop:
         self.waiting = PerAddress(config.hellos_per_address, config.unlimited_addresses)
         self.passes = 0  # polls of the private epoll, and the socket events they returned
         self.events = 0
+        self.stopping: tuple[ErrorCode, str] | None = None  # set by goodbye_unjoined()
 
     def adopt(self, ws: RFC6455WebSocket, peer: str) -> Connection:
         conn = Connection(self, ws, peer)
@@ -721,6 +733,8 @@ class SocketLoop:
                 conn._refuse(ErrorCode.TOO_MANY_CONNECTIONS, refusal)
             conn.flush()
             conn.finish("refused")
+        elif self.stopping is not None:  # a handshake that finished while the server stops
+            conn.goodbye_unjoined(*self.stopping)
         else:
             self.set_deadline(conn, self.server.config.hello_timeout)
         return conn
@@ -809,6 +823,17 @@ class SocketLoop:
             return READ_BATCH
         until = tick_at - TICK_LEAD - time.monotonic()
         return until if 0.0 < until < READ_BATCH else READ_BATCH
+
+    def goodbye_unjoined(self, error: ErrorCode, detail: str) -> None:
+        """The server is stopping: GOODBYE and a close frame to every connection that has not
+        said HELLO (the players and spectators get theirs from their rooms), and to every one
+        adopted from now on."""
+        self.stopping = (error, detail)
+        for conn in list(self.conns.values()):
+            try:
+                conn.goodbye_unjoined(error, detail)
+            except Exception:
+                conn.fail()
 
     def close(self) -> None:
         for conn in list(self.conns.values()):

@@ -294,3 +294,130 @@ def test_names_that_show_nothing_are_refused(name: str) -> None:
 def test_names_that_show_are_taken(name: str) -> None:
     hello = codec.decode_client(msgpack.packb([1, 1, name, None, None]))
     assert isinstance(hello, Hello) and hello.name == name
+
+
+# --- what docs/protocol.md says, checked field by field (see tests/test_protocol_docs.py) ----
+
+
+@pytest.mark.parametrize(
+    "client_time",
+    [0, -1, 1e15 + 1, -1e15 - 1, 1e300, -1e300, 5e-324, 1.7976931348623157e308, -1.7976931348623157e308],
+)
+def test_ping_takes_any_finite_client_time(client_time: float) -> None:
+    """PING's client_time is "any finite value": no range of its own, echoed back in PONG."""
+    msg = codec.decode_client(msgpack.packb([MsgType.PING, client_time]))
+    assert isinstance(msg, Ping) and msg == Ping(float(client_time))
+    pong = codec.decode_server(codec.encode_server(Pong(msg.client_time, 7)))
+    assert pong == Pong(float(client_time), 7)
+
+
+def test_ping_takes_integers_of_any_msgpack_size() -> None:
+    for n in (2**64 - 1, -(2**63), 10**16):
+        assert codec.decode_client(msgpack.packb([MsgType.PING, n])) == Ping(float(n))
+
+
+@pytest.mark.parametrize("client_time", [math.inf, -math.inf, math.nan, "1", True, None, [1.0]])
+def test_ping_refuses_what_is_not_a_finite_number(client_time: object) -> None:
+    assert _bad(msgpack.packb([MsgType.PING, client_time])) is ErrorCode.INVALID_MESSAGE
+
+
+EMPTY_MAP_BIN_EXT = [
+    ("map", b"\x80"),
+    ("bin8", b"\xc4\x00"),
+    ("bin16", b"\xc5\x00\x00"),
+    ("ext8", b"\xc7\x00\x05"),
+    ("ext16", b"\xc8\x00\x00\x05"),
+]
+# each client message as an array, to hide an empty map, bin or ext in
+VALID_CLIENT_ARRAYS: list[list[object]] = [
+    [MsgType.HELLO, 1, "alice", None, None],
+    [MsgType.HELLO, 1, "alice", None, None, None, True],
+    [MsgType.INPUT, 1, 0.5, 0, 0, 1, 3],
+    [MsgType.INPUT, 1, 0.5, 0, 0, 1, 3, 2],
+    [MsgType.PING, 1.5],
+    [MsgType.ACK, 3],
+    [MsgType.FOLLOW, None],
+    [42, 1],  # a type the server does not take
+]
+
+
+def _with_raw(fields: list[object], index: int, raw: bytes, *, replace: bool) -> bytes:
+    """The array `fields` packed, with the raw msgpack value `raw` at `index` (replacing the
+    field there, or inserted before it)."""
+    items = [msgpack.packb(f) for f in fields]
+    if replace:
+        items[index] = raw
+    else:
+        items.insert(index, raw)
+    return bytes([0x90 + len(items)]) + b"".join(items)
+
+
+@pytest.mark.parametrize("label, raw", EMPTY_MAP_BIN_EXT, ids=[e[0] for e in EMPTY_MAP_BIN_EXT])
+def test_an_empty_map_bin_or_ext_anywhere_is_invalid_msgpack(label: str, raw: bytes) -> None:
+    """The limits allow no map, no bin and no ext: an empty one too, wherever it stands, is
+    invalid_msgpack (close 1007), as before HELLO as after it."""
+    cases = [raw, b"\x91" + raw, b"\x92\x03\x91" + raw]  # alone, as the type, nested
+    for fields in VALID_CLIENT_ARRAYS:
+        for i in range(len(fields) + 1):
+            if i < len(fields):
+                cases.append(_with_raw(fields, i, raw, replace=True))
+            cases.append(_with_raw(fields, i, raw, replace=False))
+    for data in cases:
+        assert _bad(data) is ErrorCode.INVALID_MSGPACK, data.hex(" ")
+        with pytest.raises(ProtocolError) as info:
+            codec.decode_hello(data)
+        assert info.value.error is ErrorCode.INVALID_MSGPACK, data.hex(" ")
+        assert info.value.error.close_code == 1007
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [MsgType.INPUT, 1, 0, 0, 0, 0, None],
+        [MsgType.INPUT, "one", 0, 0, 0, 0, None],  # and whatever its fields
+        [MsgType.INPUT],
+        [MsgType.PING, 1.0],
+        [MsgType.PING, math.inf],
+        [MsgType.ACK, 3],
+        [MsgType.FOLLOW, None],
+        [MsgType.WELCOME, 1],  # a server message
+        [0],
+        [42, 1],  # a type the server does not know
+        [-1],
+        [2**64 - 1, "x"],
+    ],
+)
+def test_any_message_but_hello_first_is_hello_required(value: list[object]) -> None:
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_hello(msgpack.packb(value))
+    assert info.value.error is ErrorCode.HELLO_REQUIRED and info.value.error.close_code == 1002
+
+
+def test_the_first_message_is_refused_as_the_others_when_it_is_no_message() -> None:
+    """Before HELLO as after it: bytes that are not a message keep their own codes."""
+    for data, error in [
+        (b"\xc1", ErrorCode.INVALID_MSGPACK),
+        (msgpack.packb([]), ErrorCode.INVALID_MESSAGE),
+        (msgpack.packb(["hello"]), ErrorCode.INVALID_MESSAGE),
+        (msgpack.packb(7), ErrorCode.INVALID_MESSAGE),
+        (msgpack.packb([MsgType.HELLO, 1, "", None, None]), ErrorCode.INVALID_MESSAGE),
+        (b"\x90" * 600, ErrorCode.MESSAGE_TOO_BIG),
+    ]:
+        with pytest.raises(ProtocolError) as info:
+            codec.decode_hello(data)
+        assert info.value.error is error, data[:20].hex(" ")
+    with pytest.raises(ProtocolError) as info:
+        codec.decode_hello("[1]")  # a text frame
+    assert info.value.error is ErrorCode.TEXT_FRAME
+    hello = Hello(1, "alice", room="r-0123456789ab")
+    assert codec.decode_hello(codec.encode_client(hello)) == hello
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=1000)
+def test_decode_hello_raises_only_protocol_error(data: bytes) -> None:
+    try:
+        msg = codec.decode_hello(data)
+    except ProtocolError:
+        return
+    assert isinstance(msg, Hello)
