@@ -209,6 +209,7 @@ class GameServer:
             "io_events": self.sockets.events,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "bytes_out": self.bytes_out,
+            "bytes_in": self.sockets.bytes_in,
             "gc_collections": self.gc.collections,
             **{k: round(v, 3) if isinstance(v, float) else v for k, v in self.scheduler.stats().items()},
         }

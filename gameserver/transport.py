@@ -16,6 +16,8 @@ Invariants:
 - Every refusal carries a stable code: an error message, then a close frame whose code is the
   WebSocket close code and whose reason is the error code.
 - A fault while serving one connection closes that connection (internal_error) and no other.
+- What /metrics counts here costs nothing per message: one add per read (bytes in), one count
+  per connection's end and per refusal, in tables whose keys come from fixed sets.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from gameserver.codec import (
     INPUT_ARRAY_HEADS,
     INPUT_TYPE,
     MAX_CLIENT_MESSAGE_BYTES,
+    Close,
     ErrorCode,
     ProtocolError,
 )
@@ -70,6 +73,10 @@ CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.002  # seconds between passes while inputs keep arriving: one wake-up serves many
 TICK_LEAD = 0.0005  # while busy, a pass this long before each tick, so inputs make that tick
+# The close codes and reasons counted by name (SocketLoop.count_close); a peer's other codes
+# are counted together, so that no client can make the table grow.
+KNOWN_CLOSE_CODES = frozenset(int(code) for code in Close)
+KNOWN_CLOSE_REASONS = frozenset(error.code for error in ErrorCode)
 
 
 def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, offset: int = 0) -> bytes:
@@ -287,6 +294,7 @@ class Connection:
             if not data:
                 self.finish("peer_closed")
                 return
+            self.loop.bytes_in += len(data)  # per read, not per message
             member = self.member
             if (member.close_request if member is not None else self.close_request) is not None:
                 return  # dropped: the peer is being closed and only its answer matters
@@ -476,6 +484,7 @@ class Connection:
             self.member.request_close(error, detail)
         elif self.close_request is None:
             log.info("%s refused: %s: %s", self.peer, error.code, detail)
+            self.loop.count_refusal("hello", error.close_code, error.code)
             self.outbox.append(codec.encode_server(Error(error.code, detail)))
             self.close_request = (error.close_code, error.code)
 
@@ -620,6 +629,7 @@ class Connection:
         except OSError:
             pass
         member = self.member
+        self.loop.count_close(member.close_request if member is not None else self.close_request, reason)
         if member is not None:
             # A drop is not a leave: a connection that ends with no close frame, or that was cut
             # as too slow, keeps its player for a resume. A close frame of 1000 or 1001 from the
@@ -661,6 +671,11 @@ class SocketLoop:
         self.cap = server.config.connection_cap  # WebSockets held at once; lowered by start()
         self.passes = 0  # polls of the private epoll, and the socket events they returned
         self.events = 0
+        # For /metrics: bytes read from the WebSockets (after their handshakes); connections
+        # ended, by (close code, reason) (count_close); refusals, by (stage, status, code)
+        self.bytes_in = 0
+        self.closes: dict[tuple[int, str], int] = {}
+        self.refusals: dict[tuple[str, int, str], int] = {}
 
     def adopt(self, ws: RFC6455WebSocket, peer: str) -> Connection:
         conn = Connection(self, ws, peer)
@@ -675,6 +690,27 @@ class SocketLoop:
         else:
             self.set_deadline(conn, self.server.config.hello_timeout)
         return conn
+
+    def count_close(self, close: tuple[int, str] | None, reason: str) -> None:
+        """Count a connection's end by the close it ended with: its code and its reason (our
+        error code, "peer" for a close frame of the peer's that we answered, "frame_error" for
+        one of eventlet's frame checks); code 0 and the TCP connection's end (`reason`) when
+        there was none. Other codes of the peer's count as -1."""
+        if close is None:
+            key = (0, reason)
+        else:
+            code, why = close
+            if code not in KNOWN_CLOSE_CODES:
+                code = -1
+            key = (code, why if why in KNOWN_CLOSE_REASONS else "frame_error" if why else "peer")
+        self.closes[key] = self.closes.get(key, 0) + 1
+
+    def count_refusal(self, stage: str, status: int, code: str) -> None:
+        """Count a refusal: `stage` "handshake" (an HTTP answer to GET /ws), "matchmaking" (an
+        HTTP error of /rooms or /matchmake/...) or "hello" (a WebSocket closed before it joined);
+        `status` the HTTP status or the close code."""
+        key = (stage, status, code)
+        self.refusals[key] = self.refusals.get(key, 0) + 1
 
     def forget(self, conn: Connection) -> None:
         if self.conns.pop(conn.fd, None) is not None:
@@ -763,7 +799,7 @@ class SocketLoop:
 
 
 class WebApp:
-    """One WSGI callable: /ws, /healthz, and the demo's static files."""
+    """One WSGI callable: /ws, /healthz, matchmaking and the demo's static files."""
 
     def __init__(self, server: GameServer) -> None:
         self.server = server
@@ -801,8 +837,10 @@ class WebApp:
 
     def _websocket(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        sockets = self.server.sockets
         if upgrade and "HTTP_SEC_WEBSOCKET_VERSION" not in environ:
             # Legacy Hixie-75/76 handshakes: eventlet would speak them by default.
+            sockets.count_refusal("handshake", 426, "unsupported_websocket_version")
             start_response(
                 "426 Upgrade Required",
                 [
@@ -813,15 +851,16 @@ class WebApp:
             )
             return [b"unsupported_websocket_version: only RFC 6455 WebSockets (version 13)\n"]
         if not upgrade:
+            sockets.count_refusal("handshake", 400, "websocket_required")
             return _text(
                 start_response,
                 "400 Bad Request",
                 "websocket_required: /ws speaks WebSocket protocol v1, see docs/protocol.md\n",
             )
-        sockets = self.server.sockets
         if len(sockets.conns) >= sockets.cap:
             # Refused before the upgrade: a WebSocket refused after it would hold a file until
             # its peer answered, and a flood of them could use up the open-file limit.
+            sockets.count_refusal("handshake", 503, "server_full")
             start_response(
                 "503 Service Unavailable",
                 [
@@ -848,12 +887,12 @@ class WebApp:
         if method == "OPTIONS":
             return _preflight(start_response, "GET, HEAD")
         if method not in ("GET", "HEAD"):
-            return _json_error(start_response, 405, "method_not_allowed", "GET /rooms", allow="GET, HEAD")
+            return self._refused(start_response, 405, "method_not_allowed", "GET /rooms", allow="GET, HEAD")
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=8)
         wanted = query.get("map", [None])[0]
         directory = self.server.directory
         if wanted is not None and wanted not in directory.maps:
-            return _json_error(start_response, 400, "unknown_map", f"no map {wanted[:40]!r}")
+            return self._refused(start_response, 400, "unknown_map", f"no map {wanted[:40]!r}")
         body = {
             "rooms": directory.listing(wanted),
             "maps": sorted(directory.maps),
@@ -865,12 +904,12 @@ class WebApp:
         self, action: str, method: str, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         if action not in MATCHMAKE_KEYS:
-            return _json_error(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
+            return self._refused(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
         if method == "OPTIONS":
             return _preflight(start_response, "POST")
         if method != "POST":
             where = f"POST /matchmake/{action}"
-            return _json_error(start_response, 405, "method_not_allowed", where, allow="POST")
+            return self._refused(start_response, 405, "method_not_allowed", where, allow="POST")
         directory = self.server.directory
         try:
             request = _read_request(environ, MATCHMAKE_KEYS[action])
@@ -885,9 +924,9 @@ class WebApp:
                     raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
                 seat = directory.reserve(request["room"], now, address)
         except _BadRequest as bad:
-            return _json_error(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
+            return self._refused(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
         except MatchError as refused:
-            return _json_error(
+            return self._refused(
                 start_response, refused.status, refused.code, refused.message, retry_after=refused.retry_after
             )
         hosted = directory.rooms[seat.room_id]
@@ -902,6 +941,23 @@ class WebApp:
             "max_players": hosted.room.max_players,
         }
         return _json(start_response, 200, answer)
+
+    def _refused(
+        self,
+        start_response: StartResponse,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        allow: str = "",
+        retry_after: int = 0,
+        close: bool = False,
+    ) -> list[bytes]:
+        """A matchmaking error answer, counted for /metrics."""
+        self.server.sockets.count_refusal("matchmaking", status, code)
+        return _json_error(
+            start_response, status, code, message, allow=allow, retry_after=retry_after, close=close
+        )
 
     def _host(self, environ: dict[str, Any]) -> str:
         """Where the client reached us (the Host header), if it is a plain host[:port]."""
