@@ -31,6 +31,7 @@ from gameserver.codec import ErrorCode
 from gameserver.config import Config
 from gameserver.directory import Directory
 from gameserver.maps import GameMap
+from gameserver.metrics import Metrics
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
 from gameserver.transport import DETACHED, SocketLoop, WebApp, unmask_frame
@@ -127,6 +128,7 @@ class GameServer:
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
         self.gc = GcSteering()
         self.bytes_out = 0
+        self.metrics = Metrics(self, BUILD)  # GET /metrics: reads the above when scraped
         self.started = time.monotonic()
         self.listener: Any = None
         self._threads: list[Any] = []

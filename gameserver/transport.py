@@ -1,5 +1,5 @@
-"""The eventlet edge: the WSGI app (demo files, /ws, /healthz) and the SocketLoop, which
-serves every WebSocket after its handshake.
+"""The eventlet edge: the WSGI app (demo files, /ws, /healthz, /metrics) and the SocketLoop,
+which serves every WebSocket after its handshake.
 
 Invariants:
 - Only this module, gameserver.wsmessage and gameserver.server import eventlet.
@@ -799,7 +799,7 @@ class SocketLoop:
 
 
 class WebApp:
-    """One WSGI callable: /ws, /healthz, matchmaking and the demo's static files."""
+    """One WSGI callable: /ws, /healthz, /metrics, matchmaking and the demo's static files."""
 
     def __init__(self, server: GameServer) -> None:
         self.server = server
@@ -820,6 +820,8 @@ class WebApp:
             return self._matchmake(path[len("/matchmake/") :], method, environ, start_response)
         if path == "/rooms":
             return self._rooms(method, environ, start_response)
+        if path == "/metrics":
+            return self._metrics(method, environ, start_response)
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "GET only\n")
         if path == "/healthz":
@@ -880,6 +882,24 @@ class WebApp:
         environ = ws.environ
         environ["gameserver.detach"]()
         self.server.sockets.adopt(ws, environ.get("REMOTE_ADDR", "?"))
+
+    def _metrics(
+        self, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """The server's state and counters in Prometheus' exposition format (docs/metrics.md),
+        read when asked: nothing is added to the tick or to any message's path for it."""
+        if method not in ("GET", "HEAD"):
+            return _json_error(start_response, 405, "method_not_allowed", "GET /metrics", allow="GET, HEAD")
+        body, content_type = self.server.metrics.exposition(environ.get("HTTP_ACCEPT", ""))
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", content_type),
+                ("Cache-Control", "no-store"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [] if method == "HEAD" else [body]
 
     # --- matchmaking (docs/protocol.md, "Rooms") ------------------------------------------
 
