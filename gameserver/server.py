@@ -31,6 +31,7 @@ from gameserver.codec import ErrorCode
 from gameserver.config import Config
 from gameserver.directory import Directory
 from gameserver.maps import GameMap
+from gameserver.metrics import Metrics
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
 from gameserver.transport import DETACHED, SocketLoop, WebApp, unmask_frame
@@ -126,6 +127,7 @@ class GameServer:
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
         self.gc = GcSteering()
         self.bytes_out = 0
+        self.metrics = Metrics(self, BUILD)  # GET /metrics: reads the above when scraped
         self.started = time.monotonic()
         self.listener: Any = None
         self._threads: list[Any] = []
@@ -208,6 +210,7 @@ class GameServer:
             "io_events": self.sockets.events,
             "uptime_s": round(time.monotonic() - self.started, 3),
             "bytes_out": self.bytes_out,
+            "bytes_in": self.sockets.bytes_in,
             "gc_collections": self.gc.collections,
             **{k: round(v, 3) if isinstance(v, float) else v for k, v in self.scheduler.stats().items()},
         }

@@ -1,5 +1,5 @@
-"""The eventlet edge: the WSGI app (demo files, /ws, /healthz) and the SocketLoop, which
-serves every WebSocket after its handshake.
+"""The eventlet edge: the WSGI app (demo files, /ws, /healthz, /metrics) and the SocketLoop,
+which serves every WebSocket after its handshake.
 
 Invariants:
 - Only this module, gameserver.wsmessage and gameserver.server import eventlet.
@@ -16,6 +16,8 @@ Invariants:
 - Every refusal carries a stable code: an error message, then a close frame whose code is the
   WebSocket close code and whose reason is the error code.
 - A fault while serving one connection closes that connection (internal_error) and no other.
+- What /metrics counts here costs nothing per message: one add per read (bytes in), one count
+  per connection's end and per refusal, in tables whose keys come from fixed sets.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from gameserver.codec import (
     INPUT_ARRAY_HEADS,
     INPUT_TYPE,
     MAX_CLIENT_MESSAGE_BYTES,
+    Close,
     ErrorCode,
     ProtocolError,
 )
@@ -71,6 +74,10 @@ CONTROL_FRAMES_LIMIT = 8  # pongs waiting to be sent; more pings go unanswered (
 EVENTS_PER_PASS = 1024  # ready sockets served per pass
 READ_BATCH = 0.002  # seconds between passes while inputs keep arriving: one wake-up serves many
 TICK_LEAD = 0.0005  # while busy, a pass this long before each tick, so inputs make that tick
+# The close codes and reasons counted by name (SocketLoop.count_close); a peer's other codes
+# are counted together, so that no client can make the table grow.
+KNOWN_CLOSE_CODES = frozenset(int(code) for code in Close)
+KNOWN_CLOSE_REASONS = frozenset(error.code for error in ErrorCode)
 
 
 def apply_mask(data: bytes, mask: tuple[int, ...], length: int | None = None, offset: int = 0) -> bytes:
@@ -308,6 +315,7 @@ class Connection:
             if not data:
                 self.finish("peer_closed")
                 return
+            self.loop.bytes_in += len(data)  # per read, not per message
             member = self.member
             if (member.close_request if member is not None else self.close_request) is not None:
                 return  # dropped: the peer is being closed and only its answer matters
@@ -508,6 +516,7 @@ class Connection:
             self.member.request_close(error, detail)
         elif self.close_request is None:
             log.info("%s refused: %s: %s", self.peer, error.code, detail)
+            self.loop.count_refusal("hello", error.close_code, error.code)
             self.outbox.append(codec.encode_server(Error(error.code, detail)))
             self.close_request = (error.close_code, error.code)
 
@@ -670,6 +679,7 @@ class Connection:
         vars(self.ws).pop("send", None)
         vars(self.ws).pop("close", None)
         member = self.member
+        self.loop.count_close(member.close_request if member is not None else self.close_request, reason)
         if member is not None:
             # A drop is not a leave: a connection that ends with no close frame, or that was cut
             # as too slow, keeps its player for a resume. A close frame of 1000 or 1001 from the
@@ -716,6 +726,11 @@ class SocketLoop:
         self.passes = 0  # polls of the private epoll, and the socket events they returned
         self.events = 0
         self.stopping: tuple[ErrorCode, str] | None = None  # set by goodbye_unjoined()
+        # For /metrics: bytes read from the WebSockets (after their handshakes); connections
+        # ended, by (close code, reason) (count_close); refusals, by (stage, status, code)
+        self.bytes_in = 0
+        self.closes: dict[tuple[int, str], int] = {}
+        self.refusals: dict[tuple[str, int, str], int] = {}
 
     def adopt(self, ws: RFC6455WebSocket, peer: str) -> Connection:
         conn = Connection(self, ws, peer)
@@ -746,6 +761,27 @@ class SocketLoop:
         if not self.waiting.allows(peer):
             return f"{self.waiting.cap} connections from one address are waiting for their HELLO"
         return None
+
+    def count_close(self, close: tuple[int, str] | None, reason: str) -> None:
+        """Count a connection's end by the close it ended with: its code and its reason (our
+        error code, "peer" for a close frame of the peer's that we answered, "frame_error" for
+        one of eventlet's frame checks); code 0 and the TCP connection's end (`reason`) when
+        there was none. Other codes of the peer's count as -1."""
+        if close is None:
+            key = (0, reason)
+        else:
+            code, why = close
+            if code not in KNOWN_CLOSE_CODES:
+                code = -1
+            key = (code, why if why in KNOWN_CLOSE_REASONS else "frame_error" if why else "peer")
+        self.closes[key] = self.closes.get(key, 0) + 1
+
+    def count_refusal(self, stage: str, status: int, code: str) -> None:
+        """Count a refusal: `stage` "handshake" (an HTTP answer to GET /ws), "matchmaking" (an
+        HTTP error of /rooms or /matchmake/...) or "hello" (a WebSocket closed before it joined);
+        `status` the HTTP status or the close code."""
+        key = (stage, status, code)
+        self.refusals[key] = self.refusals.get(key, 0) + 1
 
     def forget(self, conn: Connection) -> None:
         if self.conns.pop(conn.fd, None) is not None:
@@ -845,7 +881,7 @@ class SocketLoop:
 
 
 class WebApp:
-    """One WSGI callable: /ws, /healthz, and the demo's static files."""
+    """One WSGI callable: /ws, /healthz, /metrics, matchmaking and the demo's static files."""
 
     def __init__(self, server: GameServer) -> None:
         self.server = server
@@ -870,6 +906,8 @@ class WebApp:
             return self._matchmake(path[len("/matchmake/") :], method, environ, start_response)
         if path == "/rooms":
             return self._rooms(method, environ, start_response)
+        if path == "/metrics":
+            return self._metrics(method, environ, start_response)
         if method not in ("GET", "HEAD"):
             return _text(start_response, "405 Method Not Allowed", "GET only\n")
         if path == "/healthz":
@@ -887,9 +925,11 @@ class WebApp:
 
     def _websocket(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         upgrade = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        sockets = self.server.sockets
         if upgrade and environ.get("HTTP_SEC_WEBSOCKET_VERSION", "").strip() != "13":
             # Legacy Hixie-75/76 handshakes (no version) and drafts (8 and others): eventlet
             # would speak them.
+            sockets.count_refusal("handshake", 426, "unsupported_websocket_version")
             start_response(
                 "426 Upgrade Required",
                 [
@@ -900,6 +940,7 @@ class WebApp:
             )
             return [b"unsupported_websocket_version: only RFC 6455 WebSockets (version 13)\n"]
         if not upgrade:
+            sockets.count_refusal("handshake", 400, "websocket_required")
             return _text(
                 start_response,
                 "400 Bad Request",
@@ -909,15 +950,16 @@ class WebApp:
         if origin is not None and not self._origin_allowed(origin, environ.get("HTTP_HOST", "")):
             # A page of another site must not open a WebSocket with its visitor's browser
             # (cross-site WebSocket hijacking): --allowed-origins says which may.
+            sockets.count_refusal("handshake", 403, "origin_not_allowed")
             return _text(
                 start_response,
                 "403 Forbidden",
                 f"origin_not_allowed: pages of {origin[:100]} may not connect (--allowed-origins)\n",
             )
-        sockets = self.server.sockets
         peer = environ.get("REMOTE_ADDR", "?")
         refusal = sockets.refusal(peer)
         if refusal is not None:
+            sockets.count_refusal("handshake", 429, "too_many_connections")
             start_response(
                 "429 Too Many Requests",
                 [
@@ -930,6 +972,7 @@ class WebApp:
         if len(sockets.conns) >= sockets.cap:
             # Refused before the upgrade: a WebSocket refused after it would hold a file until
             # its peer answered, and a flood of them could use up the open-file limit.
+            sockets.count_refusal("handshake", 503, "server_full")
             start_response(
                 "503 Service Unavailable",
                 [
@@ -959,18 +1002,36 @@ class WebApp:
         environ["gameserver.detach"]()
         self.server.sockets.adopt(ws, environ.get("REMOTE_ADDR", "?"))
 
+    def _metrics(
+        self, method: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """The server's state and counters in Prometheus' exposition format (docs/metrics.md),
+        read when asked: nothing is added to the tick or to any message's path for it."""
+        if method not in ("GET", "HEAD"):
+            return _json_error(start_response, 405, "method_not_allowed", "GET /metrics", allow="GET, HEAD")
+        body, content_type = self.server.metrics.exposition(environ.get("HTTP_ACCEPT", ""))
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", content_type),
+                ("Cache-Control", "no-store"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [] if method == "HEAD" else [body]
+
     # --- matchmaking (docs/protocol.md, "Rooms") ------------------------------------------
 
     def _rooms(self, method: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if method == "OPTIONS":
             return _preflight(start_response, "GET, HEAD")
         if method not in ("GET", "HEAD"):
-            return _json_error(start_response, 405, "method_not_allowed", "GET /rooms", allow="GET, HEAD")
+            return self._refused(start_response, 405, "method_not_allowed", "GET /rooms", allow="GET, HEAD")
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=8)
         wanted = query.get("map", [None])[0]
         directory = self.server.directory
         if wanted is not None and wanted not in directory.maps:
-            return _json_error(start_response, 400, "unknown_map", f"no map {wanted[:40]!r}")
+            return self._refused(start_response, 400, "unknown_map", f"no map {wanted[:40]!r}")
         body = {
             "rooms": directory.listing(wanted),
             "maps": sorted(directory.maps),
@@ -982,12 +1043,12 @@ class WebApp:
         self, action: str, method: str, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         if action not in MATCHMAKE_KEYS:
-            return _json_error(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
+            return self._refused(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
         if method == "OPTIONS":
             return _preflight(start_response, "POST")
         if method != "POST":
             where = f"POST /matchmake/{action}"
-            return _json_error(start_response, 405, "method_not_allowed", where, allow="POST")
+            return self._refused(start_response, 405, "method_not_allowed", where, allow="POST")
         directory = self.server.directory
         try:
             request = _read_request(environ, MATCHMAKE_KEYS[action])
@@ -1002,9 +1063,9 @@ class WebApp:
                     raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
                 seat = directory.reserve(request["room"], now, address)
         except _BadRequest as bad:
-            return _json_error(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
+            return self._refused(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
         except MatchError as refused:
-            return _json_error(
+            return self._refused(
                 start_response, refused.status, refused.code, refused.message, retry_after=refused.retry_after
             )
         hosted = directory.rooms[seat.room_id]
@@ -1019,6 +1080,23 @@ class WebApp:
             "max_players": hosted.room.max_players,
         }
         return _json(start_response, 200, answer)
+
+    def _refused(
+        self,
+        start_response: StartResponse,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        allow: str = "",
+        retry_after: int = 0,
+        close: bool = False,
+    ) -> list[bytes]:
+        """A matchmaking error answer, counted for /metrics."""
+        self.server.sockets.count_refusal("matchmaking", status, code)
+        return _json_error(
+            start_response, status, code, message, allow=allow, retry_after=retry_after, close=close
+        )
 
     def _host(self, environ: dict[str, Any]) -> str:
         """Where the client reached us (the Host header), if it is a plain host[:port]."""
