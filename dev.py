@@ -8,7 +8,9 @@
     python3 dev.py --compiled serve|test|bench ...   the same on the compiled build
 
 Needs only Python 3.11+ and the network to PyPI the first time. The virtualenv lives in .venv and
-is reinstalled whenever pyproject.toml changes.
+is reinstalled whenever pyproject.toml changes. serve installs the server's own dependencies
+alone; test and bench add every optional group of pyproject.toml (the test and dev tools), and
+--compiled adds mypyc. A virtualenv made for serve gets the rest when test or bench first runs.
 
 The compiled build is the same source compiled by mypyc (it needs a C compiler and the Python
 headers): the modules in COMPILED_MODULES become C extensions, the rest stays Python. It is
@@ -48,24 +50,40 @@ COMMANDS = {
     "test": ["-m", "pytest"],
     "bench": ["-m", "client_demo.bench"],
 }
+# The optional-dependency groups of pyproject.toml each command installs: the server needs none
+GROUPS = {
+    "serve": (),
+    "test": ("test", "compile", "dev"),
+    "bench": ("test", "compile", "dev"),
+}
+COMPILE_GROUP = "compile"  # mypyc, for --compiled
 
 
-def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+def ensure_venv(groups: set[str]) -> None:
+    """Install the project into .venv with the optional-dependency groups `groups`, unless this
+    pyproject.toml was installed there already with those groups or more.
+
+    The stamp .venv/.installed-<hash of pyproject.toml> lists the groups installed there; the
+    groups wanted are installed together with those, so that serve after test keeps the tools."""
+    if sys.version_info < (3, 11):  # noqa: UP036 (dev.py runs on whichever python3 there is)
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     stamp = VENV / f".installed-{digest}"
-    if stamp.exists():
+    installed = set(stamp.read_text().split()) if stamp.exists() else set()
+    if stamp.exists() and groups <= installed:
         return
+    groups = groups | installed
     if not PY.exists():
         print(f"dev.py: creating {VENV}", file=sys.stderr)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("dev.py: installing gameserver with its test dependencies", file=sys.stderr)
+    extras = f"[{','.join(sorted(groups))}]" if groups else ""
+    what = f"with the groups {', '.join(sorted(groups))}" if groups else "with its runtime dependencies only"
+    print(f"dev.py: installing gameserver {what}", file=sys.stderr)
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-e", f"{ROOT}[test,dev]"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}{extras}"], check=True)
     for old in VENV.glob(".installed-*"):
         old.unlink()
-    stamp.touch()
+    stamp.write_text(" ".join(sorted(groups)) + "\n")
 
 
 def ensure_compiled() -> None:
@@ -110,7 +128,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    ensure_venv()
+    ensure_venv({*GROUPS[argv[0]], *([COMPILE_GROUP] if compiled else [])})
     cmd = [str(PY), *COMMANDS[argv[0]], *argv[1:]]
     os.chdir(ROOT)
     if compiled:

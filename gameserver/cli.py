@@ -204,14 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # eventlet warns on import that it is in maintenance mode; docs/architecture.md says why
     # it is still used and how it is kept to the runtime layer.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from gameserver.server import serve  # the runtime loads only past the argument checks
+    from gameserver.server import ListenError, serve  # the runtime loads only past the argument checks
 
     try:
         maps, default_map = load_maps(config)
     except MapError as exc:
         print(f"python -m gameserver: error: {exc}", file=sys.stderr)
         return 2
-    return serve(config, maps, default_map)
+    try:
+        return serve(config, maps, default_map)
+    except ListenError as exc:  # a port in use, like a bad flag: one line and code 2
+        print(f"python -m gameserver: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def load_game_map(config: Config) -> GameMap | None:

@@ -11,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -48,6 +49,10 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 # 128 it stays at 0.1 ms (5,000 connections opened 256 at a time).
 HTTP_SLOTS = 128
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
+
+
+class ListenError(Exception):
+    """The listening socket could not be made (python -m gameserver exits with code 2)."""
 
 
 class GcSteering:
@@ -229,7 +234,15 @@ class GameServer:
                 self.sockets.cap,
                 self.config.connection_cap,
             )
-        self.listener = eventlet.listen((self.config.host, self.config.port), backlog=1024)
+        host, port = self.config.host, self.config.port
+        try:
+            # Not SO_REUSEPORT, which eventlet sets by default: with it a second server on a port
+            # in use would start and take every other connection of the first one's.
+            self.listener = eventlet.listen((host, port), backlog=1024, reuse_port=False)
+        except OSError as exc:  # the port is in use, or the host is not an address of this machine
+            reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise ListenError(f"cannot listen on {where}: {reason}") from None
         self._running = True
         app = WebApp(self)
         self._threads.append(
