@@ -124,6 +124,7 @@ class GameServer:
             room_idle=config.room_idle,
             creates_per_minute=config.creates_per_minute,
             seats_per_address=config.seats_per_address,
+            unlimited_addresses=frozenset(config.unlimited_addresses),
             grace=config.reconnect_grace,
             spectators_per_room=config.spectators_per_room,
             max_spectators=config.max_spectators,

@@ -424,3 +424,11 @@ def test_the_listing_counts_players_away_among_the_players() -> None:
     d.leave(room, a, 1.0, keep=True)
     (line,) = d.listing()
     assert (line["players"], line["away"], line["reserved"]) == (2, 1, 0)
+
+
+def test_unlimited_addresses_are_not_held_to_the_per_address_limits() -> None:
+    d = directory(creates_per_minute=1, seats_per_address=1, max_rooms=100, unlimited_addresses={"127.0.0.1"})
+    for _ in range(5):  # a reverse proxy on this machine speaks for many clients
+        d.create(None, False, 0.0, "127.0.0.1")
+    d.create(None, False, 0.0, "10.0.0.1")
+    refused(ErrorCode.RATE_LIMITED, d.quick, None, 0.0, "10.0.0.1")  # its one seat is waiting

@@ -57,7 +57,9 @@ async def hello(url: str, msg: Hello) -> tuple[Any, Any]:
 
 
 def test_bad_matchmaking_requests_get_a_4xx_with_a_json_error_that_names_the_problem() -> None:
-    with ServerProcess("--max-rooms", "3", "--creates-per-minute", "2", map_name="yard") as s:
+    with ServerProcess(
+        "--max-rooms", "3", "--creates-per-minute", "2", "--unlimited-addresses", "", map_name="yard"
+    ) as s:
         cases: list[tuple[str, str, bytes | None, int, str]] = [
             ("POST", "/matchmake/quick", b"{not json", 400, "invalid_json"),
             ("POST", "/matchmake/quick", b"\xff\xfe{}", 400, "invalid_json"),

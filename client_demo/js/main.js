@@ -121,7 +121,10 @@ function start(name, { room = null, seat = null, url = serverUrl, how = null, sp
 async function joinWithSeat(kind, body, name) {
   const seat = await matchmake(lobbyBase, kind, body);
   // The answer says where to connect; a page told ?server= keeps to it if the answer is no ws URL.
-  const url = typeof seat.url === "string" && /^wss?:\/\//.test(seat.url) ? seat.url : serverUrl;
+  let url = typeof seat.url === "string" && /^wss?:\/\//.test(seat.url) ? seat.url : serverUrl;
+  // A page served over https (behind a TLS proxy) may only open wss://, and the server, speaking
+  // plain HTTP behind the proxy, answers ws://.
+  if (location.protocol === "https:" && url.startsWith("ws://")) url = "wss://" + url.slice(5);
   start(name, { room: seat.room, seat: seat.seat, url, how: { kind, private: seat.private === true, map: seat.map } });
 }
 
