@@ -100,6 +100,10 @@ def compare(game_map: str, n: int, s: int, runs: dict[str, list[dict[str, Any]]]
     med = {kind: median(r["us_per_tick"] for r in rows) for kind, rows in runs.items()}
     per_spectator = (med["spectators"] - med["players"]) / s
     per_player = (med["more players"] - med["players"]) / s
+    by_repeat = []  # the same ratio from the three runs of each repeat: the spread
+    for alone, watched, more in zip(runs["players"], runs["spectators"], runs["more players"], strict=True):
+        added = more["us_per_tick"] - alone["us_per_tick"]
+        by_repeat.append((watched["us_per_tick"] - alone["us_per_tick"]) / added if added > 0 else None)
     return {
         "map": game_map,
         "players": n,
@@ -110,6 +114,7 @@ def compare(game_map: str, n: int, s: int, runs: dict[str, list[dict[str, Any]]]
         "us_per_added_player_tick": per_player,
         # None when adding players cost nothing measurable (it never did)
         "spectator_vs_player": per_spectator / per_player if per_player > 0 else None,
+        "spectator_vs_player_by_repeat": by_repeat,
         "spectator_errors": sum((r.get("spectate") or {}).get("errors", 0) for r in runs["spectators"]),
     }
 
@@ -178,8 +183,8 @@ def table(out: dict[str, Any]) -> str:
     lines += [
         "",
         "| map | N | S | µs CPU / tick: players, + S spectators, + S players | per spectator "
-        "| per added player | spectator / player |",
-        "|---|---|---|---|---|---|---|",
+        "| per added player | spectator / player | each repeat's |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for e in out["by_map"]:
         m = e["us_per_tick_median"]
@@ -187,7 +192,8 @@ def table(out: dict[str, Any]) -> str:
             f"| {e['map']} | {e['players']} | {e['spectators']} "
             f"| {m['players']:,.0f}, {m['spectators']:,.0f}, {m['more players']:,.0f} "
             f"| {e['us_per_spectator_tick']:.1f} | {e['us_per_added_player_tick']:.1f} "
-            f"| {f(e['spectator_vs_player'], '.2f')} |"
+            f"| {f(e['spectator_vs_player'], '.2f')} "
+            f"| {', '.join(f(x, '.2f') for x in e['spectator_vs_player_by_repeat'])} |"
         )
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for v in out["targets"]:
