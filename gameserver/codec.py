@@ -272,6 +272,7 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
 # Every INPUT starts with one of these bytes (a msgpack array of 7 or 8 fields), then INPUT_TYPE.
 INPUT_ARRAY_HEADS = (0x97, 0x98)
 INPUT_TYPE = int(MsgType.INPUT)
+ACK_TYPE = int(MsgType.ACK)
 
 # The inline check below needs no limits of its own: unpackb bounds every length by the input's
 # (at most MAX_CLIENT_MESSAGE_BYTES), and whatever is not a well-formed input is decoded again,
@@ -298,6 +299,8 @@ def decode_client(data: bytes | str) -> ClientMessage:
                 render = None
             elif len(v) == 8:
                 kind, seq, mx, my, aim, buttons, ack, render = v
+            elif len(v) == 2 and v[0] == ACK_TYPE and type(v[1]) is int and 0 <= v[1] <= MAX_TICK:
+                return Ack(v[1])  # a spectator's, every snapshot: as cheap as an input
             else:
                 kind = None
             if (

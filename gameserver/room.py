@@ -343,6 +343,10 @@ class Room:
         else:
             target = self._leader()
         if answer or target != m.follow:
+            if target != m.follow:
+                # a snapshot built around the one followed before would reach the client after
+                # this FOLLOWING: the next one is built around the new one instead
+                m.pending = None
             m.follow = target
             m.view_of = target or 0
             m.queue_control(codec.encode_server(Following(target)))

@@ -300,3 +300,28 @@ def test_a_spectator_over_websockets_watches_follows_and_is_refused_inputs() -> 
                 assert s.health()["players"] == 2  # the players played on
 
         asyncio.run(scenario())
+
+
+def test_after_a_following_the_next_snapshot_is_built_around_the_new_player() -> None:
+    rules = Rules(world_width=4000.0, world_height=4000.0, view_width=400.0, view_height=300.0)
+    room = Room(rules=rules)
+    a, b = room.join("a"), room.join("b")
+    a.entity.x, a.entity.y = 300.0, 300.0
+    b.entity.x, b.entity.y = 3000.0, 3000.0
+    w = Watcher(room, room.watch("eve"))
+    play(room, 2, w)
+    room.tick()  # a snapshot around a waits to be sent...
+    w.send(Follow(b.entity_id))  # ...when the spectator switches to b
+    out = w.read()
+    assert out == [Following(b.entity_id)]  # not a snapshot around a after it
+    room.tick()
+    snap = [m for m in w.read() if isinstance(m, Snapshot)]
+    assert snap and set(w.mirror.rows) == {b.entity_id}
+
+
+def test_an_ack_is_decoded_as_cheaply_as_an_input() -> None:
+    assert codec.decode_client(codec.encode_client(Ack(2**31 - 1))) == Ack(2**31 - 1)
+    with pytest.raises(ProtocolError):
+        codec.decode_client(codec._pack([5, 2**31]))  # past the largest tick
+    with pytest.raises(ProtocolError):
+        codec.decode_client(codec._pack([5, True]))
