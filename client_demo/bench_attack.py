@@ -400,6 +400,7 @@ def flood_finding(kind: str, flooders: int, opts: argparse.Namespace, tree: Path
         "skipped": h1["skipped"] - h0["skipped"],
         "overruns": h1["overruns"] - h0["overruns"],
         "tick_ms_p99": h1["tick_ms_p99"],
+        "rss_before_mib": a["rss_kib"] / 1024,
         "rss_after_mib": b["rss_kib"] / 1024,
         "flood": flooded.get("attack"),
         "witness": watched.get("witness"),
@@ -455,7 +456,7 @@ def describe_finding(e: dict[str, Any]) -> str:
         f"{e['skipped']}, overruns {e['overruns']}, "
         f"witness {f(w.get('snapshots_per_s'), '.2f')} snapshots/s, longest gap {f(gap, '.0f')} ms"
     )
-    if "rss_before_mib" in e:
+    if "churn" in e:
         c = e.get("churn") or {}
         text += (
             f", RSS {e['rss_before_mib']:.1f} -> {e['rss_after_mib']:.1f} MiB "
@@ -468,7 +469,7 @@ def describe_finding(e: dict[str, Any]) -> str:
         cut = r.get("cut_after_s") or {}
         text += (
             f", {r.get('connections', 0):,} connections, cut after p50 {f(cut.get('p50'), '.3f')} s, "
-            f"{r.get('outcomes')}"
+            f"{r.get('outcomes')}, RSS {e['rss_before_mib']:.1f} -> {e['rss_after_mib']:.1f} MiB"
         )
     return text
 
@@ -551,7 +552,8 @@ def finding_figures(e: dict[str, Any]) -> str:
         return (
             f"server {e['server_cpu_per_wall']:.2f} cores; skipped {e['skipped']}, overruns {e['overruns']}; "
             f"longest gap {f(gap, ',.0f')} ms; {r.get('connections', 0):,} connections, each cut after "
-            f"{f(cut.get('p50'), '.3f')} s; others on CPU 0 {e['others_on_cpu0']:.2f}"
+            f"{f(cut.get('p50'), '.3f')} s; RSS {e['rss_before_mib']:.1f} -> {e['rss_after_mib']:.1f} MiB; "
+            f"others on CPU 0 {e['others_on_cpu0']:.2f}"
         )
     return (
         f"tick p50 {e['tick_ms_p50']:.2f} ms, p99 {e['tick_ms_p99']:.2f} ms; "
