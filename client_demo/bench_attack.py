@@ -20,7 +20,8 @@ attack"), and whether the old findings are gone.
      the witness's longest gap between two snapshots, skipped ticks;
    - stalled readers: the table's run at `--stall-players` (1,000), without and with
      `--stall-readers` (60) players that stop reading at ticks of their own and keep
-     acknowledging the newest: tick p50 and p99;
+     acknowledging the newest, after `--stall-warmup` (40 s: a kernel that grows a send queue
+     to 4 MiB takes that long to fill it): tick p50 and p99;
    - floods of empty continuation frames: an idle server with a witness and 1, then 20
      flooders (`--flooders`) for `--flood-seconds` (10), after HELLO and before: the server's
      CPU, skipped ticks, the witness's longest gap.
@@ -65,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stall-players", type=int, default=1000, help="stall finding: N (default 1000)")
     g.add_argument(
         "--stall-readers", type=int, default=60, help="stall finding: stalling readers (default 60)"
+    )
+    g.add_argument(
+        "--stall-warmup",
+        type=float,
+        default=40.0,
+        help="stall finding: seconds of the attack before the window, for a server whose kernel grows "
+        "each reader's send queue to megabytes before its baseline stops (default 40)",
     )
     g.add_argument("--flooders", default="1,20", help="flood finding: flooders per run (default 1,20)")
     g.add_argument("--flood-seconds", type=float, default=10.0, help="flood finding: seconds (default 10)")
@@ -432,7 +440,8 @@ def findings(opts: argparse.Namespace, tree: Path) -> list[dict[str, Any]]:
         for kind in ("none", "stall"):
             readers = opts.stall_readers if kind == "stall" else 0
             print(f"finding{label}: N={opts.stall_players} with {readers} stalling readers", flush=True)
-            row = one_run(kind, opts.stall_players, opts, tree, count=readers or None)
+            longer = argparse.Namespace(**{**vars(opts), "warmup": opts.stall_warmup})
+            row = one_run(kind, opts.stall_players, longer, tree, count=readers or None)
             row["finding"] = f"N={opts.stall_players}, {readers} stalling readers"
             out.append(row)
             print(f"  {describe(row)}", flush=True)

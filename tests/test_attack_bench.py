@@ -19,7 +19,18 @@ def test_bench_under_attack_runs_each_attack_beside_the_players_and_the_old_find
     out = tmp_path / "attack.json"
     args = ["--scenario", "attack", "--counts", "4", "--warmup", "0.3", "--measure", "1"]
     args += ["--attack-scale", "0.05", "--churn-count", "40", "--churn-seconds", "1", "--churn-rates", "30"]
-    args += ["--stall-players", "6", "--stall-readers", "2", "--flooders", "1", "--flood-seconds", "1"]
+    args += [
+        "--stall-players",
+        "6",
+        "--stall-readers",
+        "2",
+        "--stall-warmup",
+        "0.3",
+        "--flooders",
+        "1",
+        "--flood-seconds",
+        "1",
+    ]
     assert bench.main([*args, "--json", str(out)]) == 0
     result = json.loads(out.read_text())["attack"]
     runs = {r["attack"]: r for r in result["runs"]}
