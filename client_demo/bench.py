@@ -10,7 +10,9 @@ Three scenarios (--scenario):
   in rooms (--peer), and with rooms made and disposed beside them (client_demo/bench_rooms.py);
 - spectators: N players alone, with S spectators, and N + S players, in the arena and in the
   empty world: what a spectator costs the server against a player
-  (client_demo/bench_spectators.py).
+  (client_demo/bench_spectators.py);
+- attack: the reference scenario beside each attack of client_demo/attack.py, and the old
+  findings of those attacks measured directly (client_demo/bench_attack.py).
 
 For each player count N, a fresh server subprocess on 127.0.0.1 (ephemeral port) and a bots
 subprocess (client_demo.bots; reference: wander behaviour, one input per tick, a new heading about
@@ -61,8 +63,9 @@ DEFAULT_COUNTS = (50, 100, 200, 400, 800, 1200)
 ARENA_COUNTS = (200, 500, 1000)
 ROOMS_COUNTS = (800,)
 SPECTATORS_COUNTS = (200,)
+ATTACK_COUNTS = (400,)
 DEFAULT_IDLE = (1000, 5000, 10000, 20000)
-SCENARIOS = ("reference", "arena", "rooms", "spectators")
+SCENARIOS = ("reference", "arena", "rooms", "spectators", "attack")
 SATURATED_CPU = 0.92  # of one core
 
 
@@ -770,13 +773,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="reference: empty world, everyone sees everyone, wander bots; arena: the arena map "
         "with its view and fighting bots; rooms: the empty world in rooms of --room-size, against "
         "one room, and with room churn; spectators: N players alone, with --spectators "
-        "spectators, and N + spectators players, on each of --maps (default %(default)s)",
+        "spectators, and N + spectators players, on each of --maps; attack: the reference scenario "
+        "beside each attack, and the old findings (default %(default)s)",
     )
     p.add_argument(
         "--counts",
         help=f"player counts (default: reference {','.join(map(str, DEFAULT_COUNTS))}; "
         f"arena {','.join(map(str, ARENA_COUNTS))}; rooms {','.join(map(str, ROOMS_COUNTS))}; "
-        f"spectators {','.join(map(str, SPECTATORS_COUNTS))})",
+        f"spectators {','.join(map(str, SPECTATORS_COUNTS))}; attack {','.join(map(str, ATTACK_COUNTS))})",
     )
     p.add_argument("--room-size", type=int, default=8, help="rooms: players per room (default %(default)s)")
     p.add_argument(
@@ -834,6 +838,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", help="write every figure to this JSON file")
     p.add_argument("--plot", help="write the PNG plot here (needs matplotlib)")
     p.add_argument("--profile-dir", help="py-spy each measured window into this folder (perturbs figures)")
+    from client_demo import bench_attack  # it imports this module
+
+    bench_attack.add_arguments(p)
     return p
 
 
@@ -842,6 +849,7 @@ def main(argv: list[str] | None = None) -> int:
     arena = opts.scenario == "arena"
     in_rooms = opts.scenario == "rooms"
     watched = opts.scenario == "spectators"
+    attacked = opts.scenario == "attack"
     if opts.counts is None:
         default = (
             ARENA_COUNTS
@@ -850,11 +858,13 @@ def main(argv: list[str] | None = None) -> int:
             if in_rooms
             else SPECTATORS_COUNTS
             if watched
+            else ATTACK_COUNTS
+            if attacked
             else DEFAULT_COUNTS
         )
         opts.counts = ",".join(map(str, default))
     if opts.idle is None:
-        opts.idle = "" if arena or in_rooms or watched else ",".join(map(str, DEFAULT_IDLE))
+        opts.idle = "" if arena or in_rooms or watched or attacked else ",".join(map(str, DEFAULT_IDLE))
     counts = [int(c) for c in opts.counts.split(",") if c.strip()]
     levels = [int(c) for c in opts.idle.split(",") if c.strip()]
     opts.map_args = map_args(opts.scenario, server_has_map_flag())
@@ -891,6 +901,17 @@ def main(argv: list[str] | None = None) -> int:
         if opts.json_out:
             Path(opts.json_out).write_text(
                 json.dumps({"machine": info, "options": vars(opts), "rooms": result}, indent=1)
+            )
+        return 0
+    if attacked:
+        from client_demo import bench_attack  # it imports this module
+
+        result = bench_attack.run(opts, counts)
+        print()
+        print(bench_attack.table(result))
+        if opts.json_out:
+            Path(opts.json_out).write_text(
+                json.dumps({"machine": info, "options": vars(opts), "attack": result}, indent=1)
             )
         return 0
     if watched:
