@@ -674,10 +674,19 @@ class Connection:
             self.green.close()
         except OSError:
             pass
-        # eventlet's WebSocket holds two of our bound methods (see __init__): a reference cycle
-        # that only the full collection would free, with the member and its buffers.
-        vars(self.ws).pop("send", None)
-        vars(self.ws).pop("close", None)
+        # eventlet's WebSocket holds two of our bound methods (see __init__), and a generator
+        # that holds it: reference cycles that only the full collection would free, with the
+        # member. The buffers go at once: a closed connection may wait in the deadlines heap
+        # for a while, and a flood of them must not hold 64 KiB each meanwhile.
+        ws_attrs = vars(self.ws)
+        ws_attrs.pop("send", None)
+        ws_attrs.pop("close", None)
+        ws_attrs.pop("iterator", None)
+        self.inbuf = b""
+        self.pos = 0
+        self.partial = None
+        self.frames = []
+        self.outbox = []
         member = self.member
         self.loop.count_close(member.close_request if member is not None else self.close_request, reason)
         if member is not None:
