@@ -126,7 +126,10 @@ class Directory:
     room_idle: float = 30.0
     creates_per_minute: int = 10  # explicit creates per client address
     seats_per_address: int = 16  # seats waiting for their HELLO, per client address
-    # addresses those two limits leave alone (a reverse proxy on this machine, local tools)
+    # players one client address may leave behind for a resume (0: no cap): dropping and coming
+    # back over and over must not fill the server with kept players
+    away_per_address: int = 0
+    # addresses those limits leave alone (a reverse proxy on this machine, local tools)
     unlimited_addresses: frozenset[str] = frozenset()
     grace: float = 20.0  # seconds a dropped player is kept for a resume; 0: not kept
     spectators_per_room: int = 32  # 0: no spectators
@@ -139,6 +142,7 @@ class Directory:
     players: int = attrs.field(init=False, default=0)
     spectators: int = attrs.field(init=False, default=0)  # across every room, until they leave
     sessions: dict[str, Session] = attrs.field(init=False, factory=dict)  # by the token's selector
+    away_by_address: collections.Counter[str] = attrs.field(init=False, factory=collections.Counter)
     _selectors: dict[tuple[str, int], str] = attrs.field(init=False, factory=dict)  # by (room, entity)
     # the members that must hear from us outside a room's tick (a session taken over)
     _due: list[Member] = attrs.field(init=False, factory=list)
@@ -234,7 +238,7 @@ class Directory:
         hosted.empty_since = None
         return hosted.room, member
 
-    def leave(self, room: Room, member: Member, now: float, *, keep: bool = False) -> None:
+    def leave(self, room: Room, member: Member, now: float, *, keep: bool = False, address: str = "") -> None:
         """A player's connection ended: out of its room (which may have been disposed since),
         or, with `keep` (it dropped without a goodbye), kept for `grace` seconds. A spectator's:
         out of its room."""
@@ -246,14 +250,26 @@ class Directory:
             return  # gone already, or its session was taken over by another connection
         hosted = self.rooms.get(room.room_id)
         alive = hosted is not None and hosted.room is room
-        if keep and alive and self.grace > 0:
-            room.drop(member, now)
+        if keep and alive and self.grace > 0 and self._may_keep(address):
+            room.drop(member, now, address)
+            self.away_by_address[address] += 1
             return
         room.leave(member)
         self.players -= 1
         self._close_session(room.room_id, member.entity_id)
         if hosted is not None and alive and not hosted.taken:
             hosted.empty_since = now
+
+    def _may_keep(self, address: str) -> bool:
+        cap = self.away_per_address
+        return not cap or address in self.unlimited_addresses or self.away_by_address[address] < cap
+
+    def _release_away(self, address: str) -> None:
+        left = self.away_by_address[address] - 1
+        if left > 0:
+            self.away_by_address[address] = left
+        else:
+            del self.away_by_address[address]  # the table holds only addresses with players kept
 
     def _watch(self, hello: Hello) -> tuple[Room, Member]:
         """A spectator into the room it names, or into the public room of the default map with
@@ -292,8 +308,11 @@ class Directory:
         hosted = self.rooms[session.room_id]  # a room's sessions close with it
         room = hosted.room
         old = room.members.get(session.entity_id)
+        kept = room.away.get(session.entity_id)
+        if kept is not None:
+            self._release_away(kept.address)
         if old is not None:  # its connection still looks open: the new one takes over
-            room.drop(old, now)
+            room.drop(old, now)  # (and resume() takes it back at once: not counted)
             old.request_close(
                 ErrorCode.SESSION_REPLACED, "another connection resumed this session", goodbye=True
             )
@@ -384,9 +403,10 @@ class Directory:
         idle: list[Hosted] = []
         for hosted in self.rooms.values():
             if hosted.room.away:
-                for entity_id in hosted.room.expire_away(now - self.grace):
+                for away in hosted.room.expire_away(now - self.grace):
                     self.players -= 1
-                    self._close_session(hosted.room_id, entity_id)
+                    self._release_away(away.address)
+                    self._close_session(hosted.room_id, away.entity.id)
             if hosted.taken:
                 hosted.empty_since = None
             elif hosted.empty_since is None:
@@ -512,6 +532,8 @@ class Directory:
         for entity_id in [*room.members, *room.away]:
             self._close_session(hosted.room_id, entity_id)
         self.players -= len(room.away)  # the members count until their connections end
+        for away in room.away.values():
+            self._release_away(away.address)
         room.away.clear()
         for m in room.spectators:  # they count until their connections end, too
             if m.close_request is None:

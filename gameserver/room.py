@@ -167,6 +167,7 @@ class Away:
     entity: Entity
     since: float  # when it dropped, on the directory's clock
     acknowledged: bool = False  # its client acknowledged a snapshot: it had its WELCOME
+    address: str = ""  # the client address it dropped from: kept players are bounded per address
 
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
@@ -249,18 +250,19 @@ class Room:
         entity = self.away.pop(entity_id).entity
         return self._admit(entity, session_token)
 
-    def drop(self, member: Member, since: float) -> None:
+    def drop(self, member: Member, since: float, address: str = "") -> None:
         """The member's connection ended without a goodbye: its entity stays in the world (not
         moving: no inputs come) until resume() or expire_away(). `since`: the caller's clock."""
         if self.members.get(member.entity_id) is member:
             del self.members[member.entity_id]
-            self.away[member.entity_id] = Away(member.entity, since, member.ack_tick is not None)
+            self.away[member.entity_id] = Away(member.entity, since, member.ack_tick is not None, address)
             self._roster += 1
 
-    def expire_away(self, before: float) -> list[int]:
-        """Remove the entities kept since before `before`; their ids."""
-        gone = [eid for eid, away in self.away.items() if away.since < before]
-        for eid in gone:
+    def expire_away(self, before: float) -> list[Away]:
+        """Remove the entities kept since before `before`; what was kept of them."""
+        gone = [away for away in self.away.values() if away.since < before]
+        for away in gone:
+            eid = away.entity.id
             del self.away[eid]
             self.world.remove(eid)
             self._roster += 1

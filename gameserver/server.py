@@ -125,6 +125,7 @@ class GameServer:
             creates_per_minute=config.creates_per_minute,
             seats_per_address=config.seats_per_address,
             unlimited_addresses=frozenset(config.unlimited_addresses),
+            away_per_address=config.connections_per_address,
             grace=config.reconnect_grace,
             spectators_per_room=config.spectators_per_room,
             max_spectators=config.max_spectators,

@@ -701,9 +701,11 @@ class Connection:
                 close = member.close_request = (1000, reason)
             member.link = None
             if self.room is not None:
-                self.server.directory.leave(self.room, member, time.monotonic(), keep=keep)
+                self.server.directory.leave(self.room, member, time.monotonic(), keep=keep, address=self.peer)
             why = close[1] or "peer_closed"
-            kept = " (kept for a resume)" if keep and self.server.directory.grace > 0 else ""
+            room = self.room
+            away = room is not None and not member.spectator and member.entity_id in room.away
+            kept = " (kept for a resume)" if away else ""
             log.info("%s entity %d left (%s)%s", self.peer, member.entity_id, why, kept)
 
 

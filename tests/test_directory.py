@@ -432,3 +432,28 @@ def test_unlimited_addresses_are_not_held_to_the_per_address_limits() -> None:
         d.create(None, False, 0.0, "127.0.0.1")
     d.create(None, False, 0.0, "10.0.0.1")
     refused(ErrorCode.RATE_LIMITED, d.quick, None, 0.0, "10.0.0.1")  # its one seat is waiting
+
+
+def test_players_kept_after_a_drop_are_bounded_per_address() -> None:
+    """Dropping and coming back as a new player over and over must not fill the server with
+    kept players: past away_per_address, a drop from that address is a leave."""
+    d = directory(room_size=10, away_per_address=2, unlimited_addresses={"127.0.0.1"})
+    joined = [d.join(Hello(1, f"p{i}"), 0.0) for i in range(6)]
+    for room, member in joined[:3]:
+        d.leave(room, member, 1.0, keep=True, address="10.0.0.9")
+    room = joined[0][0]
+    assert len(room.away) == 2 and d.players == 5 and d.away_by_address["10.0.0.9"] == 2
+    for room, member in joined[3:5]:  # another address, and an unlimited one, keep theirs
+        d.leave(room, member, 1.0, keep=True, address="127.0.0.1")
+    assert len(room.away) == 4
+    d.leave(*joined[5], 1.0, keep=True, address="10.0.0.9")  # one too many: removed at once
+    assert joined[5][1].entity_id not in room.away and d.away_by_address["10.0.0.9"] == 2
+    # a resume frees its place in the count; so does the end of the grace window
+    first = joined[0][1]
+    d.join(Hello(1, "p0", first.session_token), 2.0)
+    assert d.away_by_address["10.0.0.9"] == 1
+    d.sweep(1.0 + d.grace + 1.0)
+    assert not room.away and not d.away_by_address
+    r, m = d.join(Hello(1, "q"), 30.0)
+    d.leave(r, m, 30.0, keep=True, address="10.0.0.9")
+    assert m.entity_id in r.away and d.away_by_address["10.0.0.9"] == 1
