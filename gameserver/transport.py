@@ -676,8 +676,7 @@ class Connection:
             pass
         # eventlet's WebSocket holds two of our bound methods (see __init__), and a generator
         # that holds it: reference cycles that only the full collection would free, with the
-        # member. The buffers go at once: a closed connection may wait in the deadlines heap
-        # for a while, and a flood of them must not hold 64 KiB each meanwhile.
+        # member. The buffers go at once, in case anything still holds the connection.
         ws_attrs = vars(self.ws)
         ws_attrs.pop("send", None)
         ws_attrs.pop("close", None)
@@ -727,7 +726,9 @@ class SocketLoop:
         self.epoll = select.epoll()
         self.conns: dict[int, Connection] = {}
         self.backlog: list[Connection] = []
-        self.deadlines: list[tuple[float, int, Connection]] = []
+        # (when, order, fd): by descriptor, not the connection, so that a closed connection is
+        # freed at once rather than when its deadline comes up
+        self.deadlines: list[tuple[float, int, int]] = []
         self._seq = 0
         self.cap = server.config.connection_cap  # WebSockets held at once; lowered by start()
         config = server.config
@@ -811,14 +812,16 @@ class SocketLoop:
         when = time.monotonic() + after
         conn.deadline = when
         self._seq += 1
-        heapq.heappush(self.deadlines, (when, self._seq, conn))
+        heapq.heappush(self.deadlines, (when, self._seq, conn.fd))
 
     def expire(self, now: float) -> None:
         """Act on the deadlines that passed (called by the sender after each tick)."""
         heap = self.deadlines
+        conns = self.conns
         while heap and heap[0][0] <= now:
-            when, _, conn = heapq.heappop(heap)
-            if conn.deadline == when and conn.state != CLOSED:
+            when, _, fd = heapq.heappop(heap)
+            conn = conns.get(fd)  # None once closed; a later connection on the same descriptor
+            if conn is not None and conn.deadline == when and conn.state != CLOSED:  # has its own
                 conn.on_deadline()
 
     def run(self) -> None:
