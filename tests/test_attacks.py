@@ -169,23 +169,25 @@ def test_connections_are_bounded_per_address(server: ServerProcess) -> None:
         async with witness(server) as p:
             joined: list[Any] = []
             refused = 0
-            for i in range(36):  # --connections-per-address is 32
-                try:
-                    ws = await connect(server.ws_url, local_addr=(ATTACKER, 0))
-                except websockets.InvalidStatus as exc:
-                    assert exc.response.status_code == 429
-                    refused += 1
-                    continue
-                await hello(ws, f"a{i}")
-                joined.append(ws)
-            assert (len(joined), refused) == (32, 4)
-            await still_playing(p, server)
-            await joined.pop().close()  # one place freed: the address may take it again
-            await wait_until(lambda: healthz(server)["players"] == 32 + 1, 5, "the leave")
-            ws = await connect(server.ws_url, local_addr=(ATTACKER, 0))
-            joined.append(ws)
-            for ws in joined:
-                await ws.close()
+            try:
+                for i in range(36):  # --connections-per-address is 32
+                    try:
+                        ws = await connect(server.ws_url, local_addr=(ATTACKER, 0))
+                    except websockets.InvalidStatus as exc:
+                        assert exc.response.status_code == 429
+                        refused += 1
+                        continue
+                    await hello(ws, f"a{i}")
+                    joined.append(ws)
+                assert (len(joined), refused) == (32, 4)
+                await still_playing(p, server)
+                await joined.pop().close()  # one place freed: the address may take it again
+                # 31 of the address's players and the witness (the newcomer has left too)
+                await wait_until(lambda: healthz(server)["players"] == 31 + 1, 5, "the leave")
+                joined.append(await connect(server.ws_url, local_addr=(ATTACKER, 0)))
+            finally:
+                for ws in joined:
+                    await ws.close()
 
     asyncio.run(scenario())
 
