@@ -27,7 +27,6 @@ from gameserver.messages import (
     Change,
     ClientMessage,
     Error,
-    Field,
     Follow,
     Following,
     Goodbye,
@@ -266,6 +265,19 @@ def _arity(fields: list[Any], n: int, what: str) -> None:
         raise _invalid(f"{what} has {n - 1} fields, got {len(fields) - 1}")
 
 
+def _at_least(fields: list[Any], n: int, what: str) -> None:
+    """A server message may have fields past those this version knows: they are ignored."""
+    if len(fields) < n:
+        raise _invalid(f"{what} has at least {n - 1} fields, got {len(fields) - 1}")
+
+
+def _schema(value: Any) -> dict[str, Any] | None:
+    """WELCOME's schema: a map (gameserver.schema.Schema.from_wire() reads it), or nil."""
+    if value is not None and type(value) is not dict:
+        raise _invalid("schema must be a map")
+    return value
+
+
 # --- client -> server ----------------------------------------------------------------------
 
 
@@ -474,23 +486,12 @@ def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None
 
 
 def spawn_record(s: Spawn) -> list[Any]:
-    return [s.id, s.kind, s.name, s.qx, s.qy, s.angle, s.hp]
+    return [s.id, s.kind, *s.values]
 
 
-def change_record(c: Change) -> list[int]:
+def change_record(c: Change) -> list[Any]:
     """A change as it stands in the flat changes array: id, mask, then the masked values."""
-    mask = 0
-    values: list[int] = []
-    for bit, value in (
-        (Field.X, c.dqx),
-        (Field.Y, c.dqy),
-        (Field.ANGLE, c.angle),
-        (Field.HP, c.hp),
-    ):
-        if value is not None:
-            mask |= bit
-            values.append(value)
-    return [c.id, mask, *values]
+    return [c.id, c.mask, *c.values]
 
 
 def encode_snapshot_body(spawns: list[list[Any]], flat_changes: list[int], removals: list[int]) -> bytes:
@@ -580,6 +581,7 @@ def encode_server(msg: ServerMessage) -> bytes:
                 msg.tick,
                 dict(msg.rules),
                 msg.map,
+                msg.schema,
             ]
         )
     if isinstance(msg, Pong):
@@ -593,32 +595,41 @@ def encode_server(msg: ServerMessage) -> bytes:
     raise TypeError(f"not a server message: {msg!r}")
 
 
+_FIELD_MIN, _FIELD_MAX = -(2**31), 2**31
+_MAX_MASK = 2**31 - 1
+_MAX_TEXT = 255
+
+
+def _value(v: Any, name: str) -> Any:
+    """A spawn's or a change's value: an int within +-2**31, or a string (a text field)."""
+    if type(v) is int:
+        if not _FIELD_MIN <= v <= _FIELD_MAX:
+            raise _invalid(f"{name} must be in {_FIELD_MIN}..{_FIELD_MAX}")
+        return v
+    if type(v) is str:
+        if len(v) > _MAX_TEXT:
+            raise _invalid(f"{name} must have at most {_MAX_TEXT} characters")
+        return v
+    raise _invalid(f"{name} must be an integer or a string")
+
+
 def _spawn(rec: Any) -> Spawn:
     r = _list(rec, "spawn")
-    if len(r) != 7:
-        raise _invalid("a spawn has 7 fields")
+    if len(r) < 2:
+        raise _invalid("a spawn has an id and a kind")
     return Spawn(
-        id=_int(r[0], "id", 0, MAX_SEQ),
-        kind=_int(r[1], "kind", 0, 255),
-        name=_str(r[2], "name", 0, MAX_NAME_CHARS),
-        qx=_int(r[3], "qx", -(2**31), 2**31),
-        qy=_int(r[4], "qy", -(2**31), 2**31),
-        angle=_int(r[5], "angle", 0, 255),
-        hp=_int(r[6], "hp", 0, 2**16),
+        _int(r[0], "id", 0, MAX_SEQ),
+        _int(r[1], "kind", 1, 255),
+        tuple(_value(v, "a spawn's value") for v in r[2:]),
     )
 
 
-# Plain ints: IntFlag arithmetic in this loop cost 9% of a verifying bot's CPU.
-_CHANGE_BITS = (int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP))
-_CHANGE_NAMES = ("dqx", "dqy", "angle", "hp")
-_FIELD_MIN, _FIELD_MAX = -(2**31), 2**31
-
-
 def _changes(flat: list[Any]) -> tuple[Change, ...]:
-    """The change records (id, mask, then one value per bit set) as Changes.
+    """The change records (id, mask, then one value per bit set) as Changes. Which field a bit
+    stands for is the schema's to say (gameserver.schema); how many values follow is not.
 
-    Verifying bots decode every record of every snapshot, so a record whose fields are all in
-    range is taken in a few operations; any other goes through _change(), which names the fault.
+    Verifying bots decode every record of every snapshot, so a record of two in-range ints (a
+    move) is taken in a few operations; any other goes through _change(), which names the fault.
     """
     out: list[Change] = []
     i, n = 0, len(flat)
@@ -628,7 +639,7 @@ def _changes(flat: list[Any]) -> tuple[Change, ...]:
         eid = flat[i]
         mask = flat[i + 1]
         if mask == 3 and type(mask) is int and type(eid) is int and 0 <= eid <= MAX_SEQ and i + 4 <= n:
-            dqx = flat[i + 2]  # the common record: a move
+            dqx = flat[i + 2]  # the common record: two ints
             dqy = flat[i + 3]
             if (
                 type(dqx) is int
@@ -636,7 +647,7 @@ def _changes(flat: list[Any]) -> tuple[Change, ...]:
                 and _FIELD_MIN <= dqx <= _FIELD_MAX
                 and _FIELD_MIN <= dqy <= _FIELD_MAX
             ):
-                out.append(_new_change((eid, dqx, dqy, None, None)))
+                out.append(_new_change((eid, 3, (dqx, dqy))))
                 i += 4
                 continue
         change, i = _change(flat, i, n)
@@ -647,16 +658,13 @@ def _changes(flat: list[Any]) -> tuple[Change, ...]:
 def _change(flat: list[Any], i: int, n: int) -> tuple[Change, int]:
     """One change record from flat[i:], every field checked; and where the next one starts."""
     eid = _int(flat[i], "id", 0, MAX_SEQ)
-    mask = _int(flat[i + 1], "mask", 1, 15)
+    mask = _int(flat[i + 1], "mask", 1, _MAX_MASK)
     i += 2
-    values: list[int | None] = [None, None, None, None]
-    for k, bit in enumerate(_CHANGE_BITS):
-        if mask & bit:
-            if i >= n:
-                raise _invalid("a change record is cut short")
-            values[k] = _int(flat[i], _CHANGE_NAMES[k], _FIELD_MIN, _FIELD_MAX)
-            i += 1
-    return Change(eid, *values), i
+    count = bin(mask).count("1")
+    if i + count > n:
+        raise _invalid("a change record is cut short")
+    values = tuple(_value(v, "a change's value") for v in flat[i : i + count])
+    return Change(eid, mask, values), i + count
 
 
 def decode_server(data: bytes | str) -> ServerMessage:
@@ -664,7 +672,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
     v = _unpack(data, _SERVER_LIMITS)
     kind = v[0]
     if kind == MsgType.SNAPSHOT:
-        _arity(v, 8, "snapshot")
+        _at_least(v, 8, "snapshot")
         shots = _list(v[7], "shots")
         if len(shots) % 2:
             raise _invalid("shots are (shooter, hit) pairs")
@@ -681,7 +689,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
             ),
         )
     if kind == MsgType.SCOREBOARD:
-        _arity(v, 2, "scoreboard")
+        _at_least(v, 2, "scoreboard")
         lines = []
         for line in _list(v[1], "lines"):
             ln = _list(line, "score line")
@@ -698,7 +706,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
             )
         return Scoreboard(tuple(lines))
     if kind == MsgType.WELCOME:
-        _arity(v, 10, "welcome")
+        _at_least(v, 10, "welcome")
         rules = v[8]
         if type(rules) is not dict or not all(
             type(k) is str and type(x) in (int, float) for k, x in rules.items()
@@ -714,18 +722,19 @@ def decode_server(data: bytes | str) -> ServerMessage:
             tick=_int(v[7], "tick", 0, MAX_TICK),
             rules=rules,
             map=_opt_str(v[9], "map", 64),
+            schema=_schema(v[10]) if len(v) > 10 else None,
         )
     if kind == MsgType.PONG:
-        _arity(v, 3, "pong")
+        _at_least(v, 3, "pong")
         return Pong(
             client_time=_finite(v[1], "client_time"),
             tick=_int(v[2], "tick", 0, MAX_TICK),
         )
     if kind == MsgType.FOLLOWING:
-        _arity(v, 2, "following")
+        _at_least(v, 2, "following")
         return Following(entity_id=_opt_int(v[1], "entity_id", 1, MAX_SEQ))
     if kind in (MsgType.ERROR, MsgType.GOODBYE):
-        _arity(v, 3, "error")
+        _at_least(v, 3, "error")
         cls = Error if kind == MsgType.ERROR else Goodbye
         return cls(code=_str(v[1], "code", 1, 64), message=_str(v[2], "message", 0, 1024))
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown server message type {kind}")

@@ -21,18 +21,15 @@ from typing import Any, Final
 import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 
 from gameserver import codec
-from gameserver.messages import Field, Snapshot
-from gameserver.world import Row, World
+from gameserver.messages import Snapshot
+from gameserver.schema import Codecs, MirrorFault, Schema
+from gameserver.world import SCHEMA, Row, World
 
+# Where every row holds its position and its kind (gameserver.schema: the rest follows the
+# game's declaration).
 QX: Final = 0
 QY: Final = 1
-ANGLE: Final = 2
-HP: Final = 3
-KIND: Final = 4
-NAME: Final = 5
-
-# Plain ints: IntFlag arithmetic costs about a microsecond an entity here.
-_X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
+KIND: Final = 2
 
 
 @attr.s(auto_attribs=True, frozen=True, slots=True)
@@ -52,64 +49,13 @@ class Frame:
         return cls(tick=world.tick, rows=rows)
 
 
-def spawn_record(eid: int, row: Row) -> list[Any]:
-    return [eid, row[KIND], row[NAME], row[QX], row[QY], row[ANGLE], row[HP]]
-
-
-def change_items(eid: int, old: Row, row: Row) -> list[int] | None:
-    """The flat change record (id, mask, values) from `old` to `row`, or None if equal."""
-    if old is row or old == row:
-        return None
-    mask = 0
-    values: list[int] = []
-    if row[QX] != old[QX]:
-        mask = _X
-        values.append(row[QX] - old[QX])
-    if row[QY] != old[QY]:
-        mask |= _Y
-        values.append(row[QY] - old[QY])
-    if row[ANGLE] != old[ANGLE]:
-        mask |= _ANGLE
-        values.append(row[ANGLE])
-    if row[HP] != old[HP]:
-        mask |= _HP
-        values.append(row[HP])
-    return [eid, mask, *values]
-
-
-def delta_body(base: Frame | None, cur: Frame) -> bytes:
-    """The encoded spawns, changes and removals that turn `base` (None: nothing) into `cur`."""
+def delta_body(base: Frame | None, cur: Frame, codecs: Codecs) -> bytes:
+    """The encoded spawns, changes and removals that turn `base` (None: nothing) into `cur`.
+    The records follow the schema whose generated functions `codecs` are."""
     spawns: list[list[Any]] = []
-    flat: list[int] = []
+    flat: list[Any] = []
     old_rows = base.rows if base is not None else {}
-    append = flat.append
-    for eid, row in cur.rows.items():
-        old = old_rows.get(eid)
-        if old is None:
-            spawns.append(spawn_record(eid, row))
-        elif old is not row:
-            # change_items(), written out: every moving entity, every snapshot. The mask is a
-            # sum of distinct bits, and each field is tested by its comparison: in CPython 3.11
-            # int + and == are specialised, | and & are generic calls.
-            qx, qy, angle, hp, _, _ = row
-            ox, oy, oangle, ohp, _, _ = old
-            mask = (
-                (_X if qx != ox else 0)
-                + (_Y if qy != oy else 0)
-                + (_ANGLE if angle != oangle else 0)
-                + (_HP if hp != ohp else 0)
-            )
-            if mask:
-                append(eid)
-                append(mask)
-                if qx != ox:
-                    append(qx - ox)
-                if qy != oy:
-                    append(qy - oy)
-                if angle != oangle:
-                    append(angle)
-                if hp != ohp:
-                    append(hp)
+    codecs.delta_flat(old_rows, cur.rows, spawns, flat)
     removals = [eid for eid in old_rows if eid not in cur.rows]
     return codec.encode_snapshot_body(spawns, flat, removals)
 
@@ -119,6 +65,8 @@ class Replicator:
     """Keeps recent frames and hands out the shared snapshot body for each baseline."""
 
     history_len: int = 64
+    schema: Schema = attr.ib(default=SCHEMA, kw_only=True)  # what the rows hold
+    _codecs: Codecs = attr.ib(init=False)
     frames: dict[int, Frame] = attr.ib(init=False, factory=dict)
     _order: deque[int] = attr.ib(init=False, factory=deque)
     _bodies: dict[int | None, bytes] = attr.ib(init=False, factory=dict)
@@ -133,6 +81,9 @@ class Replicator:
     _previous_changes: tuple[dict[int, bytes], dict[int, int], set[int]] | None = attr.ib(
         init=False, default=None
     )
+
+    def __attrs_post_init__(self) -> None:
+        self._codecs = self.schema.codecs
 
     def capture(self, world: World) -> Frame:
         rows = world.rows
@@ -166,6 +117,7 @@ class Replicator:
             chunks: dict[int, bytes] = {}
             counts: dict[int, int] = {}
             changed: set[int] = set()
+            change_items = self._codecs.change_items
             for eid, row in cur.rows.items():
                 old = base_rows.get(eid)
                 if old is None:
@@ -209,6 +161,7 @@ class Replicator:
         else:
             common = held & visible if held else set()
         spawn_cache = self._spawn_chunks
+        spawn_record = self._codecs.spawn_record
         spawns: list[bytes] = []
         if len(common) < len(visible):
             for eid in visible - held:
@@ -233,6 +186,7 @@ class Replicator:
                 cache = self._change_chunks[baseline] = {}
             base_rows = self.frames[baseline].rows
             cur_rows = cur.rows
+            change_items = self._codecs.change_items
             for eid in common:
                 entry = cache.get(eid)
                 if entry is None:
@@ -253,7 +207,7 @@ class Replicator:
         body = self._bodies.get(baseline)
         if body is None:
             base = self.frames[baseline] if baseline is not None else None
-            body = self._bodies[baseline] = delta_body(base, cur)
+            body = self._bodies[baseline] = delta_body(base, cur, self._codecs)
             self.bodies_built += 1
         return self._head(baseline), body
 
@@ -362,10 +316,13 @@ class DesyncError(Exception):
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
 class Mirror:
-    """The client's copy of the replicated world, rebuilt from snapshots only."""
+    """The client's copy of the replicated world, rebuilt from snapshots only, as the schema
+    says (the one WELCOME carries, for a client of any game). It holds rows as the server does
+    (as lists): (qx, qy, kind, *the kind's other fields in declaration order)."""
 
+    schema: Schema = SCHEMA
     tick: int | None = None
-    rows: dict[int, list[Any]] = attr.ib(factory=dict)  # id -> [qx, qy, angle, hp, kind, name]
+    rows: dict[int, list[Any]] = attr.ib(factory=dict)
 
     def apply(self, snap: Snapshot) -> None:
         if snap.baseline is None:
@@ -378,23 +335,42 @@ class Mirror:
         for eid in snap.removals:
             if rows.pop(eid, None) is None:
                 raise DesyncError(f"removal of unknown entity {eid}")
+        schema = self.schema
         for s in snap.spawns:
             if s.id in rows:
                 raise DesyncError(f"spawn of entity {s.id} already held")
-            rows[s.id] = [s.qx, s.qy, s.angle, s.hp, s.kind, s.name]
+            try:
+                kind = schema.kind(s.kind)
+            except KeyError:
+                raise DesyncError(
+                    f"spawn of entity {s.id} of kind {s.kind}, which the schema lacks"
+                ) from None
+            if len(s.values) < len(kind.fields):  # more are fields of a later version: ignored
+                raise DesyncError(
+                    f"spawn of entity {s.id}: {len(s.values)} values for {len(kind.fields)} fields"
+                )
+            row: list[Any] = [0, 0, kind.id, *([None] * len(kind.others))]
+            for f, value in zip(kind.fields, s.values, strict=False):
+                why = f.check(value)
+                if why is not None:
+                    raise DesyncError(f"spawn of entity {s.id}: {f.name} must be {why}, not {value!r}")
+                row[kind.index(f.name)] = value
+            rows[s.id] = row
+        flat: list[Any] = []
         for c in snap.changes:
-            row = rows.get(c.id)
-            if row is None:
-                raise DesyncError(f"change to unknown entity {c.id}")
-            if c.dqx is not None:
-                row[QX] += c.dqx
-            if c.dqy is not None:
-                row[QY] += c.dqy
-            if c.angle is not None:
-                row[ANGLE] = c.angle
-            if c.hp is not None:
-                row[HP] = c.hp
+            flat.append(c.id)
+            flat.append(c.mask)
+            flat.extend(c.values)
+        try:
+            schema.codecs.apply_flat(rows, flat)
+        except MirrorFault as fault:
+            raise DesyncError(str(fault)) from None
         self.tick = snap.tick
 
     def as_rows(self) -> dict[int, Row]:
-        return {eid: (r[0], r[1], r[2], r[3], r[4], r[5]) for eid, r in self.rows.items()}
+        return {eid: tuple(r) for eid, r in self.rows.items()}
+
+    def values(self, eid: int) -> dict[str, Any]:
+        """An entity's fields by name (positions in quanta)."""
+        row = self.rows[eid]
+        return self.schema.kind(row[KIND]).values(row)

@@ -42,7 +42,8 @@ from gameserver.messages import (
     Welcome,
 )
 from gameserver.replication import Grid, Replicator, View
-from gameserver.world import QUANTA, Entity, Rules, World
+from gameserver.schema import Schema
+from gameserver.world import QUANTA, SCHEMA, Entity, Rules, World
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
@@ -181,8 +182,10 @@ class Room:
     seed: int = 0
     game_map: GameMap | None = None
     room_id: str = attr.ib(factory=lambda: "r-" + secrets.token_hex(6))
+    schema: Schema = attr.ib(default=SCHEMA, kw_only=True)  # what the world's rows hold
     world: World = attr.ib(init=False)
-    replicator: Replicator = attr.ib(init=False, factory=Replicator)
+    replicator: Replicator = attr.ib(init=False)
+    _schema_wire: dict[str, Any] = attr.ib(init=False)  # WELCOME's
     members: dict[int, Member] = attr.ib(init=False, factory=dict)  # by entity id
     # players whose connection dropped, kept (entity in the world, not moving) for a resume
     away: dict[int, Away] = attr.ib(init=False, factory=dict)  # by entity id
@@ -199,6 +202,8 @@ class Room:
 
     def __attrs_post_init__(self) -> None:
         self.world = World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed, game_map=self.game_map)
+        self.replicator = Replicator(schema=self.schema)
+        self._schema_wire = self.schema.to_wire()
         if self.tick_rate % self.snapshot_rate:
             raise ValueError("snapshot_rate must divide tick_rate")
         r = self.rules
@@ -289,6 +294,7 @@ class Room:
             tick=self.tick_no,
             rules=self.rules.to_wire(self.world.dt),
             map=self.game_map.name if self.game_map is not None else None,
+            schema=self._schema_wire,
         )
         return codec.encode_server(welcome)
 

@@ -37,10 +37,40 @@ from gameserver.combat import (
 from gameserver.grid import QUANTA, snap
 from gameserver.maps import GameMap
 from gameserver.messages import EntityKind, Input
+from gameserver.schema import FLAGS, FLOAT, InputField, Kind, Schema, angle, integer, position, text
 
-__all__ = ["QUANTA", "ANGLE_STEPS", "Entity", "Rules", "World", "quantize_angle", "snap", "step_position"]
+__all__ = [
+    "QUANTA",
+    "ANGLE_STEPS",
+    "SCHEMA",
+    "Entity",
+    "Rules",
+    "World",
+    "quantize_angle",
+    "snap",
+    "step_position",
+]
 
 ANGLE_STEPS = 256
+MAX_NAME_CHARS = 24
+
+# What the arena replicates and what its players send: a player's row is
+# (qx, qy, kind, name, angle, hp), its spawn record [id, 1, name, qx, qy, angle, hp] and its
+# change mask's bits x = 1, y = 2, angle = 4, hp = 8 (gameserver.schema has the rules).
+PLAYER = Kind(
+    int(EntityKind.PLAYER),
+    "player",
+    (text("name", MAX_NAME_CHARS), position("x"), position("y"), angle("angle"), integer("hp", 0, 2**16)),
+)
+SCHEMA = Schema(
+    (PLAYER,),
+    (
+        InputField("move_x", FLOAT, -1.0, 1.0),
+        InputField("move_y", FLOAT, -1.0, 1.0),
+        InputField("aim", FLOAT, -2 * math.pi, 2 * math.pi),
+        InputField("buttons", FLAGS, 0, 255),
+    ),
+)
 # Up to this many entities, a spawn point is chosen among those no living player stands on
 # (every spawn checked against every player: cheap for a small match, not for a thousand).
 SPAWN_CHECK_PLAYERS = 32
@@ -116,7 +146,7 @@ def step_position(
     return x, y
 
 
-# Entity.row(): qx, qy, angle, hp, kind, name. Typed as a tuple of any length, not of those six:
+# Entity.row(): qx, qy, kind, name, angle, hp (SCHEMA). Typed as a tuple of any length, not of those six:
 # compiled (dev.py --compiled), a fixed tuple type is unpacked into C values and made again when
 # stored, and replication relies on an unchanged row being the same object.
 Row = tuple[Any, ...]
@@ -142,8 +172,8 @@ class Entity:
         return self.hp > 0
 
     def row(self) -> Row:
-        """The replicated view: quantized x, y, angle, hp, then the static kind and name."""
-        return (int(self.x * QUANTA), int(self.y * QUANTA), self.angle, self.hp, self.kind, self.name)
+        """The replicated view, as SCHEMA lays it out: quantized x and y, kind, name, angle, hp."""
+        return (int(self.x * QUANTA), int(self.y * QUANTA), self.kind, self.name, self.angle, self.hp)
 
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
@@ -264,7 +294,7 @@ class World:
             entity.x, entity.y = x, y
             # row(). Declared, so that mypy keeps it a Row: compiled, a tuple typed as the
             # literal's six fields would be unpacked into C values and made again when stored.
-            moved: Row = (qx, qy, angle, entity.hp, entity.kind, entity.name)
+            moved: Row = (qx, qy, entity.kind, entity.name, angle, entity.hp)
             old = before.get(eid)
             rows[eid] = old if old == moved else moved  # unchanged: the same tuple (deltas skip it)
             if last.buttons & FIRE and tick >= entity.next_fire_tick:

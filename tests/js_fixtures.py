@@ -25,10 +25,11 @@ if str(ROOT) not in sys.path:
 from gameserver import codec  # noqa: E402
 from gameserver.collision import WallGrid, move_with_walls, overlaps_wall, step_with_walls  # noqa: E402
 from gameserver.maps import load_map  # noqa: E402
-from gameserver.messages import Hello, Input, Snapshot  # noqa: E402
-from gameserver.replication import Mirror  # noqa: E402
+from gameserver.messages import Hello, Input, Snapshot, Welcome  # noqa: E402
+from gameserver.replication import Frame, Mirror, delta_body  # noqa: E402
 from gameserver.room import Room  # noqa: E402
-from gameserver.world import QUANTA, Rules, quantize_angle, step_position  # noqa: E402
+from gameserver.schema import ANGLE, POSITION, TEXT, Kind, Schema, integer, position  # noqa: E402
+from gameserver.world import PLAYER, QUANTA, SCHEMA, Rules, quantize_angle, step_position  # noqa: E402
 
 
 def step_cases() -> dict[str, Any]:
@@ -269,12 +270,109 @@ def snapshot_streams() -> dict[str, Any]:
     }
 
 
+# Games other than the arena, for the schema-driven decoder: the arena's player with a field a
+# later version appends (team), and a second kind (a ball) beside the arena's player.
+TEAM_PLAYER = Kind(PLAYER.id, PLAYER.name, (*PLAYER.fields, integer("team", 0, 3)))
+BALL = Kind(2, "ball", (position("x"), position("y"), integer("spin", -100, 100)))
+SCHEMA_GAMES = {
+    "team": Schema((TEAM_PLAYER,), SCHEMA.inputs),
+    "ball": Schema((PLAYER, BALL), SCHEMA.inputs),
+}
+
+
+def _synthetic_row(schema: Schema, rng: random.Random, kind: Kind, n: int) -> tuple[Any, ...]:
+    values: dict[str, Any] = {}
+    for f in kind.fields:
+        if f.type == TEXT:
+            values[f.name] = f"{kind.name}{n}"
+        elif f.type == POSITION:
+            values[f.name] = rng.randint(0, 1000 * QUANTA)
+        elif f.type == ANGLE:
+            values[f.name] = rng.randint(0, 255)
+        else:
+            values[f.name] = rng.randint(f.min, f.max)
+    row = kind.row(values)
+    assert schema.check_row(row) is None, schema.check_row(row)
+    return row
+
+
+def _synthetic_step(schema: Schema, rng: random.Random, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The row a tick later: it moves most of the time, and now and then its other fields change."""
+    kind = schema.kind(row[2])
+    out = list(row)
+    for f in kind.changing:
+        at = kind.index(f.name)
+        if f.type == POSITION:
+            if rng.random() < 0.8:
+                out[at] = row[at] + rng.randint(-40, 40)
+        elif rng.random() < 0.15:
+            out[at] = rng.randint(0, 255) if f.type == ANGLE else rng.randint(f.min, f.max)
+    new = tuple(out)
+    assert schema.check_row(new) is None, schema.check_row(new)
+    return row if new == row else new
+
+
+def _synthetic_stream(game: str) -> dict[str, Any]:
+    """A game of `game`'s schema, driven by hand (no room: its world is the arena's) and sent
+    through the replicator's encoder: a WELCOME carrying the schema, then snapshots, some full,
+    most deltas, with entities spawned and removed. After each, the rows of a Python mirror of
+    that schema and, where it can follow, of one that knows the arena's schema only (a client
+    older than the game's fields)."""
+    schema = SCHEMA_GAMES[game]
+    rng = random.Random(f"schema-{game}")
+    welcome = Welcome(1, 1, 30, 30, "tok", "r-schema", 0, {"quanta": QUANTA}, None, schema.to_wire())
+    messages: list[dict[str, Any]] = [{"bytes": base64.b64encode(codec.encode_server(welcome)).decode()}]
+    mirror = Mirror(schema=schema)
+    older = Mirror(schema=SCHEMA) if game == "team" else None
+    kinds = list(schema.kinds)
+    next_id = 1
+    rows: dict[int, tuple[Any, ...]] = {}
+    for _ in range(4):
+        rows[next_id] = _synthetic_row(schema, rng, kinds[next_id % len(kinds)], next_id)
+        next_id += 1
+    frames: dict[int, Frame] = {}
+    held: int | None = None  # the tick the client holds
+    for tick in range(1, 61):
+        rows = {eid: _synthetic_step(schema, rng, row) for eid, row in rows.items()}
+        if tick % 7 == 0:  # one leaves, one comes
+            del rows[rng.choice(sorted(rows))]
+        if tick % 5 == 0:
+            rows[next_id] = _synthetic_row(schema, rng, kinds[next_id % len(kinds)], next_id)
+            next_id += 1
+        frames[tick] = Frame(tick, dict(rows))
+        if tick % 6 == 4:
+            continue  # the client reads late: the next delta skips this snapshot
+        baseline = None if held is None or tick % 20 == 0 else held
+        body = delta_body(frames[baseline] if baseline is not None else None, frames[tick], schema.codecs)
+        data = codec.encode_snapshot_header(tick, baseline, None) + body + codec.encode_shots([])
+        msg = codec.decode_server(data)
+        assert isinstance(msg, Snapshot)
+        mirror.apply(msg)
+        assert mirror.as_rows() == rows
+        entry: dict[str, Any] = {
+            "bytes": base64.b64encode(data).decode(),
+            "tick": tick,
+            "rows": {str(k): list(v) for k, v in sorted(mirror.as_rows().items())},
+        }
+        if older is not None:
+            older.apply(msg)
+            entry["older_rows"] = {str(k): list(v) for k, v in sorted(older.as_rows().items())}
+        messages.append(entry)
+        held = tick
+    return {"game": game, "schema": schema.to_wire(), "arena_schema": SCHEMA.to_wire(), "messages": messages}
+
+
+def schema_streams() -> dict[str, Any]:
+    return {game: _synthetic_stream(game) for game in SCHEMA_GAMES}
+
+
 def generate() -> dict[str, str]:
     """File name -> JSON text."""
     return {
         "step_cases.json": json.dumps(step_cases(), indent=None, separators=(",", ":")) + "\n",
         "snapshots.json": json.dumps(snapshot_streams(), indent=None, separators=(",", ":")) + "\n",
         "collision_cases.json": json.dumps(collision_cases(), indent=None, separators=(",", ":")) + "\n",
+        "schema_streams.json": json.dumps(schema_streams(), indent=None, separators=(",", ":")) + "\n",
     }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
+from arena_records import change, name_of, spawn
 from server_process import ServerProcess, wait_for
 
 from benchmarks import soak
@@ -26,7 +27,6 @@ from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.messages import (
     Ack,
-    Change,
     Follow,
     Following,
     Hello,
@@ -35,7 +35,6 @@ from gameserver.messages import (
     ScoreLine,
     ServerMessage,
     Snapshot,
-    Spawn,
     Welcome,
 )
 from gameserver.replication import DesyncError, Mirror
@@ -244,17 +243,17 @@ def test_the_tick_wheel_sends_each_playing_bot_once_a_period_at_its_phase(
 
 def test_a_tracker_refuses_what_does_not_fit_what_it_holds() -> None:
     t = Tracker()
-    full = Snapshot(5, None, 1, spawns=(Spawn(1, 0, "a", 100, 200, 0, 100), Spawn(2, 0, "b", 0, 0, 7, 100)))
+    full = Snapshot(5, None, 1, spawns=(spawn(1, "a", 100, 200, 0, 100), spawn(2, "b", 0, 0, 7, 100)))
     t.apply(codec.encode_server(full))
     _, moving = t.apply(
-        codec.encode_server(Snapshot(6, 5, 2, changes=(Change(1, dqx=5, angle=9), Change(2, hp=50))))
+        codec.encode_server(Snapshot(6, 5, 2, changes=(change(1, dqx=5, angle=9), change(2, hp=50))))
     )
     assert moving == 1 and t.tick == 6
-    assert t.rows == {1: [105, 200, 9, 100, 0, "a"], 2: [0, 0, 7, 50, 0, "b"]}
+    assert t.rows == {1: [105, 200, 1, "a", 9, 100], 2: [0, 0, 1, "b", 7, 50]}
     with pytest.raises(DesyncError, match="delta from 5"):
         t.apply(codec.encode_server(Snapshot(7, 5, 2)))
     with pytest.raises(DesyncError, match="unknown entity 3"):
-        t.apply(codec.encode_server(Snapshot(7, 6, 2, changes=(Change(3, dqx=1),))))
+        t.apply(codec.encode_server(Snapshot(7, 6, 2, changes=(change(3, dqx=1),))))
     with pytest.raises(DesyncError, match="removal of unknown entity 4"):
         t.apply(codec.encode_server(Snapshot(7, 6, 2, removals=(4,))))
     for garbage in (
@@ -443,8 +442,8 @@ def test_a_bot_reads_whole_snapshots_alone_split_and_together_and_refuses_a_mask
     server, bot.sock = socket.socketpair()
     try:
         bot.fd, bot.state = bot.sock.fileno(), "playing"
-        small = codec.encode_server(Snapshot(7, None, 3, (), (Change(1, dqx=1),), ()))
-        big = codec.encode_server(Snapshot(300, 299, 3, (), tuple(Change(i, dqx=1) for i in range(60)), ()))
+        small = codec.encode_server(Snapshot(7, None, 3, (), (change(1, dqx=1),), ()))
+        big = codec.encode_server(Snapshot(300, 299, 3, (), tuple(change(i, dqx=1) for i in range(60)), ()))
         assert len(small) < 126 <= len(big)
 
         def read(data: bytes) -> None:
@@ -478,12 +477,12 @@ def test_a_tracking_bot_applies_each_snapshot_it_reads_and_counts_one_that_does_
     server, bot.sock = socket.socketpair()
     try:
         bot.fd, bot.state, bot.mirror = bot.sock.fileno(), "playing", Tracker()
-        spawns = tuple(Spawn(i, 0, f"p{i}", 8 * i, 16 * i, 0, 100) for i in range(1, 31))
+        spawns = tuple(spawn(i, f"p{i}", 8 * i, 16 * i, 0, 100) for i in range(1, 31))
         full = codec.encode_server(Snapshot(5, None, 1, spawns=spawns))
         assert len(full) >= 126  # a 16-bit length
         server.sendall(_server_frame(full))
         bot.on_readable()
-        delta = Snapshot(6, 5, 2, changes=(Change(3, dqx=5, dqy=-2),), shots=())
+        delta = Snapshot(6, 5, 2, changes=(change(3, dqx=5, dqy=-2),), shots=())
         server.sendall(_server_frame(codec.encode_server(delta)))
         bot.on_readable()
         assert bot.ack_tick == 6 and bot.mirror.tick == 6
@@ -499,7 +498,7 @@ def test_a_tracking_bot_applies_each_snapshot_it_reads_and_counts_one_that_does_
 
 @pytest.mark.parametrize("tick", [0, 5, 127, 128, 255, 256, 65535, 65536, 2**31 - 1])
 def test_snapshot_tick_is_read_without_decoding(tick: int) -> None:
-    data = codec.encode_server(Snapshot(tick, None, 3, (), (Change(1, dqx=1),), ()))
+    data = codec.encode_server(Snapshot(tick, None, 3, (), (change(1, dqx=1),), ()))
     head = wire.snapshot_head(data, 0)
     assert head is not None and head[0] == tick
     assert wire.snapshot_head(codec.encode_server(Pong(1.0, tick)), 0) is None
@@ -602,13 +601,13 @@ def test_a_bot_sent_an_entity_of_another_room_fails_the_verification() -> None:
         bot.room, bot.rooms = "r-aaaaaaaaaaaa", ["r-aaaaaaaaaaaa"]
         other.room, other.rooms = "r-bbbbbbbbbbbb", ["r-bbbbbbbbbbbb"]
         spawns = (
-            Spawn(1, 1, "bot0", 0, 0, 0, 100),
-            Spawn(2, 1, "bot1", 8, 8, 0, 100),
-            Spawn(3, 1, "Ann", 0, 0, 0, 1),
+            spawn(1, "bot0", 0, 0, 0, 100),
+            spawn(2, "bot1", 8, 8, 0, 100),
+            spawn(3, "Ann", 0, 0, 0, 1),
         )
         server.sendall(_server_frame(codec.encode_server(Snapshot(5, None, 1, spawns=spawns))))
         bot.on_readable()
-        server.sendall(_server_frame(codec.encode_server(Snapshot(6, 5, 2, changes=(Change(2, dqx=1),)))))
+        server.sendall(_server_frame(codec.encode_server(Snapshot(6, 5, 2, changes=(change(2, dqx=1),)))))
         bot.on_readable()
         assert bot.ack_tick == 6 and not bot.errors
         assert held_names(bot.report(1.0)) == {"r-aaaaaaaaaaaa": {"bot0", "bot1"}}
@@ -700,15 +699,15 @@ def test_behaviours_are_dealt_from_a_list_with_counts() -> None:
 def test_the_spawns_of_a_snapshot_are_found_without_decoding_the_rest(
     baseline: int | None, last_seq: int | None
 ) -> None:
-    changes = tuple(Change(i, dqx=1) for i in range(1, 40))
-    for spawns in ((), (Spawn(7, 1, "bot7", 1, 2, 3, 100), Spawn(9, 1, "Zoë", 0, 0, 0, 1))):
+    changes = tuple(change(i, dqx=1) for i in range(1, 40))
+    for spawns in ((), (spawn(7, "bot7", 1, 2, 3, 100), spawn(9, "Zoë", 0, 0, 0, 1))):
         data = codec.encode_server(Snapshot(70001, baseline, last_seq, spawns, changes, ()))
         framed = b"xx" + data  # where it lies in a larger buffer
         head = wire.snapshot_head(framed, 2)
         assert head is not None
         tick, at = head
         assert tick == 70001 and framed[at] == (0x92 if spawns else 0x90)
-        assert wire.spawn_names(framed, at, len(framed)) == [s.name for s in spawns]
+        assert wire.spawn_names(framed, at, len(framed)) == [name_of(s) for s in spawns]
     assert wire.snapshot_head(msgpack.packb([11, 5, "x", None, [], [], [], []]), 0) is None
     with pytest.raises(ValueError):
         wire.spawn_names(msgpack.packb([[1, 2]]), 1, 6)
@@ -876,7 +875,7 @@ def test_a_spectator_acks_each_snapshot_follows_from_the_scoreboard_and_checks_i
         read(Welcome(1, 0, 30, 30, "", "r-aaaaaaaaaaaa", 9), Following(3))
         assert bot.state == "playing" and bot.entity_id is None and bot.following == 3
         assert bot.follow_at < float("inf") and not bot.errors
-        spawns = (Spawn(3, 1, "bot3", 0, 0, 0, 100), Spawn(4, 1, "bot4", 800, 0, 0, 100))
+        spawns = (spawn(3, "bot3", 0, 0, 0, 100), spawn(4, "bot4", 800, 0, 0, 100))
         read(Snapshot(10, None, None, spawns=spawns))
         assert bot.ack_tick == 10 and bot.followed_held == 1
         lines = (

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import msgpack
 import pytest
+from arena_records import change, spawn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,6 @@ from gameserver.messages import (
     ScoreLine,
     Shot,
     Snapshot,
-    Spawn,
     Welcome,
 )
 
@@ -38,12 +38,12 @@ CLIENT_MESSAGES = [
 ]
 SERVER_MESSAGES = [
     Welcome(1, 3, 30, 30, "token", "r-1", 99, {"speed": 150.0, "quanta": 8}),
-    Snapshot(10, None, None, spawns=(Spawn(1, 1, "a", 80, 160, 0, 100),)),
+    Snapshot(10, None, None, spawns=(spawn(1, "a", 80, 160, 0, 100),)),
     Snapshot(
         11,
         10,
         4,
-        changes=(Change(1, dqx=-40, dqy=3), Change(2, angle=255), Change(3, hp=0), Change(4, 1, 2, 3, 4)),
+        changes=(change(1, dqx=-40, dqy=3), change(2, angle=255), change(3, hp=0), change(4, 1, 2, 3, 4)),
         removals=(9, 12),
     ),
     Snapshot(12, 11, None, shots=(Shot(3, None), Shot(4, 3))),
@@ -68,7 +68,7 @@ def test_worked_example_bytes() -> None:
     """The example in docs/protocol.md, byte for byte."""
     data = codec.encode_client(Input(seq=1, move_x=1, move_y=0, aim=0, buttons=0, ack_tick=41))
     assert data.hex(" ") == "97 02 01 01 00 00 00 29"
-    snap = codec.encode_server(Snapshot(42, 41, 1, changes=(Change(5, dqx=40),)))
+    snap = codec.encode_server(Snapshot(42, 41, 1, changes=(change(5, dqx=40),)))
     assert snap.hex(" ") == "98 0b 2a 29 01 90 93 05 01 28 90 90"
 
 
@@ -177,8 +177,8 @@ def test_any_valid_input_round_trips(msg: Input) -> None:
 @given(
     st.lists(
         st.builds(
-            Change,
-            id=st.integers(0, 5000),
+            change,
+            eid=st.integers(0, 5000),
             dqx=st.none() | st.integers(-(2**20), 2**20),
             dqy=st.none() | st.integers(-100, 100),
             angle=st.none() | st.integers(0, 255),
@@ -188,7 +188,7 @@ def test_any_valid_input_round_trips(msg: Input) -> None:
     )
 )
 def test_flat_changes_round_trip(changes: list[Change]) -> None:
-    changes = [c for c in changes if any(v is not None for v in (c.dqx, c.dqy, c.angle, c.hp))]
+    changes = [c for c in changes if c.mask]
     snap = Snapshot(5, 4, 1, changes=tuple(changes))
     assert codec.decode_server(codec.encode_server(snap)) == snap
 

@@ -86,6 +86,14 @@ def test_snapshot_fixture_is_what_the_server_sends_today() -> None:
             assert x.get("rows") == y.get("rows"), f"{name} message {i}"
 
 
+def test_schema_fixture_is_what_the_server_sends_today() -> None:
+    """mirror.js is tested against these streams of games other than the arena (a field a later
+    version appends, a second kind): they must follow the server's encoder and Python mirror."""
+    fresh = json.loads(js_fixtures.generate()["schema_streams.json"])
+    committed = json.loads((JS_TESTS / "fixtures" / "schema_streams.json").read_text())
+    assert fresh == committed, "run: python tests/js_fixtures.py"
+
+
 @needs_node
 def test_the_server_accepts_what_the_page_encodes() -> None:
     result = _run_node(str(JS_TESTS / "encode_samples.mjs"), timeout=30)

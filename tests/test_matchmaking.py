@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from arena_records import name_of
 from server_process import ServerProcess, wait_for
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -179,7 +180,7 @@ def test_players_of_one_room_never_see_another_rooms_entities() -> None:
                 while len(seen[name]) < 3 or seq < 60:
                     msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[arg-type]
                     if isinstance(msg, Snapshot):
-                        seen[name].update(spawn.name for spawn in msg.spawns)
+                        seen[name].update(name_of(spawn) for spawn in msg.spawns)
                         seq += 1
                         await ws.send(codec.encode_client(Input(seq, 1.0, 0.5, 0.0, 0, msg.tick)))
 

@@ -297,7 +297,7 @@ def test_the_readme_lists_every_element_of_welcome(server: ServerProcess) -> Non
 
     raw = run(raw_welcome())
     assert raw[0] == 10 and names[0] == "10"
-    assert len(raw) == len(names) == int(found.group(2)) == 10
+    assert len(raw) == len(names) == int(found.group(2)) == 11
     assert len(raw) - 1 == int(found.group(3)) == len(welcome_table_fields())
     assert names[1:] == welcome_table_fields()
 

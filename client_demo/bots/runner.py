@@ -92,6 +92,8 @@ from gameserver.messages import (
     Welcome,
 )
 from gameserver.replication import DesyncError, Mirror
+from gameserver.schema import Schema, SchemaError
+from gameserver.world import SCHEMA
 
 BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop", "spectate")
 CHURNING = ("churn", "host")  # behaviours that leave and come back
@@ -101,6 +103,28 @@ DROP_EVERY = (2.0, 4.0)  # seconds a dropping bot plays before it cuts its conne
 LINGER_RESET = struct.pack("ii", 1, 0)
 COME_BACK = (0.2, 0.6)  # seconds a churning bot waits before its next connection
 CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connecting
+# What a fighting bot reads of a player's row, and of its spawn record, as the arena's schema
+# lays them out; a WELCOME's own schema builds the mirror.
+_PLAYER = SCHEMA.kind_named("player")
+HP = _PLAYER.index("hp")
+NAME_VALUE = [f.name for f in _PLAYER.fields].index("name")  # in a spawn's values
+MOVES = _PLAYER.bit("x") | _PLAYER.bit("y")
+_SCHEMAS: dict[str, Schema] = {}  # from WELCOMEs, by their text: a schema's code is made once
+
+
+def schema_of(wire: dict[str, Any] | None) -> Schema:
+    """The schema a WELCOME carried (the arena's when it carried none). Raises SchemaError."""
+    if wire is None:
+        return SCHEMA
+    key = repr(wire)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        if len(_SCHEMAS) > 16:
+            _SCHEMAS.clear()
+        schema = _SCHEMAS[key] = Schema.from_wire(wire)
+    return schema
+
+
 BEFORE_WELCOME = ("seating", "connecting", "handshake", "hello")
 EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
 # behaviours that need positions (a spectator: whether it holds the player it follows), so
@@ -652,9 +676,9 @@ class Bot:
                 self.count_error("desync", str(desync))
                 return
             if msg.spawns:
-                self.hold([s.name for s in msg.spawns])
+                self.hold([str(s.values[NAME_VALUE]) for s in msg.spawns])
             flat_shots = [x for shot in msg.shots for x in (shot.shooter, shot.hit or 0)]
-            moving = sum(1 for c in msg.changes if c.dqx is not None or c.dqy is not None)
+            moving = sum(1 for c in msg.changes if c.mask & MOVES)
             self.on_mirrored(flat_shots, end - start, msg.baseline is not None, moving)
             if self.runner.measuring:
                 self.stats.verified += 1
@@ -663,6 +687,13 @@ class Bot:
                 self.resume_failed(f"resumed as entity {msg.entity_id}, not {self.resume_entity}")
                 self.dropped_at = 0.0
             self.welcome = msg
+            if self.mirror is not None:
+                try:
+                    schema = schema_of(msg.schema)
+                except SchemaError as fault:
+                    self.count_error("protocol", f"welcome: {fault}")
+                    return
+                self.mirror = Mirror(schema) if type(self.mirror) is Mirror else Tracker(schema)
             self.token = msg.session_token
             self.entity_ids.append(msg.entity_id)
             self.joined_once = True
@@ -957,17 +988,17 @@ class Bot:
         fire when it is within the weapon's range; wander when none is held; stand still dead."""
         m = self.mirror
         me = m.rows.get(self.entity_id) if m is not None and self.entity_id is not None else None
-        if me is None or me[3] <= 0:  # not in the mirror yet, or dead: idle input, still acks
+        if me is None or me[HP] <= 0:  # not in the mirror yet, or dead: idle input, still acks
             return 0.0, 0.0, 0
         rows = m.rows  # type: ignore[union-attr]
         best = rows.get(self.target) if self.target is not None else None
-        if best is None or best[3] <= 0 or now >= self.retarget_at:
+        if best is None or best[HP] <= 0 or now >= self.retarget_at:
             # The nearest living enemy, looked for again every RETARGET seconds (a scan of the
             # whole view each tick was a tenth of a fighting bot's CPU), or when it died or left.
             best, best_d2 = None, math.inf
             self.target = None
             for eid, row in rows.items():
-                if eid != self.entity_id and row[3] > 0:
+                if eid != self.entity_id and row[HP] > 0:
                     d2 = (row[0] - me[0]) ** 2 + (row[1] - me[1]) ** 2
                     if d2 < best_d2:
                         best, best_d2, self.target = row, d2, eid

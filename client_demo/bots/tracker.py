@@ -15,22 +15,22 @@ from typing import Any
 
 import msgpack
 
-from gameserver.messages import Field
-from gameserver.replication import ANGLE, HP, QX, QY, DesyncError
-
-# Plain ints, as in the codec and the replicator: IntFlag arithmetic is slow in this loop.
-_X, _Y, _ANGLE, _HP = int(Field.X), int(Field.Y), int(Field.ANGLE), int(Field.HP)
-_XY, _XY_ANGLE = _X | _Y, _X | _Y | _ANGLE  # nearly every record: a move, or a move with a turn
+from gameserver.replication import DesyncError
+from gameserver.schema import MirrorFault, Schema
+from gameserver.world import SCHEMA
 
 
 class Tracker:
-    """Rows by entity id, as Mirror.rows: [qx, qy, angle, hp, kind, name]."""
+    """Rows by entity id, as Mirror.rows: (qx, qy, kind, *the kind's other fields), as the
+    schema lays them out (the one the WELCOME carried)."""
 
-    __slots__ = ("rows", "tick")
+    __slots__ = ("rows", "tick", "_apply_flat", "_spawn_row")
 
-    def __init__(self) -> None:
+    def __init__(self, schema: Schema = SCHEMA) -> None:
         self.rows: dict[int, list[Any]] = {}
         self.tick: int | None = None
+        self._apply_flat = schema.codecs.apply_flat
+        self._spawn_row = schema.codecs.spawn_row
 
     def apply(self, payload: bytes | bytearray | memoryview) -> tuple[list[Any], int]:
         """Apply one SNAPSHOT message; returns its decoded array and how many of its change
@@ -46,50 +46,17 @@ class Tracker:
         elif baseline != self.tick:
             raise DesyncError(f"snapshot {tick} is a delta from {baseline}, I hold {self.tick}")
         rows = self.rows
-        moving = 0
         try:
             for eid in removals:
                 if rows.pop(eid, None) is None:
                     raise DesyncError(f"removal of unknown entity {eid}")
-            for s in spawns:  # codec.spawn_record(): id, kind, name, qx, qy, angle, hp
-                rows[s[0]] = [s[3], s[4], s[5], s[6], s[1], s[2]]  # as Mirror.apply() keeps a row
-            i, n = 0, len(flat)
-            while i < n:
-                row = rows.get(flat[i])
-                if row is None:
-                    raise DesyncError(f"change to unknown entity {flat[i]}")
-                mask = flat[i + 1]
-                # The common records first, their masks compared whole: in CPython 3.11 int ==
-                # is specialised, & is a generic call.
-                if mask == _XY:
-                    row[QX] += flat[i + 2]
-                    row[QY] += flat[i + 3]
-                    i += 4
-                    moving += 1
-                    continue
-                if mask == _XY_ANGLE:
-                    row[QX] += flat[i + 2]
-                    row[QY] += flat[i + 3]
-                    row[ANGLE] = flat[i + 4]
-                    i += 5
-                    moving += 1
-                    continue
-                i += 2
-                if mask & _XY:
-                    moving += 1
-                    if mask & _X:
-                        row[QX] += flat[i]
-                        i += 1
-                    if mask & _Y:
-                        row[QY] += flat[i]
-                        i += 1
-                if mask & _ANGLE:
-                    row[ANGLE] = flat[i]
-                    i += 1
-                if mask & _HP:
-                    row[HP] = flat[i]
-                    i += 1
-        except (IndexError, TypeError, KeyError) as exc:
+            spawn_row = self._spawn_row
+            for s in spawns:  # [id, kind, *values]: the row the schema lays out
+                rows[s[0]] = spawn_row(s)
+            moving = self._apply_flat(rows, flat)
+        except MirrorFault as fault:
+            raise DesyncError(str(fault)) from None
+        except (IndexError, TypeError, KeyError, ValueError) as exc:
             raise ValueError(f"a malformed snapshot ({type(exc).__name__})") from None
         self.tick = tick
         return v, moving

@@ -29,6 +29,8 @@
 //   (not a timer: a background tab still gets its messages). It has no session token: a
 //   reconnection sends the spectating HELLO again with the room's id, and asks again for the
 //   player it was told to follow.
+// - Each WELCOME starts a new mirror, read by the schema that WELCOME carries: what the entities
+//   hold is the server's to declare (schema.js).
 // No DOM here beyond WebSocket and timers, which are injectable.
 
 import {
@@ -400,7 +402,7 @@ export class GameClient {
     this.myId = myId;
     this.following = null; // until the FOLLOWING that comes right after
     this.followKnown = false;
-    this.mirror = new Mirror();
+    this.mirror = new Mirror(msg.schema); // null from a server older than schemas: the arena's
     this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, this.rules.speed * 0.5) });
     this.clock = new TickClock(msg.tickRate);
     // nothing to predict without an own entity

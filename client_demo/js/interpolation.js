@@ -130,7 +130,9 @@ export function interpolate(a, b, t, teleportDistance = Infinity) {
       continue;
     }
     const newer = t >= 0.5 ? eb : ea;
-    out.set(id, { ...newer, x: lerp(ea.x, eb.x, t), y: lerp(ea.y, eb.y, t), angle: lerpAngle(ea.angle, eb.angle, t) });
+    const e = { ...newer, x: lerp(ea.x, eb.x, t), y: lerp(ea.y, eb.y, t) };
+    if (ea.angle !== undefined && eb.angle !== undefined) e.angle = lerpAngle(ea.angle, eb.angle, t); // a kind may have none
+    out.set(id, e);
   }
   for (const [id, ea] of a) {
     if (!b.has(id) && t < 0.5) out.set(id, { ...ea }); // removed in b: gone halfway

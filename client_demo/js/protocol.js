@@ -9,9 +9,14 @@
 // - decodeServer() turns bytes into a plain object with named fields, or throws ProtocolError:
 //   the rest of the client never indexes raw arrays. Message types it does not know come back
 //   as {type, unknown: true}, and trailing fields it does not know are ignored.
+// - A SNAPSHOT's records are split without the game's schema: a spawn is {id, kind, values}, a
+//   change {id, mask, values} with one value per bit of the mask set. Which field a value is
+//   follows from the schema WELCOME carries (schema.js; mirror.js applies it); a WELCOME whose
+//   schema is not one is a ProtocolError.
 // No DOM here: Node's test runner loads this module as it is.
 
 import { encode, decode } from "../vendor/msgpack/dist.esm/index.mjs";
+import { SchemaError, parseSchema } from "./schema.js";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -29,9 +34,6 @@ export const MsgType = Object.freeze({
   SCOREBOARD: 15,
   FOLLOWING: 16, // spectators: whom they follow now
 });
-
-/** Bits of a change record's mask, in the order their values follow the mask. */
-export const Field = Object.freeze({ X: 1, Y: 2, ANGLE: 4, HP: 8 });
 
 /** Input.buttons bits. */
 export const Buttons = Object.freeze({ FIRE: 1 });
@@ -159,45 +161,63 @@ export function parseShots(flat) {
   return out;
 }
 
-/** The flat changes array -> [{id, dqx?, dqy?, angle?, hp?}] (absent fields are undefined). */
+// The largest mask: 31 bits, so that bit operations on it stay in int32.
+const MAX_MASK = 2 ** 31 - 1;
+
+function popcount(mask) {
+  let n = 0;
+  for (let m = mask; m; m &= m - 1) n += 1;
+  return n;
+}
+
+function value(v, name) {
+  if (!Number.isInteger(v) && typeof v !== "string") throw new ProtocolError(`${name} must be an integer or a string`);
+  return v;
+}
+
+/**
+ * The flat changes array -> [{id, mask, values}]: one value per bit set, in bit order. Which
+ * field a bit stands for is the schema's to say (schema.js); how many values follow is not.
+ */
 export function parseChanges(flat) {
   const out = [];
   let i = 0;
   const n = flat.length;
   while (i < n) {
     if (i + 2 > n) throw new ProtocolError("a change record is cut short");
-    const change = { id: int(flat[i], "id") };
+    const id = int(flat[i], "id");
     const mask = int(flat[i + 1], "mask");
+    if (mask < 0 || mask > MAX_MASK) throw new ProtocolError(`mask must be in 0..${MAX_MASK}`);
+    const count = popcount(mask);
     i += 2;
-    for (const [bit, name] of [
-      [Field.X, "dqx"],
-      [Field.Y, "dqy"],
-      [Field.ANGLE, "angle"],
-      [Field.HP, "hp"],
-    ]) {
-      if (mask & bit) {
-        if (i >= n) throw new ProtocolError("a change record is cut short");
-        change[name] = int(flat[i], name);
-        i += 1;
-      }
-    }
-    out.push(change);
+    if (i + count > n) throw new ProtocolError("a change record is cut short");
+    const values = flat.slice(i, i + count);
+    for (const v of values) value(v, "a change's value");
+    i += count;
+    out.push({ id, mask, values });
   }
   return out;
 }
 
-function parseSpawn(rec) {
+/** A spawn record [id, kind, ...values] -> {id, kind, values}: the values are the schema's to read. */
+export function parseSpawn(rec) {
   const r = arr(rec, "spawn");
-  if (r.length !== 7) throw new ProtocolError("a spawn has 7 fields");
-  return {
-    id: int(r[0], "id"),
-    kind: int(r[1], "kind"),
-    name: String(r[2]),
-    qx: int(r[3], "qx"),
-    qy: int(r[4], "qy"),
-    angle: int(r[5], "angle"),
-    hp: int(r[6], "hp"),
-  };
+  if (r.length < 2) throw new ProtocolError("a spawn has an id and a kind");
+  const values = r.slice(2);
+  for (const v of values) value(v, "a spawn's value");
+  return { id: int(r[0], "id"), kind: int(r[1], "kind"), values };
+}
+
+/** WELCOME's schema: the map as it came (mirror.js reads it), or null from an older server. */
+function welcomeSchema(v) {
+  if (v === null || v === undefined) return null;
+  try {
+    parseSchema(v);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new ProtocolError(`not a schema: ${err.message}`);
+    throw err;
+  }
+  return v;
 }
 
 /** Parse one decoded message array (see decodeServer). */
@@ -249,6 +269,7 @@ export function parseServer(v) {
         tick: int(v[7], "tick"),
         rules: { ...v[8] },
         map: v.length > 9 && typeof v[9] === "string" ? v[9] : null,
+        schema: v.length > 10 ? welcomeSchema(v[10]) : null,
       };
     case MsgType.FOLLOWING:
       atLeast(v, 2, "following");

@@ -79,3 +79,9 @@ test("the tick clock follows the server's ticks and keeps a steady pace through 
   // render tick 100 ms behind: three ticks back at 30 Hz
   assert.ok(Math.abs(est - 100 / tickMs - 197) < 0.5);
 });
+
+test("an entity of a kind without a facing moves between frames and gets none", () => {
+  const a = new Map([[5, { id: 5, kind: 2, x: 0, y: 0, spin: 1 }]]);
+  const b = new Map([[5, { id: 5, kind: 2, x: 10, y: 20, spin: 3 }]]);
+  assert.deepEqual(interpolate(a, b, 0.75).get(5), { id: 5, kind: 2, x: 7.5, y: 15, spin: 3 });
+});

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 
 import { MsgType, ProtocolError, decodeServer, encodeInput, encodeHello, encodePing, parseServer } from "../../client_demo/js/protocol.js";
 import { BrokenStream, Mirror } from "../../client_demo/js/mirror.js";
+import { ARENA_SCHEMA } from "../../client_demo/js/schema.js";
 
 const streams = JSON.parse(readFileSync(new URL("./fixtures/snapshots.json", import.meta.url)));
 
@@ -16,7 +17,7 @@ function bytes(b64) {
 
 for (const [name, stream] of Object.entries(streams)) {
   test(`the mirror follows the server's stream "${name}" snapshot by snapshot`, () => {
-    const mirror = new Mirror();
+    let mirror = null;
     let welcomed = false;
     let snapshots = 0;
     let scoreboards = 0;
@@ -26,6 +27,8 @@ for (const [name, stream] of Object.entries(streams)) {
       if (msg.type === MsgType.WELCOME) {
         assert.equal(msg.entityId, stream.entity_id);
         assert.equal(msg.rules.quanta, stream.quanta);
+        assert.deepEqual(msg.schema, ARENA_SCHEMA, "the arena's schema is the one this client falls back on");
+        mirror = new Mirror(msg.schema);
         welcomed = true;
       } else if (msg.type === MsgType.SNAPSHOT) {
         assert.ok(welcomed, "welcome comes first");
@@ -50,14 +53,21 @@ for (const [name, stream] of Object.entries(streams)) {
 
 test("a delta against a tick not held is refused and changes nothing", () => {
   const mirror = new Mirror();
-  mirror.apply({ tick: 10, baseline: null, lastSeq: null, spawns: [{ id: 1, kind: 1, name: "a", qx: 80, qy: 8, angle: 0, hp: 100 }], changes: [], removals: [], shots: [] });
+  mirror.apply({ tick: 10, baseline: null, lastSeq: null, spawns: [{ id: 1, kind: 1, values: ["a", 80, 8, 0, 100] }], changes: [], removals: [], shots: [] });
   const before = JSON.stringify(mirror.rows());
-  assert.throws(() => mirror.apply({ tick: 12, baseline: 11, lastSeq: 1, spawns: [], changes: [{ id: 1, dqx: 8 }], removals: [], shots: [] }), BrokenStream);
-  assert.throws(() => mirror.apply({ tick: 12, baseline: 10, lastSeq: 1, spawns: [], changes: [{ id: 9, dqx: 8 }], removals: [], shots: [] }), BrokenStream);
+  const delta = (more) => ({ tick: 12, baseline: 10, lastSeq: 1, spawns: [], changes: [], removals: [], shots: [], ...more });
+  assert.throws(() => mirror.apply(delta({ baseline: 11, changes: [{ id: 1, mask: 1, values: [8] }] })), BrokenStream);
+  assert.throws(() => mirror.apply(delta({ changes: [{ id: 9, mask: 1, values: [8] }] })), BrokenStream);
+  // checked before anything changes: a removal and a spawn ahead of the bad record are not applied
+  const spawn2 = { id: 2, kind: 1, values: ["b", 0, 0, 0, 100] };
+  assert.throws(() => mirror.apply(delta({ removals: [1], spawns: [spawn2], changes: [{ id: 1, mask: 1, values: [8] }] })), BrokenStream);
+  assert.throws(() => mirror.apply(delta({ spawns: [spawn2, { id: 3, kind: 1, values: ["c", 0, 0, 0] }] })), BrokenStream); // a value short
+  assert.throws(() => mirror.apply(delta({ spawns: [spawn2, { id: 3, kind: 1, values: [5, 0, 0, 0, 100] }] })), BrokenStream); // a name not a string
+  assert.throws(() => mirror.apply(delta({ spawns: [spawn2], changes: [{ id: 1, mask: 8, values: ["x"] }] })), BrokenStream);
   assert.equal(JSON.stringify(mirror.rows()), before);
   assert.equal(mirror.tick, 10);
   // a full snapshot drops everything held
-  mirror.apply({ tick: 20, baseline: null, lastSeq: 3, spawns: [{ id: 2, kind: 1, name: "b", qx: 0, qy: 0, angle: 5, hp: 50 }], changes: [], removals: [], shots: [] });
+  mirror.apply({ tick: 20, baseline: null, lastSeq: 3, spawns: [{ id: 2, kind: 1, values: ["b", 0, 0, 5, 50] }], changes: [], removals: [], shots: [] });
   assert.deepEqual(Object.keys(mirror.rows()), ["2"]);
 });
 
@@ -66,8 +76,12 @@ test("changes apply X and Y as deltas, ANGLE and HP as absolutes, after removals
   mirror.apply(parseServer([11, 1, null, null, [[1, 1, "a", 80, 80, 0, 100], [2, 1, "b", 0, 0, 0, 100]], [], [], []]));
   // entity 2 removed, 3 spawned, 1 moved -1 in x, +2 in y, turned to 64 and hurt to 75
   mirror.apply(parseServer([11, 2, 1, 4, [[3, 1, "c", 8, 16, 128, 100]], [1, 15, -8, 16, 64, 75, 3, 8, 50], [2], [1, 3]]));
-  assert.deepEqual(mirror.rows(), { 1: [72, 96, 64, 75, 1, "a"], 3: [8, 16, 128, 50, 1, "c"] });
+  assert.deepEqual(mirror.rows(), { 1: [72, 96, 1, "a", 64, 75], 3: [8, 16, 1, "c", 128, 50] });
   assert.equal(mirror.lastSeq, 4);
+  // entities by field name, as the page draws them
+  assert.deepEqual(mirror.entities.get(1), { id: 1, kind: 1, name: "a", qx: 72, qy: 96, angle: 64, hp: 75 });
+  assert.deepEqual(mirror.frame(8).get(3), { id: 3, kind: 1, name: "c", x: 1, y: 2, angle: 128, hp: 50 });
+  assert.deepEqual(mirror.frame().get(3), mirror.frame(8).get(3), "the schema's quanta by default");
 });
 
 test("the decoder parses shots and tolerates a snapshot without them", () => {
@@ -75,6 +89,10 @@ test("the decoder parses shots and tolerates a snapshot without them", () => {
   assert.deepEqual(s.shots, [{ shooter: 7, hit: null }, { shooter: 8, hit: 9 }]);
   assert.deepEqual(parseServer([11, 5, 4, null, [], [], []]).shots, []);
   assert.throws(() => parseServer([11, 5, 4, null, [], [1, 1], []]), ProtocolError); // cut short
+  assert.throws(() => parseServer([11, 5, 4, null, [], [1, 7, 8, 8], []]), ProtocolError); // 3 bits, 2 values
+  assert.throws(() => parseServer([11, 5, 4, null, [[1]], [], []]), ProtocolError); // a spawn without its kind
+  assert.throws(() => parseServer([11, 5, 4, null, [[1, "player"]], [], []]), ProtocolError);
+  assert.throws(() => parseServer([11, 5, 4, null, [], [1, 1, 0.5], []]), ProtocolError); // neither an int nor a string
   assert.throws(() => parseServer([11, 5, 4, null, [], [], [], [1]]), ProtocolError); // odd shots
   assert.ok(parseServer([99, "future"]).unknown);
   assert.throws(() => decodeServer(new Uint8Array([0xc1])), ProtocolError);
