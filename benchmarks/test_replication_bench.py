@@ -10,7 +10,8 @@ from conftest import feed_inputs, make_room, play_tick
 
 from gameserver import codec
 from gameserver.messages import Input
-from gameserver.replication import Frame, Mirror, Replicator, delta_body
+from gameserver.replication import Mirror, Replicator, delta_body
+from gameserver.world import SCHEMA
 
 SIZES = [100, 400, 800]
 
@@ -44,15 +45,6 @@ def test_room_tick_without_inputs(benchmark, players: int) -> None:  # type: ign
 
 
 @pytest.mark.parametrize("players", SIZES)
-def test_frame_from_world(benchmark, players: int) -> None:  # type: ignore[no-untyped-def]
-    room, members = make_room(players)
-    rng = random.Random(5)
-    play_tick(room, members, rng)
-    prev = room.replicator.current
-    benchmark(Frame.from_world, room.world, prev)
-
-
-@pytest.mark.parametrize("players", SIZES)
 def test_delta_body(benchmark, players: int) -> None:  # type: ignore[no-untyped-def]
     room, members = make_room(players)
     rng = random.Random(6)
@@ -60,7 +52,7 @@ def test_delta_body(benchmark, players: int) -> None:  # type: ignore[no-untyped
     base = room.replicator.current
     play_tick(room, members, rng)
     cur = room.replicator.current
-    benchmark(delta_body, base, cur)
+    benchmark(delta_body, base, cur, SCHEMA.codecs)
 
 
 @pytest.mark.parametrize("players", SIZES)
@@ -72,7 +64,7 @@ def test_mirror_apply(benchmark, players: int) -> None:  # type: ignore[no-untyp
     snap_full, snap_delta = codec.decode_server(full), codec.decode_server(delta)
 
     def setup():  # type: ignore[no-untyped-def]
-        m = Mirror()
+        m = Mirror(SCHEMA)
         m.apply(snap_full)
         return (m,), {}
 
@@ -83,8 +75,8 @@ def test_replicator_capture_and_body_for(benchmark) -> None:  # type: ignore[no-
     room, members = make_room(400)
     rng = random.Random(8)
     play_tick(room, members, rng)
-    rep = Replicator()
-    rep.capture(room.world)
+    rep = Replicator(schema=SCHEMA)
+    rep.capture(room.game.world.tick, room.game.world.rows)
 
     def step() -> None:
         """Everyone holds the previous snapshot: one shared delta body a tick."""
@@ -92,10 +84,10 @@ def test_replicator_capture_and_body_for(benchmark) -> None:  # type: ignore[no-
         for m in members:
             a = rng.uniform(0, 2 * math.pi)
             inputs[m.entity_id] = [Input(0, math.cos(a), math.sin(a), a, 0, None)]
-        room.world.step(inputs)
+        room.game.world.step(inputs)
         assert rep.current is not None
         base = rep.current.tick
-        rep.capture(room.world)
+        rep.capture(room.game.world.tick, room.game.world.rows)
         rep.body_for(base)
 
     benchmark(step)

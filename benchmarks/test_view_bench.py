@@ -32,7 +32,7 @@ def arena_room(players: int, still: float, seed: int = 1) -> tuple[Room, list[Me
         view_width=game_map.view_width,
         view_height=game_map.view_height,
     )
-    room = Room(rules=rules, game_map=game_map, max_players=players + 1, seed=seed)
+    room = Room(options={"rules": rules}, game_map=game_map, max_players=players + 1, seed=seed)
     members = [room.join(f"p{i}") for i in range(players)]
     rng = random.Random(seed)
     for _ in range(40):
@@ -76,9 +76,9 @@ def test_view_body_for(benchmark, players: int, still: float) -> None:  # type: 
     change records picked out of the shared ones, removals."""
     room, members, rng = arena_room(players, still)
     feed_inputs(room, members, rng, still)  # one more step, captured, but no snapshot taken yet
-    room.world.step({m.entity_id: list(m.inbox) for m in members})
+    room.game.world.step({m.entity_id: list(m.inbox) for m in members})
     rep = room.replicator
-    rep.capture(room.world)
+    rep.capture(room.game.world.tick, room.game.world.rows)
     view, grid, frame = room.view, room.grid, rep.current
     assert view is not None and grid is not None and frame is not None
     grid.rebuild(frame)

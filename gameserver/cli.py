@@ -9,8 +9,8 @@ import warnings
 from collections.abc import Sequence
 
 from gameserver.config import LOG_LEVELS, Config
+from gameserver.game import Game
 from gameserver.maps import GameMap, MapError, find_map, load_map
-from gameserver.world import Rules
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=d.hello_timeout,
         help="seconds a new connection has to say hello (default %(default)s)",
+    )
+    p.add_argument(
+        "--game",
+        default=d.game,
+        help="the game every room plays: arena or ball (built in), the name of an entry point of the "
+        "group gameserver.games, or package.module:Class, a subclass of gameserver.game.Game "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--map",
@@ -204,37 +211,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     # eventlet warns on import that it is in maintenance mode; docs/architecture.md says why
     # it is still used and how it is kept to the runtime layer.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from gameserver.games import GameNotFound, load_game
     from gameserver.server import ListenError, serve  # the runtime loads only past the argument checks
 
     try:
-        maps, default_map = load_maps(config)
-    except MapError as exc:
+        game_type = load_game(config.game)
+        maps, default_map = load_maps(config, game_type)
+    except (MapError, GameNotFound) as exc:
         print(f"python -m gameserver: error: {exc}", file=sys.stderr)
         return 2
     try:
-        return serve(config, maps, default_map)
+        return serve(config, maps, default_map, game_type)
     except ListenError as exc:  # a port in use, like a bad flag: one line and code 2
         print(f"python -m gameserver: error: {exc}", file=sys.stderr)
         return 2
 
 
-def load_game_map(config: Config) -> GameMap | None:
+def load_game_map(config: Config, game_type: type[Game]) -> GameMap | None:
     """The map the config names, loaded and checked before anything listens."""
     if config.map == "none":
         return None
     path = find_map(config.map, config.assets_dir / "maps")
-    return load_map(path, clearance=Rules().player_radius)
+    return load_map(path, clearance=game_type.map_clearance)
 
 
-def load_maps(config: Config) -> tuple[dict[str, GameMap | None], str]:
+def load_maps(config: Config, game_type: type[Game] | None = None) -> tuple[dict[str, GameMap | None], str]:
     """Every map a room may be created on, by name, and the default map's name: each map of
     assets/maps/, the empty world `none`, and `--map` (which may be a path elsewhere). All are
-    loaded and checked before anything listens."""
-    default = load_game_map(config)
+    loaded and checked before anything listens. A game that uses no maps gets `none` only (and
+    a --map other than the default is an error)."""
+    if game_type is None:
+        from gameserver.games import DEFAULT, load_game
+
+        game_type = load_game(DEFAULT)
+    if not game_type.uses_maps:
+        if config.map not in ("none", Config().map):
+            raise MapError(f"--map {config.map}", f"the game {game_type.name} uses no maps")
+        return {"none": None}, "none"
+    default = load_game_map(config, game_type)
     maps: dict[str, GameMap | None] = {"none": None}
     for path in sorted((config.assets_dir / "maps").glob("*.tmj")):
         if default is None or path.stem != default.name:  # --map's file is read once
-            maps[path.stem] = load_map(path, clearance=Rules().player_radius)
+            maps[path.stem] = load_map(path, clearance=game_type.map_clearance)
     if default is None:
         return maps, "none"
     maps[default.name] = default

@@ -54,6 +54,9 @@ class Config:
     send_buffer: int = attrs.field(default=65536, validator=_between(4096, 16 << 20))  # bytes
     hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
+    # the game played in every room: a built-in game's name, an entry point of the group
+    # gameserver.games, or package.module:Class (gameserver.games.load_game)
+    game: str = "arena"
     # the default map (quick play): a name in assets/maps/ (or a path to a .tmj); "none": an
     # empty 2000x2000 world
     map: str = "yard"

@@ -406,7 +406,7 @@ class Directory:
                 for away in hosted.room.expire_away(now - self.grace):
                     self.players -= 1
                     self._release_away(away.address)
-                    self._close_session(hosted.room_id, away.entity.id)
+                    self._close_session(hosted.room_id, away.entity_id)
             if hosted.taken:
                 hosted.empty_since = None
             elif hosted.empty_since is None:

@@ -22,8 +22,7 @@ import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attr
 
 from gameserver import codec
 from gameserver.messages import Snapshot
-from gameserver.schema import Codecs, MirrorFault, Schema
-from gameserver.world import SCHEMA, Row, World
+from gameserver.schema import Codecs, MirrorFault, Row, Schema
 
 # Where every row holds its position and its kind (gameserver.schema: the rest follows the
 # game's declaration).
@@ -36,17 +35,6 @@ KIND: Final = 2
 class Frame:
     tick: int
     rows: dict[int, Row] = attr.ib(hash=False)
-
-    @classmethod
-    def from_world(cls, world: World, previous: Frame | None = None) -> Frame:
-        old = previous.rows if previous is not None else {}
-        rows: dict[int, Row] = {}
-        for eid, e in world.entities.items():
-            row = e.row()
-            prev = old.get(eid)
-            # Reusing the previous tuple lets the delta skip unchanged entities by identity.
-            rows[eid] = prev if prev == row and prev is not None else row
-        return cls(tick=world.tick, rows=rows)
 
 
 def delta_body(base: Frame | None, cur: Frame, codecs: Codecs) -> bytes:
@@ -65,13 +53,14 @@ class Replicator:
     """Keeps recent frames and hands out the shared snapshot body for each baseline."""
 
     history_len: int = 64
-    schema: Schema = attr.ib(default=SCHEMA, kw_only=True)  # what the rows hold
+    schema: Schema = attr.ib(kw_only=True)  # what the rows hold
     _codecs: Codecs = attr.ib(init=False)
     frames: dict[int, Frame] = attr.ib(init=False, factory=dict)
     _order: deque[int] = attr.ib(init=False, factory=deque)
     _bodies: dict[int | None, bytes] = attr.ib(init=False, factory=dict)
     current: Frame | None = attr.ib(init=False, default=None)
     bodies_built: int = attr.ib(init=False, default=0)  # for tests and stats
+    new_ids: list[int] = attr.ib(init=False, factory=list)  # in the current frame, not the one before
     # per tick, for views: encoded spawn records by entity, change records by baseline and entity
     _heads: dict[int | None, bytes] = attr.ib(init=False, factory=dict)
     _spawn_chunks: dict[int, bytes] = attr.ib(init=False, factory=dict)
@@ -85,14 +74,13 @@ class Replicator:
     def __attrs_post_init__(self) -> None:
         self._codecs = self.schema.codecs
 
-    def capture(self, world: World) -> Frame:
-        rows = world.rows
-        if len(rows) == len(world.entities) and (self.current is None or self.current.tick < world.tick):
-            # The rows the last step built (a row that did not change is the same tuple): the
-            # frame needs no pass over the entities. Joins and leaves since show in the count.
-            frame = Frame(tick=world.tick, rows=rows)
-        else:
-            frame = Frame.from_world(world, self.current)
+    def capture(self, tick: int, rows: dict[int, Row]) -> Frame:
+        """The game's rows after the step of `tick` become the current frame (kept, not copied:
+        the game makes a new dict each step, and a row that did not change is the same tuple).
+        new_ids: the ids that were not in the previous frame."""
+        previous = self.current
+        frame = Frame(tick=tick, rows=rows)
+        self.new_ids = list(rows.keys() - previous.rows.keys()) if previous is not None else list(rows)
         self._previous = self.current.tick if self.current is not None else None
         self._previous_changes = None
         self.current = frame
@@ -320,7 +308,7 @@ class Mirror:
     says (the one WELCOME carries, for a client of any game). It holds rows as the server does
     (as lists): (qx, qy, kind, *the kind's other fields in declaration order)."""
 
-    schema: Schema = SCHEMA
+    schema: Schema
     tick: int | None = None
     rows: dict[int, list[Any]] = attr.ib(factory=dict)
 

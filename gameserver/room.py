@@ -1,7 +1,10 @@
-"""One match: the world, its members, their inboxes and outboxes, and the body of one tick.
+"""One match: its game, its members, their inboxes and outboxes, and the body of one tick.
 
 Invariants:
 - Pure: no sockets, no clock, no sleeping. A test drives it tick by tick with tick().
+- The room knows no game: it drives the one it was made with through gameserver.game's hooks,
+  and replicates the game's rows as the game's schema says. A hook that raises, or rows that
+  break the schema, are a GameFault that the room's tick raises (the directory closes the room).
 - Readers only append to a member: an input as it came (receive_input()), which the tick
   decodes right before it applies it, or a message decoded at once (receive_bytes()). Only
   tick() drains inboxes and moves the world, so inputs take effect at tick boundaries, in
@@ -27,6 +30,8 @@ import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attr
 
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError, decode_client
+from gameserver.game import Game, GameFault, Setup, check_rows
+from gameserver.grid import QUANTA
 from gameserver.maps import GameMap
 from gameserver.messages import (
     PROTOCOL_VERSION,
@@ -42,8 +47,7 @@ from gameserver.messages import (
     Welcome,
 )
 from gameserver.replication import Grid, Replicator, View
-from gameserver.schema import Schema
-from gameserver.world import QUANTA, SCHEMA, Entity, Rules, World
+from gameserver.schema import RowFault, Schema
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
@@ -83,7 +87,8 @@ class ScoreboardUpdate:
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
 class Member:
-    entity: Entity
+    entity_id: int  # 0: a spectator, which has no entity
+    name: str
     session_token: str
     joined_tick: int
     inbox: list[Input] = attr.ib(init=False, factory=list)  # at most INBOX_LIMIT, oldest first
@@ -107,15 +112,11 @@ class Member:
     inputs_dropped: int = attr.ib(init=False, default=0)
     snapshots_skipped: int = attr.ib(init=False, default=0)
     snapshots_taken: int = attr.ib(init=False, default=0)
-    # a spectator: its entity is a stand-in (id 0) outside the world; it follows a player
+    # a spectator: no entity (entity_id 0); it follows a player
     spectator: bool = attr.ib(default=False, kw_only=True)
     follow: int | None = attr.ib(init=False, default=None)  # the entity followed, if any
     # whose view it gets with interest management: its own entity's, or the followed one's (0: none)
     view_of: int = attr.ib(init=False, default=0)
-
-    @property
-    def entity_id(self) -> int:
-        return self.entity.id
 
     @property
     def closing(self) -> bool:
@@ -165,10 +166,17 @@ class Member:
 class Away:
     """A player whose connection dropped: kept for a while, so it can come back."""
 
-    entity: Entity
+    entity_id: int
+    name: str
     since: float  # when it dropped, on the directory's clock
     acknowledged: bool = False  # its client acknowledged a snapshot: it had its WELCOME
     address: str = ""  # the client address it dropped from: kept players are bounded per address
+
+
+def _default_game() -> type[Game]:
+    from gameserver.games import DEFAULT, load_game  # the games sit on top of this layer
+
+    return load_game(DEFAULT)
 
 
 @attr.s(auto_attribs=True, slots=True, eq=False)
@@ -177,17 +185,21 @@ class Room:
     snapshot_rate: int = 30
     max_players: int = 1000
     max_lag_seconds: float = 5.0
-    rules: Rules = attr.ib(factory=Rules)
     skip_idle_snapshots: bool = True  # no snapshot when nothing a client holds changed (1/s heartbeat)
     seed: int = 0
     game_map: GameMap | None = None
     room_id: str = attr.ib(factory=lambda: "r-" + secrets.token_hex(6))
-    schema: Schema = attr.ib(default=SCHEMA, kw_only=True)  # what the world's rows hold
-    world: World = attr.ib(init=False)
+    # the game played here (gameserver.games: the arena when none is named) and its options
+    game_type: type[Game] = attr.ib(factory=_default_game, kw_only=True)
+    options: dict[str, Any] = attr.ib(factory=dict, kw_only=True)
+    game: Game = attr.ib(init=False)
+    schema: Schema = attr.ib(init=False)
     replicator: Replicator = attr.ib(init=False)
     _schema_wire: dict[str, Any] = attr.ib(init=False)  # WELCOME's
+    _rules_wire: dict[str, float] = attr.ib(init=False)  # WELCOME's
+    _burst: int = attr.ib(init=False)  # the game's max_inputs_per_tick
     members: dict[int, Member] = attr.ib(init=False, factory=dict)  # by entity id
-    # players whose connection dropped, kept (entity in the world, not moving) for a resume
+    # players whose connection dropped, kept (entity in the game, sent no inputs) for a resume
     away: dict[int, Away] = attr.ib(init=False, factory=dict)  # by entity id
     spectators: list[Member] = attr.ib(init=False, factory=list)  # few: bounded by the directory
     shots: list[tuple[int, int | None]] = attr.ib(init=False, factory=list)  # since last snapshot
@@ -201,26 +213,39 @@ class Room:
     unwrap: Callable[[bytes], bytes] = attr.ib(default=bytes, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        self.world = World(rules=self.rules, dt=1.0 / self.tick_rate, seed=self.seed, game_map=self.game_map)
-        self.replicator = Replicator(schema=self.schema)
-        self._schema_wire = self.schema.to_wire()
         if self.tick_rate % self.snapshot_rate:
             raise ValueError("snapshot_rate must divide tick_rate")
-        r = self.rules
-        if r.view_width > 0 and r.view_height > 0:
+        setup = Setup(tick_rate=self.tick_rate, seed=self.seed, game_map=self.game_map, options=self.options)
+        self.game = self._hook("setup", self.game_type, setup)
+        self.schema = self.game_type.schema
+        self.replicator = Replicator(schema=self.schema)
+        self._schema_wire = self.schema.to_wire()
+        self._rules_wire = dict(self._hook("rules", self.game.rules))
+        self._burst = self.game.max_inputs_per_tick
+        r = self._hook("view", self.game.view)
+        if r is not None:
             q = QUANTA
-            w_in = round((r.view_width / 2 + r.view_margin) * q)
-            h_in = round((r.view_height / 2 + r.view_margin) * q)
-            band = round(r.view_hysteresis * q)
+            w_in = round((r.width / 2 + r.margin) * q)
+            h_in = round((r.height / 2 + r.margin) * q)
+            band = round(r.hysteresis * q)
             self.view = View(w_in, h_in, w_in + band, h_in + band)
             # Strips half the smaller view extent high: a view spans about six of them, and only
             # the entities of the two or three across its top and bottom edges are checked one
             # by one (a third or a quarter of that height measured no faster at N = 200-1000).
             self.grid = Grid(cell=max(1, min(w_in, h_in) // 2))
 
+    def _hook(self, hook: str, call: Callable[..., Any], *args: Any) -> Any:
+        """Call one of the game's hooks; what it raises becomes a GameFault that names it."""
+        try:
+            return call(*args)
+        except GameFault:
+            raise
+        except Exception as exc:
+            raise GameFault(f"{self.game_type.name}.{hook} raised {type(exc).__name__}: {exc}") from exc
+
     @property
     def tick_no(self) -> int:
-        return self.world.tick
+        return self.game.tick
 
     @property
     def snapshot_every(self) -> int:
@@ -245,40 +270,44 @@ class Room:
         """Add a player; its welcome message is the first thing in its outbox."""
         if len(self.members) + len(self.away) >= self.max_players:
             raise RoomFull(f"the room holds {self.max_players} players")
-        entity = self.world.spawn_player(name)
-        return self._admit(entity, session_token or secrets.token_urlsafe(16))
+        eid = self._hook("join", self.game.join, name)
+        if type(eid) is not int or eid < 1 or eid in self.members or eid in self.away:
+            raise GameFault(f"{self.game_type.name}.join returned {eid!r}, not a new positive entity id")
+        return self._admit(eid, name, session_token or secrets.token_urlsafe(16))
 
     def resume(self, entity_id: int, session_token: str) -> Member:
         """The player of an entity kept since its connection dropped (drop()) comes back: the
         same entity, score and hp; a new member, so the next snapshot is full and its input
         sequence starts afresh. Raises KeyError when the entity is not kept."""
-        entity = self.away.pop(entity_id).entity
-        return self._admit(entity, session_token)
+        away = self.away.pop(entity_id)
+        return self._admit(away.entity_id, away.name, session_token)
 
     def drop(self, member: Member, since: float, address: str = "") -> None:
         """The member's connection ended without a goodbye: its entity stays in the world (not
         moving: no inputs come) until resume() or expire_away(). `since`: the caller's clock."""
         if self.members.get(member.entity_id) is member:
             del self.members[member.entity_id]
-            self.away[member.entity_id] = Away(member.entity, since, member.ack_tick is not None, address)
+            self.away[member.entity_id] = Away(
+                member.entity_id, member.name, since, member.ack_tick is not None, address
+            )
             self._roster += 1
 
     def expire_away(self, before: float) -> list[Away]:
         """Remove the entities kept since before `before`; what was kept of them."""
         gone = [away for away in self.away.values() if away.since < before]
         for away in gone:
-            eid = away.entity.id
+            eid = away.entity_id
             del self.away[eid]
-            self.world.remove(eid)
+            self._hook("leave", self.game.leave, eid)
             self._roster += 1
         return gone
 
-    def _admit(self, entity: Entity, session_token: str) -> Member:
-        m = Member(entity=entity, session_token=session_token, joined_tick=self.tick_no)
-        m.view_of = entity.id
+    def _admit(self, entity_id: int, name: str, session_token: str) -> Member:
+        m = Member(entity_id, name, session_token=session_token, joined_tick=self.tick_no)
+        m.view_of = entity_id
         m.credit = 1
         m.msg_tokens = self.msg_burst
-        self.members[entity.id] = m
+        self.members[entity_id] = m
         self._roster += 1
         m.control.append(self._welcome(m))
         return m
@@ -292,7 +321,7 @@ class Room:
             session_token=m.session_token,
             room=self.room_id,
             tick=self.tick_no,
-            rules=self.rules.to_wire(self.world.dt),
+            rules=self._rules_wire,
             map=self.game_map.name if self.game_map is not None else None,
             schema=self._schema_wire,
         )
@@ -300,17 +329,16 @@ class Room:
 
     def leave(self, member: Member) -> None:
         if self.members.pop(member.entity_id, None) is not None:
-            self.world.remove(member.entity_id)
             self._roster += 1
+            self._hook("leave", self.game.leave, member.entity_id)
 
     # --- spectators --------------------------------------------------------------------
 
     def watch(self, name: str) -> Member:
-        """Add a spectator: a member with no entity in the world (its entity is a stand-in with
-        id 0) that sends no inputs and follows a player. Its WELCOME (entity 0, no session
-        token) and its first FOLLOWING are the first things in its outbox."""
-        stand_in = Entity(id=0, kind=0, name=name, x=0.0, y=0.0)
-        m = Member(entity=stand_in, session_token="", joined_tick=self.tick_no, spectator=True)
+        """Add a spectator: a member with no entity (entity_id 0) that sends no inputs and
+        follows a player. Its WELCOME (entity 0, no session token) and its first FOLLOWING are
+        the first things in its outbox."""
+        m = Member(0, name, session_token="", joined_tick=self.tick_no, spectator=True)
         m.msg_tokens = self.msg_burst
         self.spectators.append(m)
         m.control.append(self._welcome(m))
@@ -361,11 +389,13 @@ class Room:
 
     def _leader(self) -> int | None:
         """The player at the top of the scoreboard (most kills, fewest deaths, oldest)."""
-        best: Entity | None = None
-        for e in [*(m.entity for m in self.members.values()), *(a.entity for a in self.away.values())]:
-            if best is None or (-e.score, e.deaths, e.id) < (-best.score, best.deaths, best.id):
-                best = e
-        return best.id if best is not None else None
+        best: tuple[int, int, int] | None = None
+        for eid in [*self.members, *self.away]:
+            score, deaths = self._hook("score", self.game.score, eid)
+            key = (-score, deaths, eid)
+            if best is None or key < best:
+                best = key
+        return best[2] if best is not None else None
 
     # --- from the readers -------------------------------------------------------------
 
@@ -449,8 +479,15 @@ class Room:
     # --- the tick ---------------------------------------------------------------------
 
     def tick(self) -> list[Member]:
-        """Advance one tick; returns the members with something new to send."""
-        burst = self.rules.max_inputs_per_tick
+        """Advance one tick; returns the members with something new to send. Raises GameFault
+        when the game fails (its step raises, or its rows break its schema)."""
+        try:
+            return self._tick()
+        except RowFault as fault:
+            raise GameFault(f"{self.game_type.name}: {fault}") from None
+
+    def _tick(self) -> list[Member]:
+        burst = self._burst
         rate, cap = self.msg_rate_per_tick, self.msg_burst
         commands: dict[int, list[Input]] = {}
         refused: list[Member] = []
@@ -487,10 +524,15 @@ class Room:
                 m.credit -= len(cmds)
                 m.last_applied_seq = cmds[-1].seq
                 commands[eid] = cmds
-        self.world.step(commands)
-        tick = self.world.tick
-        if self.world.shots_fired:
-            self.shots.extend(self.world.shots_fired)
+        game = self.game
+        try:
+            game.step(commands)
+            events = game.events()
+        except Exception as exc:
+            raise GameFault(f"{self.game_type.name}.step raised {type(exc).__name__}: {exc}") from exc
+        tick = game.tick
+        if events:
+            self.shots.extend(events)
 
         snapshot = tick % self.snapshot_every == 0
         receivers: Collection[Member] = self.members.values()
@@ -501,7 +543,14 @@ class Room:
         shots_all = codec.NO_SHOTS
         shot_items: list[tuple[int, bytes]] = []
         if snapshot:
-            frame = self.replicator.capture(self.world)
+            rows = game.rows
+            if self.replicator.current is not None and rows is self.replicator.current.rows:
+                raise GameFault(
+                    f"{self.game_type.name}.step left rows the same dict: make a new one each step"
+                )
+            frame = self.replicator.capture(tick, rows)
+            if self.replicator.new_ids:
+                check_rows(game, frame.rows, self.replicator.new_ids)
             if grid is not None:
                 grid.rebuild(frame)
             scoreboard = self._scoreboard_if_changed(tick)
@@ -596,7 +645,7 @@ class Room:
 
     def _scoreboard_if_changed(self, tick: int) -> ScoreboardUpdate | None:
         """The scoreboard, when kills, deaths or players changed, at most once a second."""
-        key = (self._roster, self.world.deaths_total)
+        key = (self._roster, self._hook("scores_version", self.game.scores_version))
         if key == self._scores_shown or tick - self._scores_tick < self.tick_rate:
             return None
         self._scores_shown = key
@@ -604,12 +653,14 @@ class Room:
         return self._scoreboard()
 
     def _scoreboard(self) -> ScoreboardUpdate:
-        here = [(m.entity, 0) for m in self.members.values()]
-        gone = [(a.entity, 1) for a in self.away.values()]
-        lines = sorted(
-            ((e.id, e.name, e.score, e.deaths, away) for e, away in here + gone),
-            key=lambda ln: (-ln[2], ln[3], ln[0]),
-        )
+        here = [(m.entity_id, m.name, 0) for m in self.members.values()]
+        gone = [(a.entity_id, a.name, 1) for a in self.away.values()]
+        score = self.game.score
+        lines: list[tuple[int, str, int, int, int]] = []
+        for eid, name, away in here + gone:
+            points, deaths = self._hook("score", score, eid)
+            lines.append((eid, name, points, deaths, away))
+        lines.sort(key=lambda ln: (-ln[2], ln[3], ln[0]))
         return ScoreboardUpdate(lines)
 
     def close_all(self, error: ErrorCode, message: str) -> list[Member]:

@@ -40,6 +40,10 @@ from gameserver.messages import Change, Spawn
 
 ANGLE_STEPS = 256
 QX, QY, KIND = 0, 1, 2  # where every row holds its position and its kind
+# A row: typed as a tuple of any length, not of its fields: compiled (dev.py --compiled), a
+# fixed tuple type is unpacked into C values and made again when stored, and replication relies
+# on an unchanged row being the same object.
+Row = tuple[Any, ...]
 
 # Field types
 POSITION = "position"  # world units on the 1/QUANTA grid; int quanta on the wire, changes as deltas
@@ -357,16 +361,26 @@ ApplyFlat = Callable[[dict[int, list[Any]], list[Any]], int]
 SpawnRow = Callable[[list[Any]], list[Any]]
 
 
+class RowFault(ValueError):
+    """A game's row that breaks its schema: which entity and field, what it must be."""
+
+    def __init__(self, eid: int, field: str, must: str, value: Any) -> None:
+        super().__init__(f"entity {eid}: {field} must be {must}, not {value!r}")
+
+
 class MirrorFault(Exception):
     """A change or a spawn that does not fit what the mirror holds (replication.DesyncError
     is raised in its place)."""
 
 
-def _kind_source(k: Kind, indent: str, old: bool) -> list[str]:
-    """The body that compares row and old of kind k and appends the change record to flat."""
-    changing = [(k.index(f.name), f.delta) for f in k.changing]
+def _kind_source(k: Kind, indent: str) -> list[str]:
+    """The body that compares row and old of kind k and appends the change record to flat. A
+    changed value of the wrong type or out of its range, or a changed text, raises RowFault:
+    only what changed is checked (a new row is checked whole: Schema.check_row())."""
+    changing = [(k.index(f.name), f) for f in k.changing]
+    texts = [k.index(f.name) for f in k.fields if not f.changes]
     width = 3 + len(k.others)
-    used = {i for i, _ in changing}
+    used = {i for i, _ in changing} | set(texts)
     new_names = ", ".join(f"v{i}" if i in used else "_" for i in range(width))
     old_names = ", ".join(f"o{i}" if i in used else "_" for i in range(width))
     lines = [f"{indent}{new_names}, = row", f"{indent}{old_names}, = old"]
@@ -377,9 +391,24 @@ def _kind_source(k: Kind, indent: str, old: bool) -> list[str]:
     lines.append(f"{indent}if mask:")
     lines.append(f"{indent}    append(eid)")
     lines.append(f"{indent}    append(mask)")
-    for i, delta in changing:
+    for i, f in changing:
+        what = f"{k.name}.{f.name}"
         lines.append(f"{indent}    if v{i} != o{i}:")
-        lines.append(f"{indent}        append(v{i} - o{i})" if delta else f"{indent}        append(v{i})")
+        if f.delta:
+            lines.append(f"{indent}        if type(v{i}) is not int:")
+            lines.append(f"{indent}            raise RowFault(eid, {what!r}, 'an integer (quanta)', v{i})")
+            lines.append(f"{indent}        append(v{i} - o{i})")
+        else:
+            lo, hi = (0, ANGLE_STEPS - 1) if f.type == ANGLE else (f.min, f.max)
+            lines.append(f"{indent}        if type(v{i}) is not int or not {lo} <= v{i} <= {hi}:")
+            must = f"an integer in {lo}..{hi}"
+            lines.append(f"{indent}            raise RowFault(eid, {what!r}, {must!r}, v{i})")
+            lines.append(f"{indent}        append(v{i})")
+    for i in texts:
+        what = f"{k.name}.{k.others[i - 3].name}"
+        lines.append(f"{indent}if v{i} != o{i}:")
+        must = "unchanged: text is sent at spawn only"
+        lines.append(f"{indent}    raise RowFault(eid, {what!r}, {must!r}, v{i})")
     return lines
 
 
@@ -419,7 +448,7 @@ def _generate(schema: Schema) -> str:
         _dispatch(schema, lambda k, ind: [f"{ind}spawns.append({_spawn_expr(k)})"], "            ", "kind ")
     )
     src.append("        elif old is not row:")
-    src.extend(_dispatch(schema, lambda k, ind: _kind_source(k, ind, True), "            ", "kind "))
+    src.extend(_dispatch(schema, lambda k, ind: _kind_source(k, ind), "            ", "kind "))
     # change_items: one entity's record, or None
     src.append("")
     src.append("def change_items(eid, old, row):")
@@ -427,7 +456,7 @@ def _generate(schema: Schema) -> str:
     src.append("        return None")
     src.append("    flat = []")
     src.append("    append = flat.append")
-    src.extend(_dispatch(schema, lambda k, ind: _kind_source(k, ind, True), "    ", "kind "))
+    src.extend(_dispatch(schema, lambda k, ind: _kind_source(k, ind), "    ", "kind "))
     src.append("    return flat or None")
     # spawn_record
     src.append("")
@@ -510,7 +539,7 @@ class Codecs:
     @classmethod
     def of(cls, schema: Schema) -> Codecs:
         source = _generate(schema)
-        namespace: dict[str, Any] = {"MirrorFault": MirrorFault}
+        namespace: dict[str, Any] = {"MirrorFault": MirrorFault, "RowFault": RowFault}
         exec(compile(source, f"<schema {', '.join(k.name for k in schema.kinds)}>", "exec"), namespace)
         return cls(
             source,
@@ -526,10 +555,12 @@ __all__ = [
     "ANGLE_STEPS",
     "QUANTA",
     "Codecs",
+    "Row",
     "Field",
     "InputField",
     "Kind",
     "MirrorFault",
+    "RowFault",
     "Schema",
     "SchemaError",
     "angle",

@@ -21,7 +21,6 @@ import time
 from types import FrameType
 from typing import Any
 
-import attrs
 import eventlet
 import eventlet.queue
 import eventlet.wsgi
@@ -31,12 +30,13 @@ from gameserver import transport
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
 from gameserver.directory import Directory
+from gameserver.game import Game
+from gameserver.games import load_game
 from gameserver.maps import GameMap
 from gameserver.metrics import Metrics
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
 from gameserver.transport import DETACHED, SocketLoop, WebApp, unmask_frame
-from gameserver.world import Rules
 
 log = logging.getLogger(__name__)
 
@@ -87,30 +87,19 @@ class GcSteering:
         gc.unfreeze()
 
 
-def rules_for(game_map: GameMap | None) -> Rules:
-    """The rules of a room on this map: the world's size and the view come from the map."""
-    rules = Rules()
-    if game_map is None:
-        return rules
-    return attrs.evolve(
-        rules,
-        world_width=game_map.width,
-        world_height=game_map.height,
-        view_width=game_map.view_width,
-        view_height=game_map.view_height,
-    )
-
-
 class GameServer:
     def __init__(
         self,
         config: Config,
         maps: dict[str, GameMap | None] | None = None,
         default_map: str | None = None,
+        game_type: type[Game] | None = None,
     ) -> None:
         """`maps`: the maps rooms may be created on, by name (cli.load_maps); by default only
-        the empty world, `none`, which is then the default map."""
+        the empty world, `none`, which is then the default map. `game_type`: the game of every
+        room; by default the one `config.game` names."""
         self.config = config
+        self.game_type = game_type if game_type is not None else load_game(config.game)
         if maps is None:
             maps, default_map = {"none": None}, "none"
         self.directory = Directory(
@@ -145,7 +134,7 @@ class GameServer:
     def _make_room(self, room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
         config = self.config
         return Room(
-            rules=rules_for(game_map),
+            game_type=self.game_type,
             game_map=game_map,
             tick_rate=config.tick_rate,
             snapshot_rate=config.effective_snapshot_rate,
@@ -202,6 +191,7 @@ class GameServer:
             "tick": self.scheduler.ticks,
             "tick_rate": self.config.tick_rate,
             "build": BUILD,
+            "game": self.game_type.name,
             "players": self.directory.players,
             "connections": self.directory.players,  # joined players; each links to its Connection
             "rooms": len(self.directory.rooms),
@@ -389,9 +379,12 @@ def raise_open_file_limit(wanted: int) -> int:
 
 
 def serve(
-    config: Config, maps: dict[str, GameMap | None] | None = None, default_map: str | None = None
+    config: Config,
+    maps: dict[str, GameMap | None] | None = None,
+    default_map: str | None = None,
+    game_type: type[Game] | None = None,
 ) -> int:
-    server = GameServer(config, maps, default_map)
+    server = GameServer(config, maps, default_map, game_type)
     server.start()
     host, port = server.address
     print(

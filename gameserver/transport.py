@@ -484,7 +484,7 @@ class Connection:
             how,
             room.room_id,
             member.entity_id,
-            member.entity.name,
+            member.name,
         )
 
     def attach(self, room: Room, member: Member) -> None:
@@ -907,6 +907,7 @@ class WebApp:
             "/assets/": Path(server.config.assets_dir).resolve(),
             "/": Path(server.config.static_dir).resolve(),
         }
+        self.index_page = server.game_type.page  # what "/" serves: the game's own page
         ws_app = eventlet.websocket.WebSocketWSGI.configured(self._handle_ws, support_legacy_versions=False)
         ws_app.max_frame_length = MAX_CLIENT_MESSAGE_BYTES  # configured() can't set it (eventlet#728)
         self.ws_app = ws_app
@@ -1125,7 +1126,7 @@ class WebApp:
             return _text(start_response, "404 Not Found", "not found\n")  # no file has such a name
         for prefix, root in self.static_roots.items():
             if path.startswith(prefix):
-                rel = path[len(prefix) :] or "index.html"
+                rel = path[len(prefix) :] or (self.index_page if prefix == "/" else "index.html")
                 target = Path(os.path.realpath(root / rel))
                 if target.is_dir():
                     target = target / "index.html"

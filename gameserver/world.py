@@ -18,7 +18,6 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from math import floor
-from typing import Any
 
 import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 import msgpack
@@ -37,7 +36,7 @@ from gameserver.combat import (
 from gameserver.grid import QUANTA, snap
 from gameserver.maps import GameMap
 from gameserver.messages import EntityKind, Input
-from gameserver.schema import FLAGS, FLOAT, InputField, Kind, Schema, angle, integer, position, text
+from gameserver.schema import FLAGS, FLOAT, InputField, Kind, Row, Schema, angle, integer, position, text
 
 __all__ = [
     "QUANTA",
@@ -144,12 +143,6 @@ def step_position(
     y = floor((y + move_y * step) * QUANTA + 0.5) / QUANTA
     y = y if 0.0 <= y <= height else (0.0 if y < 0.0 else height)
     return x, y
-
-
-# Entity.row(): qx, qy, kind, name, angle, hp (SCHEMA). Typed as a tuple of any length, not of those six:
-# compiled (dev.py --compiled), a fixed tuple type is unpacked into C values and made again when
-# stored, and replication relies on an unchanged row being the same object.
-Row = tuple[Any, ...]
 
 
 @attr.s(auto_attribs=True, slots=True, eq=False)

@@ -200,7 +200,7 @@ class _Player:
     def __init__(self, room: Room, name: str) -> None:
         self.member = room.join(name)
         self.room = room
-        self.mirror = Mirror()
+        self.mirror = Mirror(SCHEMA)
         self.seq = 0
 
     def send(self, mx: float, my: float, aim: float = 0.0, buttons: int = 0) -> None:
@@ -218,7 +218,7 @@ class _Player:
 
 def _record(rules: Rules, script: str) -> dict[str, Any]:
     """Drive a room tick by tick; record the bytes one player receives and the mirror after each."""
-    room = Room(rules=rules, seed=7)
+    room = Room(options={"rules": rules}, seed=7)
     rng = random.Random(script)
     me = _Player(room, "me")
     others = [_Player(room, "ann"), _Player(room, "bob")]

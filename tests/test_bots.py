@@ -38,6 +38,7 @@ from gameserver.messages import (
     Welcome,
 )
 from gameserver.replication import DesyncError, Mirror
+from gameserver.world import SCHEMA
 
 
 def test_bots_play_verify_and_churn() -> None:
@@ -866,7 +867,7 @@ def test_a_spectator_acks_each_snapshot_follows_from_the_scoreboard_and_checks_i
     server.settimeout(1.0)
     try:
         bot.fd, bot.state, bot.spectator = bot.sock.fileno(), "hello", True
-        bot.mirror = Mirror() if verify else Tracker()
+        bot.mirror = Mirror(SCHEMA) if verify else Tracker()
 
         def read(*messages: ServerMessage) -> None:
             server.sendall(b"".join(_server_frame(codec.encode_server(m)) for m in messages))

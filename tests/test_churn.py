@@ -143,7 +143,7 @@ def test_a_client_that_stops_reading_holds_a_bounded_send_queue_and_is_cut() -> 
 
         def move() -> None:  # every entity moves every tick: big deltas for the reader
             while True:
-                for e in room.world.entities.values():
+                for e in room.game.world.entities.values():
                     e.x = 100.0 + (e.x + 7.0) % 1500.0
                 eventlet.sleep(1 / 120)
 

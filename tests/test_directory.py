@@ -306,17 +306,19 @@ def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(ops: list[tu
 def test_a_dropped_player_is_kept_and_resumes_as_the_same_entity_with_a_new_token() -> None:
     d = directory(grace=20.0)
     room, m = d.join(Hello(1, "ann"), 0.0)
-    m.entity.score, m.entity.hp = 3, 50
+    ent = room.game.world.entities[m.entity_id]
+    ent.score, ent.hp = 3, 50
     token = m.session_token
     selector, _, verifier = token.partition(".")
     assert len(verifier) >= 22 and len(selector) == 16  # 128 random bits behind a lookup id
     d.leave(room, m, 1.0, keep=True)
-    assert m.entity_id not in room.members and m.entity_id in room.world.entities
+    assert m.entity_id not in room.members and m.entity_id in room.game.world.entities
     assert room.away[m.entity_id].since == 1.0 and d.players == 1 and d.rooms[room.room_id].taken == 1
     d.sweep(20.9)
     again_room, back = d.join(Hello(1, "ignored", token), 21.0 - 0.1)
-    assert again_room is room and back.entity is m.entity and back.entity_id == m.entity_id
-    assert (back.entity.score, back.entity.hp, back.entity.name) == (3, 50, "ann")
+    assert again_room is room and back.entity_id == m.entity_id
+    assert (ent.score, ent.hp, back.name) == (3, 50, "ann")
+    assert room.game.world.entities[back.entity_id] is ent
     assert back.held_tick is None and back.last_received_seq is None  # a full snapshot, seq afresh
     assert back.session_token != token and not room.away and d.players == 1 and d.resumed_total == 1
     welcome = codec.decode_server(back.control[0])
@@ -337,15 +339,15 @@ def test_a_welcome_lost_with_its_connection_does_not_strand_the_player() -> None
     _, lost = d.join(Hello(1, "ann", held), 2.0)  # its WELCOME never arrives
     d.leave(room, lost, 3.0, keep=True)
     _, again = d.join(Hello(1, "ann", held), 4.0)  # the token the client still holds
-    assert again.entity is m.entity and d.players == 1 and len(room.world.entities) == 1
+    assert again.entity_id == m.entity_id and d.players == 1 and len(room.game.world.entities) == 1
     d.leave(room, again, 5.0, keep=True)  # lost again: still good
     _, third = d.join(Hello(1, "ann", held), 6.0)
-    assert third.entity is m.entity
+    assert third.entity_id == m.entity_id
     refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", lost.session_token + "x"), 6.5)
     third.ack_tick = 5  # it had this WELCOME: the old token is done
     refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", held), 7.0)
     _, fourth = d.join(Hello(1, "ann", third.session_token), 8.0)
-    assert fourth.entity is m.entity
+    assert fourth.entity_id == m.entity_id
 
 
 def test_past_the_grace_window_a_dropped_player_leaves() -> None:
@@ -355,7 +357,7 @@ def test_past_the_grace_window_a_dropped_player_leaves() -> None:
     d.sweep(21.0)
     assert m.entity_id in room.away  # 20 s exactly: still kept
     d.sweep(21.5)
-    assert m.entity_id not in room.world.entities and not room.away and d.players == 0
+    assert m.entity_id not in room.game.world.entities and not room.away and d.players == 0
     err = refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", m.session_token), 22.0)
     assert err.error.close_code == 4401
 
@@ -365,7 +367,7 @@ def test_a_leave_on_purpose_or_no_grace_removes_the_player_at_once() -> None:
         d = directory(grace=grace)
         room, m = d.join(Hello(1, "ann"), 0.0)
         d.leave(room, m, 1.0, keep=keep)
-        assert m.entity_id not in room.world.entities and d.players == 0 and not d.sessions
+        assert m.entity_id not in room.game.world.entities and d.players == 0 and not d.sessions
         refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", m.session_token), 2.0)
 
 
@@ -373,7 +375,7 @@ def test_a_new_connection_with_the_token_takes_the_session_over() -> None:
     d = directory()
     room, old = d.join(Hello(1, "ann"), 0.0)
     _, new = d.join(Hello(1, "ann", old.session_token), 1.0)
-    assert new.entity is old.entity and room.members[old.entity_id] is new
+    assert new.entity_id == old.entity_id and room.members[old.entity_id] is new
     assert old.close_request == (4001, "session_replaced")
     assert old in d.tick(1.1)  # its goodbye goes out with the next tick's sends
     # the old connection's end changes nothing for the new one

@@ -32,7 +32,7 @@ from gameserver.messages import Error, Goodbye, Hello, Ping, Pong, Snapshot, Wel
 from gameserver.replication import Mirror
 from gameserver.room import CONTROL_LIMIT, Room
 from gameserver.server import GameServer
-from gameserver.world import Rules, World
+from gameserver.world import SCHEMA, Rules, World
 
 PROTOCOL_MD = (ROOT / "docs" / "protocol.md").read_text()
 README_MD = (ROOT / "README.md").read_text()
@@ -308,7 +308,7 @@ class Walker:
     def __init__(self, ws: ClientConnection, welcome: Welcome) -> None:
         self.ws = ws
         self.me = welcome.entity_id
-        self.mirror = Mirror()
+        self.mirror = Mirror(SCHEMA)
         self.seq = 0
         self.log: list[Any] = []  # every message, in order
 

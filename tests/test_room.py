@@ -12,10 +12,11 @@ from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.combat import FIRE
+from gameserver.games.arena import Arena
 from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
 from gameserver.replication import Frame, Grid, Mirror, View, delta_body
 from gameserver.room import INBOX_LIMIT, RAW_INPUT_LIMIT, Member, Room, RoomFull
-from gameserver.world import SCHEMA, Rules
+from gameserver.world import SCHEMA, Entity, Rules
 
 
 class Client:
@@ -24,10 +25,17 @@ class Client:
     def __init__(self, room: Room, name: str) -> None:
         self.room = room
         self.member = room.join(name)
-        self.mirror = Mirror()
+        self.mirror = Mirror(SCHEMA)
         self.tracker = Tracker()  # what a fighting bot keeps, from the same bytes
         self.seq = 0
         self.received: list[object] = []
+
+    @property
+    def entity(self) -> Entity:
+        """The arena's entity of this player."""
+        game = self.room.game
+        assert isinstance(game, Arena)
+        return game.world.entities[self.member.entity_id]
 
     def read(self) -> list[object]:
         raw = self.member.take_outgoing()
@@ -79,18 +87,18 @@ def test_inputs_apply_in_order_bounded_per_tick() -> None:
     a = Client(room, "a")
     room.tick()
     a.read()
-    x0 = a.member.entity.x
+    x0 = a.entity.x
     for _ in range(6):
         a.send_input(1.0, 0.0)
     room.tick()
     # The credit refills one input a tick up to max_inputs_per_tick (3): after an idle tick a
     # late burst catches up, but the sustained rate is one input, one tick of movement, a tick.
     assert a.member.last_applied_seq == 3
-    assert a.member.entity.x == x0 + 3 * 5.0
+    assert a.entity.x == x0 + 3 * 5.0
     room.tick()
     assert a.member.last_applied_seq == 4
     room.tick(), room.tick()
-    assert a.member.last_applied_seq == 6 and a.member.entity.x == x0 + 6 * 5.0
+    assert a.member.last_applied_seq == 6 and a.entity.x == x0 + 6 * 5.0
 
 
 def test_stale_sequence_numbers_and_full_inbox_are_dropped() -> None:
@@ -110,12 +118,12 @@ def test_an_input_waits_as_bytes_and_the_next_tick_applies_it() -> None:
     a = Client(room, "a")
     room.tick()
     a.read()
-    x0 = a.member.entity.x
+    x0 = a.entity.x
     a.send_input(1.0, 0.0)
     assert len(a.member.raw_inputs) == 1 and not a.member.inbox  # not decoded yet
     room.tick()
     assert a.member.raw_inputs == [] and a.member.last_applied_seq == 1
-    assert a.member.entity.x == x0 + 5.0
+    assert a.entity.x == x0 + 5.0
 
 
 def test_a_bad_input_is_refused_by_the_tick_and_nobody_else_notices() -> None:
@@ -123,13 +131,13 @@ def test_a_bad_input_is_refused_by_the_tick_and_nobody_else_notices() -> None:
     a, b = Client(room, "a"), Client(room, "b")
     room.tick()
     a.read(), b.read()
-    x0 = b.member.entity.x
+    x0 = b.entity.x
     room.receive_input(a.member, msgpack.packb([2, "one", 0, 0, 0, 0, None]))
     b.send_input(1.0, 0.0)
     ready = room.tick()
     assert a.member in ready and a.member.close_request == (1007, "invalid_message")
     assert [m.code for m in a.read() if isinstance(m, Error)] == ["invalid_message"]
-    assert b.member.entity.x == x0 + 5.0 and b.member.close_request is None
+    assert b.entity.x == x0 + 5.0 and b.member.close_request is None
     assert any(isinstance(m, Snapshot) for m in b.read())
 
 
@@ -319,7 +327,7 @@ def test_client_mirror_equals_server_view(ops: list[tuple], history: int) -> Non
                         if isinstance(m, Snapshot):
                             assert c.mirror.as_rows() == room.replicator.frames[m.tick].rows
     room.tick()
-    world_rows = {e.id: e.row() for e in room.world.entities.values()}
+    world_rows = {e.id: e.row() for e in room.game.world.entities.values()}
     for c in clients:
         c.read()  # perhaps no snapshot (nothing changed), but then what it holds is current
         assert c.mirror.as_rows() == world_rows
@@ -341,11 +349,11 @@ VIEW_RULES = Rules(view_width=400.0, view_height=300.0, view_margin=50.0, view_h
 
 
 def _place(room: Room, client: Client, x: float, y: float) -> None:
-    client.member.entity.x, client.member.entity.y = x, y
+    client.entity.x, client.entity.y = x, y
 
 
 def test_a_player_receives_exactly_the_entities_in_its_view() -> None:
-    room = Room(rules=VIEW_RULES)
+    room = Room(options={"rules": VIEW_RULES})
     me, near, edge, far = (Client(room, n) for n in ("me", "near", "edge", "far"))
     _place(room, me, 1000, 1000)
     _place(room, near, 1100, 1050)
@@ -358,7 +366,7 @@ def test_a_player_receives_exactly_the_entities_in_its_view() -> None:
 
 
 def test_crossing_the_edge_within_the_hysteresis_band_does_not_flicker() -> None:
-    room = Room(rules=VIEW_RULES)
+    room = Room(options={"rules": VIEW_RULES})
     me, other = Client(room, "me"), Client(room, "other")
     _place(room, me, 1000, 1000)
     _place(room, other, 1000 + 240, 1000)  # inside the inner edge at 250
@@ -384,7 +392,7 @@ def test_crossing_the_edge_within_the_hysteresis_band_does_not_flicker() -> None
 
 
 def test_view_records_are_encoded_once_per_entity_not_per_player() -> None:
-    room = Room(rules=VIEW_RULES)
+    room = Room(options={"rules": VIEW_RULES})
     clients = [Client(room, f"p{i}") for i in range(10)]
     for i, c in enumerate(clients):
         _place(room, c, 1000 + i, 1000)  # all see all
@@ -403,7 +411,7 @@ def test_view_records_are_encoded_once_per_entity_not_per_player() -> None:
 
 
 def test_when_most_stand_still_each_view_gets_exactly_the_movers_changes() -> None:
-    room = Room(rules=VIEW_RULES)
+    room = Room(options={"rules": VIEW_RULES})
     clients = [Client(room, f"p{i}") for i in range(10)]
     for i, c in enumerate(clients):
         _place(room, c, 1000 + 20 * i, 1000)  # all see all
@@ -464,9 +472,8 @@ def test_a_tracker_keeps_what_a_mirror_keeps_through_moves_and_turns() -> None:
 def test_client_mirror_equals_its_view(ops: list[tuple], history: int, layout: int) -> None:  # type: ignore[type-arg]
     """With interest management: what a client rebuilds equals the server's rows of the
     entities in its view at that tick, through joins, leaves, moves, edge crossings and skips."""
-    room = Room(
-        tick_rate=30, rules=Rules(view_width=200.0, view_height=160.0, view_margin=20.0, view_hysteresis=30.0)
-    )
+    rules = Rules(view_width=200.0, view_height=160.0, view_margin=20.0, view_hysteresis=30.0)
+    room = Room(tick_rate=30, options={"rules": rules})
     room.replicator.history_len = history
     clients: list[Client] = []
     for o in ops:
@@ -494,9 +501,9 @@ def test_client_mirror_equals_its_view(ops: list[tuple], history: int, layout: i
 def test_shots_ride_in_snapshots_and_a_kill_updates_every_scoreboard() -> None:
     room = Room()
     a, b, c = Client(room, "a"), Client(room, "b"), Client(room, "c")
-    a.member.entity.x, a.member.entity.y = 500.0, 500.0
-    b.member.entity.x, b.member.entity.y = 700.0, 500.0
-    c.member.entity.x, c.member.entity.y = 500.0, 1500.0
+    a.entity.x, a.entity.y = 500.0, 500.0
+    b.entity.x, b.entity.y = 700.0, 500.0
+    c.entity.x, c.entity.y = 500.0, 1500.0
     room.tick()
     for cl in (a, b, c):
         cl.read()
@@ -534,7 +541,7 @@ def test_idle_clients_get_a_heartbeat_not_a_snapshot_a_tick() -> None:
             got.extend(m.tick for m in a.read() if isinstance(m, Snapshot))
             b.read()
 
-    b.member.entity.x = 100.0
+    b.entity.x = 100.0
     play(60, b_moves=True)
     assert len(got) == 60  # b moves: a snapshot every tick
     got.clear()

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from gameserver import codec
 from gameserver.messages import Error, Goodbye, Hello, Input, Ping, Pong, Snapshot, Welcome
 from gameserver.replication import Mirror
+from gameserver.world import SCHEMA
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -34,7 +35,7 @@ class Player:
     def __init__(self, ws: ClientConnection, welcome: Welcome) -> None:
         self.ws = ws
         self.welcome = welcome
-        self.mirror = Mirror()
+        self.mirror = Mirror(SCHEMA)
         self.ticks: list[int] = []
         self.arrivals: list[float] = []
         self.seq = 0

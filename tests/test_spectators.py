@@ -32,7 +32,7 @@ from gameserver.messages import (
 )
 from gameserver.replication import Mirror
 from gameserver.room import Member, Room
-from gameserver.world import Rules
+from gameserver.world import SCHEMA, Rules
 
 
 class Watcher:
@@ -41,7 +41,7 @@ class Watcher:
     def __init__(self, room: Room, member: Member) -> None:
         self.room = room
         self.member = member
-        self.mirror = Mirror()
+        self.mirror = Mirror(SCHEMA)
         self.following: list[int | None] = []
 
     def read(self) -> list[object]:
@@ -78,7 +78,7 @@ def test_a_spectator_has_no_entity_takes_no_place_and_sees_every_player() -> Non
     assert isinstance(welcome, Welcome) and welcome.entity_id == 0 and welcome.session_token == ""
     assert following == Following(a.entity_id)  # the leader: no kills yet, the oldest
     assert isinstance(board, Scoreboard) and [ln.name for ln in board.lines] == ["a", "b"]
-    assert set(room.world.entities) == {a.entity_id, b.entity_id}
+    assert set(room.game.world.entities) == {a.entity_id, b.entity_id}
     play(room, 3, w)
     assert set(w.mirror.rows) == {a.entity_id, b.entity_id}
     snaps = [m for m in [codec.decode_server(b) for b in a.take_outgoing()] if isinstance(m, Snapshot)]
@@ -130,10 +130,11 @@ def test_follow_switches_an_unknown_id_is_ignored_and_a_leaving_target_is_replac
 
 def test_with_a_view_a_spectator_holds_what_the_followed_player_sees() -> None:
     rules = Rules(world_width=4000.0, world_height=4000.0, view_width=400.0, view_height=300.0)
-    room = Room(rules=rules)
+    room = Room(options={"rules": rules})
     a, b = room.join("a"), room.join("b")
-    a.entity.x, a.entity.y = 300.0, 300.0
-    b.entity.x, b.entity.y = 3000.0, 3000.0
+    entities = room.game.world.entities  # type: ignore[attr-defined]
+    entities[a.entity_id].x, entities[a.entity_id].y = 300.0, 300.0
+    entities[b.entity_id].x, entities[b.entity_id].y = 3000.0, 3000.0
     w = Watcher(room, room.watch("eve"))
     play(room, 2, w)
     assert set(w.mirror.rows) == {a.entity_id}
@@ -271,7 +272,7 @@ def test_a_spectator_over_websockets_watches_follows_and_is_refused_inputs() -> 
                     e = await welcomed(eve, Hello(1, "eve", room=a.room, spectate=True))
                     assert (e.entity_id, e.session_token, e.room, e.map) == (0, "", a.room, "yard")
                     assert await recv(eve) == Following(a.entity_id)
-                    mirror = Mirror()
+                    mirror = Mirror(SCHEMA)
                     board = None
                     while set(mirror.rows) != {a.entity_id, b.entity_id} or board is None:
                         msg = await recv(eve)
@@ -304,10 +305,11 @@ def test_a_spectator_over_websockets_watches_follows_and_is_refused_inputs() -> 
 
 def test_after_a_following_the_next_snapshot_is_built_around_the_new_player() -> None:
     rules = Rules(world_width=4000.0, world_height=4000.0, view_width=400.0, view_height=300.0)
-    room = Room(rules=rules)
+    room = Room(options={"rules": rules})
     a, b = room.join("a"), room.join("b")
-    a.entity.x, a.entity.y = 300.0, 300.0
-    b.entity.x, b.entity.y = 3000.0, 3000.0
+    entities = room.game.world.entities  # type: ignore[attr-defined]
+    entities[a.entity_id].x, entities[a.entity_id].y = 300.0, 300.0
+    entities[b.entity_id].x, entities[b.entity_id].y = 3000.0, 3000.0
     w = Watcher(room, room.watch("eve"))
     play(room, 2, w)
     room.tick()  # a snapshot around a waits to be sent...

@@ -366,10 +366,11 @@ def test_a_joined_players_input_waits_masked_for_the_tick_which_applies_it(loop:
     peer.sendall(frame)
     wait_for(lambda: conn.member is not None and len(conn.member.raw_inputs) == 1)
     assert conn.member.raw_inputs == [frame] and not conn.member.inbox
-    x0 = conn.member.entity.x
+    entity = the_room(loop).game.world.entities[conn.member.entity_id]  # type: ignore[attr-defined]
+    x0 = entity.x
     the_room(loop).tick()
     assert conn.member.raw_inputs == [] and conn.member.last_applied_seq == 1
-    assert conn.member.entity.x > x0
+    assert entity.x > x0
     peer.close()
 
 

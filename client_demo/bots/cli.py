@@ -354,13 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--behaviour",
         default="wander",
-        help="wander|chase|idle|churn|fight|host|drop|spectate, or a comma list dealt out in turn, "
+        help="wander|chase|idle|churn|fight|host|drop|spectate|ball, or a comma list dealt out in turn, "
         "NAME*K for K in a row (default %(default)s); host: creates a private room over HTTP "
         "before each connection, joins it, leaves after --churn-stay and does it again (room "
         "churn); drop: wanders, cuts its connection (a reset, no close frame) every --drop-every "
         "seconds and resumes at once with its session token; spectate: watches a room (its room "
         "of --rooms, or quick spectate) with no entity, acknowledges each snapshot with an ACK "
-        "and follows another player of the scoreboard every --follow-every seconds",
+        "and follows another player of the scoreboard every --follow-every seconds; ball (for "
+        "--game ball): runs behind the ball and kicks it at the other team's goal",
     )
     p.add_argument(
         "--rooms",

@@ -23,7 +23,8 @@ the session token of its newest WELCOME and its room, to resume the same player)
 spectator: HELLO with spectate true, to its room (--rooms) or by quick spectate, sent only once
 the players of its process have joined; no entity and never an INPUT: it acknowledges every
 snapshot with an ACK, and every --follow-every seconds sends a FOLLOW for another player of the
-newest SCOREBOARD it was sent, or nil, letting the server pick, when it knows none). A fighter
+newest SCOREBOARD it was sent, or nil, letting the server pick, when it knows none), ball (the
+ball game's: runs behind the ball and kicks it at the other team's goal, client_demo/bots/ball.py). A fighter
 counts its shots and hits from the snapshots' shots, and its kills and deaths from SCOREBOARD.
 A dropping bot counts its resumes and the failed ones (an ERROR, a WELCOME of another entity,
 or a connection that ends before its WELCOME), and times each resume from the cut to the first
@@ -71,6 +72,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from client_demo.bots import rooms, wire
+from client_demo.bots.ball import Layout as BallLayout
+from client_demo.bots.ball import ball_move
 from client_demo.bots.tracker import Tracker
 from client_demo.bots.wire import OP_BINARY, snapshot_head
 from gameserver import codec
@@ -95,7 +98,7 @@ from gameserver.replication import DesyncError, Mirror
 from gameserver.schema import Schema, SchemaError
 from gameserver.world import SCHEMA
 
-BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop", "spectate")
+BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop", "spectate", "ball")
 CHURNING = ("churn", "host")  # behaviours that leave and come back
 AWAY = ("churn", "host", "drop")  # behaviours that may be between two connections at any moment
 DROP_EVERY = (2.0, 4.0)  # seconds a dropping bot plays before it cuts its connection
@@ -107,7 +110,6 @@ CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connect
 # lays them out; a WELCOME's own schema builds the mirror.
 _PLAYER = SCHEMA.kind_named("player")
 HP = _PLAYER.index("hp")
-NAME_VALUE = [f.name for f in _PLAYER.fields].index("name")  # in a spawn's values
 MOVES = _PLAYER.bit("x") | _PLAYER.bit("y")
 _SCHEMAS: dict[str, Schema] = {}  # from WELCOMEs, by their text: a schema's code is made once
 
@@ -129,7 +131,7 @@ BEFORE_WELCOME = ("seating", "connecting", "handshake", "hello")
 EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
 # behaviours that need positions (a spectator: whether it holds the player it follows), so
 # decode and verify everything
-MIRRORED = ("chase", "fight", "spectate")
+MIRRORED = ("chase", "fight", "spectate", "ball")
 FOLLOW_EVERY = (2.0, 4.0)  # seconds a spectator follows one player before it asks for another
 SPECTATE_RETRIES = 40  # quick spectates refused with room_not_found before a spectator gives up
 SPECTATE_RETRY_S = 0.25  # seconds before it tries again
@@ -227,6 +229,7 @@ class Bot:
     # and a compact object costs fewer cache misses.
     __slots__ = (
         "state",
+        "ball_layout",
         "sock",
         "masker",
         "runner",
@@ -326,6 +329,7 @@ class Bot:
         self.accept = b""
         self.ws_request = b""
         self.mirror: Mirror | Tracker | None = None
+        self.ball_layout: BallLayout | None = None  # the ball behaviour's, from its WELCOME's schema
         self.entity_id: int | None = None
         self.welcome: Welcome | None = None
         self.seq = 0
@@ -442,7 +446,7 @@ class Bot:
     def open_websocket(self) -> None:
         r = self.runner
         self.state = "connecting"
-        self.mirror = Mirror() if self.verify else Tracker() if self.behaviour in MIRRORED else None
+        self.mirror = Mirror(SCHEMA) if self.verify else Tracker() if self.behaviour in MIRRORED else None
         self.spectator = self.behaviour == "spectate"
         self.following = None
         self.follow_asked = []
@@ -676,7 +680,8 @@ class Bot:
                 self.count_error("desync", str(desync))
                 return
             if msg.spawns:
-                self.hold([str(s.values[NAME_VALUE]) for s in msg.spawns])
+                # a player's name: the games here declare it first (a ball or a coin has none)
+                self.hold([s.values[0] for s in msg.spawns if s.values and type(s.values[0]) is str])
             flat_shots = [x for shot in msg.shots for x in (shot.shooter, shot.hit or 0)]
             moving = sum(1 for c in msg.changes if c.mask & MOVES)
             self.on_mirrored(flat_shots, end - start, msg.baseline is not None, moving)
@@ -694,6 +699,7 @@ class Bot:
                     self.count_error("protocol", f"welcome: {fault}")
                     return
                 self.mirror = Mirror(schema) if type(self.mirror) is Mirror else Tracker(schema)
+                self.ball_layout = BallLayout.of(schema) if self.behaviour == "ball" else None
             self.token = msg.session_token
             self.entity_ids.append(msg.entity_id)
             self.joined_once = True
@@ -931,6 +937,9 @@ class Bot:
             mx = my = 0.0
         elif b == "chase":
             mx, my = self.chase_move()
+        elif b == "ball":
+            mx, my, aim, buttons = self.ball_play()
+            self.heading = aim
         elif b == "fight":
             mx, my, buttons = self.fight_move(now)
             if self.ack_tick is not None:
@@ -975,6 +984,13 @@ class Bot:
         self.following = eid
         if eid is not None:
             self.spectated_entities.add(eid)
+
+    def ball_play(self) -> tuple[float, float, float, int]:
+        """The ball game's move (client_demo/bots/ball.py); standing still in any other game."""
+        m, layout = self.mirror, self.ball_layout
+        if m is None or layout is None:
+            return 0.0, 0.0, self.heading, 0
+        return ball_move(m.rows, self.entity_id, layout)
 
     def wander(self, now: float) -> tuple[float, float]:
         if now >= self.next_turn:

@@ -187,7 +187,9 @@ def spawn_names(buf: bytes | bytearray, offset: int, end: int) -> list[str]:
     unpacker.feed(memoryview(buf)[offset:end])
     try:
         spawns = unpacker.unpack()
-        return [str(s[2]) for s in spawns]
+        # a player's name, where its kind declares it first (the games here do); the records of
+        # kinds without a name (a ball, a coin) hold a number there
+        return [s[2] for s in spawns if len(s) > 2 and type(s[2]) is str]
     except Exception as exc:  # msgpack's errors, or records of the wrong shape
         raise ValueError(f"malformed spawns ({type(exc).__name__})") from None
 
