@@ -43,8 +43,9 @@ COMPILED_MODULES = (
     *(f"gameserver/{name}.py" for name in SERVER_MODULES),
     *(f"client_demo/bots/{name}.py" for name in ("runner", "tracker", "wire")),
 )
-# the packages of those modules, copied whole into the build
-COPIED = sorted({str(Path(module).parent) for module in COMPILED_MODULES})
+# the packages of those modules, copied whole into the build, and the games, which import them
+# (a package found in the build hides its subpackages in the source tree)
+COPIED = sorted({str(Path(module).parent) for module in COMPILED_MODULES} | {"gameserver/games"})
 COMMANDS = {
     "serve": ["-m", "gameserver"],
     "test": ["-m", "pytest"],
