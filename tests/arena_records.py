@@ -11,7 +11,11 @@ from gameserver.world import SCHEMA
 
 
 def spawn(eid: int, name: str, qx: int, qy: int, angle: int = 0, hp: int = 100) -> Spawn:
-    return SCHEMA.spawn(eid, "player", name=name, x=qx, y=qy, angle=angle, hp=hp)
+    """A player's spawn; fields the arena may gain later hold their lowest value."""
+    given = {"name": name, "x": qx, "y": qy, "angle": angle, "hp": hp}
+    kind = SCHEMA.kind_named("player")
+    values = {f.name: given.get(f.name, "" if f.type == "text" else f.min) for f in kind.fields}
+    return SCHEMA.spawn(eid, "player", **values)
 
 
 def change(

@@ -250,7 +250,11 @@ def test_a_tracker_refuses_what_does_not_fit_what_it_holds() -> None:
         codec.encode_server(Snapshot(6, 5, 2, changes=(change(1, dqx=5, angle=9), change(2, hp=50))))
     )
     assert moving == 1 and t.tick == 6
-    assert t.rows == {1: [105, 200, 1, "a", 9, 100], 2: [0, 0, 1, "b", 7, 50]}
+    seen = {eid: SCHEMA.kind(row[2]).values(row) for eid, row in t.rows.items()}
+    assert {eid: [v[f] for f in ("x", "y", "name", "angle", "hp")] for eid, v in seen.items()} == {
+        1: [105, 200, "a", 9, 100],
+        2: [0, 0, "b", 7, 50],
+    }
     with pytest.raises(DesyncError, match="delta from 5"):
         t.apply(codec.encode_server(Snapshot(7, 5, 2)))
     with pytest.raises(DesyncError, match="unknown entity 3"):

@@ -16,6 +16,7 @@ from gameserver.games.arena import Arena
 from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
 from gameserver.replication import Frame, Grid, Mirror, View, delta_body
 from gameserver.room import INBOX_LIMIT, RAW_INPUT_LIMIT, Member, Room, RoomFull
+from gameserver.schema import Kind, Schema, angle, integer, position, text
 from gameserver.world import SCHEMA, Entity, Rules
 
 
@@ -602,6 +603,16 @@ def test_view_visible_is_exactly_the_rectangle_rule(
     assert view.visible(frame, grid, me, held) == expected
 
 
+# the rows below, as a schema of this test's own (the arena's player today; the arena may change)
+LAYOUT = Schema(
+    (
+        Kind(
+            1,
+            "player",
+            (text("name", 24), position("x"), position("y"), angle("angle"), integer("hp", 0, 100)),
+        ),
+    )
+)
 _rows = st.dictionaries(
     st.integers(1, 40),
     st.tuples(
@@ -629,15 +640,15 @@ def test_a_delta_body_holds_the_change_records_change_items_gives(
         new[eid] = old[eid]  # an unchanged entity keeps its row tuple, as the world does
     base, cur = Frame(tick=1, rows=old), Frame(tick=2, rows=new)
     unpacker = msgpack.Unpacker()
-    unpacker.feed(delta_body(base, cur, SCHEMA.codecs))
+    unpacker.feed(delta_body(base, cur, LAYOUT.codecs))
     spawns, flat, removals = list(unpacker)
     want: list[int] = []
     for eid, row in new.items():
         if eid in old:
-            want.extend(SCHEMA.change_items(eid, old[eid], row) or [])
-            assert SCHEMA.codecs.change_items(eid, old[eid], row) == SCHEMA.change_items(eid, old[eid], row)
+            want.extend(LAYOUT.change_items(eid, old[eid], row) or [])
+            assert LAYOUT.codecs.change_items(eid, old[eid], row) == LAYOUT.change_items(eid, old[eid], row)
     assert flat == want
-    assert spawns == [SCHEMA.spawn_record(eid, row) for eid, row in new.items() if eid not in old]
+    assert spawns == [LAYOUT.spawn_record(eid, row) for eid, row in new.items() if eid not in old]
     assert removals == [eid for eid in old if eid not in new]
 
 

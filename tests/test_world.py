@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from gameserver.messages import Input
-from gameserver.world import QUANTA, Rules, World, quantize_angle, snap, step_position
+from gameserver.world import QUANTA, SCHEMA, Entity, Rules, World, quantize_angle, snap, step_position
 
 DT = 1 / 30
 
@@ -160,3 +160,13 @@ def test_in_a_small_match_a_new_player_does_not_spawn_on_a_living_one() -> None:
         players = [w.spawn_player(f"p{i}") for i in range(min(8, SPAWN_CHECK_PLAYERS))]
         spots = [(p.x, p.y) for p in players]
         assert len(set(spots)) == len(spots), (seed, spots)
+
+
+def test_the_arena_schema_lays_out_the_rows_and_records_the_wire_always_had() -> None:
+    e = Entity(id=3, kind=1, name="ann", x=10.0, y=20.5, angle=9, hp=75)
+    row = e.row()
+    assert row == (80, 164, 1, "ann", 9, 75) and SCHEMA.check_row(row) is None
+    assert SCHEMA.codecs.spawn_record(3, row) == [3, 1, "ann", 80, 164, 9, 75]
+    moved = (88, 160, 1, "ann", 10, 50)
+    assert SCHEMA.codecs.change_items(3, row, moved) == [3, 1 | 2 | 4 | 8, 8, -4, 10, 50]
+    assert [SCHEMA.kinds[0].bit(f) for f in ("x", "y", "angle", "hp")] == [1, 2, 4, 8]
