@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--room-size",
         type=int,
         default=d.room_size,
-        help="players per room; 0: the map's max_players property (yard 8, arena 16), or "
+        help="players per room; 0: the game's own size (ball 10), else the map's max_players property "
+        "(yard 8, arena 16), or "
         "--max-players on a map without one, such as none (default %(default)s)",
     )
     p.add_argument(

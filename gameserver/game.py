@@ -106,6 +106,8 @@ class Game:
     map_clearance: ClassVar[float] = 0.0
     # The browser page that `/` serves (a file of the server's static directory, client_demo/).
     page: ClassVar[str] = "index.html"
+    # Players per room when --room-size is 0; 0: the map's max_players property, else all.
+    room_size: ClassVar[int] = 0
 
     tick: int  # the number of steps taken
     rows: dict[int, Row]  # every entity's row after the last step (see the invariants above)

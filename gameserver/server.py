@@ -108,7 +108,7 @@ class GameServer:
             make_room=self._make_room,
             max_players=config.max_players,
             max_rooms=config.max_rooms,
-            room_size=config.room_size,
+            room_size=config.room_size or self.game_type.room_size,
             seat_ttl=config.seat_ttl,
             room_idle=config.room_idle,
             creates_per_minute=config.creates_per_minute,

@@ -24,12 +24,14 @@ if str(ROOT) not in sys.path:
 
 from gameserver import codec  # noqa: E402
 from gameserver.collision import WallGrid, move_with_walls, overlaps_wall, step_with_walls  # noqa: E402
+from gameserver.game import Setup  # noqa: E402
+from gameserver.games.ball import Ball  # noqa: E402
 from gameserver.maps import load_map  # noqa: E402
 from gameserver.messages import Hello, Input, Snapshot, Welcome  # noqa: E402
 from gameserver.replication import Frame, Mirror, delta_body  # noqa: E402
 from gameserver.room import Room  # noqa: E402
-from gameserver.schema import ANGLE, POSITION, TEXT, Kind, Schema, integer, position  # noqa: E402
-from gameserver.world import PLAYER, QUANTA, SCHEMA, Rules, quantize_angle, step_position  # noqa: E402
+from gameserver.schema import ANGLE, POSITION, TEXT, Kind, Schema, angle, integer, position, text  # noqa: E402
+from gameserver.world import QUANTA, SCHEMA, Rules, quantize_angle, step_position  # noqa: E402
 
 
 def step_cases() -> dict[str, Any]:
@@ -270,13 +272,19 @@ def snapshot_streams() -> dict[str, Any]:
     }
 
 
-# Games other than the arena, for the schema-driven decoder: the arena's player with a field a
-# later version appends (team), and a second kind (a ball) beside the arena's player.
-TEAM_PLAYER = Kind(PLAYER.id, PLAYER.name, (*PLAYER.fields, integer("team", 0, 3)))
+# Games other than the arena, for the schema-driven decoder: a player laid out as the arena's
+# was when WELCOME carried no schema (what the browser falls back on: ARENA_SCHEMA in schema.js;
+# its own, so that the arena may grow), that player with a field a later version appends (team),
+# and a second kind (a ball) beside it.
+BASE_PLAYER = Kind(
+    1, "player", (text("name", 24), position("x"), position("y"), angle("angle"), integer("hp", 0, 2**16))
+)
+BASE_SCHEMA = Schema((BASE_PLAYER,), SCHEMA.inputs)
+TEAM_PLAYER = Kind(BASE_PLAYER.id, BASE_PLAYER.name, (*BASE_PLAYER.fields, integer("team", 0, 3)))
 BALL = Kind(2, "ball", (position("x"), position("y"), integer("spin", -100, 100)))
 SCHEMA_GAMES = {
     "team": Schema((TEAM_PLAYER,), SCHEMA.inputs),
-    "ball": Schema((PLAYER, BALL), SCHEMA.inputs),
+    "ball": Schema((BASE_PLAYER, BALL), SCHEMA.inputs),
 }
 
 
@@ -323,7 +331,7 @@ def _synthetic_stream(game: str) -> dict[str, Any]:
     welcome = Welcome(1, 1, 30, 30, "tok", "r-schema", 0, {"quanta": QUANTA}, None, schema.to_wire())
     messages: list[dict[str, Any]] = [{"bytes": base64.b64encode(codec.encode_server(welcome)).decode()}]
     mirror = Mirror(schema=schema)
-    older = Mirror(schema=SCHEMA) if game == "team" else None
+    older = Mirror(schema=BASE_SCHEMA) if game == "team" else None
     kinds = list(schema.kinds)
     next_id = 1
     rows: dict[int, tuple[Any, ...]] = {}
@@ -366,6 +374,75 @@ def schema_streams() -> dict[str, Any]:
     return {game: _synthetic_stream(game) for game in SCHEMA_GAMES}
 
 
+# The ball game's fields for its movement twin (client_demo/js/ball/rules.js): its defaults at
+# three tick rates, a small field, and one whose size is off the position grid.
+BALL_SETUPS = [
+    (30, {}),
+    (60, {}),
+    (20, {"width": 400.0, "height": 300.0, "goal_width": 100.0}),
+    (33, {"width": 100.5, "height": 80.25}),
+]
+
+
+def ball_step_cases() -> dict[str, Any]:
+    """A player of a Python Ball stepped by one input from chosen spots (edges included), and
+    walks where every tick applies zero to three inputs, so the twin must stay on the server's
+    path; with math.hypot on moves, which normalises those longer than 1."""
+    rng = random.Random(20260314)
+    keys = [(float(ax), float(ay)) for ax in (-1, 0, 1) for ay in (-1, 0, 1)]
+    odd = [(0.7071067811865476, 0.7071067811865476), (0.6, 0.8), (0.3, -0.4), (1e-9, -1e-9), (-0.5, 0.999)]
+    hypots = [[x, y, math.hypot(x, y)] for x, y in keys + odd]
+    for _ in range(2000):
+        x, y = rng.uniform(-1, 1), rng.uniform(-1, 1)
+        hypots.append([x, y, math.hypot(x, y)])
+    for x, y in [(3e-320, 1e-321), (1e300, 3e299), (5.0, 12.0), (0.0, -0.0), (-7.25, 0.0)]:
+        hypots.append([x, y, math.hypot(x, y)])
+    setups: list[dict[str, Any]] = []
+    for n, (tick_rate, options) in enumerate(BALL_SETUPS):
+        game = Ball(Setup(tick_rate=tick_rate, seed=n, options=options))
+        me = game.join("me")
+        game.join("other")  # stepped too, idle: a player moves by its own inputs alone
+        rules = game.rules()
+        w, h, r = game.width, game.height, game.player_radius
+        xs = [r, r + 0.125, w / 2, w - r - 0.125, w - r, snap_q(rng.uniform(r, w - r))]
+        ys = [r, r + 1.0, h / 2, h - r - 2.5, h - r, snap_q(rng.uniform(r, h - r))]
+        moves = keys + odd + [(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in range(6)]
+        cases: list[list[float]] = []
+        seq = 0
+        for x in xs:
+            for y in ys:
+                for mx, my in moves:
+                    game.players[me].x, game.players[me].y = x, y  # a chosen spot on the grid
+                    seq += 1
+                    game.step({me: [Input(seq, mx, my, 0.0, 0, None)]})
+                    row = game.rows[me]
+                    cases.append([x, y, mx, my, row[0] / QUANTA, row[1] / QUANTA])
+        game = Ball(Setup(tick_rate=tick_rate, seed=100 + n, options=options))
+        me = game.join("me")
+        start = [game.rows[me][0] / QUANTA, game.rows[me][1] / QUANTA]
+        walk: list[list[Any]] = []
+        mx, my = rng.choice(keys)
+        for t in range(400):
+            if t % 75 == 0:  # hold a key a while: the walk reaches the edges and slides along them
+                mx, my = rng.choice([*keys, (rng.uniform(-1, 1), rng.uniform(-1, 1))])
+            count = rng.choice([1, 1, 1, 1, 0, 2, 3])
+            inputs = []
+            for _ in range(count):
+                seq += 1
+                jx, jy = (mx, my) if rng.random() < 0.8 else (rng.uniform(-1, 1), rng.uniform(-1, 1))
+                inputs.append(Input(seq, jx, jy, 0.0, 0, None))
+            game.step({me: inputs} if inputs else {})
+            row = game.rows[me]
+            walk.append([[[i.move_x, i.move_y] for i in inputs], row[0] / QUANTA, row[1] / QUANTA])
+        setups.append({"rules": rules, "cases": cases, "walk": {"start": start, "ticks": walk}})
+    return {"hypot": hypots, "setups": setups}
+
+
+def snap_q(v: float) -> float:
+    """A spot on the position grid."""
+    return round(v * QUANTA) / QUANTA
+
+
 def generate() -> dict[str, str]:
     """File name -> JSON text."""
     return {
@@ -373,14 +450,15 @@ def generate() -> dict[str, str]:
         "snapshots.json": json.dumps(snapshot_streams(), indent=None, separators=(",", ":")) + "\n",
         "collision_cases.json": json.dumps(collision_cases(), indent=None, separators=(",", ":")) + "\n",
         "schema_streams.json": json.dumps(schema_streams(), indent=None, separators=(",", ":")) + "\n",
+        "ball_step_cases.json": json.dumps(ball_step_cases(), indent=None, separators=(",", ":")) + "\n",
     }
 
 
 def main() -> None:
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    for name, text in generate().items():
-        (FIXTURES / name).write_text(text)
-        print(f"wrote {FIXTURES / name} ({len(text)} bytes)")
+    for name, body in generate().items():
+        (FIXTURES / name).write_text(body)
+        print(f"wrote {FIXTURES / name} ({len(body)} bytes)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ and served by `python -m gameserver --game ball` to real WebSocket clients."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -245,6 +247,11 @@ def test_the_server_plays_ball_for_websocket_clients() -> None:
     with ServerProcess("--game", "ball") as server:
         assert server.health()["game"] == "ball"
         welcome, mirror, bo = asyncio.run(play(server.ws_url))
+        with urllib.request.urlopen(server.http + "/rooms", timeout=5) as r:
+            listing = json.load(r)
+        assert [room["max_players"] for room in listing["rooms"]] == [10]  # Ball.room_size: five a side
+        with urllib.request.urlopen(server.http + "/", timeout=5) as r:
+            assert b"js/ball/" in r.read()  # the game's own page
     assert welcome.rules["world_width"] == 1600.0 and welcome.map is None
     assert mirror.values(bo)["team"] == BLUE and len(mirror.rows) == 5  # ball, 2 goals, 2 players
 

@@ -65,6 +65,13 @@ def test_collision_fixture_is_what_the_server_computes_today() -> None:
     assert json.loads(committed) == json.loads(fresh), "run: python tests/js_fixtures.py"
 
 
+def test_ball_step_fixture_is_what_the_server_computes_today() -> None:
+    """js/ball/rules.js is tested against this file; it must follow gameserver/games/ball.py."""
+    fresh = js_fixtures.generate()["ball_step_cases.json"]
+    committed = (JS_TESTS / "fixtures" / "ball_step_cases.json").read_text()
+    assert json.loads(committed) == json.loads(fresh), "run: python tests/js_fixtures.py"
+
+
 def _comparable(b64: str) -> object:
     """A recorded message, with the welcome's random session token and room id blanked."""
     msg = codec.decode_server(base64.b64decode(b64))

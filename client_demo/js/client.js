@@ -31,6 +31,14 @@
 //   player it was told to follow.
 // - Each WELCOME starts a new mirror, read by the schema that WELCOME carries: what the entities
 //   hold is the server's to declare (schema.js).
+// - A page plays any game on this client. The library's: the connection and its lifecycle, the
+//   handshake and resumes, the input timer and acknowledgements, the mirror, the snapshot buffer
+//   and tick clock, events (`shots`), the scoreboard, pings and statistics. The game's, given as
+//   options, each defaulting to the arena's: `readRules` (the WELCOME's rules -> the rules
+//   object; it holds at least `quanta`, and `speed` sizes the buffer's teleport distance),
+//   `makePredictor` (what predicts the own entity: an object with the Predictor's interface, or
+//   null for none) and `isAlive` (whether the own entity moves, as reconciliation is told).
+//   Everything drawn, and every meaning of an entity's fields, is the page's.
 // No DOM here beyond WebSocket and timers, which are injectable.
 
 import {
@@ -91,6 +99,16 @@ export const DROP_CLOSE_CODE = 4000;
 // ERROR or GOODBYE it has removed it, and its token would only be refused.
 const KEEPS_PLAYER = new Set(["too_slow"]);
 
+/** The arena's prediction: the open world's rule, or its map's walls once the page has the map. */
+export function arenaPredictor(rules, welcome, client) {
+  return new Predictor(rules, { walls: client._wallsFor(welcome.map) });
+}
+
+/** The arena's "alive": a player with hp left moves; a dead one waits for its respawn. */
+export function arenaAlive(entity) {
+  return entity.hp > 0;
+}
+
 /**
  * Milliseconds before reconnection attempt `attempt` (1, 2, ...): 0.25, 0.5, 1, 2, then 4 s
  * each, +-20 % so that the clients of a restarted server do not all come back at once. The first
@@ -117,8 +135,13 @@ export class GameClient {
     setTimer = (fn, ms) => setTimeout(fn, ms),
     clearTimer = (id) => clearTimeout(id),
     onChange = () => {},
+    // the game's parts (see the header); the defaults are the arena's
+    readRules = rulesFromWelcome, // (welcome.rules) => the rules object (this.rules)
+    makePredictor = arenaPredictor, // (rules, welcome, client) => a predictor of the own entity, or null
+    isAlive = arenaAlive, // (own entity as the mirror holds it) => whether its inputs move it
   }) {
     Object.assign(this, { url, name, room, seat, spectate, readInput, interpDelayMs, helloVersion, WebSocketImpl, now, setTimer, clearTimer, onChange });
+    Object.assign(this, { readRules, makePredictor, isAlive });
     this.state = "idle";
     this.attempt = 0; // failed connection attempts since the last welcome
     this.retryAt = null;
@@ -398,15 +421,16 @@ export class GameClient {
     this.sessionToken = this.spectate || msg.sessionToken === "" ? null : msg.sessionToken;
     this.room = msg.room; // a reconnection rejoins this room (a new seat would need HTTP)
     this.seat = null;
-    this.rules = rulesFromWelcome(msg.rules);
+    this.rules = this.readRules(msg.rules);
     this.myId = myId;
     this.following = null; // until the FOLLOWING that comes right after
     this.followKnown = false;
     this.mirror = new Mirror(msg.schema); // null from a server older than schemas: the arena's
-    this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, this.rules.speed * 0.5) });
+    const speed = Number.isFinite(this.rules.speed) ? this.rules.speed : 0; // a game may have none
+    this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, speed * 0.5) });
     this.clock = new TickClock(msg.tickRate);
-    // nothing to predict without an own entity
-    this.predictor = myId === null ? null : new Predictor(this.rules, { walls: this._wallsFor(msg.map) });
+    // nothing to predict without an own entity; the game may predict nothing at all
+    this.predictor = myId === null ? null : (this.makePredictor(this.rules, msg, this) ?? null);
     this.seq = 0; // the server takes any seq first from a new connection, a resumed one included
     this.lastInputAt = null;
     this.shots = [];
@@ -454,7 +478,7 @@ export class GameClient {
       return;
     }
     const me = this.myId === null ? undefined : this.mirror.entities.get(this.myId);
-    if (me && this.predictor) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, me.hp > 0);
+    if (me && this.predictor) this.predictor.reconcile(me.qx / this.rules.quanta, me.qy / this.rules.quanta, msg.lastSeq, this.isAlive(me));
     // Browsers slow timers in background tabs to once a second, and after a few minutes to
     // once a minute, but still deliver messages: acknowledge from here when the timer lags, so
     // the server does not drop a player who only switched tabs.
@@ -532,7 +556,7 @@ export class GameClient {
     this.stats.inputsSent += 1;
     this.lastInput = input;
     this.lastInputAt = now;
-    this.predictor.applyInput(this.seq, Math.min(Math.max(input.moveX, -1), 1), Math.min(Math.max(input.moveY, -1), 1));
+    if (this.predictor) this.predictor.applyInput(this.seq, Math.min(Math.max(input.moveX, -1), 1), Math.min(Math.max(input.moveY, -1), 1));
   }
 
   /**
@@ -560,10 +584,10 @@ export class GameClient {
 
   // --- for the page ---------------------------------------------------------------------
 
-  /** The server's map (welcome.map) was read: own movement is predicted against its walls. */
+  /** The server's map (welcome.map) was read: own movement is predicted against its walls (a predictor that takes walls). */
   setMap(map) {
     this.map = map;
-    if (this.predictor && this.welcome) this.predictor.setWalls(this._wallsFor(this.welcome.map));
+    if (this.predictor && this.welcome && typeof this.predictor.setWalls === "function") this.predictor.setWalls(this._wallsFor(this.welcome.map));
   }
 
   _wallsFor(name) {

@@ -84,6 +84,7 @@ class Ball(Game):
     name = "ball"
     schema = SCHEMA
     page = "ball.html"
+    room_size = 10  # five a side
 
     speed = 220.0  # a player's, units per second
     player_radius = 18.0
@@ -231,15 +232,18 @@ class Ball(Game):
         if abs(self.bvx) < 0.01 and abs(self.bvy) < 0.01:
             self.bvx = self.bvy = 0.0
         br = self.ball_radius
-        mouth = abs(self.by - self.height / 2) <= self.goal_width / 2 - br
-        if self.bx < -br and mouth:
-            self._goal(BLUE)
-        elif self.bx > self.width + br and mouth:
-            self._goal(RED)
-        else:
-            if not mouth or not (0.0 <= self.bx <= self.width):  # off the edges, outside the mouths
+        lo, hi = br, self.height - br
+        if self.bx < br or self.bx > self.width - br:  # at or past an end line
+            half = self.goal_width / 2 - br
+            if abs(self.by - self.height / 2) <= half:  # in the mouth: it may go in, between the posts
+                lo, hi = self.height / 2 - half, self.height / 2 + half
+            else:  # the end wall beside the goal
                 self.bx, self.bvx = _bounce(self.bx, self.bvx, br, self.width - br)
-            self.by, self.bvy = _bounce(self.by, self.bvy, br, self.height - br)
+        self.by, self.bvy = _bounce(self.by, self.bvy, lo, hi)
+        if self.bx < -br:
+            self._goal(BLUE)
+        elif self.bx > self.width + br:
+            self._goal(RED)
         self.bx, self.by = snap(self.bx), snap(self.by)
 
     def _goal(self, team: int) -> None:

@@ -1,0 +1,338 @@
+// The ball game's page: the client library (client.js) with the ball game's parts (rules.js
+// BALL_CLIENT), the keyboard and mouse, and the drawing (render.js); the page's state is exposed
+// on window.game for people with a console and for the browser tests.
+//
+// Query parameters: ?name=NAME joins at once by quick play (without it, a form asks for a name);
+// ?server=ws://HOST:PORT/ws connects elsewhere than this page's server; ?interp=MS sets the
+// interpolation delay (default 100, or two snapshot intervals if that is longer).
+//
+// Invariants:
+// - The others and the ball are drawn interpolated (the library's SnapshotBuffer, at its render
+//   tick); the own player is drawn where its prediction puts it (BallPredictor, the server's
+//   movement rule), so its keys answer at once.
+// - The aim is towards the mouse once it has moved over the field, else towards the ball as
+//   drawn; buttons bit 0 (Space or the left button) asks the server for a kick.
+// - The score is what the goal entities carry; a goal event is shown ("GOAL") when the render
+//   tick reaches the tick it happened at, as the ball drawn reaches the net.
+
+import { GameClient } from "../client.js";
+import { InputState } from "../input.js";
+import { cleanName } from "../rules.js";
+import { TEAM_NAMES, draw, fieldView } from "./render.js";
+import { BALL_CLIENT, kindIds, readGoal, scoreOf } from "./rules.js";
+
+const FLASH_MS = 1500; // how long a goal is shown
+
+const params = new URLSearchParams(location.search);
+const interpDelayMs = clampInt(params.get("interp"), 0, 1000, null); // null: automatic
+const serverUrl = params.get("server") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+const canvas = document.getElementById("view");
+const ctx = canvas.getContext("2d");
+const hudEl = document.getElementById("hud");
+const statusEl = document.getElementById("status");
+const statusText = document.getElementById("status-text");
+const retryButton = document.getElementById("retry");
+const joinForm = document.getElementById("join");
+const nameInput = document.getElementById("name");
+const nameError = document.getElementById("name-error");
+
+const input = new InputState(window, canvas);
+let client = null;
+let size = { width: 0, height: 0, dpr: 1 };
+const goals = []; // goal events shown: [{tick, goal, scorer, team, at}], newest last
+let flash = null; // the newest goal while it is shown: {team, at}
+
+function clampInt(text, lo, hi, fallback) {
+  const v = Number.parseInt(text ?? "", 10);
+  return Number.isFinite(v) ? Math.min(Math.max(v, lo), hi) : fallback;
+}
+
+// --- joining ------------------------------------------------------------------------------
+
+/** Play as `name`: quick play on `url`. */
+function start(name, { url = serverUrl } = {}) {
+  joinForm.hidden = true;
+  try {
+    localStorage.setItem("gameserver.name", name);
+  } catch {
+    // storage may be off: the name is just not remembered
+  }
+  if (client) {
+    client.onChange = () => {};
+    client.disconnect();
+  }
+  goals.length = 0;
+  flash = null;
+  client = new GameClient({
+    url,
+    name,
+    interpDelayMs,
+    readInput,
+    onChange: showStatus,
+    ...BALL_CLIENT,
+  });
+  client.connect();
+  canvas.focus();
+}
+
+function showForm() {
+  let remembered = "";
+  try {
+    remembered = localStorage.getItem("gameserver.name") || "";
+  } catch {
+    // no storage: an empty field
+  }
+  nameInput.value = remembered;
+  joinForm.hidden = false;
+  nameInput.focus();
+}
+
+joinForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = cleanName(nameInput.value);
+  if (name === null) {
+    nameError.textContent = "A name is 1 to 24 printable characters.";
+    return;
+  }
+  nameError.textContent = "";
+  start(name);
+});
+
+retryButton.addEventListener("click", () => {
+  if (client) client.connect();
+});
+
+function showStatus() {
+  if (!client) return;
+  const s = client.state;
+  retryButton.hidden = s !== "closed";
+  if (s === "connected") {
+    statusEl.hidden = true;
+    return;
+  }
+  const c = client.lastClose;
+  const why = c ? c.errorCode || c.reason || c.kind : "";
+  let text;
+  if (s === "connecting") text = client.attempt ? `Reconnecting… attempt ${client.attempt + 1}` : `Connecting to ${serverUrl}…`;
+  else if (s === "reconnecting") text = `Connection lost${why ? ` (${why})` : ""}. Reconnecting…`;
+  else if (s === "closed") text = `Disconnected${why ? `: ${why}${c.message ? ` (${c.message})` : ""}` : ""}.`;
+  else text = s;
+  statusEl.dataset.state = s;
+  statusText.textContent = text;
+  statusEl.hidden = false;
+}
+
+// --- input --------------------------------------------------------------------------------
+
+/** The INPUT fields: the keys' move, the aim at the mouse or else at the ball, the kick. */
+function readInput() {
+  const got = input.read(ownScreenPosition());
+  if (!input.mouse) {
+    const entities = viewEntities(performance.now());
+    const me = client && client.myId !== null ? entities.get(client.myId) : undefined;
+    const ball = ballOf(entities);
+    if (me && ball && (ball.x !== me.x || ball.y !== me.y)) got.aim = Math.atan2(ball.y - me.y, ball.x - me.x);
+  }
+  return got;
+}
+
+// --- what is drawn ------------------------------------------------------------------------
+
+function kinds() {
+  return client ? kindIds(client.mirror.schema) : { player: null, ball: null, goal: null };
+}
+
+/** The entities as drawn at `now`: the others and the ball interpolated, this player predicted. */
+function viewEntities(now, { count = false } = {}) {
+  if (!client || !client.rules) return new Map();
+  const rt = client.renderTick(now);
+  const { entities } = rt === null ? { entities: new Map() } : client.buffer.sample(rt, { count });
+  const me = client.myId === null ? undefined : client.mirror.entities.get(client.myId);
+  const p = client.predictor;
+  if (me && p && p.ready) {
+    const tickMs = client.clock ? client.clock.tickMs : 33;
+    const alpha = client.lastInputAt === null ? 1 : (now - client.lastInputAt) / tickMs;
+    const d = p.drawn(alpha);
+    const newest = client.mirror.schema.kind(me.kind).frame(me, client.rules.quanta);
+    entities.set(client.myId, { ...newest, x: d.x, y: d.y, predicted: true });
+  }
+  return entities;
+}
+
+function ballOf(entities) {
+  const k = kinds().ball;
+  for (const e of entities.values()) if (e.kind === k) return e;
+  return undefined;
+}
+
+function ownScreenPosition() {
+  if (!client || !client.rules || client.myId === null) return null;
+  const e = viewEntities(performance.now()).get(client.myId);
+  return e ? fieldView(size.width, size.height, client.rules).toScreen(e.x, e.y) : null;
+}
+
+function resize() {
+  const dpr = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth;
+  const height = canvas.clientHeight;
+  if (width !== size.width || height !== size.height || dpr !== size.dpr) {
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    size = { width, height, dpr };
+  }
+}
+
+/** Goal events whose tick the render time reached: shown now. */
+function takeGoals(entities, now) {
+  const rt = client.renderTick(now);
+  while (client.shots.length && rt !== null && client.shots[0].tick <= rt + 1) {
+    const goal = { ...readGoal(client.shots.shift(), entities), at: now };
+    goals.push(goal);
+    if (goals.length > 32) goals.shift();
+    flash = { team: goal.team, at: now };
+  }
+}
+
+let lastFrameAt = performance.now();
+
+function frame() {
+  const now = performance.now();
+  const elapsed = now - lastFrameAt;
+  lastFrameAt = now;
+  resize();
+  if (client && client.predictor) client.predictor.decay(elapsed);
+  const entities = viewEntities(now, { count: true });
+  if (client && client.rules) takeGoals(entities, now);
+  if (flash && now - flash.at > FLASH_MS) flash = null;
+  draw(ctx, {
+    width: size.width,
+    height: size.height,
+    dpr: size.dpr,
+    rules: client ? client.rules : null,
+    kinds: kinds(),
+    entities,
+    myId: client ? client.myId : null,
+    myAim: client ? client.lastInput.aim : null,
+    score: scoreOf(entities, kinds().goal),
+    flash: flash ? { team: flash.team, age: (now - flash.at) / FLASH_MS } : null,
+    notice: client && client.state !== "connected" && client.state !== "idle" ? `● ${client.state}` : null,
+  });
+  updateHud(entities);
+  requestAnimationFrame(frame);
+}
+
+function updateHud(entities) {
+  hudEl.hidden = !client;
+  if (!client) return;
+  hudEl.dataset.state = client.state;
+  if (client.state !== "connected") {
+    hudEl.textContent = `● ${client.state}`;
+    return;
+  }
+  const me = client.myId === null ? undefined : entities.get(client.myId);
+  const team = me ? `${TEAM_NAMES[me.team]} team · ` : "";
+  hudEl.textContent = `● connected · ${team}WASD/arrows move · mouse aims (else at the ball) · Space/click kicks`;
+}
+
+// --- window.game: the page's state, for the console and the tests ------------------------------
+
+function plain(map) {
+  const out = {};
+  for (const [id, e] of map) out[id] = { ...e };
+  return out;
+}
+
+const game = {
+  name: "ball",
+  serverUrl,
+  get client() {
+    return client;
+  },
+  get state() {
+    return {
+      connection: client ? client.state : "idle",
+      attempt: client ? client.attempt : 0,
+      lastClose: client ? client.lastClose : null,
+      statusText: statusEl.hidden ? "" : statusText.textContent,
+    };
+  },
+  get myId() {
+    return client ? client.myId : null;
+  },
+  get rules() {
+    return client ? client.rules : null;
+  },
+  /** The kind ids of the schema: {player, ball, goal}. */
+  get kinds() {
+    return kinds();
+  },
+  /** id -> {id, kind, x, y, ...the kind's fields} as drawn now (others interpolated, own predicted). */
+  get entities() {
+    return plain(viewEntities(performance.now()));
+  },
+  /** id -> the newest snapshot's state, in world units. */
+  get snapshot() {
+    return client && client.rules ? plain(client.mirror.frame(client.rules.quanta)) : {};
+  },
+  /** The ball as drawn now, or null. */
+  get ball() {
+    const b = ballOf(viewEntities(performance.now()));
+    return b ? { ...b } : null;
+  },
+  /** The score as the goals carry it in the newest snapshot: {red, blue}. */
+  get score() {
+    return client && client.rules ? scoreOf(client.mirror.frame(client.rules.quanta), kinds().goal) : { red: 0, blue: 0 };
+  },
+  /** The goals shown so far: [{tick, goal (the goal scored in), scorer (or null), team (that scored)}]. */
+  get goals() {
+    return goals.map(({ tick, goal, scorer, team }) => ({ tick, goal, scorer, team }));
+  },
+  /** The goal being shown ("GOAL"): {team, text}, or null. */
+  get flash() {
+    return flash ? { team: flash.team, text: flash.team === null ? "GOAL!" : `GOAL! ${TEAM_NAMES[flash.team]}` } : null;
+  },
+  get predicted() {
+    const p = client && client.predictor;
+    if (!p || !p.ready) return null;
+    return { x: p.x, y: p.y, pending: p.pending.length, offsetX: p.offsetX, offsetY: p.offsetY, seq: client.seq };
+  },
+  /** This player's state in the newest snapshot, and the newest input it confirms. */
+  get server() {
+    const me = client && client.rules && client.myId !== null ? client.mirror.entities.get(client.myId) : null;
+    if (!me) return null;
+    const q = client.rules.quanta;
+    return { x: me.qx / q, y: me.qy / q, team: me.team, tick: client.mirror.tick, lastSeq: client.mirror.lastSeq };
+  },
+  get stats() {
+    if (!client) return {};
+    const p = client.predictor;
+    return {
+      ...client.stats,
+      ...client.rateStats(),
+      unackedInputs: p ? p.pending.length : 0,
+      lastPredictionError: p ? p.lastError : null,
+      maxPredictionError: p ? p.maxError : null,
+      corrections: p ? p.corrections : 0,
+      entities: client.mirror.entities.size,
+    };
+  },
+  get scoreboard() {
+    return client ? client.scoreboard : [];
+  },
+  /** Canvas pixels (CSS) of a world point. */
+  toScreen(x, y) {
+    return client && client.rules ? fieldView(size.width, size.height, client.rules).toScreen(x, y) : null;
+  },
+  get joinVisible() {
+    return !joinForm.hidden;
+  },
+  join: start,
+};
+window.game = game;
+
+const named = params.get("name");
+const startName = named === null ? null : cleanName(named);
+if (startName !== null) start(startName);
+else showForm();
+requestAnimationFrame(frame);
