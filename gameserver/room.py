@@ -528,8 +528,10 @@ class Room:
         try:
             game.step(commands)
             events = game.events()
-        except Exception as exc:
-            raise GameFault(f"{self.game_type.name}.step raised {type(exc).__name__}: {exc}") from exc
+        except Exception as failed:  # not `exc`: compiled, one name is one type (ProtocolError's above)
+            raise GameFault(
+                f"{self.game_type.name}.step raised {type(failed).__name__}: {failed}"
+            ) from failed
         tick = game.tick
         if events:
             self.shots.extend(events)
