@@ -337,13 +337,11 @@ class Mirror:
                 raise DesyncError(
                     f"spawn of entity {s.id}: {len(s.values)} values for {len(kind.fields)} fields"
                 )
-            row: list[Any] = [0, 0, kind.id, *([None] * len(kind.others))]
             for f, value in zip(kind.fields, s.values, strict=False):
                 why = f.check(value)
                 if why is not None:
                     raise DesyncError(f"spawn of entity {s.id}: {f.name} must be {why}, not {value!r}")
-                row[kind.index(f.name)] = value
-            rows[s.id] = row
+            rows[s.id] = schema.codecs.spawn_row([s.id, s.kind, *s.values])
         flat: list[Any] = []
         for c in snap.changes:
             flat.append(c.id)

@@ -525,13 +525,8 @@ class Room:
                 m.last_applied_seq = cmds[-1].seq
                 commands[eid] = cmds
         game = self.game
-        try:
-            game.step(commands)
-            events = game.events()
-        except Exception as failed:  # not `exc`: compiled, one name is one type (ProtocolError's above)
-            raise GameFault(
-                f"{self.game_type.name}.step raised {type(failed).__name__}: {failed}"
-            ) from failed
+        self._hook("step", game.step, commands)
+        events = self._hook("events", game.events)
         tick = game.tick
         if events:
             self.shots.extend(events)
