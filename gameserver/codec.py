@@ -11,6 +11,7 @@ Invariants:
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import math
@@ -334,12 +335,12 @@ def decode_client(data: bytes | str) -> ClientMessage:
     return _decode_client(data)
 
 
-def _decode_client(data: bytes | str) -> ClientMessage:
+def _decode_client(data: bytes | str, inputs: InputCodec | None = None) -> ClientMessage:
     if len(data) > MAX_CLIENT_MESSAGE_BYTES:
         raise ProtocolError(ErrorCode.MESSAGE_TOO_BIG, f"over {MAX_CLIENT_MESSAGE_BYTES} bytes")
     v = _unpack_client(data)
     try:
-        return _client_message(v)
+        return _client_message(v, inputs)
     except ProtocolError:
         # A message that holds a map, a bin or an ext never decodes (every field's type is
         # checked and every arity is exact), so this is looked for only once it is refused,
@@ -365,11 +366,12 @@ def decode_hello(data: bytes | str) -> Hello:
     return _hello(v)
 
 
-def _client_message(v: list[Any]) -> ClientMessage:
-    """A client message from its decoded array, every field checked; raises ProtocolError."""
+def _client_message(v: list[Any], inputs: InputCodec | None = None) -> ClientMessage:
+    """A client message from its decoded array, every field checked; raises ProtocolError.
+    An INPUT is read by `inputs` (a game's own input fields), by default the standard ones."""
     kind = v[0]
     if kind == MsgType.INPUT:
-        return input_fields(v)
+        return input_fields(v) if inputs is None else inputs.read(v)
     if kind == MsgType.PING:
         _arity(v, 2, "ping")
         return Ping(client_time=_finite(v[1], "client_time"))
@@ -416,6 +418,130 @@ def input_fields(v: list[Any]) -> Input:
         ack_tick=_opt_int(v[6], "ack_tick", 0, MAX_TICK),
         render_tick=_opt_int(v[7], "render_tick", 0, MAX_TICK) if len(v) == 8 else None,
     )
+
+
+# --- a game's own input fields -------------------------------------------------------------
+
+# The input fields of the arena, which most games share (gameserver.schema.MOVE_AIM_BUTTONS):
+# name, type, min, max. A game that declares exactly these is decoded by decode_client(), above,
+# into an Input; any other declaration gets an InputCodec generated for it (input_codec()).
+STANDARD_INPUTS: tuple[tuple[str, str, float, float], ...] = (
+    ("move_x", "float", -1.0, 1.0),
+    ("move_y", "float", -1.0, 1.0),
+    ("aim", "float", -MAX_AIM, MAX_AIM),
+    ("buttons", "flags", 0, MAX_BUTTONS),
+)
+# An INPUT is [2, seq, *fields, ack_tick] or [..., render_tick]: a fixarray (at most 15 items)
+MAX_INPUT_FIELDS = 10
+_INPUT_NAMES = ("seq", "ack_tick", "render_tick")  # taken by the message itself
+
+
+class InputCodec:
+    """A game's INPUT, from its declared fields (name, type, min, max; type "float", "int" or
+    "flags"): `type` is the named tuple the game's step() receives (seq, the fields in
+    declaration order, ack_tick, render_tick), `decode_client` decodes any client message as
+    decode_client() does with these input fields, `read` checks an INPUT's decoded array and
+    `encode` writes one. Floats accept integers (as floats); ints and flags take integers only;
+    every value must lie in its field's min..max.
+    """
+
+    def __init__(self, fields: Any) -> None:
+        self.fields: tuple[tuple[str, str, float, float], ...] = tuple(
+            (f.name, f.type, float(f.min), float(f.max)) for f in fields
+        )
+        if len(self.fields) > MAX_INPUT_FIELDS:
+            raise ValueError(f"at most {MAX_INPUT_FIELDS} input fields")
+        for name, _, _, _ in self.fields:
+            if name in _INPUT_NAMES or name.startswith("_"):
+                raise ValueError(f"input field {name!r}: the name is the message's own")
+        self.standard = self.fields == tuple((n, t, float(lo), float(hi)) for n, t, lo, hi in STANDARD_INPUTS)
+        if self.standard:
+            self.type: type[Any] = Input
+            self.decode_client: Callable[[bytes | str], ClientMessage] = decode_client
+            self.source = ""
+            return
+        names = [name for name, _, _, _ in self.fields]
+        self.type = collections.namedtuple(  # type: ignore[misc]
+            "Input", ["seq", *names, "ack_tick", "render_tick"], defaults=(None,)
+        )
+        self.source = self._generate()
+        namespace: dict[str, Any] = {
+            "_unpackb": _unpackb,
+            "_slow": _decode_client,
+            "_new": functools.partial(tuple.__new__, self.type),
+            "codec": self,
+            "Ack": Ack,
+            "INPUT_TYPE": INPUT_TYPE,
+            "ACK_TYPE": ACK_TYPE,
+            "MAX_CLIENT_MESSAGE_BYTES": MAX_CLIENT_MESSAGE_BYTES,
+            "MAX_SEQ": MAX_SEQ,
+            "MAX_TICK": MAX_TICK,
+        }
+        exec(compile(self.source, f"<inputs {', '.join(names)}>", "exec"), namespace)
+        self.decode_client = namespace["decode_client"]
+
+    def _generate(self) -> str:
+        """decode_client() of these fields: the same inline check of the common case, with each
+        field's type and range written in, and the same slow path that names the fault."""
+        n = len(self.fields)
+        values = [f"f{i}" for i in range(n)]
+        head = ", ".join(["kind", "seq", *values, "ack"])
+        checks = ["kind == INPUT_TYPE", "type(seq) is int", "0 <= seq <= MAX_SEQ"]
+        for value, (_, kind, lo, hi) in zip(values, self.fields, strict=True):
+            if kind == "float":
+                checks.append(f"type({value}) is float and {lo!r} <= {value} <= {hi!r}")
+            else:
+                checks.append(f"type({value}) is int and {int(lo)} <= {value} <= {int(hi)}")
+        checks.append("(ack is None or (type(ack) is int and 0 <= ack <= MAX_TICK))")
+        checks.append("(render is None or (type(render) is int and 0 <= render <= MAX_TICK))")
+        condition = "\n                and ".join(checks)
+        fields = ", ".join(["seq", *values, "ack", "render"])
+        return f"""\
+def decode_client(data):
+    if type(data) is bytes and len(data) <= MAX_CLIENT_MESSAGE_BYTES:
+        try:
+            v = _unpackb(data, use_list=False)
+        except Exception:
+            v = None
+        if type(v) is tuple:
+            if len(v) == {n + 3}:
+                {head} = v
+                render = None
+            elif len(v) == {n + 4}:
+                {head}, render = v
+            elif len(v) == 2 and v[0] == ACK_TYPE and type(v[1]) is int and 0 <= v[1] <= MAX_TICK:
+                return Ack(v[1])
+            else:
+                kind = None
+            if (
+                {condition}
+            ):
+                return _new(({fields}))
+    return _slow(data, codec)
+"""
+
+    def read(self, v: list[Any]) -> Any:
+        """An input from its decoded array, every field checked; raises ProtocolError."""
+        n = len(self.fields)
+        if len(v) != n + 4:
+            _arity(v, n + 3, "input")  # render_tick, the last field, may be left out
+        values: list[Any] = [_int(v[1], "seq", 0, MAX_SEQ)]
+        for i, (name, kind, lo, hi) in enumerate(self.fields, start=2):
+            if kind == "float":
+                values.append(_float(v[i], name, lo, hi))
+            else:
+                values.append(_int(v[i], name, int(lo), int(hi)))
+        values.append(_opt_int(v[n + 2], "ack_tick", 0, MAX_TICK))
+        values.append(_opt_int(v[n + 3], "render_tick", 0, MAX_TICK) if len(v) == n + 4 else None)
+        return self.type(*values)
+
+    def encode(self, seq: int, values: Any, ack_tick: int | None, render_tick: int | None = None) -> bytes:
+        """An INPUT of these fields: `values` in declaration order, as they are."""
+        fields = [INPUT_TYPE, seq, *values, ack_tick]
+        if render_tick is not None:
+            fields.append(render_tick)
+        data: bytes = _packer.pack(fields)
+        return data
 
 
 def encode_client(msg: ClientMessage) -> bytes:
@@ -744,6 +870,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Close",
     "ErrorCode",
+    "InputCodec",
     "ProtocolError",
     "decode_client",
     "decode_hello",

@@ -24,7 +24,7 @@ import logging
 import secrets
 from collections import deque
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, cast
 
 import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
 
@@ -198,6 +198,12 @@ class Room:
     _schema_wire: dict[str, Any] = attr.ib(init=False)  # WELCOME's
     _rules_wire: dict[str, float] = attr.ib(init=False)  # WELCOME's
     _burst: int = attr.ib(init=False)  # the game's max_inputs_per_tick
+    # The game's INPUT (gameserver.codec.InputCodec): the type its step() receives, and the
+    # decoder of every client message; _custom_decode is None for the standard input fields,
+    # which the tick decodes with codec.decode_client() itself (compiled, a direct call).
+    input_type: type[Any] = attr.ib(init=False)
+    decode_client: Callable[[bytes | str], ClientMessage] = attr.ib(init=False)
+    _custom_decode: Callable[[bytes | str], ClientMessage] | None = attr.ib(init=False)
     members: dict[int, Member] = attr.ib(init=False, factory=dict)  # by entity id
     # players whose connection dropped, kept (entity in the game, sent no inputs) for a resume
     away: dict[int, Away] = attr.ib(init=False, factory=dict)  # by entity id
@@ -222,6 +228,10 @@ class Room:
         self._schema_wire = self.schema.to_wire()
         self._rules_wire = dict(self._hook("rules", self.game.rules))
         self._burst = self.game.max_inputs_per_tick
+        inputs = self.schema.codecs.inputs
+        self.input_type = inputs.type
+        self.decode_client = inputs.decode_client
+        self._custom_decode = None if inputs.standard else inputs.decode_client
         r = self._hook("view", self.game.view)
         if r is not None:
             q = QUANTA
@@ -360,8 +370,8 @@ class Room:
 
     def spectator_bytes(self, member: Member, payload: bytes) -> None:
         """receive_bytes() for a spectator: FOLLOW, ACK and PING; an INPUT is refused."""
-        msg = codec.decode_client(payload)
-        if member.raw_inputs or type(msg) is Input:
+        msg = self.decode_client(payload)
+        if member.raw_inputs or type(msg) is self.input_type:
             raise ProtocolError(ErrorCode.SPECTATOR_INPUT, "a spectator sends no inputs")
         self.receive(member, msg)
 
@@ -427,22 +437,23 @@ class Room:
         if raw:
             try:
                 for wrapped in raw:
-                    self.receive(member, codec.decode_client(self.unwrap(wrapped)))
+                    self.receive(member, self.decode_client(self.unwrap(wrapped)))
             finally:
                 raw.clear()
-        self.receive(member, codec.decode_client(payload))
+        self.receive(member, self.decode_client(payload))
 
     def receive(self, member: Member, msg: ClientMessage) -> None:
         """Take one decoded message from a member. Raises ProtocolError (close the peer)."""
         if member.msg_tokens < 1:  # charge(), written out: every player, every tick
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages")
         member.msg_tokens -= 1
-        if type(msg) is not Input:
+        if type(msg) is not self.input_type:
             self._receive_other(member, msg)
             return
         # An input (every player, every tick: kept to one function call, and each field read
-        # once: a named tuple's fields cost a generic attribute lookup).
-        ack, held, seq = msg.ack_tick, member.held_tick, msg.seq
+        # once, by index: every game's input type has seq first and ack_tick, render_tick last).
+        fields = cast(tuple[Any, ...], msg)
+        ack, held, seq = fields[-2], member.held_tick, fields[0]
         if ack is not None and held is not None:
             # A client can only acknowledge what it was sent; a larger claim is capped.
             if ack > held:
@@ -457,7 +468,7 @@ class Room:
         if len(inbox) == INBOX_LIMIT:
             member.inputs_dropped += 1  # the oldest makes room
             del inbox[0]
-        inbox.append(msg)
+        inbox.append(cast(Input, msg))
 
     def _receive_other(self, member: Member, msg: ClientMessage) -> None:
         """A message other than an input, already charged."""
@@ -491,14 +502,17 @@ class Room:
         rate, cap = self.msg_rate_per_tick, self.msg_burst
         commands: dict[int, list[Input]] = {}
         refused: list[Member] = []
-        unwrap, receive = self.unwrap, self.receive
+        unwrap, receive, custom = self.unwrap, self.receive, self._custom_decode
         for eid, m in self.members.items():
             if m.raw_inputs:  # as in receive_bytes(): every player, every tick
                 raw = m.raw_inputs
                 try:
                     if m.close_request is None:
                         for wrapped in raw:
-                            receive(m, decode_client(unwrap(wrapped)))
+                            if custom is None:
+                                receive(m, decode_client(unwrap(wrapped)))
+                            else:
+                                receive(m, custom(unwrap(wrapped)))
                 except ProtocolError as exc:
                     log.info("entity %d: %s: %s", eid, exc.error.code, exc.detail)
                     m.request_close(exc.error, exc.detail)
@@ -522,7 +536,7 @@ class Room:
                     cmds = inbox[: m.credit]
                     del inbox[: m.credit]
                 m.credit -= len(cmds)
-                m.last_applied_seq = cmds[-1].seq
+                m.last_applied_seq = cmds[-1][0]  # seq, first in every game's input type
                 commands[eid] = cmds
         game = self.game
         self._hook("step", game.step, commands)

@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from gameserver.codec import MAX_INPUT_FIELDS, STANDARD_INPUTS, InputCodec
 from gameserver.grid import QUANTA
 from gameserver.messages import Change, Spawn
 
@@ -240,6 +241,12 @@ class InputField:
         return {"name": self.name, "type": self.type, "min": self.min, "max": self.max}
 
 
+# The arena's inputs, which suit most games: a movement vector, an aim in radians, 8 buttons.
+# A game that declares these is decoded by the server's hand-written (compiled) fast path, and
+# the bots and the browser client send them with no game code of their own.
+MOVE_AIM_BUTTONS = tuple(InputField(*field) for field in STANDARD_INPUTS)
+
+
 @attrs.frozen
 class Schema:
     """What a game replicates (its kinds) and what its players send (its input fields)."""
@@ -257,6 +264,11 @@ class Schema:
         names = [f.name for f in self.inputs]
         if len(set(names)) != len(names):
             raise SchemaError("input field names repeat")
+        for name in names:
+            if name in ("seq", "ack_tick", "render_tick"):
+                raise SchemaError(f"input {name}: the name is INPUT's own field")
+        if len(names) > MAX_INPUT_FIELDS:
+            raise SchemaError(f"at most {MAX_INPUT_FIELDS} input fields")
         object.__setattr__(self, "codecs", Codecs.of(self))
 
     def kind(self, kind_id: int) -> Kind:
@@ -526,7 +538,9 @@ class Codecs:
     - apply_flat(rows, flat): moves a mirror's rows (lists, by id) on by a flat changes array
       and returns how many records moved an entity; raises MirrorFault;
     - spawn_row(rec): a mirror's row from a spawn record [id, kind, *values] (not checked:
-      a kind the schema lacks raises ValueError, a short record IndexError).
+      a kind the schema lacks raises ValueError, a short record IndexError);
+    - inputs: the INPUT of the schema's input fields (gameserver.codec.InputCodec): the type the
+      game's step() receives, and its decoder, generated unless the fields are MOVE_AIM_BUTTONS.
     """
 
     source: str
@@ -535,6 +549,7 @@ class Codecs:
     spawn_record: SpawnRecord
     apply_flat: ApplyFlat
     spawn_row: SpawnRow
+    inputs: InputCodec
 
     @classmethod
     def of(cls, schema: Schema) -> Codecs:
@@ -548,6 +563,7 @@ class Codecs:
             namespace["spawn_record"],
             namespace["apply_flat"],
             namespace["spawn_row"],
+            InputCodec(schema.inputs),
         )
 
 
@@ -559,6 +575,7 @@ __all__ = [
     "Field",
     "InputField",
     "Kind",
+    "MOVE_AIM_BUTTONS",
     "MirrorFault",
     "RowFault",
     "Schema",

@@ -19,10 +19,10 @@ from typing import Any
 from gameserver import codec
 from gameserver.game import Game
 from gameserver.maps import GameMap
-from gameserver.messages import Ack, Input, Scoreboard, ServerMessage, Snapshot, Welcome
+from gameserver.messages import Ack, Scoreboard, ServerMessage, Snapshot, Welcome
 from gameserver.replication import Mirror
 from gameserver.room import Member, Room
-from gameserver.schema import Schema
+from gameserver.schema import FLOAT, Schema
 
 
 class Player:
@@ -40,10 +40,32 @@ class Player:
         self.mirror = Mirror(match.room.schema)
         self.read()
 
-    def input(self, move_x: float = 0.0, move_y: float = 0.0, aim: float = 0.0, buttons: int = 0) -> None:
-        """Send one INPUT, acknowledging the newest snapshot held; the next tick applies it."""
+    def input(self, *values: float, **named: float) -> None:
+        """Send one INPUT, acknowledging the newest snapshot held; the next tick applies it.
+
+        The values are the game's input fields (its schema's `inputs`), in declaration order or
+        by name: `input(1.0, 0.0)` or `input(move_x=1.0)`, the standard fields' order being
+        move_x, move_y, aim, buttons. A field not given is 0 (or its min, when 0 is out of range).
+        They are sent as they are: a value the declaration refuses closes the player, as a real
+        client's would.
+        """
+        fields = self.match.room.schema.inputs
+        if len(values) > len(fields):
+            raise TypeError(f"{len(fields)} input fields, {len(values)} values given")
+        unknown = set(named) - {f.name for f in fields}
+        if unknown:
+            raise TypeError(f"no input field {', '.join(sorted(unknown))}")
+        sent: list[float] = []
+        for i, f in enumerate(fields):
+            if i < len(values):
+                value = values[i]
+            elif f.name in named:
+                value = named[f.name]
+            else:
+                value = min(max(0, f.min), f.max)
+            sent.append(float(value) if f.type == FLOAT else int(value))
         self.seq += 1
-        data = codec.encode_client(Input(self.seq, move_x, move_y, aim, buttons, self.mirror.tick))
+        data = self.match.room.schema.codecs.inputs.encode(self.seq, sent, self.mirror.tick)
         self.match.room.receive_input(self.member, data)
         self.sent = True
 

@@ -36,7 +36,7 @@ from gameserver.combat import (
 from gameserver.grid import QUANTA, snap
 from gameserver.maps import GameMap
 from gameserver.messages import EntityKind, Input
-from gameserver.schema import FLAGS, FLOAT, InputField, Kind, Row, Schema, angle, integer, position, text
+from gameserver.schema import MOVE_AIM_BUTTONS, Kind, Row, Schema, angle, integer, position, text
 
 __all__ = [
     "QUANTA",
@@ -63,12 +63,7 @@ PLAYER = Kind(
 )
 SCHEMA = Schema(
     (PLAYER,),
-    (
-        InputField("move_x", FLOAT, -1.0, 1.0),
-        InputField("move_y", FLOAT, -1.0, 1.0),
-        InputField("aim", FLOAT, -2 * math.pi, 2 * math.pi),
-        InputField("buttons", FLAGS, 0, 255),
-    ),
+    MOVE_AIM_BUTTONS,
 )
 # Up to this many entities, a spawn point is chosen among those no living player stands on
 # (every spawn checked against every player: cheap for a small match, not for a thousand).

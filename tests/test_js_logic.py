@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 import js_fixtures
 import pytest
+from rover import Rover
 
 from gameserver import codec
 from gameserver.messages import Ack, Follow, Hello, Input, Ping, Welcome
@@ -129,6 +130,8 @@ def test_the_server_accepts_what_the_page_encodes() -> None:
     assert codec.decode_client(samples["hello_spectate_quick"]) == Hello(1, "Zoë 3", spectate=True)
     assert codec.decode_client(samples["follow"]) == Follow(7)
     assert codec.decode_client(samples["follow_any"]) == Follow(None)
+    rover = Rover.schema.codecs.inputs.decode_client(samples["input_fields"])
+    assert tuple(rover) == (9, 0.75, -1, 1, 5, 3)  # steer clamped to its range, horn a bit
     assert codec.decode_client(samples["ack"]) == Ack(2**31 - 1)
 
 

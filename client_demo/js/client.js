@@ -51,6 +51,8 @@ import {
   encodeFollow,
   encodeHello,
   encodeInput,
+  encodeInputFields,
+  isStandardInputs,
   encodePing,
   encodeRaw,
 } from "./protocol.js";
@@ -541,16 +543,21 @@ export class GameClient {
     const input = this.readInput();
     this.seq += 1;
     const renderTick = this.renderTick(now);
+    const render = renderTick !== null && renderTick >= 0 ? renderTick : null;
+    const fields = this.mirror.schema.inputs;
+    // the game's own input fields, by name from readInput(); the standard four as they always were
     const sent = this._send(
-      encodeInput({
-        seq: this.seq,
-        moveX: input.moveX,
-        moveY: input.moveY,
-        aim: input.aim,
-        buttons: input.buttons,
-        ackTick: this.mirror.tick,
-        renderTick: renderTick !== null && renderTick >= 0 ? renderTick : null,
-      }),
+      fields.length > 0 && !isStandardInputs(fields)
+        ? encodeInputFields({ seq: this.seq, fields, values: input, ackTick: this.mirror.tick, renderTick: render })
+        : encodeInput({
+            seq: this.seq,
+            moveX: input.moveX,
+            moveY: input.moveY,
+            aim: input.aim,
+            buttons: input.buttons,
+            ackTick: this.mirror.tick,
+            renderTick: render,
+          }),
     );
     if (!sent) return;
     this.stats.inputsSent += 1;

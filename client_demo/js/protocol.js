@@ -101,6 +101,45 @@ export function encodeInput({ seq, moveX, moveY, aim, buttons = 0, ackTick = nul
   return encode(fields);
 }
 
+/** The input fields encodeInput() writes: the server's MOVE_AIM_BUTTONS, by name and type. */
+export const STANDARD_INPUTS = Object.freeze([
+  ["move_x", "float"],
+  ["move_y", "float"],
+  ["aim", "float"],
+  ["buttons", "flags"],
+]);
+
+/** Whether a schema's `inputs` (WELCOME's) are the standard four, which encodeInput() writes. */
+export function isStandardInputs(inputs) {
+  return (
+    inputs.length === STANDARD_INPUTS.length &&
+    inputs.every((f, i) => f.name === STANDARD_INPUTS[i][0] && f.type === STANDARD_INPUTS[i][1])
+  );
+}
+
+const camel = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+
+/**
+ * INPUT of a game's own input fields (`fields`: the schema's `inputs`, in order). Each value is
+ * read from `values` by the field's name (`throttle`, or in camelCase: `moveX` for `move_x`);
+ * one missing or not finite is 0. Each is clamped to its field's min..max; an int or flags
+ * field is rounded to an integer first.
+ */
+export function encodeInputFields({ seq, fields, values, ackTick = null, renderTick = null }) {
+  if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQ) throw new RangeError(`bad seq ${seq}`);
+  const out = [MsgType.INPUT, seq];
+  for (const f of fields) {
+    let v = values[f.name] ?? values[camel(f.name)] ?? 0;
+    if (typeof v === "boolean") v = v ? 1 : 0;
+    if (!Number.isFinite(v)) v = 0;
+    if (f.type !== "float") v = Math.round(v);
+    out.push(Math.min(Math.max(v, f.min), f.max));
+  }
+  out.push(ackTick);
+  if (renderTick !== null && renderTick !== undefined) out.push(Math.max(0, Math.floor(renderTick)));
+  return encode(out);
+}
+
 export function encodePing(clientTime) {
   return encode([MsgType.PING, clientTime]);
 }

@@ -27,12 +27,10 @@ import msgpack
 
 from gameserver.game import (
     FIRE,
-    FLAGS,
-    FLOAT,
+    MOVE_AIM_BUTTONS,
     QUANTA,
     Game,
     Input,
-    InputField,
     Kind,
     Row,
     Schema,
@@ -58,12 +56,7 @@ SCHEMA = Schema(
         Kind(BALL, "ball", (position("x"), position("y"), integer("toucher", 0, 2**31))),
         Kind(GOAL, "goal", (position("x"), position("y"), integer("team", 0, 1), integer("score", 0, 2**31))),
     ),
-    (
-        InputField("move_x", FLOAT, -1.0, 1.0),
-        InputField("move_y", FLOAT, -1.0, 1.0),
-        InputField("aim", FLOAT, -2 * math.pi, 2 * math.pi),
-        InputField("buttons", FLAGS, 0, 255),
-    ),
+    MOVE_AIM_BUTTONS,
 )
 
 

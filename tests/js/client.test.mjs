@@ -508,3 +508,32 @@ test("leaving closes with 1000, so the server removes the player; too_slow keeps
   FakeSocket.last.open();
   assert.equal(FakeSocket.last.sent[0][3], null, "an error removed the player: its token would be refused");
 });
+
+test("a game's own input fields go out in its schema's order, by name from readInput()", () => {
+  const { client, advance } = harness({
+    readInput: () => ({ throttle: 0.75, steer: -3, horn: true }),
+    readRules: () => ({}),
+    makePredictor: () => null,
+  });
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  const schema = {
+    quanta: 8,
+    angle_steps: 256,
+    kinds: [{ id: 1, name: "rover", fields: [{ name: "x", type: "position" }, { name: "y", type: "position" }] }],
+    inputs: [
+      { name: "throttle", type: "float", min: 0.0, max: 1.0 },
+      { name: "steer", type: "int", min: -1, max: 1 },
+      { name: "horn", type: "flags", min: 0, max: 1 },
+    ],
+  };
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 100, {}, null, schema]);
+  assert.equal(client.state, "connected");
+  ws.deliver([11, 101, null, null, [[7, 1, 8, 16]], [], [], []]);
+  advance(1000 / 30 + 1);
+  const inputs = ws.sent.filter((m) => m[0] === 2);
+  assert.ok(inputs.length >= 1);
+  // [2, seq, throttle, steer (clamped to -1..1), horn (true: 1), ack_tick]
+  assert.deepEqual(inputs.at(-1).slice(0, 6), [2, inputs.at(-1)[1], 0.75, -1, 1, 101]);
+});

@@ -1,6 +1,6 @@
 // Prints, as JSON, the bytes the page's encoder makes for a few messages; tests/test_js_logic.py
 // decodes them with the server's codec. Not a test file itself (no .test. in the name).
-import { encodeAck, encodeFollow, encodeHello, encodeInput, encodePing } from "../../client_demo/js/protocol.js";
+import { encodeAck, encodeFollow, encodeHello, encodeInput, encodeInputFields, encodePing } from "../../client_demo/js/protocol.js";
 
 const hex = (b) => Buffer.from(b).toString("hex");
 const samples = {
@@ -15,5 +15,17 @@ const samples = {
   follow: encodeFollow(7),
   follow_any: encodeFollow(null),
   ack: encodeAck(2147483647),
+  // tests/rover.py's input fields, as WELCOME lists them
+  input_fields: encodeInputFields({
+    seq: 9,
+    fields: [
+      { name: "throttle", type: "float", min: 0.0, max: 1.0 },
+      { name: "steer", type: "int", min: -1, max: 1 },
+      { name: "horn", type: "flags", min: 0, max: 1 },
+    ],
+    values: { throttle: 0.75, steer: -3, horn: true },
+    ackTick: 5,
+    renderTick: 3.6,
+  }),
 };
 console.log(JSON.stringify(Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, hex(v)]))));
