@@ -289,8 +289,8 @@ ACK_TYPE = int(MsgType.ACK)
 
 # The inline check below needs no limits of its own: unpackb bounds every length by the input's
 # (at most MAX_CLIENT_MESSAGE_BYTES), and whatever is not a well-formed input is decoded again,
-# with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs 0.1 us an input, and so does
-# a functools.partial; arrays come as tuples, which unpack without a slice.)
+# with _CLIENT_LIMITS, by _decode_client. (Passing the limits costs time on every input, and so
+# does a functools.partial; arrays come as tuples, which unpack without a slice.)
 _unpackb = msgpack.unpackb
 _MIN_AIM = -MAX_AIM  # a name, not a negation every input
 _new_input = functools.partial(tuple.__new__, Input)  # Input(...) without its Python __new__

@@ -36,7 +36,6 @@ from gameserver.collision import WallGrid, move_with_walls, overlaps_wall
 from gameserver.grid import snap
 
 MAP_SUFFIX = ".tmj"
-DEFAULT_MAP = "arena"
 WALLS_LAYER = "walls"
 SPAWNS_LAYER = "spawns"
 DEFAULT_CLEARANCE = 16.0  # Rules.player_radius

@@ -52,7 +52,7 @@ class Hello:
 
 class Input(NamedTuple):
     """A named tuple, unlike the other messages: every player sends one every tick, and a tuple
-    is built in half the time of a frozen attrs class (0.20 against 0.46 µs here)."""
+    is built in about half the time of a frozen attrs class."""
 
     seq: int
     move_x: float

@@ -7,8 +7,8 @@ Invariants:
 - A scrape never yields to another green thread while it reads, so the figures of one scrape
   are of one moment.
 - Every metric is named `gameserver_...`, with its unit in the name; docs/metrics.md lists
-  them all. The client library's process collector is left out: listing /proc/self/fd took
-  1.3-5 ms a scrape with 1,000 sockets open, time the tick would wait for.
+  them all. The client library's process collector is left out: it lists /proc/self/fd on
+  every scrape, which grows with the sockets open, and the tick would wait for it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Invariants:
 - Deadlines advance by exactly one period from a monotonic start, so the rate does not drift
-  with sleep overshoot (a naive sleep(period) loop ran at 28.1 Hz for 30 Hz here).
+  with sleep overshoot (a naive sleep(period) loop runs measurably slower than its rate).
 - After a stall, at most `max_catch_up` ticks run back to back; past that the schedule is reset
   to now and the lost ticks are counted as skipped, never replayed (no spiral of death).
 - A tick that takes longer than one period is counted as an overrun.

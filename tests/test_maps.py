@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gameserver.maps import DEFAULT_MAP, GameMap, MapError, find_map, load_map, parse_map
+from gameserver.maps import GameMap, MapError, find_map, load_map, parse_map
 from gameserver.world import QUANTA, Rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -320,7 +320,7 @@ def test_spawns_must_fit_the_clearance(tmp_path: Path) -> None:
 
 
 def test_find_map(tmp_path: Path) -> None:
-    assert find_map(DEFAULT_MAP, MAPS_DIR) == ARENA
+    assert find_map("arena", MAPS_DIR) == ARENA
     assert find_map("elsewhere/mine.tmj", MAPS_DIR) == Path("elsewhere/mine.tmj")
     assert find_map("mine.tmj", MAPS_DIR) == Path("mine.tmj")
     with pytest.raises(MapError, match=r"nowhere.tmj: no map named 'nowhere' in .*the maps there: arena"):
