@@ -33,10 +33,6 @@ class MsgType(enum.IntEnum):
     FOLLOWING = 16  # spectators: whom they follow now
 
 
-class EntityKind(enum.IntEnum):
-    PLAYER = 1
-
-
 # --- client -> server ---------------------------------------------------------------------
 
 

@@ -33,10 +33,20 @@ from gameserver.combat import (
     rewind_tick,
     wall_distance,
 )
-from gameserver.grid import QUANTA, snap
-from gameserver.maps import GameMap
-from gameserver.messages import EntityKind, Input
-from gameserver.schema import MOVE_AIM_BUTTONS, Kind, Row, Schema, angle, integer, position, text
+from gameserver.game import (
+    MOVE_AIM_BUTTONS,
+    QUANTA,
+    GameMap,
+    Input,
+    Kind,
+    Row,
+    Schema,
+    angle,
+    integer,
+    position,
+    snap,
+    text,
+)
 
 __all__ = [
     "QUANTA",
@@ -52,12 +62,13 @@ __all__ = [
 
 ANGLE_STEPS = 256
 MAX_NAME_CHARS = 24
+PLAYER_KIND = 1  # the arena's one kind of entity
 
 # What the arena replicates and what its players send: a player's row is
 # (qx, qy, kind, name, angle, hp), its spawn record [id, 1, name, qx, qy, angle, hp] and its
 # change mask's bits x = 1, y = 2, angle = 4, hp = 8 (gameserver.schema has the rules).
 PLAYER = Kind(
-    int(EntityKind.PLAYER),
+    PLAYER_KIND,
     "player",
     (text("name", MAX_NAME_CHARS), position("x"), position("y"), angle("angle"), integer("hp", 0, 2**16)),
 )
@@ -214,7 +225,7 @@ class World:
     def spawn_player(self, name: str) -> Entity:
         x, y = self._spawn_point()
         # Ids are never reused, so a delta can't mistake a new entity for an old one.
-        e = Entity(id=self._next_id, kind=EntityKind.PLAYER, name=name, x=x, y=y, hp=self.rules.max_hp)
+        e = Entity(id=self._next_id, kind=PLAYER_KIND, name=name, x=x, y=y, hp=self.rules.max_hp)
         self._next_id += 1
         self.entities[e.id] = e
         return e

@@ -11,9 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from gameserver.game import Game, Setup, View
-from gameserver.maps import GameMap
-from gameserver.messages import Input
+from gameserver.game import Game, GameMap, Input, Setup, View
 from gameserver.world import SCHEMA, Rules, World
 
 
