@@ -155,3 +155,47 @@ def test_without_a_name_the_page_asks_for_one(browser: Any, server: ServerProces
         assert cy.eval("game.joinVisible") is False
     finally:
         cy.close()
+
+
+# The overlay's lines once it shows live figures: a measured rtt, snapshots coming in, frames
+# drawn, and the entities line saying what game.stats says; false until then.
+DEBUG_LIVE = """() => {
+  const el = document.getElementById('debug');
+  if (!game.debugVisible || el.hidden) return false;
+  const lines = el.textContent.split('\\n');
+  const line = (label) => lines.find((l) => l.startsWith(label + ' ')) || '';
+  const entities = /^entities +(\\d+) +fps (\\d+)$/.exec(line('entities'));
+  const live = /^rtt +\\d+\\.\\d ms/.test(line('rtt')) && /^snapshots +[1-9]\\d*\\/s$/.test(line('snapshots'))
+    && entities !== null && Number(entities[1]) === game.stats.entities && Number(entities[2]) > 0;
+  return live ? lines : false;
+}"""
+
+
+def test_the_debug_overlay_shows_live_figures(browser: Any, server: ServerProcess) -> None:  # noqa: F811
+    dee = Player(browser, f"{server.http}/?name=Dee")
+    try:
+        _connected(dee, 1)
+        assert dee.eval("game.debugVisible") is False
+        assert not dee.page.is_visible("#debug")
+        dee.page.locator("#view").focus()
+        dee.page.keyboard.press("F3")
+        lines = dee.wait(DEBUG_LIVE)
+        assert dee.page.is_visible("#debug")
+        assert lines[0] == "state       connected", lines
+        assert any(line.startswith("server tick ") for line in lines), lines
+        assert dee.eval("game.stats.entities") == 4  # Dee, the ball and the two goals
+        assert dee.eval("game.stats.fps") > 0
+        _save_screenshot(dee.page, "ball_debug.png")
+        dee.page.keyboard.press("Backquote")
+        dee.wait("() => !game.debugVisible && document.getElementById('debug').hidden")
+
+        # ?debug=1 opens it at once; before joining it says so, and ` typed into the name stays there.
+        dee.page.goto(f"{server.http}/ball.html?server={server.ws_url}&debug=1")
+        dee.wait("() => window.game && game.joinVisible && game.debugVisible")
+        dee.wait("() => document.getElementById('debug').textContent === 'state       idle'")
+        dee.page.locator("#name").fill("")
+        dee.page.locator("#name").press_sequentially("a`b")
+        assert dee.eval("document.getElementById('name').value") == "a`b"
+        assert dee.eval("game.debugVisible") is True
+    finally:
+        dee.close()

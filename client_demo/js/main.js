@@ -15,6 +15,8 @@
 
 import { GameClient, STALL_MS } from "./client.js";
 import { overlapsWall, wallDistance } from "./collision.js";
+import { DebugOverlay, FrameRate } from "./debug.js";
+import { extendHooks, gameHooks } from "./hooks.js";
 import { InputState } from "./input.js";
 import { Lobby, LobbyError, explain, explainSpectate, httpBase, matchmake, shareLink, withRoom, withSpectate } from "./lobby.js";
 import { MapView, loadMap } from "./map.js";
@@ -22,6 +24,7 @@ import { ROOM_CODES } from "./protocol.js";
 import { camera, draw } from "./render.js";
 import { cleanName, generateName, isValidName } from "./rules.js";
 import { SpectatorCamera, spectateFromSearch, spectateLine } from "./spectate.js";
+import { drawnEntities, fitCanvas } from "./view.js";
 
 const params = new URLSearchParams(location.search);
 const interpDelayMs = clampInt(params.get("interp"), 0, 1000, null); // null: automatic
@@ -47,9 +50,8 @@ const spectateEl = document.getElementById("spectating");
 const input = new InputState(window, canvas);
 let client = null;
 let size = { width: 0, height: 0, dpr: 1 };
-let lastFrameAt = performance.now();
-let fps = 0;
-let debugOn = params.get("debug") === "1";
+const frames = new FrameRate(performance.now());
+const debug = new DebugOverlay(debugEl, { visible: params.get("debug") === "1" });
 const tracers = []; // own shots, drawn for a moment: [{x, y, aim, at}]
 let nextShotAt = 0;
 const hpSeen = new Map(); // id -> hp last drawn, to flash entities that lose hp
@@ -303,29 +305,6 @@ function showStatus() {
   statusText.textContent = text;
 }
 
-function fmt(v, digits = 0, unit = "") {
-  return v === null || v === undefined || Number.isNaN(v) ? "–" : `${v.toFixed(digits)}${unit}`;
-}
-
-function updateDebug(now) {
-  debugEl.hidden = !debugOn;
-  if (!debugOn || !client) return;
-  const s = game.stats;
-  debugEl.textContent = [
-    `state       ${client.state}`,
-    `rtt         ${fmt(s.rttMs, 1, " ms")} (avg ${fmt(s.rttSmoothMs, 1, " ms")})`,
-    `server tick ${s.serverTick ?? "–"}  render tick ${fmt(client.renderTick(now), 1)}`,
-    `snapshots   ${s.snapshotsPerSec}/s`,
-    `bytes in    ${s.bytesInPerSec} B/s  out ${s.bytesOutPerSec} B/s`,
-    `unacked     ${s.unackedInputs} inputs`,
-    `pred error  last ${fmt(s.lastPredictionError, 3)}  max ${fmt(s.maxPredictionError, 3)} units`,
-    `corrections ${s.corrections} (${s.snaps} snapped)`,
-    `interp      ${fmt(client.interpDelay, 0, " ms")}, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
-    `entities    ${s.entities}  fps ${fmt(fps, 0)}`,
-    ...(client.spectate ? [`spectating  following ${client.following ?? "–"}, ${s.acksSent} acks sent, ${s.inputsSent} inputs`] : []),
-  ].join("\n");
-}
-
 let scoresShown = "";
 const scoreRows = new Map(); // player id -> its line's element, kept so a button keeps the focus
 const scoreHead = document.createElement("span");
@@ -412,13 +391,6 @@ function updateHud() {
   hudEl.textContent = `● connected · ${client.mirror.entities.size} playing · hp ${hp}${hp <= 0 ? " (respawning)" : ""} · WASD/arrows move · mouse aims · click fires · F3 debug`;
 }
 
-window.addEventListener("keydown", (ev) => {
-  if (ev.code === "F3" || ev.code === "Backquote") {
-    debugOn = !debugOn;
-    ev.preventDefault();
-  }
-});
-
 // --- the map and own death ---------------------------------------------------------------
 
 /** Load the map the server names, once; hand it to the session for predicting against walls. */
@@ -470,20 +442,9 @@ function shotLength(x, y, aim) {
 
 // --- what is drawn -------------------------------------------------------------------------
 
-/** The entities as drawn at `now`: the others interpolated, this player predicted. */
-function viewEntities(now, { count = false } = {}) {
-  if (!client || !client.rules) return new Map();
-  const rt = client.renderTick(now);
-  const { entities } = rt === null ? { entities: new Map() } : client.buffer.sample(rt, { count });
-  const me = client.myId === null ? undefined : client.mirror.entities.get(client.myId);
-  const p = client.predictor;
-  if (me && p && p.ready) {
-    const tickMs = client.clock ? client.clock.tickMs : 33;
-    const alpha = client.lastInputAt === null ? 1 : (now - client.lastInputAt) / tickMs;
-    const d = p.drawn(alpha);
-    entities.set(client.myId, { id: client.myId, kind: me.kind, name: me.name, x: d.x, y: d.y, angle: me.angle, hp: me.hp, predicted: true });
-  }
-  return entities;
+/** The entities as drawn at `now` (view.js): the others interpolated, this player predicted. */
+function viewEntities(now, options) {
+  return drawnEntities(client, now, options);
 }
 
 function ownScreenPosition() {
@@ -504,21 +465,12 @@ function cameraFocus(entities) {
 }
 
 function resize() {
-  const dpr = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
-  if (width !== size.width || height !== size.height || dpr !== size.dpr) {
-    canvas.width = Math.round(width * dpr);
-    canvas.height = Math.round(height * dpr);
-    size = { width, height, dpr };
-  }
+  size = fitCanvas(canvas, size);
 }
 
 function frame() {
   const now = performance.now();
-  const elapsed = now - lastFrameAt;
-  lastFrameAt = now;
-  fps = fps * 0.9 + (elapsed > 0 ? 1000 / elapsed : 0) * 0.1;
+  const elapsed = frames.frame(now);
   resize();
   ensureMap();
   if (client && client.predictor) client.predictor.decay(elapsed);
@@ -571,78 +523,14 @@ function frame() {
   });
   if (client && client.state === "reconnecting") showStatus(); // the countdown
   updateHud();
-  updateDebug(now);
+  debug.update(client, now, frames.fps);
   requestAnimationFrame(frame);
 }
 
 // --- window.game: the page's state, for the console and the tests ------------------------------
 
-function plain(map) {
-  const out = {};
-  for (const [id, e] of map) out[id] = { ...e };
-  return out;
-}
-
-const game = {
-  get interpDelayMs() {
-    return client ? client.interpDelay : interpDelayMs;
-  },
-  serverUrl,
-  get client() {
-    return client;
-  },
-  get state() {
-    return {
-      connection: client ? client.state : "idle",
-      attempt: client ? client.attempt : 0,
-      retryInMs: client && client.retryAt !== null ? Math.max(0, client.retryAt - performance.now()) : null,
-      lastClose: client ? client.lastClose : null,
-      statusText: statusEl.hidden ? "" : statusText.textContent,
-    };
-  },
-  get myId() {
-    return client ? client.myId : null;
-  },
-  /** id -> {x, y, angle, hp, name, kind} as drawn now (others interpolated, own predicted). */
-  get entities() {
-    return plain(viewEntities(performance.now()));
-  },
-  /** id -> the newest snapshot's state, in world units. */
-  get snapshot() {
-    return client && client.rules ? plain(client.mirror.frame(client.rules.quanta)) : {};
-  },
-  get predicted() {
-    const p = client && client.predictor;
-    if (!p || !p.ready) return null;
-    return { x: p.x, y: p.y, pending: p.pending.length, offsetX: p.offsetX, offsetY: p.offsetY, seq: client.seq };
-  },
-  /** This player's state in the newest snapshot, and the newest input it confirms. */
-  get server() {
-    const me = client && client.rules ? client.mirror.entities.get(client.myId) : null;
-    if (!me) return null;
-    const q = client.rules.quanta;
-    return { x: me.qx / q, y: me.qy / q, hp: me.hp, tick: client.mirror.tick, lastSeq: client.mirror.lastSeq };
-  },
-  get stats() {
-    if (!client) return {};
-    const p = client.predictor;
-    return {
-      ...client.stats,
-      ...client.rateStats(),
-      unackedInputs: p ? p.pending.length : 0,
-      lastPredictionError: p ? p.lastError : null,
-      maxPredictionError: p ? p.maxError : null,
-      corrections: p ? p.corrections : 0,
-      snaps: p ? p.snaps : 0,
-      interpUnderruns: client.buffer.underruns,
-      interpUnderrunFrames: client.buffer.underrunFrames,
-      entities: client.mirror.entities.size,
-      fps,
-    };
-  },
-  get scoreboard() {
-    return client ? client.scoreboard : [];
-  },
+const status = { el: statusEl, text: statusText };
+const game = extendHooks(gameHooks(() => client, { serverUrl, interpDelayMs, status, fps: () => frames.fps, debug }), {
   /** The server's map as loaded: {name, status, walls (solid tile count), cols, rows, tile}. */
   get map() {
     const m = mapState.map;
@@ -670,9 +558,6 @@ const game = {
   /** This player's death as shown: {text, tick} while dead, else null. */
   get death() {
     return death ? { ...death, text: deathNotice(performance.now()) } : null;
-  },
-  get debugVisible() {
-    return debugOn;
   },
   /** Canvas pixels (CSS) of a world point, with the camera as drawn now. */
   toScreen(x, y) {
@@ -718,9 +603,7 @@ const game = {
     return lobby.state;
   },
   join: start,
-  /** Send a raw message array, e.g. a second HELLO to see how the server refuses it. */
-  sendRaw: (array) => (client ? client.sendRaw(array) : false),
-};
+});
 window.game = game;
 
 const named = params.get("name");

@@ -4,7 +4,8 @@
 //
 // Query parameters: ?name=NAME joins at once by quick play (without it, a form asks for a name);
 // ?server=ws://HOST:PORT/ws connects elsewhere than this page's server; ?interp=MS sets the
-// interpolation delay (default 100, or two snapshot intervals if that is longer).
+// interpolation delay (default 100, or two snapshot intervals if that is longer); ?debug=1 opens
+// the debug overlay (debug.js; F3 or ` toggles it).
 //
 // Invariants:
 // - The others and the ball are drawn interpolated (the library's SnapshotBuffer, at its render
@@ -16,8 +17,11 @@
 //   tick reaches the tick it happened at, as the ball drawn reaches the net.
 
 import { GameClient } from "../client.js";
+import { DebugOverlay, FrameRate } from "../debug.js";
+import { extendHooks, gameHooks } from "../hooks.js";
 import { InputState } from "../input.js";
 import { cleanName } from "../rules.js";
+import { drawnEntities, fitCanvas } from "../view.js";
 import { TEAM_NAMES, draw, fieldView } from "./render.js";
 import { BALL_CLIENT, kindIds, readGoal, scoreOf } from "./rules.js";
 
@@ -33,6 +37,7 @@ const hudEl = document.getElementById("hud");
 const statusEl = document.getElementById("status");
 const statusText = document.getElementById("status-text");
 const retryButton = document.getElementById("retry");
+const debugEl = document.getElementById("debug");
 const joinForm = document.getElementById("join");
 const nameInput = document.getElementById("name");
 const nameError = document.getElementById("name-error");
@@ -42,6 +47,8 @@ let client = null;
 let size = { width: 0, height: 0, dpr: 1 };
 const goals = []; // goal events shown: [{tick, goal, scorer, team, at}], newest last
 let flash = null; // the newest goal while it is shown: {team, at}
+const frames = new FrameRate(performance.now());
+const debug = new DebugOverlay(debugEl, { visible: params.get("debug") === "1" });
 
 function clampInt(text, lo, hi, fallback) {
   const v = Number.parseInt(text ?? "", 10);
@@ -143,21 +150,9 @@ function kinds() {
   return client ? kindIds(client.mirror.schema) : { player: null, ball: null, goal: null };
 }
 
-/** The entities as drawn at `now`: the others and the ball interpolated, this player predicted. */
-function viewEntities(now, { count = false } = {}) {
-  if (!client || !client.rules) return new Map();
-  const rt = client.renderTick(now);
-  const { entities } = rt === null ? { entities: new Map() } : client.buffer.sample(rt, { count });
-  const me = client.myId === null ? undefined : client.mirror.entities.get(client.myId);
-  const p = client.predictor;
-  if (me && p && p.ready) {
-    const tickMs = client.clock ? client.clock.tickMs : 33;
-    const alpha = client.lastInputAt === null ? 1 : (now - client.lastInputAt) / tickMs;
-    const d = p.drawn(alpha);
-    const newest = client.mirror.schema.kind(me.kind).frame(me, client.rules.quanta);
-    entities.set(client.myId, { ...newest, x: d.x, y: d.y, predicted: true });
-  }
-  return entities;
+/** The entities as drawn at `now` (view.js): the others and the ball interpolated, this player predicted. */
+function viewEntities(now, options) {
+  return drawnEntities(client, now, options);
 }
 
 function ballOf(entities) {
@@ -173,14 +168,7 @@ function ownScreenPosition() {
 }
 
 function resize() {
-  const dpr = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = canvas.clientHeight;
-  if (width !== size.width || height !== size.height || dpr !== size.dpr) {
-    canvas.width = Math.round(width * dpr);
-    canvas.height = Math.round(height * dpr);
-    size = { width, height, dpr };
-  }
+  size = fitCanvas(canvas, size);
 }
 
 /** Goal events whose tick the render time reached: shown now. */
@@ -194,12 +182,9 @@ function takeGoals(entities, now) {
   }
 }
 
-let lastFrameAt = performance.now();
-
 function frame() {
   const now = performance.now();
-  const elapsed = now - lastFrameAt;
-  lastFrameAt = now;
+  const elapsed = frames.frame(now);
   resize();
   if (client && client.predictor) client.predictor.decay(elapsed);
   const entities = viewEntities(now, { count: true });
@@ -219,6 +204,7 @@ function frame() {
     notice: client && client.state !== "connected" && client.state !== "idle" ? `● ${client.state}` : null,
   });
   updateHud(entities);
+  debug.update(client, now, frames.fps);
   requestAnimationFrame(frame);
 }
 
@@ -232,48 +218,17 @@ function updateHud(entities) {
   }
   const me = client.myId === null ? undefined : entities.get(client.myId);
   const team = me ? `${TEAM_NAMES[me.team]} team · ` : "";
-  hudEl.textContent = `● connected · ${team}WASD/arrows move · mouse aims (else at the ball) · Space/click kicks`;
+  hudEl.textContent = `● connected · ${team}WASD/arrows move · mouse aims (else at the ball) · Space/click kicks · F3 debug`;
 }
 
 // --- window.game: the page's state, for the console and the tests ------------------------------
 
-function plain(map) {
-  const out = {};
-  for (const [id, e] of map) out[id] = { ...e };
-  return out;
-}
-
-const game = {
+const status = { el: statusEl, text: statusText };
+const game = extendHooks(gameHooks(() => client, { serverUrl, interpDelayMs, status, fps: () => frames.fps, debug }), {
   name: "ball",
-  serverUrl,
-  get client() {
-    return client;
-  },
-  get state() {
-    return {
-      connection: client ? client.state : "idle",
-      attempt: client ? client.attempt : 0,
-      lastClose: client ? client.lastClose : null,
-      statusText: statusEl.hidden ? "" : statusText.textContent,
-    };
-  },
-  get myId() {
-    return client ? client.myId : null;
-  },
-  get rules() {
-    return client ? client.rules : null;
-  },
   /** The kind ids of the schema: {player, ball, goal}. */
   get kinds() {
     return kinds();
-  },
-  /** id -> {id, kind, x, y, ...the kind's fields} as drawn now (others interpolated, own predicted). */
-  get entities() {
-    return plain(viewEntities(performance.now()));
-  },
-  /** id -> the newest snapshot's state, in world units. */
-  get snapshot() {
-    return client && client.rules ? plain(client.mirror.frame(client.rules.quanta)) : {};
   },
   /** The ball as drawn now, or null. */
   get ball() {
@@ -292,34 +247,6 @@ const game = {
   get flash() {
     return flash ? { team: flash.team, text: flash.team === null ? "GOAL!" : `GOAL! ${TEAM_NAMES[flash.team]}` } : null;
   },
-  get predicted() {
-    const p = client && client.predictor;
-    if (!p || !p.ready) return null;
-    return { x: p.x, y: p.y, pending: p.pending.length, offsetX: p.offsetX, offsetY: p.offsetY, seq: client.seq };
-  },
-  /** This player's state in the newest snapshot, and the newest input it confirms. */
-  get server() {
-    const me = client && client.rules && client.myId !== null ? client.mirror.entities.get(client.myId) : null;
-    if (!me) return null;
-    const q = client.rules.quanta;
-    return { x: me.qx / q, y: me.qy / q, team: me.team, tick: client.mirror.tick, lastSeq: client.mirror.lastSeq };
-  },
-  get stats() {
-    if (!client) return {};
-    const p = client.predictor;
-    return {
-      ...client.stats,
-      ...client.rateStats(),
-      unackedInputs: p ? p.pending.length : 0,
-      lastPredictionError: p ? p.lastError : null,
-      maxPredictionError: p ? p.maxError : null,
-      corrections: p ? p.corrections : 0,
-      entities: client.mirror.entities.size,
-    };
-  },
-  get scoreboard() {
-    return client ? client.scoreboard : [];
-  },
   /** Canvas pixels (CSS) of a world point. */
   toScreen(x, y) {
     return client && client.rules ? fieldView(size.width, size.height, client.rules).toScreen(x, y) : null;
@@ -328,7 +255,7 @@ const game = {
     return !joinForm.hidden;
   },
   join: start,
-};
+});
 window.game = game;
 
 const named = params.get("name");
