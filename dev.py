@@ -2,10 +2,14 @@
 """Set up the project's virtualenv when needed, then run the server, the tests or a benchmark.
 
     python3 dev.py serve [server flags]   the server with the demo page (python -m gameserver)
-    python3 dev.py test [pytest args]     every test
-    python3 dev.py bench [args]           the load benchmark (python -m client_demo.bench)
+    python3 dev.py test [pytest args]     the fast tier of the tests
+    python3 dev.py test --all [args]      every test, the slow tier too (what .ci/run runs)
+    python3 dev.py bench [args]           the load benchmark (python -m benchmarks.bench)
 
     python3 dev.py --compiled serve|test|bench ...   the same on the compiled build
+
+test passes its arguments to pytest: -m slow runs the slow tier alone, and naming files or tests
+runs them whatever their tier (tests/conftest.py lists the slow tier and says why).
 
 Needs only Python 3.11+ and the network to PyPI the first time. The virtualenv lives in .venv and
 is reinstalled whenever pyproject.toml changes. serve installs the server's own dependencies
@@ -35,13 +39,14 @@ VENV = ROOT / ".venv"
 PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 COMPILED = ROOT / "build" / "compiled"
 # The hot path: the wire format, the world, replication, the room, the tick and the transport;
-# and the bots' loop, so that the bots still cost less than the server they measure.
+# and the bots' loop with the behaviours and counters it calls every tick, so that the bots still
+# cost less than the server they measure.
 # messages, collision and combat stay Python: mypyc's classes keep only the __init__ that attrs
 # writes, not its __eq__, __hash__, validators or frozen __setattr__, which those rely on.
 SERVER_MODULES = ("grid", "masking", "codec", "world", "replication", "room", "tick", "transport")
 COMPILED_MODULES = (
     *(f"gameserver/{name}.py" for name in SERVER_MODULES),
-    *(f"client_demo/bots/{name}.py" for name in ("runner", "tracker", "wire")),
+    *(f"client_demo/bots/{name}.py" for name in ("runner", "behaviours", "metrics", "tracker", "wire")),
 )
 # the packages of those modules, copied whole into the build, and the games, which import them
 # (a package found in the build hides its subpackages in the source tree)
@@ -49,7 +54,7 @@ COPIED = sorted({str(Path(module).parent) for module in COMPILED_MODULES} | {"ga
 COMMANDS = {
     "serve": ["-m", "gameserver"],
     "test": ["-m", "pytest"],
-    "bench": ["-m", "client_demo.bench"],
+    "bench": ["-m", "benchmarks.bench"],
 }
 # The optional-dependency groups of pyproject.toml each command installs: the server needs none
 GROUPS = {

@@ -9,7 +9,7 @@ Each part runs in-process with no clock and no hub, twice under `valgrind --tool
 (5 and 25 ticks, `PYTHONHASHSEED=0`), and the difference is divided by 20 ticks and the player
 count: start-up cancels out, and the figure repeats to the instruction. Instructions are not
 time (a cache miss costs no instruction), so a change that counts fewer still has to show in
-pairs (`python -m client_demo.pair`) before it is called faster.
+pairs (`python -m benchmarks.pair`) before it is called faster.
 
 Parts:
 - tick: each player's masked input frame left on its member as the transport leaves it,

@@ -7,10 +7,10 @@ hour, cannot say by how much a build is ahead of it. Here the peer plays the ref
 at 30 Hz, and Node bots that play as the wander bots do) next to gameserver, either:
 
 - alone, one after the other (the default): each server on CPU 0 with its own bots on CPU 1, as
-  `client_demo.bench` runs it, the runs alternating which server goes first; the ratio of two
+  `benchmarks.bench` runs it, the runs alternating which server goes first; the ratio of two
   neighbouring runs still carries some of the drift;
 - together (`--together`): both servers at once on CPU 0, each with its N bots on CPU 1, over the
-  same window, as `client_demo.pair` runs two builds. Both feel the same drift; the servers share
+  same window, as `benchmarks.pair` runs two builds. Both feel the same drift; the servers share
   the core's caches, so the figures are higher than a lone server's, and the ratio is the
   figure. Both servers must fit on one core: N=400 does, N=800 does not.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from client_demo import bench
+from benchmarks import harness
 
 PEER = Path(__file__).resolve().parent / "peers" / "colyseus"
 RATE = 30  # the scenario's simulation and patch rate
@@ -62,10 +62,10 @@ class Peer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            preexec_fn=bench._pin(cpus),
+            preexec_fn=harness.pin_to(cpus),
         )
         self.pid = self.proc.pid
-        line = bench.first_line(self.proc, lambda text: READY.match(text.strip()), 20)
+        line = harness.first_line(self.proc, lambda text: READY.match(text.strip()), 20)
         if line is None:
             self.stop()
             raise RuntimeError("the Colyseus server did not start")
@@ -76,17 +76,17 @@ class Peer:
         return f"ws://127.0.0.1:{self.port}"
 
     def sample(self) -> dict[str, Any]:
-        cpu, sys_cpu = bench.cpu_seconds(self.pid)
+        cpu, sys_cpu = harness.cpu_seconds(self.pid)
         return {
             "t": time.monotonic(),
             "cpu_s": cpu,
             "sys_s": sys_cpu,
-            "rss_kib": bench.rss_kib(self.pid),
-            "cpu0_busy_s": bench.cpu_busy_seconds(0),
+            "rss_kib": harness.rss_kib(self.pid),
+            "cpu0_busy_s": harness.cpu_busy_seconds(0),
         }
 
     def stop(self) -> None:
-        bench.stop_process(self.proc)
+        harness.stop_process(self.proc)
 
 
 def start_peer_bots(url: str, n: int, warmup: float, measure: float, cpus: set[int] | None) -> Any:
@@ -98,7 +98,7 @@ def start_peer_bots(url: str, n: int, warmup: float, measure: float, cpus: set[i
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=bench._pin(cpus),
+        preexec_fn=harness.pin_to(cpus),
     )
 
 
@@ -113,7 +113,7 @@ def peer_figures(
         "us_per_player_tick": (b["cpu_s"] - a["cpu_s"]) / player_ticks * 1e6,
         "us_per_player_tick_kernel": (b["sys_s"] - a["sys_s"]) / player_ticks * 1e6,
         "server_cpu_per_wall": (b["cpu_s"] - a["cpu_s"]) / wall,
-        # as in bench.summarize(): what else was busy on the server's CPU 0
+        # as in harness.summarize(): what else was busy on the server's CPU 0
         "others_on_cpu0": (b["cpu0_busy_s"] - a["cpu0_busy_s"] - (b["cpu_s"] - a["cpu_s"])) / wall,
         "rss_mib": b["rss_kib"] / 1024,
     }
@@ -144,15 +144,15 @@ def run_peer(
     bots = None
     try:
         bots = start_peer_bots(server.url, n, warmup, measure, {1} if pin else None)
-        if bench.first_line(bots, lambda text: "window_start" in text, 120) is None:
+        if harness.first_line(bots, lambda text: "window_start" in text, 120) is None:
             raise RuntimeError(f"the peer's bots never started measuring (N={n})")
         a = server.sample()
-        line = bench.first_line(bots, lambda text: '"result"' in text, measure + 60)
+        line = harness.first_line(bots, lambda text: '"result"' in text, measure + 60)
         b = server.sample()
         if line is None:
             raise RuntimeError(f"the peer's bots did not report (N={n})")
     finally:
-        bench.stop_process(bots)
+        harness.stop_process(bots)
         server.stop()
     return peer_figures(n, a, b, json.loads(line), room_size)
 
@@ -164,7 +164,7 @@ def _room_args(room_size: int | None) -> list[str]:
 def run_ours(
     n: int, warmup: float, measure: float, pin: bool, room_size: int | None = None
 ) -> dict[str, Any]:
-    """gameserver alone, as `client_demo.bench` runs one player count; with `room_size`, in
+    """gameserver alone, as `benchmarks.bench` runs one player count; with `room_size`, in
     rooms of that many players (quick play fills them one after the other)."""
     opts = argparse.Namespace(
         pin=pin,
@@ -175,7 +175,7 @@ def run_ours(
         procs=1,
         profile_dir=None,
     )
-    row = bench.run_players(n, opts, n + 64, "wander", server_extra=_room_args(room_size))
+    row = harness.run_players(n, opts, n + 64, "wander", server_extra=_room_args(room_size))
     return {"server": "gameserver", **row}
 
 
@@ -185,23 +185,23 @@ def run_together(
     """Both servers at once on CPU 0, each with its N bots on CPU 1, over the same window; with
     `room_size`, each in rooms of that many players."""
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    ours = bench.Server(bench.server_args(["--map", "none"], n + 64) + _room_args(room_size), server_cpus)
+    ours = harness.Server(harness.server_args(["--map", "none"], n + 64) + _room_args(room_size), server_cpus)
     peer = None
     bots: list[Any] = []
     try:
         peer = Peer(server_cpus, room_size)
         # Both sets of bots run on past the window, so that it can be the same for both.
-        bots.append(bench.start_bots(ours.ws_url, n, "wander", warmup, measure + 20, 1, 1, bot_cpus))
+        bots.append(harness.start_bots(ours.ws_url, n, "wander", warmup, measure + 20, 1, 1, bot_cpus))
         bots.append(start_peer_bots(peer.url, n, warmup, measure + 20, bot_cpus))
-        started = bench.first_line(bots[1], lambda text: "window_start" in text, 120)
-        if bench.wait_window(bots[0], 120) is None or started is None:
+        started = harness.first_line(bots[1], lambda text: "window_start" in text, 120)
+        if harness.wait_window(bots[0], 120) is None or started is None:
             raise RuntimeError("the bots never started measuring")
         a = {"ours": ours.sample(), "peer": peer.sample()}
         time.sleep(measure)
         b = {"ours": ours.sample(), "peer": peer.sample()}
     finally:
         for p in bots:
-            bench.stop_process(p)
+            harness.stop_process(p)
         ours.stop()
         if peer is not None:
             peer.stop()
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"N={n}: gameserver / colyseus median {median(ratios):.3f} ({spread})", flush=True)
     if opts.json_out:
         out = {
-            "machine": bench.machine(),
+            "machine": harness.machine(),
             "together": opts.together,
             "room_size": opts.room_size,
             "runs": results,

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from client_demo import bench
+from benchmarks import harness
 
 
 class _MallInfo2(ctypes.Structure):
@@ -48,7 +48,7 @@ def sample(t: float, server: Any, libc: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "t": round(t, 1),
         "players": server.directory.players,
-        "rss_mib": bench.rss_kib(os.getpid()) / 1024,
+        "rss_mib": harness.rss_kib(os.getpid()) / 1024,
         "overruns": stats["overruns"],
         "tick_ms_p99": stats["tick_ms_p99"],
     }
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     bots = None
     rows: list[dict[str, Any]] = []
     try:
-        bots = bench.start_bots(
+        bots = harness.start_bots(
             f"ws://{host}:{port}/ws", opts.count, "wander", 0, opts.seconds + 60, 2, 1, {1} if pin else None
         )
         deadline = time.monotonic() + 120
@@ -122,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             print(describe("after malloc_trim(0)", trimmed), flush=True)
             rows.append({**trimmed, "after_malloc_trim": True})
     finally:
-        bench.stop_process(bots)
+        harness.stop_process(bots)
         server.stop()
         os.sched_setaffinity(0, cpus)
     if opts.json_out:
-        out = {"machine": bench.machine(), "count": opts.count, "samples": rows}
+        out = {"machine": harness.machine(), "count": opts.count, "samples": rows}
         Path(opts.json_out).write_text(json.dumps(out, indent=1))
     return 0
 

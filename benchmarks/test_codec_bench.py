@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import make_room, play_tick
 
+from benchmarks.micro import make_room, play_tick
 from gameserver import codec
 from gameserver.messages import Input
 

@@ -6,10 +6,10 @@ import math
 import random
 
 import pytest
-from conftest import feed_inputs, make_room, play_tick
 
+from benchmarks.micro import feed_inputs, make_room, play_tick, world_of
 from gameserver import codec
-from gameserver.messages import Input
+from gameserver.messages import Input, Snapshot
 from gameserver.replication import Mirror, Replicator, delta_body
 from gameserver.world import SCHEMA
 
@@ -62,6 +62,7 @@ def test_mirror_apply(benchmark, players: int) -> None:  # type: ignore[no-untyp
     full = play_tick(room, members, rng)[-1]
     delta = play_tick(room, members, rng)[-1]
     snap_full, snap_delta = codec.decode_server(full), codec.decode_server(delta)
+    assert isinstance(snap_full, Snapshot) and isinstance(snap_delta, Snapshot)
 
     def setup():  # type: ignore[no-untyped-def]
         m = Mirror(SCHEMA)
@@ -75,8 +76,9 @@ def test_replicator_capture_and_body_for(benchmark) -> None:  # type: ignore[no-
     room, members = make_room(400)
     rng = random.Random(8)
     play_tick(room, members, rng)
+    world = world_of(room)
     rep = Replicator(schema=SCHEMA)
-    rep.capture(room.game.world.tick, room.game.world.rows)
+    rep.capture(world.tick, world.rows)
 
     def step() -> None:
         """Everyone holds the previous snapshot: one shared delta body a tick."""
@@ -84,10 +86,10 @@ def test_replicator_capture_and_body_for(benchmark) -> None:  # type: ignore[no-
         for m in members:
             a = rng.uniform(0, 2 * math.pi)
             inputs[m.entity_id] = [Input(0, math.cos(a), math.sin(a), a, 0, None)]
-        room.game.world.step(inputs)
+        world.step(inputs)
         assert rep.current is not None
         base = rep.current.tick
-        rep.capture(room.game.world.tick, room.game.world.rows)
+        rep.capture(world.tick, world.rows)
         rep.body_for(base)
 
     benchmark(step)

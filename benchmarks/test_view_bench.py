@@ -11,8 +11,8 @@ import random
 
 import attrs
 import pytest
-from conftest import feed_inputs
 
+from benchmarks.micro import feed_inputs, world_of
 from gameserver.config import PROJECT_DIR
 from gameserver.maps import load_map
 from gameserver.room import Member, Room
@@ -76,9 +76,10 @@ def test_view_body_for(benchmark, players: int, still: float) -> None:  # type: 
     change records picked out of the shared ones, removals."""
     room, members, rng = arena_room(players, still)
     feed_inputs(room, members, rng, still)  # one more step, captured, but no snapshot taken yet
-    room.game.world.step({m.entity_id: list(m.inbox) for m in members})
+    world = world_of(room)
+    world.step({m.entity_id: list(m.inbox) for m in members})
     rep = room.replicator
-    rep.capture(room.game.world.tick, room.game.world.rows)
+    rep.capture(world.tick, world.rows)
     view, grid, frame = room.view, room.grid, rep.current
     assert view is not None and grid is not None and frame is not None
     grid.rebuild(frame)

@@ -1,4 +1,4 @@
-"""The attackers (client_demo/attack.py) and the benchmark under attack (--scenario attack), run
+"""The attackers (benchmarks/attack.py) and the benchmark under attack (--scenario attack), run
 for real against servers on 127.0.0.1, briefly and small: they check that the tools work and that
 each attack meets the defence it is aimed at, never timing figures (docs/benchmarks.md holds
 those)."""
@@ -12,7 +12,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from client_demo import attack, bench, bench_attack
+from benchmarks import attack, bench, bench_attack
 
 
 def test_bench_under_attack_runs_each_attack_beside_the_players_and_the_old_findings(tmp_path: Path) -> None:

@@ -18,11 +18,11 @@ import pytest
 from arena_records import change, name_of, spawn
 from server_process import ServerProcess, wait_for
 
-from benchmarks import soak
-from client_demo import bench, bench_rooms, pair
+from benchmarks import bench, bench_rooms, harness, pair, soak
 from client_demo.bots import rooms, run_bots, wire
 from client_demo.bots.cli import parse_behaviours
-from client_demo.bots.runner import HIST_RES, Bot, Runner, hist_percentile, merge, percentile
+from client_demo.bots.metrics import HIST_RES, hist_percentile, merge, percentile
+from client_demo.bots.runner import Bot, Runner
 from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.messages import (
@@ -403,15 +403,15 @@ def test_proc_parsing() -> None:
     stat = (
         "4242 (python3 (x) y) S 1 4242 4242 0 -1 4194560 5000 0 0 0 123 45 0 0 20 0 3 0 99 1000000 2560 rest"
     )
-    parsed = bench.parse_proc_stat(stat + " 0" * 30)
+    parsed = harness.parse_proc_stat(stat + " 0" * 30)
     assert parsed == {"utime": 123, "stime": 45, "rss_pages": 2560}
     status = "Name:\tpython3\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t1\n"
-    assert bench.parse_proc_status(status) == {"VmHWM": 51200, "VmRSS": 40960}
+    assert harness.parse_proc_status(status) == {"VmHWM": 51200, "VmRSS": 40960}
     cpus = "cpu  9 9 9 9 9 9 9 9 0 0\ncpu0 100 2 30 5000 7 1 4 3 0 0\ncpu1 1 1 1 1 1 1 1 1 0 0\n"
-    assert bench.parse_cpu_busy(cpus, 0) == 100 + 2 + 30 + 1 + 4 + 3  # neither idle nor iowait
-    assert bench.parse_cpu_busy(cpus, 1) == 6
+    assert harness.parse_cpu_busy(cpus, 0) == 100 + 2 + 30 + 1 + 4 + 3  # neither idle nor iowait
+    assert harness.parse_cpu_busy(cpus, 1) == 6
     with pytest.raises(ValueError):
-        bench.parse_cpu_busy(cpus, 2)
+        harness.parse_cpu_busy(cpus, 2)
 
 
 @pytest.mark.parametrize("opcode", [wire.OP_BINARY, wire.OP_PING])

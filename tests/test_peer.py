@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import peer
-from client_demo import bench
+from benchmarks import bench, peer
 
 # CI sets GAMESERVER_REQUIRE_BROWSER=1: there the Node parts must run, not skip.
 REQUIRED = os.environ.get("GAMESERVER_REQUIRE_BROWSER") == "1"

@@ -32,7 +32,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from client_demo.bots.runner import AWAY, BEHAVIOURS, DROP_EVERY, FOLLOW_EVERY, Runner, merge
+from client_demo.bots.behaviours import AWAY, BEHAVIOURS, DROP_EVERY, FOLLOW_EVERY
+from client_demo.bots.metrics import merge
+from client_demo.bots.runner import Runner
 
 WindowCallback = Callable[[float, float], None]
 

@@ -11,21 +11,22 @@ is how much of each snapshot a bot reads:
 - every other bot reads only the tick out of a snapshot's first bytes (wire.snapshot_head) and
   counts bytes and arrival times, so a bot costs less CPU than the player it plays.
 
-Behaviours: wander (a new heading about every 1.5 s), chase (toward the nearest entity held),
-idle (stands still, only acknowledges), churn (wanders, leaves and comes back), host (a churn bot
-that creates a private room of its own over HTTP before each connection and joins it with the
-seat: room churn), fight (toward the nearest living enemy it holds, strafing, aiming at it and
-holding FIRE within the weapon's range, with render_tick = newest snapshot tick - the
-interpolation delay for lag compensation; wanders when it holds no living enemy; a dead fighter
-sends idle inputs until it respawns), drop (wanders, and every --drop-every seconds cuts its
-connection with a TCP reset, no close frame, and at once connects again with a HELLO carrying
-the session token of its newest WELCOME and its room, to resume the same player), spectate (a
-spectator: HELLO with spectate true, to its room (--rooms) or by quick spectate, sent only once
-the players of its process have joined; no entity and never an INPUT: it acknowledges every
-snapshot with an ACK, and every --follow-every seconds sends a FOLLOW for another player of the
-newest SCOREBOARD it was sent, or nil, letting the server pick, when it knows none), ball (the
-ball game's: runs behind the ball and kicks it at the other team's goal, client_demo/bots/ball.py). A fighter
-counts its shots and hits from the snapshots' shots, and its kills and deaths from SCOREBOARD.
+This module is the loop: the sockets, the epoll loop, the protocol and each bot's connections.
+What a bot sends each tick is its behaviour's (client_demo/bots/behaviours.py: wander, chase,
+idle, fight, ball); what is measured and reported is metrics.py's (counters, percentiles, merge).
+
+Behaviours, as the loop plays them: wander, chase, idle, ball (behaviours.py); churn (wanders,
+leaves and comes back), host (a churn bot that creates a private room of its own over HTTP
+before each connection and joins it with the seat: room churn), fight (behaviours.py's move and
+aim, with render_tick = newest snapshot tick - the interpolation delay for lag compensation),
+drop (wanders, and every --drop-every seconds cuts its connection with a TCP reset, no close
+frame, and at once connects again with a HELLO carrying the session token of its newest WELCOME
+and its room, to resume the same player), spectate (a spectator: HELLO with spectate true, to
+its room (--rooms) or by quick spectate, sent only once the players of its process have joined;
+no entity and never an INPUT: it acknowledges every snapshot with an ACK, and every
+--follow-every seconds sends a FOLLOW for another player of the newest SCOREBOARD it was sent,
+or nil, letting the server pick, when it knows none). A fighter counts its shots and hits from
+the snapshots' shots, and its kills and deaths from SCOREBOARD.
 A dropping bot counts its resumes and the failed ones (an ERROR, a WELCOME of another entity,
 or a connection that ends before its WELCOME), and times each resume from the cut to the first
 snapshot of the new connection, over the whole run (as the server's /healthz `resumed` counts).
@@ -72,14 +73,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from client_demo.bots import rooms, wire
-from client_demo.bots.ball import Layout as BallLayout
-from client_demo.bots.ball import ball_move
+from client_demo.bots.behaviours import (
+    CHURNING,
+    COME_BACK,
+    DROP_EVERY,
+    FOLLOW_EVERY,
+    INTERP_DELAY,
+    MIRRORED,
+    Steering,
+)
+from client_demo.bots.metrics import HIST_MAX, HIST_RES, MAX_ERRORS_KEPT, Stats, percentile, to_ms
 from client_demo.bots.tracker import Tracker
 from client_demo.bots.wire import OP_BINARY, snapshot_head
 from gameserver import codec
 from gameserver.codec import ProtocolError
-from gameserver.combat import FIRE
-from gameserver.grid import QUANTA
 from gameserver.masking import xor_mask
 from gameserver.messages import (
     Error,
@@ -98,18 +105,12 @@ from gameserver.replication import DesyncError, Mirror
 from gameserver.schema import Schema, SchemaError
 from gameserver.world import SCHEMA
 
-BEHAVIOURS = ("wander", "chase", "idle", "churn", "fight", "host", "drop", "spectate", "ball")
-CHURNING = ("churn", "host")  # behaviours that leave and come back
-AWAY = ("churn", "host", "drop")  # behaviours that may be between two connections at any moment
-DROP_EVERY = (2.0, 4.0)  # seconds a dropping bot plays before it cuts its connection
 # SO_LINGER on, 0 s: close() discards what is unsent and answers with a reset, no FIN
 LINGER_RESET = struct.pack("ii", 1, 0)
-COME_BACK = (0.2, 0.6)  # seconds a churning bot waits before its next connection
 CONNECTING = ("seating", "connecting", "handshake")  # counted in Runner.connecting
-# What a fighting bot reads of a player's row, and of its spawn record, as the arena's schema
-# lays them out; a WELCOME's own schema builds the mirror.
+# The change records that move a player, as the arena's schema lays them out (counted per
+# mirrored snapshot); a WELCOME's own schema builds the mirror.
 _PLAYER = SCHEMA.kind_named("player")
-HP = _PLAYER.index("hp")
 MOVES = _PLAYER.bit("x") | _PLAYER.bit("y")
 _SCHEMAS: dict[str, Schema] = {}  # from WELCOMEs, by their text: a schema's code is made once
 
@@ -129,23 +130,10 @@ def schema_of(wire: dict[str, Any] | None) -> Schema:
 
 BEFORE_WELCOME = ("seating", "connecting", "handshake", "hello")
 EMPTY_ARRAY = 0x90  # msgpack's empty fixarray: a snapshot with no spawns
-# behaviours that need positions (a spectator: whether it holds the player it follows), so
-# decode and verify everything
-MIRRORED = ("chase", "fight", "spectate", "ball")
-FOLLOW_EVERY = (2.0, 4.0)  # seconds a spectator follows one player before it asks for another
 SPECTATE_RETRIES = 40  # quick spectates refused with room_not_found before a spectator gives up
 SPECTATE_RETRY_S = 0.25  # seconds before it tries again
 SETTLE_POLL = 0.05  # seconds between checks whether a process's players have all joined
-INTERP_DELAY = 0.1  # seconds a client draws the others behind the newest snapshot
-STRAFE = 0.35  # share of a fighter's move that goes sideways
-STRAFE_FLIP = (0.6, 1.6)  # seconds between changes of strafing side
-KEEP_AWAY = 0.35  # of weapon_range: closer than this a fighter only strafes
-RETARGET = 0.1  # seconds a fighter keeps its target before it looks for the nearest again
-TURN_EVERY = 1.5  # seconds between heading changes, on average
 PING_EVERY = 1.0
-HIST_RES = 0.00025  # arrival-interval histogram buckets, seconds
-HIST_MAX = 8000  # 2 s; longer intervals land in the last bucket
-MAX_ERRORS_KEPT = 5
 MAX_CONNECTING = 64  # handshakes in flight at once
 TIMER_SLACK = 0.001  # seconds a timer may fire early
 # The kernel's receive timestamp (Linux): SCM_TIMESTAMPNS carries a struct timespec, two native
@@ -160,68 +148,6 @@ ANC_SIZE = socket.CMSG_SPACE(TIMESPEC.size)
 NO_ANCILLARY: list[tuple[int, int, bytes]] = []
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100.0 * len(ordered)) - 1))]
-
-
-def hist_percentile(hist: list[int], q: float) -> float | None:
-    total = sum(hist)
-    if not total:
-        return None
-    want = math.ceil(q / 100.0 * total)
-    seen = 0
-    for i, n in enumerate(hist):
-        seen += n
-        if seen >= want:
-            return (i + 1) * HIST_RES
-    return HIST_MAX * HIST_RES
-
-
-class Stats:
-    """What one bot measured inside the window."""
-
-    __slots__ = (
-        "snapshots",
-        "bytes_in",
-        "bytes_out",
-        "rtts",
-        "max_interval",
-        "verified",
-        "mirrored",
-        "snap_bytes",
-        "moving",
-        "held",
-        "shots",
-        "hits",
-        "hit_by",
-        "snapshot_bytes",
-        "scoreboard_bytes",
-        "scoreboards",
-    )
-
-    def __init__(self) -> None:
-        self.snapshots = 0
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.rtts: list[float] = []
-        self.max_interval = 0.0
-        self.verified = 0  # snapshots decoded and applied to a Mirror
-        self.mirrored = 0  # snapshots applied to a Mirror or a Tracker
-        self.snap_bytes = 0  # payload bytes of the mirrored delta snapshots
-        self.moving = 0  # change records that move an entity, in those snapshots
-        self.held = 0  # entities held after each mirrored snapshot, summed (the bot's view)
-        self.shots = 0  # shots this bot fired (snapshot shots with shooter == me)
-        self.hits = 0  # of those, the ones that hit someone
-        self.hit_by = 0  # shots seen that hit this bot
-        # payload bytes (no frame headers) of what a mirroring bot read, by message type
-        self.snapshot_bytes = 0
-        self.scoreboard_bytes = 0
-        self.scoreboards = 0
-
-
 class Bot:
     """One player: its socket, its protocol state and its behaviour."""
 
@@ -229,15 +155,12 @@ class Bot:
     # and a compact object costs fewer cache misses.
     __slots__ = (
         "state",
-        "ball_layout",
         "sock",
         "masker",
         "runner",
         "seq",
         "behaviour",
-        "heading",
-        "move",
-        "next_turn",
+        "steering",
         "ack_tick",
         "leave_at",
         "rbuf",
@@ -258,10 +181,6 @@ class Bot:
         "entity_id",
         "welcome",
         "we_closed",
-        "strafe",
-        "next_flip",
-        "target",
-        "retarget_at",
         "kills",
         "deaths",
         "kills_at_start",
@@ -329,22 +248,15 @@ class Bot:
         self.accept = b""
         self.ws_request = b""
         self.mirror: Mirror | Tracker | None = None
-        self.ball_layout: BallLayout | None = None  # the ball behaviour's, from its WELCOME's schema
         self.entity_id: int | None = None
         self.welcome: Welcome | None = None
         self.seq = 0
         self.ack_tick: int | None = None
-        self.heading = rng.uniform(0.0, 2 * math.pi)
-        self.move = (0.0, 0.0)
-        self.next_turn = 0.0
+        self.steering = Steering(behaviour, rng)  # what it plays (behaviours.py)
         self.last_snap_at = 0.0
         self.last_snap_kernel = 0.0  # kernel receive time of the previous snapshot; 0: none
         self.leave_at = math.inf
         self.we_closed = False
-        self.strafe = 1.0 if rng.random() < 0.5 else -1.0
-        self.next_flip = 0.0
-        self.target: int | None = None  # a fighter's enemy, by entity id
-        self.retarget_at = 0.0
         self.kills = 0  # from the newest scoreboard (the whole run)
         self.deaths = 0
         self.kills_at_start = 0  # at the start of the window
@@ -699,7 +611,7 @@ class Bot:
                     self.count_error("protocol", f"welcome: {fault}")
                     return
                 self.mirror = Mirror(schema) if type(self.mirror) is Mirror else Tracker(schema)
-                self.ball_layout = BallLayout.of(schema) if self.behaviour == "ball" else None
+                self.steering.on_schema(schema)
             self.token = msg.session_token
             self.entity_ids.append(msg.entity_id)
             self.joined_once = True
@@ -930,24 +842,23 @@ class Bot:
         if now >= self.drop_at:
             self.cut(now)
             return
-        b = self.behaviour
-        buttons = 0
-        render_tick = None
-        if b == "idle":
-            mx = my = 0.0
-        elif b == "chase":
-            mx, my = self.chase_move()
-        elif b == "ball":
-            mx, my, aim, buttons = self.ball_play()
-            self.heading = aim
-        elif b == "fight":
-            mx, my, buttons = self.fight_move(now)
-            if self.ack_tick is not None:
-                render_tick = max(0, self.ack_tick - self.runner.interp_ticks)
+        steering = self.steering
+        if steering.wanders:  # the reference scenario's every input: Steering.wander, inline
+            if now >= steering.next_turn:
+                steering.turn(now)
+            mx, my = steering.move
+            buttons = 0
         else:
-            mx, my = self.wander(now)
+            m = self.mirror
+            mx, my, buttons = steering.steer(
+                now, m.rows if m is not None else None, self.entity_id, self.runner.weapon_range
+            )
+        render_tick = None
+        if self.ack_tick is not None and self.behaviour == "fight":
+            # lag compensation: it aims at the others as drawn INTERP_DELAY behind the newest snapshot
+            render_tick = max(0, self.ack_tick - self.runner.interp_ticks)
         self.seq += 1
-        self.send(codec.encode_input(self.seq, mx, my, self.heading, buttons, self.ack_tick, render_tick))
+        self.send(codec.encode_input(self.seq, mx, my, steering.heading, buttons, self.ack_tick, render_tick))
 
     def on_spectator_welcome(self, msg: Welcome, now: float) -> None:
         """A spectator's WELCOME: no entity, no session to resume."""
@@ -985,73 +896,6 @@ class Bot:
         if eid is not None:
             self.spectated_entities.add(eid)
 
-    def ball_play(self) -> tuple[float, float, float, int]:
-        """The ball game's move (client_demo/bots/ball.py); standing still in any other game."""
-        m, layout = self.mirror, self.ball_layout
-        if m is None or layout is None:
-            return 0.0, 0.0, self.heading, 0
-        return ball_move(m.rows, self.entity_id, layout)
-
-    def wander(self, now: float) -> tuple[float, float]:
-        if now >= self.next_turn:
-            self.heading = self.rng.uniform(0.0, 2 * math.pi)
-            self.next_turn = now + self.rng.uniform(0.5, 2.5) * TURN_EVERY / 1.5
-            self.move = (math.cos(self.heading), math.sin(self.heading))
-        return self.move
-
-    def fight_move(self, now: float) -> tuple[float, float, int]:
-        """(move_x, move_y, buttons): close in on the nearest living enemy held, strafing, and
-        fire when it is within the weapon's range; wander when none is held; stand still dead."""
-        m = self.mirror
-        me = m.rows.get(self.entity_id) if m is not None and self.entity_id is not None else None
-        if me is None or me[HP] <= 0:  # not in the mirror yet, or dead: idle input, still acks
-            return 0.0, 0.0, 0
-        rows = m.rows  # type: ignore[union-attr]
-        best = rows.get(self.target) if self.target is not None else None
-        if best is None or best[HP] <= 0 or now >= self.retarget_at:
-            # The nearest living enemy, looked for again every RETARGET seconds (a scan of the
-            # whole view each tick was a tenth of a fighting bot's CPU), or when it died or left.
-            best, best_d2 = None, math.inf
-            self.target = None
-            for eid, row in rows.items():
-                if eid != self.entity_id and row[HP] > 0:
-                    d2 = (row[0] - me[0]) ** 2 + (row[1] - me[1]) ** 2
-                    if d2 < best_d2:
-                        best, best_d2, self.target = row, d2, eid
-            self.retarget_at = now + RETARGET
-        if best is None:
-            mx, my = self.wander(now)
-            return mx, my, 0
-        dist = math.hypot(best[0] - me[0], best[1] - me[1]) / QUANTA
-        self.heading = math.atan2(best[1] - me[1], best[0] - me[0]) % (2 * math.pi)
-        if now >= self.next_flip:
-            self.strafe = -self.strafe
-            self.next_flip = now + self.rng.uniform(*STRAFE_FLIP)
-        ux, uy = math.cos(self.heading), math.sin(self.heading)
-        side_x, side_y = -uy * self.strafe, ux * self.strafe
-        weapon_range = self.runner.weapon_range
-        forward = 0.0 if dist < KEEP_AWAY * weapon_range else 1.0 - STRAFE
-        mx = ux * forward + side_x * STRAFE
-        my = uy * forward + side_y * STRAFE
-        return mx, my, FIRE if dist <= weapon_range else 0
-
-    def chase_move(self) -> tuple[float, float]:
-        m = self.mirror
-        if m is None or self.entity_id is None or self.entity_id not in m.rows:
-            return 0.0, 0.0
-        me = m.rows[self.entity_id]
-        best, best_d2 = None, math.inf
-        for eid, row in m.rows.items():
-            if eid != self.entity_id:
-                d2 = (row[0] - me[0]) ** 2 + (row[1] - me[1]) ** 2
-                if d2 < best_d2:
-                    best, best_d2 = row, d2
-        if best is None or best_d2 < 64 * 64:  # within 8 units: stay
-            return 0.0, 0.0
-        d = math.sqrt(best_d2)
-        self.heading = math.atan2(best[1] - me[1], best[0] - me[0]) % (2 * math.pi)
-        return (best[0] - me[0]) / d, (best[1] - me[1]) / d
-
     def ping(self, now: float) -> None:
         self.send(codec.encode_client(Ping(now)))
 
@@ -1074,8 +918,8 @@ class Bot:
             "connects": self.connects,
             "connected": self.connected_at_end,
             "snapshots_per_s": st.snapshots / window if window else 0.0,
-            "rtt_ms_p50": _ms(percentile(st.rtts, 50)),
-            "rtt_ms_p99": _ms(percentile(st.rtts, 99)),
+            "rtt_ms_p50": to_ms(percentile(st.rtts, 50)),
+            "rtt_ms_p99": to_ms(percentile(st.rtts, 99)),
             "bytes_in_per_s": st.bytes_in / window if window else 0.0,
             "bytes_out_per_s": st.bytes_out / window if window else 0.0,
             "max_interval_ms": st.max_interval * 1e3,
@@ -1120,15 +964,6 @@ class Bot:
             "spectator_scoreboards": self.spectator_scoreboards,
             "spectate_retries": self.spectate_retries,
         }
-
-
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1e3
 
 
 class Runner:
@@ -1405,120 +1240,3 @@ class Runner:
                 "held": sum(b.stats.held for b in self.bots),
             },
         }
-
-
-def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One overall report from the reports of several runners (processes). A bot that was sent
-    an entity of another room counts an "isolation" error, as a failed verification does."""
-    bots = [b for p in parts for b in p["bots"]]
-    window = max((p["window_s"] for p in parts), default=0.0)
-    violations = rooms.isolation_violations(bots)
-    by_name = {b["name"]: b for b in bots}
-    for v in violations:
-        b = by_name[v["bot"]]
-        b["errors"]["isolation"] = b["errors"].get("isolation", 0) + 1
-        if len(b["error_samples"]) < MAX_ERRORS_KEPT:
-            b["error_samples"].append(
-                f"isolation: in room {v['room']} it was sent {v['held']}, of room(s) {v['held_rooms']}"
-            )
-    hist = [sum(col) for col in zip(*(p["intervals"] for p in parts), strict=True)] if parts else []
-    hist_k = [sum(col) for col in zip(*(p["intervals_kernel"] for p in parts), strict=True)] if parts else []
-    rtts = [x for p in parts for x in p["rtts"]]
-    rates = [b["snapshots_per_s"] for b in bots if b["connects"]]
-    errors: Counter[str] = Counter()
-    closes: Counter[str] = Counter()
-    samples: list[str] = []
-    for b in bots:
-        errors.update(b["errors"])
-        closes.update(b["close_codes"])
-        samples.extend(f"{b['name']}: {s}" for s in b["error_samples"])
-    vb = sum(p["mirrored"]["snap_bytes"] for p in parts)
-    vm = sum(p["mirrored"]["moving"] for p in parts)
-    vs = sum(p["mirrored"]["snapshots"] for p in parts)
-    vh = sum(p["mirrored"].get("held", 0) for p in parts)
-    fighters = [b for b in bots if b["behaviour"] == "fight"]
-    spectators = [b for b in bots if b["behaviour"] == "spectate"]
-    spectator_rates = [b["snapshots_per_s"] for b in spectators if b["connects"]]
-    resume_ms = [x for b in bots for x in b["resume_ms"]]
-    return {
-        "bots": len(bots),
-        "connected": sum(1 for b in bots if b["connected"]),
-        "connects": sum(b["connects"] for b in bots),
-        "window_s": window,
-        "snapshots_per_s_median": percentile(rates, 50),
-        "snapshots_per_s_p1": percentile(rates, 1),
-        "snapshots_per_s_mean": sum(rates) / len(rates) if rates else None,
-        "interval_ms_p99": _ms(hist_percentile(hist, 99)) if hist else None,
-        # the same from the kernel's receive timestamps: without the bots' own loop latency
-        "interval_ms_p99_kernel": _ms(hist_percentile(hist_k, 99)) if hist_k else None,
-        "intervals_counted": sum(hist),
-        "intervals_counted_kernel": sum(hist_k),
-        # the loop's intervals of the bots that asked for kernel timestamps (STAMPED_EVERY)
-        "intervals_counted_stamped": sum(p["intervals_stamped"] for p in parts),
-        "stamped_bots": sum(p["stamped_bots"] for p in parts),
-        "interval_ms_max": max((b["max_interval_ms"] for b in bots), default=None),
-        "rtt_ms_p50": _ms(percentile(rtts, 50)),
-        "rtt_ms_p99": _ms(percentile(rtts, 99)),
-        "bytes_in_per_s": sum(b["bytes_in_per_s"] for b in bots),
-        "bytes_out_per_s": sum(b["bytes_out_per_s"] for b in bots),
-        "verified_snapshots": sum(b["verified_snapshots"] for b in bots),
-        "mirrored_snapshots": sum(b["mirrored_snapshots"] for b in bots),
-        "bytes_per_moving_entity": vb / vm if vm else None,
-        # per mirrored snapshot: entities the bot held (its view) and those that moved
-        "held_mean": vh / vs if vs else None,
-        "moving_mean": vm / vs if vs else None,
-        # per mirroring bot and second: payload bytes of snapshots and of scoreboards
-        "snapshot_bytes_per_s": _mean([b["snapshot_bytes_per_s"] for b in bots]),
-        "scoreboard_bytes_per_s": _mean([b["scoreboard_bytes_per_s"] for b in bots]),
-        "scoreboards_per_s": _mean([b["scoreboards_per_s"] for b in bots]),
-        "fight": {
-            "bots": len(fighters),
-            "shots": sum(b["shots"] for b in fighters),
-            "hits": sum(b["hits"] for b in fighters),
-            "kills": sum(b["kills"] for b in fighters),
-            "deaths": sum(b["deaths"] for b in fighters),
-            "total_shots": sum(b["total_shots"] for b in fighters),
-            "total_hits": sum(b["total_hits"] for b in fighters),
-            "total_kills": sum(b["total_kills"] for b in fighters),
-            "total_deaths": sum(b["total_deaths"] for b in fighters),
-        },
-        # dropping bots, over the whole run: resumes, failed ones, and from a cut to the first
-        # snapshot of the resumed player
-        "resumes": sum(b["resumes"] for b in bots),
-        "failed_resumes": sum(b["failed_resumes"] for b in bots),
-        "resume_ms_p50": percentile(resume_ms, 50),
-        "resume_ms_p99": percentile(resume_ms, 99),
-        "resume_ms_max": max(resume_ms, default=None),
-        # spectators: their snapshots in the window, and over the whole run their follows
-        "spectate": {
-            "bots": len(spectators),
-            "connected": sum(1 for b in spectators if b["connected"]),
-            "snapshots_per_s_median": percentile(spectator_rates, 50),
-            "snapshots_per_s_min": min(spectator_rates, default=None),
-            "follows": sum(b["follows"] for b in spectators),
-            "followings": sum(b["followings"] for b in spectators),
-            "follow_switches": sum(b["follow_switches"] for b in spectators),
-            "follows_refused": sum(b["follows_refused"] for b in spectators),
-            "followed_held": sum(b["followed_held"] for b in spectators),
-            "followed_missing": sum(b["followed_missing"] for b in spectators),
-            "followed_late": sum(b["followed_late"] for b in spectators),
-            "scoreboards": sum(b["spectator_scoreboards"] for b in spectators),
-            "retries": sum(b["spectate_retries"] for b in spectators),
-            # spectators the server closed, or sent an ERROR
-            "closed_by_server": sum(
-                1 for b in spectators if b["errors"].get("closed") or b["errors"].get("server_error")
-            ),
-            "errors": sum(sum(b["errors"].values()) for b in spectators),
-        },
-        "errors": sum(errors.values()),
-        "errors_by_kind": dict(errors),
-        "error_samples": samples[:20],
-        "close_codes": dict(closes),
-        "cpu_s": sum(p["cpu_s"] for p in parts),
-        "cpu_per_wall": sum(p["cpu_s"] for p in parts) / window if window else None,
-        "processes": len(parts),
-        "welcome": next((p["welcome"] for p in parts if p["welcome"]), None),
-        "isolation_violations": len(violations),
-        "rooms": rooms.room_summary(bots, window),
-        "per_bot": bots,
-    }

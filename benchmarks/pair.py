@@ -1,4 +1,4 @@
-"""`python -m client_demo.pair --other PATH`: two builds of the server measured at the same time.
+"""`python -m benchmarks.pair --other PATH`: two builds of the server measured at the same time.
 
 A shared VM's speed drifts by 10-20 % from one minute to the next, more than most changes are
 worth, so two benchmark runs one after the other cannot tell a 3 % change from the drift. Here
@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from client_demo import bench
+from benchmarks import harness
 
-ROOT = bench.ROOT
+ROOT = harness.ROOT
 
 
 SCENARIOS = {"reference": "wander", "arena": "fight"}  # the bots' behaviour in each
@@ -54,34 +54,34 @@ def run_pair(
     `other_python`), measured over the same window."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    args = bench.server_args(["--map", "arena" if scenario == "arena" else "none"], n + 64)
+    args = harness.server_args(["--map", "arena" if scenario == "arena" else "none"], n + 64)
     behaviour = SCENARIOS[scenario]
     trees = {"this": ROOT, "other": other}
     order = ["other", "this"] if other_first else ["this", "other"]
-    servers: dict[str, bench.Server] = {}
+    servers: dict[str, harness.Server] = {}
     bots: list[subprocess.Popen[str]] = []
     try:
         for name in order:
             python = other_python if name == "other" else sys.executable
             # every player in one room, on either side of the pair (the arena's own rooms are 16)
-            rooms = bench.one_room_args(trees[name], python) if scenario == "arena" else []
-            servers[name] = bench.Server([*args, *rooms], server_cpus, cwd=trees[name], python=python)
+            rooms = harness.one_room_args(trees[name], python) if scenario == "arena" else []
+            servers[name] = harness.Server([*args, *rooms], server_cpus, cwd=trees[name], python=python)
         for name in order:
             # The bots run on past the window, so that both windows can be the same.
             bots.append(
-                bench.start_bots(servers[name].ws_url, n, behaviour, warmup, measure + 15, 1, 1, bot_cpus)
+                harness.start_bots(servers[name].ws_url, n, behaviour, warmup, measure + 15, 1, 1, bot_cpus)
             )
-        windows = [bench.wait_window(b, 90) for b in bots]
+        windows = [harness.wait_window(b, 90) for b in bots]
         if None in windows:
             raise RuntimeError("the bots never started measuring")
         start = max(w[0] for w in windows if w is not None)
-        bench._sleep_until(start)
+        harness.sleep_until(start)
         a = {name: s.sample() for name, s in servers.items()}
-        bench._sleep_until(start + measure)
+        harness.sleep_until(start + measure)
         b = {name: s.sample() for name, s in servers.items()}
     finally:
         for p in bots:
-            bench.stop_process(p)
+            harness.stop_process(p)
         for s in servers.values():
             s.stop()
     out = {}
@@ -102,29 +102,29 @@ def run_bots_pair(
     against one server of this tree, measured over the same window."""
     pin = (os.cpu_count() or 1) >= 2
     server_cpus, bot_cpus = ({0}, {1}) if pin else (None, None)
-    args = bench.server_args(bench.map_args(scenario, True), 2 * n + 64)
+    args = harness.server_args(harness.map_args(scenario, True), 2 * n + 64)
     behaviour = SCENARIOS[scenario]
     trees = {"this": ROOT, "other": other}
     order = ["other", "this"] if other_first else ["this", "other"]
-    server = bench.Server(args, server_cpus)
+    server = harness.Server(args, server_cpus)
     bots: dict[str, subprocess.Popen[str]] = {}
     try:
         for name in order:
-            bots[name] = bench.start_bots(
+            bots[name] = harness.start_bots(
                 server.ws_url, n, behaviour, warmup, measure + 15, 1, 1, bot_cpus, cwd=trees[name]
             )
-        windows = [bench.wait_window(b, 90) for b in bots.values()]
+        windows = [harness.wait_window(b, 90) for b in bots.values()]
         if None in windows:
             raise RuntimeError("the bots never started measuring")
-        bench._sleep_until(max(w[0] for w in windows if w is not None))
-        a = {name: bench.cpu_seconds(p.pid)[0] for name, p in bots.items()}
+        harness.sleep_until(max(w[0] for w in windows if w is not None))
+        a = {name: harness.cpu_seconds(p.pid)[0] for name, p in bots.items()}
         ha = server.health()
-        bench._sleep_until(time.monotonic() + measure)
-        b = {name: bench.cpu_seconds(p.pid)[0] for name, p in bots.items()}
+        harness.sleep_until(time.monotonic() + measure)
+        b = {name: harness.cpu_seconds(p.pid)[0] for name, p in bots.items()}
         hb = server.health()
     finally:
         for p in bots.values():
-            bench.stop_process(p)
+            harness.stop_process(p)
         server.stop()
     ticks = hb["ticks"] - ha["ticks"]
     if hb["players"] != 2 * n or ticks <= 0:
@@ -135,7 +135,7 @@ def run_bots_pair(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m client_demo.pair", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.pair", description=__doc__.split("\n\n")[0])
     p.add_argument("--other", required=True, type=Path, help="the other source tree (holds gameserver/)")
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="reference")
     p.add_argument("--count", type=int, default=400, help="players per server (default 400)")

@@ -1,6 +1,6 @@
-"""`python -m client_demo.attack KIND --port P --duration S`: one attack on a server, with a report.
+"""`python -m benchmarks.attack KIND --port P --duration S`: one attack on a server, with a report.
 
-The attackers of the benchmark under attack (client_demo/bench_attack.py, docs/benchmarks.md,
+The attackers of the benchmark under attack (benchmarks/bench_attack.py, docs/benchmarks.md,
 "Under attack"). Each kind is one async function of a Target and a deadline that returns what
 it did and what the server did to it:
 
@@ -904,7 +904,7 @@ def parse_sources(text: str) -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m client_demo.attack", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.attack", description=__doc__.split("\n")[0])
     p.add_argument("kind", choices=("none", *ATTACKS))
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--host", default="127.0.0.1", help="the server's address, in 127.0.0.0/8")

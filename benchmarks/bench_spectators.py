@@ -1,4 +1,4 @@
-"""The load benchmark's spectators scenario: `python -m client_demo.bench --scenario spectators`.
+"""The load benchmark's spectators scenario: `python -m benchmarks.bench --scenario spectators`.
 
 What a spectator costs the server against what a player costs (docs/benchmarks.md,
 "Spectators"). For each map of `--maps` (default: the arena, with its view, then `none`, the
@@ -27,18 +27,18 @@ import argparse
 from statistics import median
 from typing import Any
 
-from client_demo import bench
+from benchmarks import harness
 
 DEFAULT_MAPS = ("arena", "none")
 PLAYS = {"arena": "fight", "none": "wander"}  # the players' behaviour on each map
 RUNS = ("players", "spectators", "more players")
 
-f = bench._f  # a figure, or "-" for none
+f = harness.fmt  # a figure, or "-" for none
 
 
 def map_flags(name: str) -> list[str]:
     """The server's map flags: every player in one room on the arena (as its scenario)."""
-    return ["--map", "arena", *bench.one_room_args(bench.ROOT)] if name == "arena" else ["--map", name]
+    return ["--map", "arena", *harness.one_room_args(harness.ROOT)] if name == "arena" else ["--map", name]
 
 
 def spectator_flags(spectators: int) -> list[str]:
@@ -55,13 +55,13 @@ def one_run(kind: str, game_map: str, n: int, s: int, opts: argparse.Namespace) 
     play = PLAYS.get(game_map, "wander")
     server_extra = spectator_flags(s)
     if kind == "players":
-        row = bench.run_players(n, opts, n + s + 100, play, server_extra=server_extra)
+        row = harness.run_players(n, opts, n + s + 100, play, server_extra=server_extra)
     elif kind == "spectators":
-        row = bench.run_players(
+        row = harness.run_players(
             n, opts, n + s + 100, f"{play}*{n},spectate*{s}", server_extra=server_extra, bot_count=n + s
         )
     else:
-        row = bench.run_players(n + s, opts, n + s + 100, play, server_extra=server_extra)
+        row = harness.run_players(n + s, opts, n + s + 100, play, server_extra=server_extra)
     row["run"] = kind
     row["map"] = game_map
     row["spectators"] = s if kind == "spectators" else 0

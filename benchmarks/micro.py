@@ -1,17 +1,15 @@
-"""Microbenchmarks (pytest-benchmark); not part of the test run, which collects tests/ only.
-
-    .venv/bin/python -m pytest benchmarks/ --benchmark-columns=min,median,mean,ops
-
-Each figure is per call; divide by the player count for a per-player cost.
-"""
+"""What the microbenchmarks (benchmarks/test_*_bench.py, pytest-benchmark) share: a room of N
+players, one input each, and one tick of the room as the server runs it."""
 
 from __future__ import annotations
 
 import math
 import random
 
+from gameserver.games.arena import Arena
 from gameserver.messages import Input
 from gameserver.room import Member, Room
+from gameserver.world import World
 
 
 def make_room(players: int, seed: int = 1) -> tuple[Room, list[Member]]:
@@ -41,3 +39,10 @@ def play_tick(room: Room, members: list[Member], rng: random.Random) -> list[byt
     for m in room.tick():
         out.extend(m.take_outgoing())
     return out
+
+
+def world_of(room: Room) -> World:
+    """The World of a room that plays the arena (every room these benchmarks make)."""
+    game = room.game
+    assert isinstance(game, Arena), game
+    return game.world

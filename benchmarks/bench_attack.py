@@ -1,6 +1,6 @@
-"""The load benchmark under attack: `python -m client_demo.bench --scenario attack`.
+"""The load benchmark under attack: `python -m benchmarks.bench --scenario attack`.
 
-What each attack of client_demo/attack.py costs the players (docs/benchmarks.md, "Under
+What each attack of benchmarks/attack.py costs the players (docs/benchmarks.md, "Under
 attack"), and whether the old findings are gone.
 
 1. The table: the reference scenario at N players (`--counts`, default 400: the empty world,
@@ -41,9 +41,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from client_demo import attack, bench
+from benchmarks import attack, harness
 
-f = bench._f  # a figure, or "-" for none
+f = harness.fmt  # a figure, or "-" for none
 ALL = ("none", *attack.ATTACKS)
 
 
@@ -89,14 +89,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # --- processes -------------------------------------------------------------------------------
 
 
-def sample(server: bench.Server) -> dict[str, Any]:
-    """bench.Server.sample(), /healthz first and timed: the CPU, RSS and clock are read when it
+def sample(server: harness.Server) -> dict[str, Any]:
+    """harness.Server.sample(), /healthz first and timed: the CPU, RSS and clock are read when it
     has answered, so the ticks and the CPU of a window match when an attack slows /healthz."""
     t0 = time.monotonic()
     health = server.health()
     took = time.monotonic() - t0
-    cpu, sys_cpu = bench.cpu_seconds(server.pid)
-    status = bench.parse_proc_status(Path(f"/proc/{server.pid}/status").read_text())
+    cpu, sys_cpu = harness.cpu_seconds(server.pid)
+    status = harness.parse_proc_status(Path(f"/proc/{server.pid}/status").read_text())
     return {
         "t": time.monotonic(),
         "cpu_s": cpu,
@@ -105,7 +105,7 @@ def sample(server: bench.Server) -> dict[str, Any]:
         "hwm_kib": status.get("VmHWM"),
         "health": health,
         "health_ms": took * 1e3,
-        "cpu0_busy_s": bench.cpu_busy_seconds(0),
+        "cpu0_busy_s": harness.cpu_busy_seconds(0),
     }
 
 
@@ -116,11 +116,11 @@ def start_attack(
     cpus: set[int] | None,
     extra: list[str] | None = None,
 ) -> subprocess.Popen[str]:
-    """`python -m client_demo.attack KIND` (or "none" with --probe / --witness in `extra`)."""
-    cmd = [sys.executable, "-m", "client_demo.attack", kind, "--port", str(port)]
+    """`python -m benchmarks.attack KIND` (or "none" with --probe / --witness in `extra`)."""
+    cmd = [sys.executable, "-m", "benchmarks.attack", kind, "--port", str(port)]
     cmd += ["--duration", f"{max(0.5, seconds):.3f}", "--json", *(extra or [])]
     return subprocess.Popen(
-        cmd, cwd=bench.ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=bench._pin(cpus)
+        cmd, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=harness.pin_to(cpus)
     )
 
 
@@ -131,7 +131,7 @@ def report_of(proc: subprocess.Popen[str] | None, timeout: float) -> dict[str, A
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        bench.stop_process(proc)
+        harness.stop_process(proc)
         return {"error": "no report in time"}
     lines = (out or "").strip().splitlines()
     try:
@@ -162,7 +162,7 @@ def wait_quiet(seconds: float, idle: float = 0.9, span: int = 3) -> dict[str, An
     How long it waited, whether it found them quiet, and how busy each was last."""
     t0 = time.monotonic()
     busy: list[tuple[float, float]] = []
-    last = (time.monotonic(), bench.cpu_busy_seconds(0), bench.cpu_busy_seconds(1))
+    last = (time.monotonic(), harness.cpu_busy_seconds(0), harness.cpu_busy_seconds(1))
     while True:
         if len(busy) >= span and all(b0 <= 1 - idle and b1 <= 1 - idle for b0, b1 in busy[-span:]):
             quiet = True
@@ -171,7 +171,7 @@ def wait_quiet(seconds: float, idle: float = 0.9, span: int = 3) -> dict[str, An
             quiet = False
             break
         time.sleep(1.0)
-        now = (time.monotonic(), bench.cpu_busy_seconds(0), bench.cpu_busy_seconds(1))
+        now = (time.monotonic(), harness.cpu_busy_seconds(0), harness.cpu_busy_seconds(1))
         wall = now[0] - last[0]
         busy.append(((now[1] - last[1]) / wall, (now[2] - last[2]) / wall))
         last = now
@@ -201,20 +201,20 @@ def one_run(
     kind: str,
     n: int,
     opts: argparse.Namespace,
-    tree: Path = bench.ROOT,
+    tree: Path = harness.ROOT,
     count: int | None = None,
 ) -> dict[str, Any]:
     """The reference scenario at N on a fresh server of `tree`, beside attack `kind` ("none":
     none), with the probe; `count` sets the attack's size."""
     waited = settle(opts)
     server_cpus, bot_cpus = cpus(opts)
-    server = bench.Server(bench.server_args(["--map", "none"], n + 100), server_cpus, cwd=tree)
+    server = harness.Server(harness.server_args(["--map", "none"], n + 100), server_cpus, cwd=tree)
     bots = attacker = probe = None
     try:
-        bots = bench.start_bots(
+        bots = harness.start_bots(
             server.ws_url, n, "wander", opts.warmup, opts.measure, opts.verify, opts.procs, bot_cpus
         )
-        window = bench.wait_window(bots, 120)
+        window = harness.wait_window(bots, 120)
         if window is None:
             raise RuntimeError(f"the bots never started measuring (N={n})")
         before = sample(server)
@@ -223,20 +223,20 @@ def one_run(
             extra = ["--scale", str(opts.attack_scale)] + (["--count", str(count)] if count else [])
             attacker = start_attack(kind, server.port, seconds, bot_cpus, extra)
         probe = start_attack("none", server.port, seconds, bot_cpus, ["--probe"])
-        bench._sleep_until(window[0])
+        harness.sleep_until(window[0])
         a = sample(server)
-        bench._sleep_until(window[1])
+        harness.sleep_until(window[1])
         b = sample(server)
         out_text, _ = bots.communicate(timeout=90)
         report = json.loads(out_text.strip().splitlines()[-1])
         attacked = report_of(attacker, 60)
         probed = report_of(probe, 60)
     finally:
-        bench.stop_process(bots)
-        bench.stop_process(attacker)
-        bench.stop_process(probe)
+        harness.stop_process(bots)
+        harness.stop_process(attacker)
+        harness.stop_process(probe)
         server.stop()
-    row = bench.summarize(n, a, b, report)
+    row = harness.summarize(n, a, b, report)
     row.update(
         {
             "attack": kind,
@@ -337,7 +337,7 @@ def churn_finding(tick_rate: int, opts: argparse.Namespace, tree: Path) -> dict[
     """A server with no bots, a witness, and --churn-count connect-HELLO-close cycles."""
     waited = settle(opts)
     server_cpus, other_cpus = cpus(opts)
-    server = bench.Server(server_flags(tick_rate, 1000), server_cpus, cwd=tree)
+    server = harness.Server(server_flags(tick_rate, 1000), server_cpus, cwd=tree)
     watcher = churner = None
     seconds = opts.churn_seconds
     try:
@@ -354,8 +354,8 @@ def churn_finding(tick_rate: int, opts: argparse.Namespace, tree: Path) -> dict[
         time.sleep(0.5)
         after = sample(server)
     finally:
-        bench.stop_process(churner)
-        bench.stop_process(watcher)
+        harness.stop_process(churner)
+        harness.stop_process(watcher)
         server.stop()
     h0, h1 = before["health"], after["health"]
     return {
@@ -382,7 +382,7 @@ def flood_finding(kind: str, flooders: int, opts: argparse.Namespace, tree: Path
     """An idle server with a witness, and `flooders` flooders of `kind` for --flood-seconds."""
     waited = settle(opts)
     server_cpus, other_cpus = cpus(opts)
-    server = bench.Server(server_flags(30, 1000), server_cpus, cwd=tree)
+    server = harness.Server(server_flags(30, 1000), server_cpus, cwd=tree)
     watcher = flooder = None
     seconds = opts.flood_seconds
     try:
@@ -394,8 +394,8 @@ def flood_finding(kind: str, flooders: int, opts: argparse.Namespace, tree: Path
         b = sample(server)
         watched = report_of(watcher, 30)
     finally:
-        bench.stop_process(flooder)
-        bench.stop_process(watcher)
+        harness.stop_process(flooder)
+        harness.stop_process(watcher)
         server.stop()
     h0, h1 = a["health"], b["health"]
     return {
@@ -426,7 +426,7 @@ def others_on_cpu0(a: dict[str, Any], b: dict[str, Any]) -> float:
 
 def findings(opts: argparse.Namespace, tree: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    label = "" if tree == bench.ROOT else f" ({tree})"
+    label = "" if tree == harness.ROOT else f" ({tree})"
     for rate in [int(r) for r in opts.churn_rates.split(",") if r.strip()]:
         print(
             f"finding{label}: {opts.churn_count:,} churned connections in {opts.churn_seconds:g} s "
@@ -499,7 +499,7 @@ def run(opts: argparse.Namespace, counts: list[int]) -> dict[str, Any]:
             out["runs"].append(row)
             print(f"  {describe(row)}", flush=True)
     if opts.findings:
-        out["findings"] = findings(opts, bench.ROOT)
+        out["findings"] = findings(opts, harness.ROOT)
         if opts.other:
             out["findings_other"] = findings(opts, Path(opts.other).resolve())
     return out

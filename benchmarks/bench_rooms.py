@@ -1,4 +1,4 @@
-"""The load benchmark's rooms scenario: `python -m client_demo.bench --scenario rooms`.
+"""The load benchmark's rooms scenario: `python -m benchmarks.bench --scenario rooms`.
 
 Many small rooms in one process (docs/benchmarks.md, "Rooms"), each run on a fresh server pinned
 as the other scenarios are (server on CPU 0, bots on CPU 1), wander bots, 30 Hz:
@@ -28,10 +28,10 @@ import argparse
 import math
 from typing import Any
 
-from client_demo import bench
-from client_demo.bots.runner import COME_BACK
+from benchmarks import harness
+from client_demo.bots.behaviours import COME_BACK
 
-TICK_RATE = 30  # bench.server_args()
+TICK_RATE = 30  # harness.server_args()
 CHURN_STAY = (0.3, 0.7)  # seconds a host stays in the room it made
 SETUP_S = 0.05  # a host's HTTP request, handshake and welcome on loopback, about
 ROOM_IDLE = 1.0  # the churn runs' --room-idle
@@ -51,7 +51,7 @@ def churn_hosts(rate: float, stay: tuple[float, float] = CHURN_STAY) -> int:
     return max(1, math.ceil(rate * cycle))
 
 
-f = bench._f  # a figure, or "-" for none
+f = harness.fmt  # a figure, or "-" for none
 
 
 def _ms(x: float | None) -> str:
@@ -71,7 +71,7 @@ def run(opts: argparse.Namespace, counts: list[int], peer: Any) -> dict[str, Any
         print(
             f"N={n} in rooms of {size}: warm-up {opts.warmup:g} s, measuring {opts.measure:g} s", flush=True
         )
-        rooms = bench.run_players(n, opts, n + 100, "wander", server_extra=rooms_args)
+        rooms = harness.run_players(n, opts, n + 100, "wander", server_extra=rooms_args)
         print(f"  {describe(rooms)}", flush=True)
         theirs = theirs_one = None
         if peer is not None:
@@ -82,7 +82,7 @@ def run(opts: argparse.Namespace, counts: list[int], peer: Any) -> dict[str, Any
             others = f"others on CPU 0 {theirs_one['others_on_cpu0']:.2f} cores"
             print(f"  Colyseus in one room: {peer.describe(theirs_one)}, {others}", flush=True)
         print(f"N={n} in one room ...", flush=True)
-        one = bench.run_players(n, opts, n + 100, "wander")
+        one = harness.run_players(n, opts, n + 100, "wander")
         print(f"  {describe(one)}", flush=True)
         entry = {"players": n, "rooms": rooms, "one_room": one, "peer": theirs, "peer_one_room": theirs_one}
         entry["vs_one_room"] = rooms["us_per_player_tick"] / one["us_per_player_tick"]
@@ -96,12 +96,12 @@ def run(opts: argparse.Namespace, counts: list[int], peer: Any) -> dict[str, Any
         hosts = churn_hosts(opts.churn_rate) if opts.churn_rate > 0 else 0
         server_extra = [*rooms_args, "--room-idle", str(ROOM_IDLE), *CHURN_LIMITS]
         print(f"churn: {p} players in rooms of {size}, without churn ...", flush=True)
-        calm = bench.run_players(p, opts, p + hosts + 100, "wander", server_extra=server_extra)
+        calm = harness.run_players(p, opts, p + hosts + 100, "wander", server_extra=server_extra)
         print(f"  {describe(calm)}", flush=True)
         churn = None
         if hosts:
             print(f"churn: the same with {hosts} hosts making about {opts.churn_rate:g} rooms a second ...")
-            churn = bench.run_players(
+            churn = harness.run_players(
                 p,
                 opts,
                 p + hosts + 100,
