@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--permessage-deflate",
         action="store_true",
-        help="accept the WebSocket compression that browsers offer (about 2.3x CPU per send)",
+        help="accept the WebSocket compression that browsers offer (costs CPU on every send)",
     )
     p.add_argument(
         "--max-lag",

@@ -88,7 +88,7 @@ def test_the_default_server_quick_plays_the_yard_and_creates_arenas_with_a_view(
     async def welcome(url: str, hello: Hello) -> Welcome:
         async with connect(url) as ws:
             await ws.send(codec.encode_client(hello))
-            msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[arg-type]
+            msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
             assert isinstance(msg, Welcome)
             return msg
 

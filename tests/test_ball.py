@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 
 from gameserver import codec
 from gameserver.directory import Directory
-from gameserver.game import Game, GameFault, Input, Setup
+from gameserver.game import Game, GameFault, Input, Row, Setup
 from gameserver.games import BUILTIN, GameNotFound, load_game
 from gameserver.games.ball import BALL, BLUE, GOAL, PLAYER, RED, Ball
 from gameserver.messages import Hello, Snapshot, Welcome
@@ -113,6 +113,7 @@ def test_the_same_seed_and_inputs_give_the_same_match_bit_for_bit() -> None:
 class Broken(Ball):
     name = "broken"
     fault = ""
+    kept: dict[int, Row]
 
     def step(self, inputs: Mapping[int, Sequence[Input]]) -> None:
         super().step(inputs)

@@ -19,6 +19,7 @@ from eventlet.green import socket
 
 from gameserver import codec
 from gameserver.config import Config
+from gameserver.games.arena import Arena
 from gameserver.messages import Hello
 from gameserver.server import GameServer
 from gameserver.transport import CLOSED
@@ -140,10 +141,12 @@ def test_a_client_that_stops_reading_holds_a_bounded_send_queue_and_is_cut() -> 
         now = time.monotonic()
         movers = [server.directory.join(Hello(1, f"m{i}"), now) for i in range(300)]  # no sockets
         room = movers[0][0]
+        arena = room.game
+        assert isinstance(arena, Arena)
 
         def move() -> None:  # every entity moves every tick: big deltas for the reader
             while True:
-                for e in room.game.world.entities.values():
+                for e in arena.world.entities.values():
                     e.x = 100.0 + (e.x + 7.0) % 1500.0
                 eventlet.sleep(1 / 120)
 

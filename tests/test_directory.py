@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 from gameserver import codec
 from gameserver.codec import ErrorCode
 from gameserver.directory import DISPOSED_REMEMBERED, Directory, MatchError
+from gameserver.games.arena import Arena
 from gameserver.maps import GameMap
 from gameserver.messages import Hello, Scoreboard, ScoreLine, Welcome
-from gameserver.room import Room
+from gameserver.room import Member, Room
+from gameserver.world import Entity
 
 
 def make_room(room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
@@ -24,6 +26,12 @@ def directory(**kw: object) -> Directory:
     )
     args.update(kw)
     return Directory(**args)  # type: ignore[arg-type]
+
+
+def entities_of(room: Room) -> dict[int, Entity]:
+    """The entities of a room's world (these rooms play the arena)."""
+    assert isinstance(room.game, Arena)
+    return room.game.world.entities
 
 
 def refused(error: ErrorCode, call: object, *args: object) -> MatchError:
@@ -252,11 +260,13 @@ operation = st.one_of(
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(operation, max_size=120))
-def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(ops: list[tuple[str, object]]) -> None:
+def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(
+    ops: list[tuple[str, str | float]],
+) -> None:
     d = directory(room_size=3, max_players=20, max_rooms=8, seat_ttl=15.0, room_idle=10.0)
     now = 0.0
     seats: list[str] = []
-    members: list[tuple[Room, object]] = []
+    members: list[tuple[Room, Member]] = []
     ids: list[str] = []
     for kind, arg in ops:
         try:
@@ -285,9 +295,9 @@ def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(ops: list[tu
                 members.append(d.join(Hello(1, "s", None, None, token), now))
             elif kind == "leave" and members:
                 room, m = members.pop(int(arg) % len(members))
-                d.leave(room, m, now)  # type: ignore[arg-type]
+                d.leave(room, m, now)
             elif kind == "time":
-                now += float(arg)  # type: ignore[arg-type]
+                now += float(arg)
                 d.tick(now)
         except MatchError:
             pass
@@ -306,19 +316,19 @@ def test_rooms_are_never_overfilled_and_quick_play_never_duplicates(ops: list[tu
 def test_a_dropped_player_is_kept_and_resumes_as_the_same_entity_with_a_new_token() -> None:
     d = directory(grace=20.0)
     room, m = d.join(Hello(1, "ann"), 0.0)
-    ent = room.game.world.entities[m.entity_id]
+    ent = entities_of(room)[m.entity_id]
     ent.score, ent.hp = 3, 50
     token = m.session_token
     selector, _, verifier = token.partition(".")
     assert len(verifier) >= 22 and len(selector) == 16  # 128 random bits behind a lookup id
     d.leave(room, m, 1.0, keep=True)
-    assert m.entity_id not in room.members and m.entity_id in room.game.world.entities
+    assert m.entity_id not in room.members and m.entity_id in entities_of(room)
     assert room.away[m.entity_id].since == 1.0 and d.players == 1 and d.rooms[room.room_id].taken == 1
     d.sweep(20.9)
     again_room, back = d.join(Hello(1, "ignored", token), 21.0 - 0.1)
     assert again_room is room and back.entity_id == m.entity_id
     assert (ent.score, ent.hp, back.name) == (3, 50, "ann")
-    assert room.game.world.entities[back.entity_id] is ent
+    assert entities_of(room)[back.entity_id] is ent
     assert back.held_tick is None and back.last_received_seq is None  # a full snapshot, seq afresh
     assert back.session_token != token and not room.away and d.players == 1 and d.resumed_total == 1
     welcome = codec.decode_server(back.control[0])
@@ -339,7 +349,7 @@ def test_a_welcome_lost_with_its_connection_does_not_strand_the_player() -> None
     _, lost = d.join(Hello(1, "ann", held), 2.0)  # its WELCOME never arrives
     d.leave(room, lost, 3.0, keep=True)
     _, again = d.join(Hello(1, "ann", held), 4.0)  # the token the client still holds
-    assert again.entity_id == m.entity_id and d.players == 1 and len(room.game.world.entities) == 1
+    assert again.entity_id == m.entity_id and d.players == 1 and len(entities_of(room)) == 1
     d.leave(room, again, 5.0, keep=True)  # lost again: still good
     _, third = d.join(Hello(1, "ann", held), 6.0)
     assert third.entity_id == m.entity_id
@@ -357,7 +367,7 @@ def test_past_the_grace_window_a_dropped_player_leaves() -> None:
     d.sweep(21.0)
     assert m.entity_id in room.away  # 20 s exactly: still kept
     d.sweep(21.5)
-    assert m.entity_id not in room.game.world.entities and not room.away and d.players == 0
+    assert m.entity_id not in entities_of(room) and not room.away and d.players == 0
     err = refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", m.session_token), 22.0)
     assert err.error.close_code == 4401
 
@@ -367,7 +377,7 @@ def test_a_leave_on_purpose_or_no_grace_removes_the_player_at_once() -> None:
         d = directory(grace=grace)
         room, m = d.join(Hello(1, "ann"), 0.0)
         d.leave(room, m, 1.0, keep=keep)
-        assert m.entity_id not in room.game.world.entities and d.players == 0 and not d.sessions
+        assert m.entity_id not in entities_of(room) and d.players == 0 and not d.sessions
         refused(ErrorCode.SESSION_EXPIRED, d.join, Hello(1, "ann", m.session_token), 2.0)
 
 

@@ -70,7 +70,8 @@ def test_the_generated_decoder_and_the_checked_reading_agree(fields: list[Any], 
 def test_an_input_of_the_declared_fields_round_trips(
     seq: int, throttle: float, steer: int, horn: int, ack: int | None, render: int | None
 ) -> None:
-    got = INPUTS.decode_client(INPUTS.encode(seq, [throttle, steer, horn], ack, render))
+    # an INPUTS.type, which decode_client's annotation (a ClientMessage) does not name
+    got: Any = INPUTS.decode_client(INPUTS.encode(seq, [throttle, steer, horn], ack, render))
     assert type(got) is INPUTS.type
     assert (got.seq, got.throttle, got.steer, got.horn, got.ack_tick, got.render_tick) == (
         seq,
@@ -103,7 +104,7 @@ def test_a_value_the_declaration_refuses_is_named(fields: list[Any], detail: str
 
 
 def test_an_integer_is_taken_for_a_float_field_and_other_messages_decode_as_usual() -> None:
-    got = INPUTS.decode_client(msgpack.packb([2, 7, 1, -1, 1, 3]))
+    got: Any = INPUTS.decode_client(msgpack.packb([2, 7, 1, -1, 1, 3]))  # an INPUTS.type
     assert got.throttle == 1.0 and type(got.throttle) is float and got.steer == -1 and got.ack_tick == 3
     assert INPUTS.decode_client(msgpack.packb([5, 9])) == Ack(9)
     hello = INPUTS.decode_client(msgpack.packb([1, 1, "ann", None, None]))
@@ -137,10 +138,11 @@ def test_a_schema_refuses_input_fields_an_input_cannot_carry(
 
 def test_ten_fields_fit_and_none_is_allowed() -> None:
     ten = InputCodec([InputField(f"f{i}", INT, 0, 9) for i in range(10)])
-    got = ten.decode_client(ten.encode(1, list(range(10)), None, 4))
+    got: Any = ten.decode_client(ten.encode(1, list(range(10)), None, 4))  # a ten.type
     assert tuple(got) == (1, *range(10), None, 4)
     none = InputCodec([])
-    assert tuple(none.decode_client(none.encode(5, [], 2))) == (5, 2, None)
+    got = none.decode_client(none.encode(5, [], 2))
+    assert tuple(got) == (5, 2, None)
 
 
 def test_step_gets_the_games_own_fields_by_name() -> None:
@@ -149,6 +151,7 @@ def test_step_gets_the_games_own_fields_by_name() -> None:
     ann.input(throttle=0.5, steer=1, horn=1)
     bo.input(1.0)  # by position: throttle; the others 0
     match.tick()
+    assert isinstance(match.game, Rover)
     (a_id, a_cmd), (b_id, b_cmd) = match.game.received
     assert (a_id, b_id) == (ann.entity_id, bo.entity_id)
     assert (a_cmd.seq, a_cmd.throttle, a_cmd.steer, a_cmd.horn) == (1, 0.5, 1, 1)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import attrs
 import js_fixtures
@@ -130,7 +131,7 @@ def test_the_server_accepts_what_the_page_encodes() -> None:
     assert codec.decode_client(samples["hello_spectate_quick"]) == Hello(1, "Zoë 3", spectate=True)
     assert codec.decode_client(samples["follow"]) == Follow(7)
     assert codec.decode_client(samples["follow_any"]) == Follow(None)
-    rover = Rover.schema.codecs.inputs.decode_client(samples["input_fields"])
+    rover: Any = Rover.schema.codecs.inputs.decode_client(samples["input_fields"])  # the rover's INPUT type
     assert tuple(rover) == (9, 0.75, -1, 1, 5, 3)  # steer clamped to its range, horn a bit
     assert codec.decode_client(samples["ack"]) == Ack(2**31 - 1)
 

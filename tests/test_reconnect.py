@@ -16,7 +16,7 @@ from gameserver.messages import Error, Goodbye, Hello, Input, Scoreboard, Snapsh
 
 
 async def recv(ws: ClientConnection, timeout: float = 5.0) -> Any:
-    return codec.decode_server(await asyncio.wait_for(ws.recv(), timeout))  # type: ignore[arg-type]
+    return codec.decode_server(await asyncio.wait_for(ws.recv(), timeout))
 
 
 async def welcomed(ws: ClientConnection, hello: Hello) -> Welcome:

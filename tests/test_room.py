@@ -13,7 +13,18 @@ from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.combat import FIRE
 from gameserver.games.arena import Arena
-from gameserver.messages import Error, Input, Ping, Pong, Scoreboard, ScoreLine, Shot, Snapshot, Welcome
+from gameserver.messages import (
+    Error,
+    Input,
+    Ping,
+    Pong,
+    Scoreboard,
+    ScoreLine,
+    ServerMessage,
+    Shot,
+    Snapshot,
+    Welcome,
+)
 from gameserver.replication import Frame, Grid, Mirror, View, delta_body
 from gameserver.room import INBOX_LIMIT, RAW_INPUT_LIMIT, Member, Room, RoomFull
 from gameserver.schema import Kind, Schema, angle, integer, position, text
@@ -29,7 +40,7 @@ class Client:
         self.mirror = Mirror(SCHEMA)
         self.tracker = Tracker()  # what a fighting bot keeps, from the same bytes
         self.seq = 0
-        self.received: list[object] = []
+        self.received: list[ServerMessage] = []
 
     @property
     def entity(self) -> Entity:
@@ -38,7 +49,7 @@ class Client:
         assert isinstance(game, Arena)
         return game.world.entities[self.member.entity_id]
 
-    def read(self) -> list[object]:
+    def read(self) -> list[ServerMessage]:
         raw = self.member.take_outgoing()
         msgs = [codec.decode_server(b) for b in raw]
         for m, data in zip(msgs, raw, strict=True):
@@ -80,7 +91,8 @@ def test_one_moves_the_other_sees_it() -> None:
     assert b.mirror.rows[a.member.entity_id][0] == x0 + 10 * 40  # 5 units a tick, 8 quanta a unit
     last = b.received[-1]
     assert isinstance(last, Snapshot) and last.baseline == last.tick - 1
-    assert a.received[-1].last_seq == 10  # type: ignore[union-attr]
+    last_a = a.received[-1]
+    assert isinstance(last_a, Snapshot) and last_a.last_seq == 10
 
 
 def test_inputs_apply_in_order_bounded_per_tick() -> None:
@@ -173,7 +185,8 @@ def test_inputs_past_the_waiting_limit_are_decoded_at_once_and_in_order() -> Non
     assert [i.seq for i in a.member.inbox] == list(
         range(RAW_INPUT_LIMIT + 2 - INBOX_LIMIT, RAW_INPUT_LIMIT + 2)
     )
-    a.send_input(), a.send_input()
+    a.send_input()
+    a.send_input()
     room.tick()
     assert a.member.last_received_seq == RAW_INPUT_LIMIT + 3 and a.member.raw_inputs == []
     assert a.member.inputs_dropped == RAW_INPUT_LIMIT + 3 - INBOX_LIMIT
@@ -326,9 +339,12 @@ def test_client_mirror_equals_server_view(ops: list[tuple], history: int) -> Non
                 if reads:
                     for m in c.read():
                         if isinstance(m, Snapshot):
-                            assert c.mirror.as_rows() == room.replicator.frames[m.tick].rows
+                            frame = room.replicator.frames[m.tick]
+                            assert frame is not None and c.mirror.as_rows() == frame.rows
     room.tick()
-    world_rows = {e.id: e.row() for e in room.game.world.entities.values()}
+    arena = room.game
+    assert isinstance(arena, Arena)
+    world_rows = {e.id: e.row() for e in arena.world.entities.values()}
     for c in clients:
         c.read()  # perhaps no snapshot (nothing changed), but then what it holds is current
         assert c.mirror.as_rows() == world_rows
@@ -427,10 +443,12 @@ def test_when_most_stand_still_each_view_gets_exactly_the_movers_changes() -> No
     room.tick()
     changed = room.replicator._previous_changes
     assert changed is not None and changed[2] == movers  # the path for a few movers was taken
+    current = room.replicator.current
+    assert current is not None
     for c in clients:
         (snap,) = [m for m in c.read() if isinstance(m, Snapshot)]
         assert {ch.id for ch in snap.changes} == movers
-        assert c.mirror.as_rows() == {e: room.replicator.current.rows[e] for e in c.member.held_view}
+        assert c.mirror.as_rows() == {e: current.rows[e] for e in c.member.held_view}
     # nothing it holds changed: no snapshot this tick (a heartbeat comes once a second)
     assert not [m for m in far.read() if isinstance(m, Snapshot)]
     assert set(far.mirror.rows) == {far.member.entity_id}
@@ -462,7 +480,8 @@ def test_a_tracker_keeps_what_a_mirror_keeps_through_moves_and_turns() -> None:
             for m in c.read():
                 if isinstance(m, Snapshot):
                     for ch in m.changes:
-                        kinds.add(tuple(f in changed(ch) for f in ("x", "y", "angle")))
+                        fields = changed(ch)
+                        kinds.add(("x" in fields, "y" in fields, "angle" in fields))
             assert c.tracker.rows == c.mirror.rows and c.tracker.tick == c.mirror.tick
     moves = {(True, True, False), (True, False, False), (False, True, False)}  # both axes, x, y
     assert moves | {(True, True, True), (False, False, True)} <= kinds  # a move with a turn, a turn

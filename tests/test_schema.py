@@ -100,6 +100,7 @@ def test_the_schema_welcome_carries_comes_back_as_the_same_schema() -> None:
     for schema in (ONE, TWO, SCHEMA):
         wire = msgpack.unpackb(msgpack.packb(schema.to_wire()))
         assert Schema.from_wire(wire) == schema
+    bad: Any
     for bad in (
         None,
         [],

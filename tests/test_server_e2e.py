@@ -46,7 +46,7 @@ class Player:
 
     async def run(self) -> None:
         async for data in self.ws:
-            msg = codec.decode_server(data)  # type: ignore[arg-type]
+            msg = codec.decode_server(data)
             if isinstance(msg, Snapshot):
                 self.mirror.apply(msg)
                 self.ticks.append(msg.tick)
@@ -82,7 +82,7 @@ class Player:
 
 async def hello(ws: ClientConnection, name: str) -> Welcome:
     await ws.send(codec.encode_client(Hello(1, name)))
-    msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[arg-type]
+    msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
     assert isinstance(msg, Welcome), msg
     return msg
 
@@ -177,7 +177,7 @@ def test_welcome_states_the_rules_and_ping_gets_pong(server: ServerProcess) -> N
             await ws.send(codec.encode_client(Ping(123.25)))
             async with asyncio.timeout(5):
                 async for data in ws:
-                    msg = codec.decode_server(data)  # type: ignore[arg-type]
+                    msg = codec.decode_server(data)
                     if isinstance(msg, Pong):
                         assert msg.client_time == 123.25 and msg.tick > 0
                         break

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from server_process import ServerProcess
-from test_directory import directory, refused
+from test_directory import directory, entities_of, refused
 from test_reconnect import recv, welcomed
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -20,6 +20,7 @@ from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError
 from gameserver.messages import (
     Ack,
+    ClientMessage,
     Error,
     Follow,
     Following,
@@ -27,6 +28,7 @@ from gameserver.messages import (
     Hello,
     Input,
     Scoreboard,
+    ServerMessage,
     Snapshot,
     Welcome,
 )
@@ -44,7 +46,7 @@ class Watcher:
         self.mirror = Mirror(SCHEMA)
         self.following: list[int | None] = []
 
-    def read(self) -> list[object]:
+    def read(self) -> list[ServerMessage]:
         msgs = [codec.decode_server(b) for b in self.member.take_outgoing()]
         for m in msgs:
             if isinstance(m, Snapshot):
@@ -53,10 +55,11 @@ class Watcher:
                 self.following.append(m.entity_id)
         return msgs
 
-    def send(self, msg: object) -> None:
-        self.room.spectator_bytes(self.member, codec.encode_client(msg))  # type: ignore[arg-type]
+    def send(self, msg: ClientMessage) -> None:
+        self.room.spectator_bytes(self.member, codec.encode_client(msg))
 
     def ack(self) -> None:
+        assert self.mirror.tick is not None, "no snapshot to acknowledge yet"
         self.send(Ack(self.mirror.tick))
 
 
@@ -78,7 +81,7 @@ def test_a_spectator_has_no_entity_takes_no_place_and_sees_every_player() -> Non
     assert isinstance(welcome, Welcome) and welcome.entity_id == 0 and welcome.session_token == ""
     assert following == Following(a.entity_id)  # the leader: no kills yet, the oldest
     assert isinstance(board, Scoreboard) and [ln.name for ln in board.lines] == ["a", "b"]
-    assert set(room.game.world.entities) == {a.entity_id, b.entity_id}
+    assert set(entities_of(room)) == {a.entity_id, b.entity_id}
     play(room, 3, w)
     assert set(w.mirror.rows) == {a.entity_id, b.entity_id}
     snaps = [m for m in [codec.decode_server(b) for b in a.take_outgoing()] if isinstance(m, Snapshot)]
@@ -132,7 +135,7 @@ def test_with_a_view_a_spectator_holds_what_the_followed_player_sees() -> None:
     rules = Rules(world_width=4000.0, world_height=4000.0, view_width=400.0, view_height=300.0)
     room = Room(options={"rules": rules})
     a, b = room.join("a"), room.join("b")
-    entities = room.game.world.entities  # type: ignore[attr-defined]
+    entities = entities_of(room)
     entities[a.entity_id].x, entities[a.entity_id].y = 300.0, 300.0
     entities[b.entity_id].x, entities[b.entity_id].y = 3000.0, 3000.0
     w = Watcher(room, room.watch("eve"))
@@ -255,7 +258,7 @@ async def until(ws: ClientConnection, want: Any, timeout: float = 5.0) -> Any:
             await ws.send(codec.encode_client(Ack(msg.tick)))
 
 
-def get_json(url: str) -> dict[str, object]:
+def get_json(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())  # type: ignore[no-any-return]
 
@@ -285,7 +288,7 @@ def test_a_spectator_over_websockets_watches_follows_and_is_refused_inputs() -> 
                     await eve.send(codec.encode_client(Follow(b.entity_id)))
                     await until(eve, lambda m: m == Following(b.entity_id))
                     listing = get_json(s.http + "/rooms")["rooms"]
-                    assert [(r["players"], r["spectators"]) for r in listing] == [(2, 1)]  # type: ignore[index]
+                    assert [(r["players"], r["spectators"]) for r in listing] == [(2, 1)]
                     assert s.health()["spectators"] == 1 and s.health()["players"] == 2
                     await eve.send(codec.encode_client(Input(1, 1.0, 0.0, 0.0, 0, mirror.tick)))
                     err = await until(eve, lambda m: isinstance(m, Error))
@@ -307,7 +310,7 @@ def test_after_a_following_the_next_snapshot_is_built_around_the_new_player() ->
     rules = Rules(world_width=4000.0, world_height=4000.0, view_width=400.0, view_height=300.0)
     room = Room(options={"rules": rules})
     a, b = room.join("a"), room.join("b")
-    entities = room.game.world.entities  # type: ignore[attr-defined]
+    entities = entities_of(room)
     entities[a.entity_id].x, entities[a.entity_id].y = 300.0, 300.0
     entities[b.entity_id].x, entities[b.entity_id].y = 3000.0, 3000.0
     w = Watcher(room, room.watch("eve"))
