@@ -43,7 +43,18 @@ COMPILED = ROOT / "build" / "compiled"
 # cost less than the server they measure.
 # messages, collision and combat stay Python: mypyc's classes keep only the __init__ that attrs
 # writes, not its __eq__, __hash__, validators or frozen __setattr__, which those rely on.
-SERVER_MODULES = ("grid", "masking", "codec", "world", "replication", "room", "tick", "transport")
+SERVER_MODULES = (
+    "grid",
+    "masking",
+    "codec",
+    "world",
+    "replication",
+    "room",
+    "tick",
+    "wsframes",
+    "wsconnection",
+    "transport",
+)
 COMPILED_MODULES = (
     *(f"gameserver/{name}.py" for name in SERVER_MODULES),
     *(f"client_demo/bots/{name}.py" for name in ("runner", "behaviours", "metrics", "tracker", "wire")),

@@ -36,7 +36,9 @@ from gameserver.maps import GameMap
 from gameserver.metrics import Metrics
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
-from gameserver.transport import DETACHED, SocketLoop, WebApp, unmask_frame
+from gameserver.transport import SocketLoop
+from gameserver.webapp import WebApp
+from gameserver.wsframes import unmask_frame
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,19 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 # 128 it stays at 0.1 ms (5,000 connections opened 256 at a time).
 HTTP_SLOTS = 128
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
+
+
+class _Detached:
+    """Stands in for a socket the game took over, so that eventlet's HTTP clean-up leaves it open."""
+
+    def shutdown(self, *args: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+DETACHED = _Detached()
 
 
 class ListenError(Exception):
@@ -119,10 +134,9 @@ class GameServer:
             spectators_per_room=config.spectators_per_room,
             max_spectators=config.max_spectators,
         )
-        self.sockets = SocketLoop(self)
         self.scheduler = TickScheduler(period=1.0 / config.tick_rate, step=self._tick, clock=time.monotonic)
+        self.sockets = SocketLoop(config, self.directory, self.scheduler)
         self.gc = GcSteering()
-        self.bytes_out = 0
         self.metrics = Metrics(self, BUILD)  # GET /metrics: reads the above when scraped
         self.started = time.monotonic()
         self.listener: Any = None
@@ -144,6 +158,11 @@ class GameServer:
             room_id=room_id,
             unwrap=unmask_frame,  # the transport hands inputs over as their WebSocket frames
         )
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes sent on the WebSockets after their handshakes."""
+        return self.sockets.bytes_out
 
     @property
     def address(self) -> tuple[str, int]:
@@ -172,13 +191,14 @@ class GameServer:
     def send_due(self) -> None:
         """Hand what the ticks left to each member's connection: one non-blocking send each."""
         due, self._due = self._due, []
+        now = time.monotonic()
         for member in due:
             conn = member.link  # None once the connection is gone
             if conn is not None:
                 try:
-                    conn.flush()
+                    conn.flush(now)
                 except Exception:  # one connection's fault stops no one else's snapshot
-                    conn.fail()
+                    conn.fail(now)
 
     def _tick_loop(self) -> None:
         sched = self.scheduler
@@ -236,7 +256,15 @@ class GameServer:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise ListenError(f"cannot listen on {where}: {reason}") from None
         self._running = True
-        app = WebApp(self)
+        app = WebApp(
+            self.config,
+            self.directory,
+            self.sockets,
+            index_page=self.game_type.page,
+            health=self.health,
+            exposition=self.metrics.exposition,
+            address=lambda: self.address,
+        )
         self._threads.append(
             eventlet.spawn(
                 eventlet.wsgi.server,
@@ -270,9 +298,10 @@ class GameServer:
             return
         log.info("stopping: saying goodbye to %d connections", len(self.sockets.conns))
         why = "the server is shutting down"
+        now = time.monotonic()
         for member in self.directory.close_all(ErrorCode.SERVER_SHUTDOWN, why):
             if member.link is not None:
-                member.link.flush()
+                member.link.flush(now)
         # and to the WebSockets that have not said HELLO yet, which belong to no room
         self.sockets.goodbye_unjoined(ErrorCode.SERVER_SHUTDOWN, why)
         # Until every peer has answered its close frame (or the deadline): a player kept away
@@ -340,7 +369,7 @@ class _LeanHttpProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
         """One request, from the wait for its first byte to the end of its answer, within
         --http-timeout: a client that sends a header line now and then, or that keeps its
         connection alive and idle, gives the slot back (eventlet's own timeout is per read)."""
-        deadline = eventlet.Timeout(self.server.app.server.config.http_timeout)
+        deadline = eventlet.Timeout(self.server.app.config.http_timeout)
         try:
             super().handle_one_request()
         except eventlet.Timeout as expired:

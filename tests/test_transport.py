@@ -18,28 +18,37 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gameserver import codec
+from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES
 from gameserver.config import Config
 from gameserver.masking import xor_mask, xor_mask_ints
 from gameserver.messages import Hello, Input, Ping, Welcome
 from gameserver.room import Member, Room
 from gameserver.server import GameServer
-from gameserver.transport import (
-    CLOSED,
-    FIRST_READ,
-    MESSAGES_PER_TURN,
-    OPEN,
-    READ_BATCH,
-    READ_SIZE,
-    TICK_LEAD,
-    Connection,
-    _FrameSource,
+from gameserver.transport import FIRST_READ, READ_BATCH, READ_SIZE, TICK_LEAD, Connection
+from gameserver.wsconnection import CLOSED, MESSAGES_PER_TURN, OPEN
+from gameserver.wsframes import (
     apply_mask,
     frame_extent,
     is_input,
     pack_binary,
+    read_frame,
     unmask_frame,
     unmask_small,
 )
+
+
+class _FrameSource:
+    """The socket eventlet's frame parser reads from, in the tests that compare with it: bytes
+    that already arrived."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.pos = 0
+
+    def recv(self, n: int) -> bytes:
+        out = self.data[self.pos : self.pos + n]
+        self.pos += len(out)
+        return out
 
 
 def client_frame(payload: bytes, opcode: int = 2, fin: bool = True, mask: bytes | None = None) -> bytes:
@@ -144,7 +153,7 @@ def test_frames_that_arrive_a_byte_at_a_time_are_put_together(loop: GameServer) 
         theirs.sendall(stream[i : i + 1])
         eventlet.sleep(0)
     wait_for(lambda: conn.member is not None and len(conn.member.inbox) == 1)
-    assert conn.member is not None and conn.member.inbox[0].seq == 7  # eventlet's path: decoded
+    assert conn.member is not None and conn.member.inbox[0].seq == 7  # the general parser: decoded
     frames = read_frames(recv_until(theirs, lambda got: len(read_frames(got)) >= 2))
     assert (0xA, b"are you there") in frames
     assert isinstance(codec.decode_server(next(p for op, p in frames if op == 2)), Welcome)
@@ -162,11 +171,11 @@ def test_a_backlog_past_the_first_small_read_is_read_in_the_same_turn() -> None:
     assert FIRST_READ < len(backlog) < READ_SIZE
     theirs.sendall(backlog)
     wait_for(lambda: select.select([conn.sock], [], [], 0)[0])
-    conn.on_readable()
+    conn.on_readable(time.monotonic())
     assert len(conn.inbuf) == len(backlog)  # all of it, not FIRST_READ bytes of it
     assert conn.pos == sum(map(len, inputs[:MESSAGES_PER_TURN]))  # one turn's frames taken
     while len(conn.inbuf) > conn.pos:
-        conn._parse(MESSAGES_PER_TURN)  # the SocketLoop's later turns for a backlog
+        conn.parse(time.monotonic())  # the SocketLoop's later turns for a backlog
     the_room(server).tick()  # decodes the inputs that waited for it
     assert member.last_received_seq == 40
     theirs.close()
@@ -202,7 +211,7 @@ def test_a_send_that_blocks_is_cut_and_other_green_threads_keep_running(loop: Ga
     beat = eventlet.spawn(heartbeat)
     member.pending = (1, (b"", b"", b"x" * 1_000_000, b""))  # far more than the socket buffers hold
     started = time.monotonic()
-    conn.flush()
+    conn.flush(time.monotonic())
     assert conn.remainder is not None
     wait_for(lambda: conn.state == CLOSED)
     cut = time.monotonic()
@@ -225,10 +234,10 @@ def test_what_the_socket_does_not_take_at_once_goes_out_in_order(loop: GameServe
         1,
         (first[:1000], first[1000:1005], first[1005:], b""),
     )  # parts, as the room leaves them
-    conn.flush()
+    conn.flush(time.monotonic())
     assert conn.remainder is not None  # far more than a 4 KiB buffer takes at once
     member.pending = (2, (b"", b"", second, b""))
-    conn.flush()  # queued behind the remainder: the socket drains it first
+    conn.flush(time.monotonic())  # queued behind the remainder: the socket drains it first
     size = 2 * (10 + 150_000)
     received = recv_until(theirs, lambda got: len(got) >= size)
     frame_head = bytes([0x82, 127]) + (150_000).to_bytes(8, "big")
@@ -248,7 +257,7 @@ def test_a_flushed_snapshot_goes_out_whole_and_becomes_the_baseline(loop: GameSe
     for m in (member, other):
         m.pending, m.pending_view = (7, parts), {1, 2}
     assert other.take_snapshot_parts() == parts
-    conn.flush()
+    conn.flush(time.monotonic())
 
     def left(m: Member) -> tuple[Any, ...]:
         return m.pending, m.held_tick, m.held_view, m.snapshots_taken
@@ -267,10 +276,10 @@ def test_a_snapshot_to_a_peer_that_is_gone_closes_its_connection_only(loop: Game
     assert member is not None and bystander.member is not None
     theirs.close()
     member.pending = (3, (b"", b"", b"x" * 100, b""))
-    conn.flush()  # the send fails: EPIPE or ECONNRESET
+    conn.flush(time.monotonic())  # the send fails: EPIPE or ECONNRESET
     assert conn.state == CLOSED and member.entity_id not in the_room(loop).members
     bystander.member.pending = (3, (b"", b"", b"y" * 100, b""))
-    bystander.flush()
+    bystander.flush(time.monotonic())
     assert recv_until(bystanders_peer, lambda got: len(got) >= 102) == pack_binary(b"y" * 100)
     assert bystander.state == OPEN
     bystanders_peer.close()
@@ -322,6 +331,28 @@ def test_frame_extent_waits_for_whole_frames_and_refuses_big_ones_at_the_header(
             ws.max_frame_length = cap
             assert ws._recv_frame().getvalue() == b"\x01" * n
             assert source.pos == len(frame)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.one_of(st.binary(max_size=130), st.binary(min_size=126, max_size=512)),
+    opcode=st.sampled_from([2, 9, 10]),
+    lead=st.binary(max_size=3),
+)
+def test_the_frame_reader_reads_what_eventlets_parser_reads(payload: bytes, opcode: int, lead: bytes) -> None:
+    if opcode != 2:
+        payload = payload[:125]  # a control frame's limit
+    frame = client_frame(payload, opcode=opcode)
+    buf = lead + frame + b"more"
+    extent = frame_extent(buf, len(lead), MAX_CLIENT_MESSAGE_BYTES)
+    assert extent == len(frame)
+    first, op, ours = read_frame(buf, len(lead), extent, False, False)
+    source = _FrameSource()
+    source.data = frame
+    ws = RFC6455WebSocket(source, {}, version=13)
+    ws.max_frame_length = MAX_CLIENT_MESSAGE_BYTES
+    message = ws._recv_frame()
+    assert (first & 0x80 != 0, op, ours) == (message.finished, message.opcode, message.getvalue())
 
 
 @settings(max_examples=200, deadline=None)
