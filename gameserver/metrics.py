@@ -14,7 +14,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import (
@@ -25,10 +25,33 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from gameserver.tick import TICK_BUCKETS
+from gameserver.config import Config
+from gameserver.directory import Directory
+from gameserver.tick import TICK_BUCKETS, TickScheduler
+from gameserver.transport import SocketLoop
 
-if TYPE_CHECKING:
-    from gameserver.server import GameServer
+
+class Collections(Protocol):
+    @property
+    def collections(self) -> int: ...
+
+
+class Observed(Protocol):
+    """What the metrics read of a running server (gameserver.server.GameServer is one)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def directory(self) -> Directory: ...
+    @property
+    def sockets(self) -> SocketLoop: ...
+    @property
+    def scheduler(self) -> TickScheduler: ...
+    @property
+    def gc(self) -> Collections: ...
+    @property
+    def bytes_out(self) -> int: ...
+
 
 PREFIX = "gameserver_"
 # close codes in labels: 0 when the connection ended with no close, -1 for a peer's other codes
@@ -46,7 +69,7 @@ def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
 class GameServerCollector(Collector):
     """Every `gameserver_` metric, from the server's state at the moment of the scrape."""
 
-    def __init__(self, server: GameServer, build: str) -> None:
+    def __init__(self, server: Observed, build: str) -> None:
         self.server = server
         self.build = build
 
@@ -152,7 +175,7 @@ class GameServerCollector(Collector):
 class Metrics:
     """The server's registry, which holds its collector."""
 
-    def __init__(self, server: GameServer, build: str) -> None:
+    def __init__(self, server: Observed, build: str) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(GameServerCollector(server, build))
 
