@@ -5,7 +5,7 @@ Invariants:
   only wakes the sender green thread: it never touches a socket and never waits on a client.
 - Garbage collection is steered: objects alive after start-up are frozen out of the collector,
   and collections run after a tick's snapshots are sent, in the time before the next tick, so a
-  full collection (10-17 ms here) never lands inside a tick or before a snapshot.
+  full collection (milliseconds with a big heap) never lands inside a tick or before a snapshot.
 - stop() says goodbye to every client with a reason and returns within about two seconds.
 """
 
@@ -47,8 +47,8 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 
 # HTTP requests and WebSocket handshakes in progress at once. eventlet's accept loop takes
 # queued connections without yielding until the pool is full, and their handshakes then run
-# back to back: with 512 slots a flood of connections held the tick up to 40 ms (p99), with
-# 128 it stays at 0.1 ms (5,000 connections opened 256 at a time).
+# back to back: with many slots a flood of connections holds the tick up for as long as those
+# handshakes take; 128 keeps that short (docs/benchmarks.md, "Under attack").
 HTTP_SLOTS = 128
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
 
@@ -426,7 +426,7 @@ def serve(
 
     # The main green thread sleeps until a signal comes: Python writes each signal's number to
     # the wake-up pipe, which the hub watches. (Polling for one 20 times a second cost an idle
-    # server 30 % of its CPU: on a VM each wake-up of a process costs 20-150 µs.)
+    # server much of its CPU: on a VM each wake-up of a process is costly.)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)

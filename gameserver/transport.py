@@ -138,8 +138,8 @@ class Connection(WsConnection):
             try:
                 # First a small read: nearly always the one input that is there. (recv(n) makes
                 # a bytes object of n and shrinks it. Past 512 bytes that is glibc's malloc, and
-                # a 64 KiB block cut down to each input left its heap 12 MiB fragmented after
-                # ten minutes at N=800, and growing.)
+                # a 64 KiB block cut down to each input left its heap fragmented, and growing,
+                # in a soak of many minutes.)
                 data = self.sock.recv(FIRST_READ)
                 if len(data) == FIRST_READ:  # more may be waiting: a backlog, or a large message
                     try:

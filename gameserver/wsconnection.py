@@ -471,7 +471,7 @@ class WsConnection:
         if member is not None and not self.frames and not member.control and member.close_request is None:
             # After a tick, nearly always just the snapshot: its parts are joined behind the
             # frame header, one copy made just before the socket copies it. (A sendmsg of the
-            # parts, with no copy at all, measured 1-4 % more CPU: the kernel's per-part cost.)
+            # parts, with no copy at all, measured more CPU: the kernel's per-part cost.)
             snapshot = member.take_snapshot_parts()
             if snapshot is None:
                 return b""
