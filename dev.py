@@ -41,8 +41,12 @@ COMPILED = ROOT / "build" / "compiled"
 # The hot path: the wire format, the world, replication, the room, the tick and the transport;
 # and the bots' loop with the behaviours and counters it calls every tick, so that the bots still
 # cost less than the server they measure.
-# messages, collision and combat stay Python: mypyc's classes keep only the __init__ that attrs
-# writes, not its __eq__, __hash__, validators or frozen __setattr__, which those rely on.
+# attrs classes are declared with attr.s everywhere: mypyc makes native classes of attr.s ones, and
+# a plain Python class of one declared with attrs.define. Of a class that attrs makes anew (slots,
+# which frozen=True needs) mypyc keeps only attrs' __init__, not its __eq__, __hash__, __repr__ or
+# frozen __setattr__: the compiled modules' values are frozen another way (gameserver.world.Rules
+# says how) and tests/test_attrs_parity.py holds both builds to the same behaviour. messages,
+# collision and combat stay Python: their many frozen slotted classes rely on those methods.
 SERVER_MODULES = (
     "grid",
     "masking",

@@ -23,22 +23,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import attrs
+import attr
 
 from gameserver.grid import QUANTA, snap
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class WallGrid:
     """Which tiles are solid: `cols` x `rows` square tiles of `tile` world units, row-major."""
 
     cols: int
     rows: int
     tile: int  # edge of a tile in world units (one Tiled pixel = one unit)
-    solid: bytes = attrs.field(repr=False)  # cols * rows bytes, 1 = wall, 0 = floor
+    solid: bytes = attr.ib(repr=False)  # cols * rows bytes, 1 = wall, 0 = floor
 
     @solid.validator
-    def _check(self, attribute: attrs.Attribute, value: bytes) -> None:  # type: ignore[type-arg]
+    def _check(self, attribute: attr.Attribute, value: bytes) -> None:  # type: ignore[type-arg]
         if self.cols < 1 or self.rows < 1 or self.tile < 1:
             raise ValueError(f"a wall grid needs positive sizes, got {self.cols}x{self.rows} of {self.tile}")
         if len(value) != self.cols * self.rows:

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import attrs
+import attr
 
 from gameserver.collision import WallGrid
 
@@ -27,12 +27,12 @@ FIRE = 1  # Input.buttons bit: the trigger is held
 Positions = dict[int, tuple[Any, ...]]
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class PositionHistory:
     """Where every entity was after each recent tick."""
 
     length: int
-    _frames: deque[tuple[int, Positions]] = attrs.field(init=False, factory=deque)
+    _frames: deque[tuple[int, Positions]] = attr.ib(init=False, factory=deque)
 
     def record(self, tick: int, positions: Positions) -> None:
         self._frames.append((tick, positions))
@@ -51,7 +51,7 @@ class PositionHistory:
         return None
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class PointIndex:
     """The positions of one tick in square cells, so that the points inside a box (a shot's
     ray_box()) are found among those of the few cells it covers, not among every entity's."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import attrs
+import attr
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -19,40 +19,40 @@ FLAG_NAMES = {"tick_rate": "tick"}
 
 
 def _between(lo: float, hi: float):  # type: ignore[no-untyped-def]
-    def check(inst: object, attr: attrs.Attribute, value: float) -> None:  # type: ignore[type-arg]
+    def check(inst: object, attribute: attr.Attribute, value: float) -> None:  # type: ignore[type-arg]
         if not lo <= value <= hi:
-            flag = "--" + FLAG_NAMES.get(attr.name, attr.name).replace("_", "-")
+            flag = "--" + FLAG_NAMES.get(attribute.name, attribute.name).replace("_", "-")
             raise ValueError(f"{flag} must be between {lo:g} and {hi:g}, got {value:g}")
 
     return check
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Config:
     host: str = "127.0.0.1"
-    port: int = attrs.field(default=8000, validator=_between(0, 65535))
-    tick_rate: int = attrs.field(default=30, validator=_between(1, 120))
+    port: int = attr.ib(default=8000, validator=_between(0, 65535))
+    tick_rate: int = attr.ib(default=30, validator=_between(1, 120))
     snapshot_rate: int | None = None  # None: every tick
-    max_players: int = attrs.field(default=1000, validator=_between(1, 100_000))
-    log_level: str = attrs.field(default="info", validator=attrs.validators.in_(LOG_LEVELS))
+    max_players: int = attr.ib(default=1000, validator=_between(1, 100_000))
+    log_level: str = attr.ib(default="info", validator=attr.validators.in_(LOG_LEVELS))
     permessage_deflate: bool = False
-    max_lag: float = attrs.field(default=5.0, validator=_between(0.1, 600))  # seconds
-    send_timeout: float = attrs.field(default=2.0, validator=_between(0.05, 60))  # seconds
+    max_lag: float = attr.ib(default=5.0, validator=_between(0.1, 600))  # seconds
+    send_timeout: float = attr.ib(default=2.0, validator=_between(0.05, 60))  # seconds
     # What one client address may hold at once (0: no cap); the unlimited addresses are those a
     # reverse proxy on this machine and local tools connect from (they hold for many clients).
-    connections_per_address: int = attrs.field(default=32, validator=_between(0, 1_000_000))
-    hellos_per_address: int = attrs.field(default=8, validator=_between(0, 1_000_000))
-    http_per_address: int = attrs.field(default=16, validator=_between(0, 1_000_000))
+    connections_per_address: int = attr.ib(default=32, validator=_between(0, 1_000_000))
+    hellos_per_address: int = attr.ib(default=8, validator=_between(0, 1_000_000))
+    http_per_address: int = attr.ib(default=16, validator=_between(0, 1_000_000))
     unlimited_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
     # seconds an HTTP request may take, from its first byte (or the wait for it on a kept-alive
     # connection) to the end of its answer
-    http_timeout: float = attrs.field(default=5.0, validator=_between(0.1, 600))
+    http_timeout: float = attr.ib(default=5.0, validator=_between(0.1, 600))
     # the Origins whose pages may open a WebSocket; empty: the server's own (Origin's host is the
     # Host header) and clients that send no Origin; "*": any
     allowed_origins: tuple[str, ...] = ()
     # the kernel's send buffer per WebSocket (SO_SNDBUF; Linux doubles it for its bookkeeping)
-    send_buffer: int = attrs.field(default=65536, validator=_between(4096, 16 << 20))  # bytes
-    hello_timeout: float = attrs.field(default=5.0, validator=_between(0.05, 600))  # seconds
+    send_buffer: int = attr.ib(default=65536, validator=_between(4096, 16 << 20))  # bytes
+    hello_timeout: float = attr.ib(default=5.0, validator=_between(0.05, 600))  # seconds
     seed: int = 0
     # the game played in every room: a built-in game's name, an entry point of the group
     # gameserver.games, or package.module:Class (gameserver.games.load_game)
@@ -60,15 +60,15 @@ class Config:
     # the default map (quick play): a name in assets/maps/ (or a path to a .tmj); "none": an
     # empty 2000x2000 world
     map: str = "yard"
-    max_rooms: int = attrs.field(default=500, validator=_between(1, 100_000))
-    room_size: int = attrs.field(default=0, validator=_between(0, 100_000))  # 0: the map's
-    room_idle: float = attrs.field(default=30.0, validator=_between(0, 86_400))  # seconds
-    seat_ttl: float = attrs.field(default=15.0, validator=_between(0.1, 3600))  # seconds
-    creates_per_minute: int = attrs.field(default=10, validator=_between(1, 1_000_000))
-    seats_per_address: int = attrs.field(default=16, validator=_between(1, 100_000))
-    reconnect_grace: float = attrs.field(default=20.0, validator=_between(0, 3600))  # seconds
-    spectators_per_room: int = attrs.field(default=32, validator=_between(0, 100_000))
-    max_spectators: int = attrs.field(default=256, validator=_between(0, 100_000))
+    max_rooms: int = attr.ib(default=500, validator=_between(1, 100_000))
+    room_size: int = attr.ib(default=0, validator=_between(0, 100_000))  # 0: the map's
+    room_idle: float = attr.ib(default=30.0, validator=_between(0, 86_400))  # seconds
+    seat_ttl: float = attr.ib(default=15.0, validator=_between(0.1, 3600))  # seconds
+    creates_per_minute: int = attr.ib(default=10, validator=_between(1, 1_000_000))
+    seats_per_address: int = attr.ib(default=16, validator=_between(1, 100_000))
+    reconnect_grace: float = attr.ib(default=20.0, validator=_between(0, 3600))  # seconds
+    spectators_per_room: int = attr.ib(default=32, validator=_between(0, 100_000))
+    max_spectators: int = attr.ib(default=256, validator=_between(0, 100_000))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
     static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"

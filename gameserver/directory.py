@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import attrs
+import attr
 
 from gameserver.codec import ErrorCode
 from gameserver.maps import GameMap
@@ -68,7 +68,7 @@ class MatchError(Exception):
         self.retry_after = retry_after
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Seat:
     token: str
     room_id: str
@@ -76,7 +76,7 @@ class Seat:
     address: str = ""  # who asked for it: seats waiting are bounded per address
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Session:
     """What a session token stands for: a player of a room, while it plays or is kept."""
 
@@ -88,7 +88,7 @@ class Session:
     previous: str | None = None
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Hosted:
     """A room as the directory keeps it: the match, and what matchmaking needs to know of it."""
 
@@ -96,7 +96,7 @@ class Hosted:
     map_name: str
     private: bool
     created: float  # wall-clock seconds, for the listing
-    seats: dict[str, Seat] = attrs.field(factory=dict)
+    seats: dict[str, Seat] = attr.ib(factory=dict)
     empty_since: float | None = None
 
     @property
@@ -114,7 +114,7 @@ class Hosted:
         return self.room.max_players - self.taken
 
 
-@attrs.define(eq=False)
+@attr.s(auto_attribs=True, slots=True, eq=False)
 class Directory:
     maps: dict[str, GameMap | None]  # by name; None: the empty world
     default_map: str
@@ -135,27 +135,27 @@ class Directory:
     spectators_per_room: int = 32  # 0: no spectators
     max_spectators: int = 256  # spectators across every room
     wall_clock: Callable[[], float] = time.time  # for the listing's `created` only
-    rooms: dict[str, Hosted] = attrs.field(init=False, factory=dict)  # oldest first
-    seats: dict[str, Seat] = attrs.field(init=False, factory=dict)
+    rooms: dict[str, Hosted] = attr.ib(init=False, factory=dict)  # oldest first
+    seats: dict[str, Seat] = attr.ib(init=False, factory=dict)
     # members of every room (those of a failed room until their connections end) and the
     # players kept after a drop
-    players: int = attrs.field(init=False, default=0)
-    spectators: int = attrs.field(init=False, default=0)  # across every room, until they leave
-    sessions: dict[str, Session] = attrs.field(init=False, factory=dict)  # by the token's selector
-    away_by_address: collections.Counter[str] = attrs.field(init=False, factory=collections.Counter)
-    _selectors: dict[tuple[str, int], str] = attrs.field(init=False, factory=dict)  # by (room, entity)
+    players: int = attr.ib(init=False, default=0)
+    spectators: int = attr.ib(init=False, default=0)  # across every room, until they leave
+    sessions: dict[str, Session] = attr.ib(init=False, factory=dict)  # by the token's selector
+    away_by_address: collections.Counter[str] = attr.ib(init=False, factory=collections.Counter)
+    _selectors: dict[tuple[str, int], str] = attr.ib(init=False, factory=dict)  # by (room, entity)
     # the members that must hear from us outside a room's tick (a session taken over)
-    _due: list[Member] = attrs.field(init=False, factory=list)
-    resumed_total: int = attrs.field(init=False, default=0)
-    disposed: deque[str] = attrs.field(init=False, factory=lambda: deque(maxlen=DISPOSED_REMEMBERED))
-    disposed_ids: set[str] = attrs.field(init=False, factory=set)
-    created_total: int = attrs.field(init=False, default=0)
-    disposed_total: int = attrs.field(init=False, default=0)
-    failed_total: int = attrs.field(init=False, default=0)
-    seats_by_address: collections.Counter[str] = attrs.field(init=False, factory=collections.Counter)
+    _due: list[Member] = attr.ib(init=False, factory=list)
+    resumed_total: int = attr.ib(init=False, default=0)
+    disposed: deque[str] = attr.ib(init=False, factory=lambda: deque(maxlen=DISPOSED_REMEMBERED))
+    disposed_ids: set[str] = attr.ib(init=False, factory=set)
+    created_total: int = attr.ib(init=False, default=0)
+    disposed_total: int = attr.ib(init=False, default=0)
+    failed_total: int = attr.ib(init=False, default=0)
+    seats_by_address: collections.Counter[str] = attr.ib(init=False, factory=collections.Counter)
     # creation budgets: address -> (tokens, when counted)
-    _budgets: dict[str, tuple[float, float]] = attrs.field(init=False, factory=dict)
-    _next_sweep: float = attrs.field(init=False, default=0.0)
+    _budgets: dict[str, tuple[float, float]] = attr.ib(init=False, factory=dict)
+    _next_sweep: float = attr.ib(init=False, default=0.0)
 
     def __attrs_post_init__(self) -> None:
         if self.default_map not in self.maps:

@@ -33,7 +33,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import attrs
+import attr
 import msgpack
 
 from gameserver.grid import QUANTA, snap
@@ -66,14 +66,14 @@ class GameFault(Exception):
     game, the hook and, for a row, the entity."""
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Setup:
     """What a room gives its game when it is created."""
 
     tick_rate: int = 30
     seed: int = 0
     game_map: GameMap | None = None  # the room's map (a Tiled file), if the game uses maps
-    options: Mapping[str, Any] = attrs.field(factory=dict)  # the room's own settings
+    options: Mapping[str, Any] = attr.ib(factory=dict)  # the room's own settings
 
     @property
     def dt(self) -> float:
@@ -81,7 +81,7 @@ class Setup:
         return 1.0 / self.tick_rate
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class View:
     """Interest management: each player is sent the entities within a rectangle of the world
     around its own entity (a spectator's: the player it follows), in world units. An entity

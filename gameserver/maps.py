@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
+import attr
 
 from gameserver.collision import WallGrid, move_with_walls, overlaps_wall
 from gameserver.grid import snap
@@ -55,14 +55,14 @@ class _Invalid(Exception):
     """A problem found while reading a document; load_map adds the file's name."""
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class GameMap:
     name: str
     walls: WallGrid
     spawns: tuple[tuple[float, float], ...]
     view_width: float = 0.0  # world units; 0 = the whole map
     view_height: float = 0.0
-    properties: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    properties: Mapping[str, Any] = attr.ib(factory=dict, eq=False, repr=False)
 
     @property
     def width(self) -> float:

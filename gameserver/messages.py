@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Any, NamedTuple
 
-import attrs
+import attr
 
 PROTOCOL_VERSION = 1
 
@@ -36,7 +36,7 @@ class MsgType(enum.IntEnum):
 # --- client -> server ---------------------------------------------------------------------
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Hello:
     version: int
     name: str
@@ -59,19 +59,19 @@ class Input(NamedTuple):
     render_tick: int | None = None  # server tick the client was drawing others at (lag compensation)
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Ping:
     client_time: float
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Follow:
     """A spectator asks to follow a player; None: the server picks (the scoreboard's leader)."""
 
     entity_id: int | None
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Ack:
     """The newest snapshot tick the client holds, for a client that sends no inputs."""
 
@@ -84,7 +84,7 @@ ClientMessage = Hello | Input | Ping | Follow | Ack
 # --- server -> client ---------------------------------------------------------------------
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Welcome:
     version: int
     entity_id: int  # 0: a spectator, who has no entity
@@ -93,9 +93,9 @@ class Welcome:
     session_token: str
     room: str
     tick: int
-    rules: dict[str, float] = attrs.field(factory=dict, hash=False)
+    rules: dict[str, float] = attr.ib(factory=dict, hash=False)
     map: str | None = None  # the map's name: its Tiled file is /assets/maps/<map>.tmj
-    schema: dict[str, Any] | None = attrs.field(default=None, hash=False)  # gameserver.schema's to_wire()
+    schema: dict[str, Any] | None = attr.ib(default=None, hash=False)  # gameserver.schema's to_wire()
 
 
 class Spawn(NamedTuple):
@@ -121,7 +121,7 @@ class Change(NamedTuple):
     values: tuple[Any, ...]
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Snapshot:
     tick: int
     baseline: int | None  # None: a full snapshot, drop everything held
@@ -132,13 +132,13 @@ class Snapshot:
     shots: tuple[Shot, ...] = ()  # fired since the previous snapshot tick, by entities in view
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Shot:
     shooter: int
     hit: int | None  # the entity hit, or None for a miss
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class ScoreLine:
     id: int
     name: str
@@ -147,30 +147,30 @@ class ScoreLine:
     away: bool = False  # its connection dropped; kept for a resume
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Scoreboard:
     lines: tuple[ScoreLine, ...]  # best first
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Pong:
     client_time: float
     tick: int
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Error:
     code: str
     message: str
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Goodbye:
     code: str
     message: str
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Following:
     """Whom a spectator follows now; None while the room has no player."""
 

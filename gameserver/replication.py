@@ -18,7 +18,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from typing import Any, Final
 
-import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
+import attr
 
 from gameserver import codec
 from gameserver.messages import Snapshot
@@ -31,10 +31,12 @@ QY: Final = 1
 KIND: Final = 2
 
 
-@attr.s(auto_attribs=True, frozen=True, slots=True)
+# Frozen as gameserver.world.Rules is (slots=False, on_setattr), in both builds; compared by
+# identity: a frame's rows are only ever read, and comparing them would cost a pass over them.
+@attr.s(auto_attribs=True, slots=False, eq=False, on_setattr=attr.setters.frozen)
 class Frame:
     tick: int
-    rows: dict[int, Row] = attr.ib(hash=False)
+    rows: dict[int, Row]
 
 
 def delta_body(base: Frame | None, cur: Frame, codecs: Codecs) -> bytes:
@@ -233,7 +235,8 @@ class Grid:
         self.strips = strips
 
 
-@attr.s(auto_attribs=True, frozen=True, slots=True)
+# A value, frozen and equal by value as gameserver.world.Rules is, in both builds
+@attr.s(auto_attribs=True, slots=False, unsafe_hash=True, on_setattr=attr.setters.frozen)
 class View:
     """A player's interest rectangle, in quanta: half extents to enter, and to stay."""
 

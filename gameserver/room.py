@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Collection
 from typing import Any, cast
 
-import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
+import attr
 
 from gameserver import codec
 from gameserver.codec import ErrorCode, ProtocolError, decode_client

@@ -33,7 +33,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
+import attr
 
 from gameserver.codec import MAX_INPUT_FIELDS, STANDARD_INPUTS, InputCodec
 from gameserver.grid import QUANTA
@@ -73,7 +73,7 @@ def _check_name(name: Any, what: str) -> str:
     return name
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Field:
     """One replicated field of an entity kind. Made with position(), angle(), integer(),
     flags() or text()."""
@@ -151,7 +151,7 @@ def text(name: str, max_chars: int) -> Field:
     return Field(name, TEXT, 0, max_chars)
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Kind:
     """An entity kind: its wire id (1..255), its name and its fields, in declaration order."""
 
@@ -221,7 +221,7 @@ class Kind:
         return {"id": self.id, "name": self.name, "fields": [f.to_wire() for f in self.fields]}
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class InputField:
     """One field of a game's INPUT, after seq: a float, an int or flags, with its range."""
 
@@ -247,13 +247,13 @@ class InputField:
 MOVE_AIM_BUTTONS = tuple(InputField(*field) for field in STANDARD_INPUTS)
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Schema:
     """What a game replicates (its kinds) and what its players send (its input fields)."""
 
     kinds: tuple[Kind, ...]
     inputs: tuple[InputField, ...] = ()
-    codecs: Codecs = attrs.field(init=False, eq=False, repr=False)
+    codecs: Codecs = attr.ib(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.kinds:
@@ -526,7 +526,7 @@ def _generate(schema: Schema) -> str:
     return "\n".join(src) + "\n"
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Codecs:
     """The hot functions of one schema, generated from its declaration (see _generate()):
 

@@ -19,7 +19,7 @@ import random
 from collections.abc import Mapping, Sequence
 from math import floor
 
-import attr  # attrs, as attr.s: mypyc (dev.py --compiled) compiles it, not attrs.define
+import attr
 import msgpack
 
 from gameserver.collision import step_with_walls
@@ -81,7 +81,13 @@ SCHEMA = Schema(
 SPAWN_CHECK_PLAYERS = 32
 
 
-@attr.s(auto_attribs=True, frozen=True, slots=True)
+# A value: frozen and equal by value, in both builds. Not by frozen=True: that needs slots here
+# (without them, attrs' frozen __init__ writes a __dict__, which a native class has not), and
+# attrs makes a slotted class anew, of which mypyc keeps only the __init__: compiled, it would
+# compare by identity and take assignments. attrs writes its methods into a class without slots,
+# and mypyc keeps them all; on_setattr refuses assignments from interpreted code. (Compiled code
+# stores a native class's fields directly, and mypy does not read on_setattr: nothing assigns.)
+@attr.s(auto_attribs=True, slots=False, unsafe_hash=True, on_setattr=attr.setters.frozen)
 class Rules:
     """Every number of the game, in one place. Units: world units, seconds, radians."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import attrs
+import attr
 
 from gameserver.grid import QUANTA
 from gameserver.schema import Schema
@@ -17,7 +17,7 @@ BEHIND = 28.0  # units behind the ball to run to, before pushing through it
 KICK_WITHIN = 40.0  # units between centres at which a bot kicks
 
 
-@attrs.frozen
+@attr.s(auto_attribs=True, frozen=True, slots=True)
 class Layout:
     """Where a ball game's rows hold what the bot reads."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import attrs
+import attr
 
 from gameserver.game import Game, GameMap, Input, Setup, View
 from gameserver.world import SCHEMA, Rules, World
@@ -20,7 +20,7 @@ def rules_for(game_map: GameMap | None, base: Rules | None = None) -> Rules:
     rules = base or Rules()
     if game_map is None:
         return rules
-    return attrs.evolve(
+    return attr.evolve(
         rules,
         world_width=game_map.width,
         world_height=game_map.height,
