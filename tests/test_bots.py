@@ -12,6 +12,7 @@ import platform
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -56,7 +57,7 @@ def test_bots_play_verify_and_churn() -> None:
         health = server.health()
     assert rep["errors"] == 0, rep["error_samples"]
     assert health["overruns"] == 0 or health["ticks"] > 0  # the server ran; timing is not asserted
-    by_kind: dict[str, list[dict]] = {}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
     for b in rep["per_bot"]:
         by_kind.setdefault(b["behaviour"], []).append(b)
     # The verifying bots (bot0 wander, bot1 idle) decoded every snapshot; both chase bots
@@ -80,7 +81,7 @@ def test_bots_play_verify_and_churn() -> None:
     assert_kernel_intervals(rep)
 
 
-def assert_kernel_intervals(rep: dict) -> None:
+def assert_kernel_intervals(rep: dict[str, Any]) -> None:
     """The kernel's receive timestamps (SO_TIMESTAMPNS) timed about every interval the loop did
     for the bots that ask for them: one in STAMPED_EVERY, and every verifying bot."""
     assert rep["interval_ms_p99"] is not None and rep["interval_ms_p99"] > 0
@@ -522,7 +523,7 @@ def test_percentiles() -> None:
 # --- rooms ------------------------------------------------------------------------------------
 
 
-def held_names(bot: dict) -> dict[str, set[str]]:
+def held_names(bot: dict[str, Any]) -> dict[str, set[str]]:
     """Room -> the names of the run's bots whose entity this bot was sent there."""
     return {
         room: {rooms.bot_name(i) for i in rooms.held_indices(bits)} for room, bits in bot["held_bots"].items()
@@ -630,7 +631,9 @@ def test_a_bot_sent_an_entity_of_another_room_fails_the_verification() -> None:
 
 
 def test_room_summary_and_isolation_from_bot_reports() -> None:
-    def bot(index: int, joined: list[str], held: dict[str, list[int]], snaps: dict[str, int]) -> dict:
+    def bot(
+        index: int, joined: list[str], held: dict[str, list[int]], snaps: dict[str, int]
+    ) -> dict[str, Any]:
         bits = {room: format(sum(1 << i for i in idx), "x") for room, idx in held.items()}
         return {
             "name": rooms.bot_name(index),
@@ -721,12 +724,14 @@ def test_the_spawns_of_a_snapshot_are_found_without_decoding_the_rest(
 # --- spectators ---------------------------------------------------------------------------------
 
 
-def player_ids(rep: dict) -> set[int]:
+def player_ids(rep: dict[str, Any]) -> set[int]:
     """Every entity id the run's players were welcomed as (a churning bot's change)."""
     return {eid for b in rep["per_bot"] if b["behaviour"] != "spectate" for eid in b["entity_ids"]}
 
 
-def assert_spectators_watched(rep: dict, spectators: int, min_rate: float = 15) -> list[dict]:
+def assert_spectators_watched(
+    rep: dict[str, Any], spectators: int, min_rate: float = 15
+) -> list[dict[str, Any]]:
     """What every spectator of a run must have done: joined once as no entity, received the
     players' snapshots (at least `min_rate` a second), acknowledged them (bytes out with no
     input), followed someone the whole time, switched whom with FOLLOW, and been closed by
@@ -850,7 +855,7 @@ def test_a_spectator_past_the_rooms_limit_is_refused_and_counted() -> None:
     assert "4409:room_full" in rep["close_codes"]
 
 
-def _client_messages(data: bytes) -> list[list]:
+def _client_messages(data: bytes) -> list[list[Any]]:
     """The msgpack messages in masked client frames (each payload under 126 bytes)."""
     out, pos = [], 0
     while pos < len(data):

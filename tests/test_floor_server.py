@@ -7,11 +7,11 @@ import re
 import subprocess
 import sys
 
+from server_process import ROOT
 from websockets.asyncio.client import connect
 
 from gameserver import codec
 from gameserver.messages import Hello, Snapshot, Welcome
-from tests.server_process import ROOT
 
 
 def test_the_floor_server_welcomes_a_player_and_sends_it_a_snapshot_every_tick() -> None:
