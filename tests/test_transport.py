@@ -3,7 +3,6 @@ arrive in pieces, answering pings, and what a blocked send does."""
 
 from __future__ import annotations
 
-import os
 import select
 import socket
 import time
@@ -12,6 +11,7 @@ from typing import Any
 
 import eventlet
 import pytest
+from client_frames import client_frame
 from eventlet.green import socket as green_socket
 from eventlet.websocket import RFC6455WebSocket
 from hypothesis import given, settings
@@ -49,20 +49,6 @@ class _FrameSource:
         out = self.data[self.pos : self.pos + n]
         self.pos += len(out)
         return out
-
-
-def client_frame(payload: bytes, opcode: int = 2, fin: bool = True, mask: bytes | None = None) -> bytes:
-    """A masked client frame, written out by hand so the test does not share the server's code."""
-    mask = os.urandom(4) if mask is None else mask
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def read_frames(data: bytes) -> list[tuple[int, bytes]]:

@@ -3,11 +3,11 @@ out, time passed in. The seats come from a real Directory of real rooms."""
 
 from __future__ import annotations
 
-import os
 import zlib
 from typing import Any
 
 import pytest
+from client_frames import client_frame
 
 from gameserver import codec
 from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES
@@ -61,20 +61,6 @@ class Host:
 
     def count_refusal(self, stage: str, status: int, code: str) -> None:
         self.refusals.append((stage, status, code))
-
-
-def client_frame(payload: bytes, opcode: int = 2, fin: bool = True, rsv: int = 0) -> bytes:
-    """A masked client frame, written out by hand so the test does not share the server's code."""
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
-    else:
-        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def frames_of(data: bytes) -> list[tuple[int, bytes]]:
