@@ -131,7 +131,12 @@ def test_two_pages_play_ball(browser: Any, server: ServerProcess) -> None:  # no
         # 1.2 * speed * dt + the overlap a step makes, under 20 units a tick), at kick speed * dt.
         fastest = bob.wait(BALL_TOP_SPEED, None)
         assert fastest >= 0.8 * 900 / 30, fastest
-        assert bob.eval("game.snapshot[game.ball.id].toucher") == alice_id
+        # Alice touched it last; or the kick already went in, the ball is back on the spot with no
+        # toucher, and the goal is hers.
+        last = bob.eval(
+            "() => [game.snapshot[game.ball.id].toucher, game.goals.map(g => g.scorer).at(-1) ?? null]"
+        )
+        assert last[0] == alice_id or (last[0] == 0 and last[1] == alice_id), last
         assert alice.eval("game.stats.maxPredictionError") == 0
         _save_screenshot(alice.page, "ball_kick.png")
     finally:
