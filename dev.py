@@ -61,7 +61,7 @@ SERVER_MODULES = (
 )
 COMPILED_MODULES = (
     *(f"gameserver/{name}.py" for name in SERVER_MODULES),
-    *(f"client_demo/bots/{name}.py" for name in ("runner", "behaviours", "metrics", "tracker", "wire")),
+    *(f"client_demo/bots/{name}.py" for name in ("runner", "bot", "behaviours", "metrics", "tracker", "wire")),
 )
 # the packages of those modules, copied whole into the build, and the games, which import them
 # (a package found in the build hides its subpackages in the source tree)

@@ -46,7 +46,7 @@ SAME_RATE = 0.01
 
 def churn_hosts(rate: float, stay: tuple[float, float] = CHURN_STAY) -> int:
     """Host bots that make `rate` rooms a second: each makes one per cycle, its stay plus the
-    pause before it comes back (runner.COME_BACK) plus the setup of a connection."""
+    pause before it comes back (behaviours.COME_BACK) plus the setup of a connection."""
     cycle = sum(stay) / 2 + sum(COME_BACK) / 2 + SETUP_S
     return max(1, math.ceil(rate * cycle))
 

@@ -21,9 +21,10 @@ from server_process import ServerProcess, wait_for
 
 from benchmarks import bench, bench_rooms, harness, pair, soak
 from client_demo.bots import rooms, run_bots, wire
+from client_demo.bots.bot import Bot
 from client_demo.bots.cli import parse_behaviours
 from client_demo.bots.metrics import HIST_RES, hist_percentile, merge, percentile
-from client_demo.bots.runner import Bot, Runner
+from client_demo.bots.runner import Runner
 from client_demo.bots.tracker import Tracker
 from gameserver import codec
 from gameserver.messages import (

@@ -1,4 +1,4 @@
-"""What a bot plays: the input it sends each tick, by its behaviour (client_demo/bots/runner.py
+"""What a bot plays: the input it sends each tick, by its behaviour (client_demo/bots/bot.py
 does the I/O and the protocol around it).
 
 The moving behaviours are Steering's: wander (a new heading about every 1.5 s), chase (toward
@@ -6,7 +6,7 @@ the nearest entity held), idle (stands still, only acknowledges), fight (toward 
 enemy held, strafing, aiming at it and holding FIRE within the weapon's range; wanders when it
 holds no living enemy; stands still dead) and ball (the ball game's, client_demo/bots/ball.py).
 churn, host and drop wander; spectate sends no input. When each of those connects, leaves and
-comes back is the runner's, with the timings below.
+comes back is bot.py's, with the timings below.
 """
 
 from __future__ import annotations

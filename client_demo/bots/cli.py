@@ -172,7 +172,7 @@ def run_bots(
     drop_every: tuple[float, float] = DROP_EVERY,
     follow_every: tuple[float, float] = FOLLOW_EVERY,
 ) -> dict[str, Any]:
-    """Run the bots and return the merged report (see runner.merge). `rooms` > 0: create that
+    """Run the bots and return the merged report (see metrics.merge). `rooms` > 0: create that
     many rooms first and deal the bots out to them; 0: every bot joins by quick play."""
     behaviours = parse_behaviours(behaviour)
     # Created before any bot connects (and before the processes start), so that every bot knows

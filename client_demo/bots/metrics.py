@@ -2,9 +2,10 @@
 percentiles, and the overall report of a run, merged from the reports of its runners (merge).
 
 The window's counters and the arrival-interval histograms (HIST_RES buckets, Runner.intervals)
-are kept by the runner as its bots read (client_demo/bots/runner.py); each runner reports its
-bots (Runner.report, Bot.report) and merge() makes one report of them: medians and percentiles
-over the bots, sums, the fight's, resumes' and spectators' figures, and the rooms' (rooms.py).
+are kept by the runner (client_demo/bots/runner.py) as its bots read (client_demo/bots/bot.py);
+each runner reports its bots (Runner.report, Bot.report) and merge() makes one report of them:
+medians and percentiles over the bots, sums, the fight's, resumes' and spectators' figures, and
+the rooms' (rooms.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rooms for the bots: seats over HTTP, and what a run saw of each room.
 
-Pure functions, no sockets: the runner sends matchmake_request()'s bytes and feeds what it reads
+Pure functions, no sockets: a bot sends matchmake_request()'s bytes and feeds what it reads
 to parse_http_response(); merge() passes the bots' reports to isolation_violations() and
 room_summary().
 
