@@ -3,7 +3,7 @@
 Why not the `websockets` library: a bot sends one 20-byte input and reads one snapshot per tick,
 and hundreds of bots share one core with the server being measured. A frame header is two bytes
 here, parsed inline from one large recv(). Measured with 200 bots against one server
-(docs/benchmarks.md): 21 us of bot CPU per player-tick here, 55 us with the library on asyncio.
+(docs/benchmarks-log.md): 21 us of bot CPU per player-tick here, 55 us with the library on asyncio.
 Of the library, only its C masking is used (gameserver.masking), as the server does.
 
 What it handles: the RFC 6455 opening handshake, masked binary frames out (7-bit and 16-bit
