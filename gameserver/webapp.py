@@ -20,7 +20,6 @@ from typing import Any
 import eventlet.websocket
 from eventlet.websocket import RFC6455WebSocket
 
-from gameserver.codec import MAX_CLIENT_MESSAGE_BYTES
 from gameserver.config import Config
 from gameserver.directory import Directory, MatchError
 from gameserver.limits import PerAddress
@@ -61,7 +60,6 @@ class WebApp:
         }
         self.index_page = index_page
         ws_app = eventlet.websocket.WebSocketWSGI.configured(self._handle_ws, support_legacy_versions=False)
-        ws_app.max_frame_length = MAX_CLIENT_MESSAGE_BYTES  # configured() can't set it (eventlet#728)
         self.ws_app = ws_app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
