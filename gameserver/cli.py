@@ -188,6 +188,32 @@ def build_parser() -> argparse.ArgumentParser:
         "that leaves it full for --send-timeout is cut (default %(default)s)",
     )
     p.add_argument(
+        "--redis",
+        metavar="URL",
+        default=d.redis,
+        help="share one directory of rooms with the other processes that name this Redis "
+        "(redis://host:port/db): matchmaking on any of them seats players on all of them "
+        "(docs/deploy.md, 'Many processes'); by default this process alone",
+    )
+    p.add_argument(
+        "--public-url",
+        default=d.public_url,
+        help="with --redis: the WebSocket URL clients reach this process at (e.g. "
+        "wss://eu1.example.com/ws); by default ws:// and the address it listens on",
+    )
+    p.add_argument(
+        "--redis-prefix",
+        default=d.redis_prefix,
+        help="with --redis: the prefix of its keys (default %(default)s)",
+    )
+    p.add_argument(
+        "--cluster-ttl",
+        type=float,
+        default=d.cluster_ttl,
+        help="with --redis: seconds a process and its rooms stay listed after its last heartbeat; "
+        "it beats five times in that time (default %(default)s)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p

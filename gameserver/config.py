@@ -69,6 +69,14 @@ class Config:
     reconnect_grace: float = attr.ib(default=20.0, validator=_between(0, 3600))  # seconds
     spectators_per_room: int = attr.ib(default=32, validator=_between(0, 100_000))
     max_spectators: int = attr.ib(default=256, validator=_between(0, 100_000))
+    # Many processes (gameserver.cluster): the Redis that holds their shared directory (None: this
+    # process alone, with its own); the WebSocket URL clients reach this process at ("": ws://
+    # and the address it listens on); the prefix of its keys; the seconds a process and its rooms
+    # stay listed after its last beat (it beats BEATS_PER_TTL times in that time)
+    redis: str | None = None
+    public_url: str = ""
+    redis_prefix: str = "gameserver:"
+    cluster_ttl: float = attr.ib(default=5.0, validator=_between(1, 60))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
     static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"

@@ -34,7 +34,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import attr
 
@@ -51,6 +51,29 @@ CREATORS_REMEMBERED = 4096  # addresses whose creation budget is kept; full budg
 
 # A room for a map: (room id, map name, the map or None for the empty world, players per room)
 RoomFactory = Callable[[str, str, GameMap | None, int], Room]
+
+
+class ClaimedSeat(Protocol):
+    """A seat another process of a cluster reserved here (cluster.Claim)."""
+
+    @property
+    def seat_id(self) -> str: ...
+    @property
+    def room_id(self) -> str: ...
+    @property
+    def map_name(self) -> str: ...
+    @property
+    def private(self) -> bool: ...
+
+
+class SeatClaims(Protocol):
+    """Checks a cluster's seat tokens (cluster.ClusterSeats): MatchError for a bad one."""
+
+    def claim(self, token: str, room_id: str | None, wall_now: float) -> ClaimedSeat: ...
+
+
+def _nothing() -> None:
+    pass
 
 
 class MatchError(Exception):
@@ -98,6 +121,7 @@ class Hosted:
     created: float  # wall-clock seconds, for the listing
     seats: dict[str, Seat] = attr.ib(factory=dict)
     empty_since: float | None = None
+    remote_seats: int = 0  # in a cluster: seats Redis holds for it (cluster.ClusterAgent)
 
     @property
     def room_id(self) -> str:
@@ -107,7 +131,7 @@ class Hosted:
     def taken(self) -> int:
         """Players (those kept after a drop too) and reserved seats: what counts toward the
         room's size."""
-        return len(self.room.members) + len(self.room.away) + len(self.seats)
+        return len(self.room.members) + len(self.room.away) + len(self.seats) + self.remote_seats
 
     @property
     def free(self) -> int:
@@ -134,7 +158,13 @@ class Directory:
     grace: float = 20.0  # seconds a dropped player is kept for a resume; 0: not kept
     spectators_per_room: int = 32  # 0: no spectators
     max_spectators: int = 256  # spectators across every room
-    wall_clock: Callable[[], float] = time.time  # for the listing's `created` only
+    wall_clock: Callable[[], float] = time.time  # the listing's `created`; a cluster seat's expiry
+    # In a cluster (cluster.py): the seats are the cluster's, checked by `claims`; a player's
+    # HELLO needs one. `seated` holds the (room id, seat id) of each seat used since the
+    # ClusterAgent last took them, and `notify` is called when a room's players change.
+    claims: SeatClaims | None = None
+    notify: Callable[[], None] = _nothing
+    seated: list[tuple[str, str]] = attr.ib(init=False, factory=list)
     rooms: dict[str, Hosted] = attr.ib(init=False, factory=dict)  # oldest first
     seats: dict[str, Seat] = attr.ib(init=False, factory=dict)
     # members of every room (those of a failed room until their connections end) and the
@@ -195,7 +225,7 @@ class Directory:
         name = self._map(map_name)
         self._check_server_room()
         self._check_seats_of(address)
-        self._charge_creation(address, now)
+        self.charge_creation(address, now)
         return self._reserve(self._open(name, private=private, now=now), now, address)
 
     def reserve(self, room_id: str, now: float, address: str = "") -> Seat:
@@ -214,7 +244,9 @@ class Directory:
             return self._watch(hello)
         if hello.session_token is not None:
             return self._resume(hello.session_token, now)
-        if hello.seat is not None:
+        if self.claims is not None:
+            hosted = self._claimed(hello, now)
+        elif hello.seat is not None:
             seat = self.seats.get(hello.seat)
             if seat is None or seat.expires <= now:
                 why = "the seat is unknown, used or expired: reserve another"
@@ -236,7 +268,27 @@ class Directory:
         self._open_session(hosted.room, member.entity_id, selector, verifier)
         self.players += 1
         hosted.empty_since = None
+        self.notify()
         return hosted.room, member
+
+    def _claimed(self, hello: Hello, now: float) -> Hosted:
+        """The room of a cluster's seat, opened here with its id if no player has reached it."""
+        assert self.claims is not None
+        if hello.seat is None:
+            why = (
+                "this server is one process of a cluster: reserve a seat over HTTP "
+                "(POST /matchmake/quick, create or join) and connect to the url it gives"
+            )
+            raise MatchError(403, ErrorCode.INVALID_SEAT, why)
+        claim = self.claims.claim(hello.seat, hello.room, self.wall_clock())
+        if claim.map_name not in self.maps:
+            raise MatchError(403, ErrorCode.INVALID_SEAT, f"this process has no map {claim.map_name!r}")
+        self._check_server_room()
+        hosted = self.rooms.get(claim.room_id)
+        if hosted is None:
+            hosted = self._open(claim.map_name, private=claim.private, now=now, room_id=claim.room_id)
+        self.seated.append((claim.room_id, claim.seat_id))
+        return hosted
 
     def leave(self, room: Room, member: Member, now: float, *, keep: bool = False, address: str = "") -> None:
         """A player's connection ended: out of its room (which may have been disposed since),
@@ -259,6 +311,7 @@ class Directory:
         self._close_session(room.room_id, member.entity_id)
         if hosted is not None and alive and not hosted.taken:
             hosted.empty_since = now
+        self.notify()
 
     def _may_keep(self, address: str) -> bool:
         cap = self.away_per_address
@@ -444,6 +497,10 @@ class Directory:
 
     # --- inside ------------------------------------------------------------------------
 
+    def map_named(self, map_name: str | None) -> str:
+        """The map a matchmaking request names (None: the default): MatchError unknown_map."""
+        return self._map(map_name)
+
     def _map(self, map_name: str | None) -> str:
         name = self.default_map if map_name is None else map_name
         if name not in self.maps:
@@ -483,14 +540,18 @@ class Directory:
                     best, best_taken = hosted, taken
         return best
 
-    def _open(self, map_name: str, *, private: bool, now: float) -> Hosted:
+    def _open(self, map_name: str, *, private: bool, now: float, room_id: str = "") -> Hosted:
+        """A new room; `room_id`: the id a cluster gave it (else a new one)."""
         if len(self.rooms) >= self.max_rooms:
             raise MatchError(
                 503, ErrorCode.SERVER_FULL, f"the server holds {self.max_rooms} rooms", code="too_many_rooms"
             )
-        room_id = "r-" + secrets.token_hex(6)
-        while room_id in self.rooms or room_id in self.disposed_ids:
+        if room_id:
+            self.disposed_ids.discard(room_id)  # disposed here while its seats were on their way
+        else:
             room_id = "r-" + secrets.token_hex(6)
+            while room_id in self.rooms or room_id in self.disposed_ids:
+                room_id = "r-" + secrets.token_hex(6)
         room = self.make_room(room_id, map_name, self.maps[map_name], self.size_for(map_name))
         hosted = Hosted(room=room, map_name=map_name, private=private, created=self.wall_clock())
         self.rooms[room_id] = hosted
@@ -549,6 +610,7 @@ class Directory:
         self.disposed.append(hosted.room_id)
         self.disposed_ids.add(hosted.room_id)
         self.disposed_total += 1
+        self.notify()
 
     def _release_address(self, address: str) -> None:
         left = self.seats_by_address[address] - 1
@@ -557,7 +619,7 @@ class Directory:
         else:
             del self.seats_by_address[address]  # the table holds only addresses with seats
 
-    def _charge_creation(self, address: str, now: float) -> None:
+    def charge_creation(self, address: str, now: float) -> None:
         """A token bucket per address: `creates_per_minute` at once, refilled at that rate."""
         if address in self.unlimited_addresses:
             return

@@ -27,6 +27,14 @@ import eventlet.wsgi
 from eventlet.hubs import trampoline
 
 from gameserver import transport
+from gameserver.cluster import (
+    BEATS_PER_TTL,
+    ClusterAgent,
+    ClusterMatchmaker,
+    ClusterSeats,
+    DirectoryUnavailable,
+    Registry,
+)
 from gameserver.codec import ErrorCode
 from gameserver.config import Config
 from gameserver.directory import Directory
@@ -51,6 +59,7 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 # handshakes take; 128 keeps that short (docs/benchmarks.md, "Under attack").
 HTTP_SLOTS = 128
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
+CLUSTER_COALESCE = 0.05  # seconds a beat waits after a change, to carry the changes after it too
 
 
 class _Detached:
@@ -67,7 +76,8 @@ DETACHED = _Detached()
 
 
 class ListenError(Exception):
-    """The listening socket could not be made (python -m gameserver exits with code 2)."""
+    """The server could not start: the listening socket could not be made, or the cluster's
+    directory could not be joined (python -m gameserver exits with code 2)."""
 
 
 class GcSteering:
@@ -144,6 +154,9 @@ class GameServer:
         self._due: list[Member] = []  # members the last ticks left something to send
         self._send_wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
         self._running = False
+        self.cluster: ClusterAgent | None = None  # with --redis (start())
+        self.matchmaker: ClusterMatchmaker | None = None
+        self._cluster_wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
 
     def _make_room(self, room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
         config = self.config
@@ -158,6 +171,72 @@ class GameServer:
             room_id=room_id,
             unwrap=unmask_frame,  # the transport hands inputs over as their WebSocket frames
         )
+
+    def _join_cluster(self) -> None:
+        """Register with the cluster's directory in Redis (--redis): from now on a player's
+        seat is the cluster's, and matchmaking decides for every process."""
+        config = self.config
+        assert config.redis is not None
+        url = config.public_url
+        if not url:
+            host, port = self.address
+            if host in ("0.0.0.0", "::"):
+                raise ListenError("--public-url is needed with --redis when listening on every address")
+            url = f"ws://[{host}]:{port}/ws" if ":" in host else f"ws://{host}:{port}/ws"
+        client, errors = green_redis(config.redis, timeout=max(0.5, config.cluster_ttl / BEATS_PER_TTL))
+        directory = self.directory
+        registry = Registry(
+            client,
+            prefix=config.redis_prefix,
+            url=url,
+            game=self.game_type.name,
+            maps=sorted(directory.maps),
+            max_players=config.max_players,
+            max_rooms=config.max_rooms,
+            ttl=config.cluster_ttl,
+            seat_ttl=config.seat_ttl,
+            errors=errors,
+        )
+        try:
+            signer = registry.register()
+            self.cluster = ClusterAgent(registry, directory)
+            self.cluster.beat()  # listed before the first client can be sent here
+        except (DirectoryUnavailable, ValueError) as exc:
+            raise ListenError(f"cannot join the cluster at {config.redis}: {exc}") from None
+        directory.claims = ClusterSeats(signer, registry.process_id)
+        directory.notify = self._cluster_changed
+        self.matchmaker = ClusterMatchmaker(registry, directory, time.monotonic)
+        log.info("process %s of the cluster at %s, reached at %s", registry.process_id, config.redis, url)
+
+    def _cluster_changed(self) -> None:
+        try:
+            self._cluster_wake.put_nowait(None)
+        except eventlet.queue.Full:
+            pass
+
+    def _cluster_loop(self, agent: ClusterAgent) -> None:
+        """Beat BEATS_PER_TTL times per --cluster-ttl, and soon after a room's players change
+        (at most every CLUSTER_COALESCE seconds): the directory then counts a used seat as the
+        player it became. Redis answers off the tick: this green thread waits, no other."""
+        interval = self.config.cluster_ttl / BEATS_PER_TTL
+        failing = False
+        while self._running:
+            try:
+                agent.beat()
+                if failing:
+                    log.warning("the cluster's directory answers again")
+                failing = False
+            except DirectoryUnavailable as exc:
+                if not failing:
+                    log.warning("%s; this process leaves the listing until it answers", exc)
+                failing = True
+            except Exception:
+                log.exception("the cluster's beat failed")
+            try:
+                self._cluster_wake.get(timeout=interval)
+            except eventlet.queue.Empty:
+                continue
+            eventlet.sleep(CLUSTER_COALESCE)  # the changes of a burst of joins in one beat
 
     @property
     def bytes_out(self) -> int:
@@ -229,6 +308,14 @@ class GameServer:
             "bytes_out": self.bytes_out,
             "bytes_in": self.sockets.bytes_in,
             "gc_collections": self.gc.collections,
+            "cluster": None
+            if self.cluster is None
+            else {
+                "process": self.cluster.registry.process_id,
+                "url": self.cluster.registry.url,
+                "beats": self.cluster.beats,
+                "beat_failures": self.cluster.failures,
+            },
             **{k: round(v, 3) if isinstance(v, float) else v for k, v in self.scheduler.stats().items()},
         }
 
@@ -255,6 +342,8 @@ class GameServer:
             reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise ListenError(f"cannot listen on {where}: {reason}") from None
+        if self.config.redis is not None:
+            self._join_cluster()
         self._running = True
         app = WebApp(
             self.config,
@@ -264,6 +353,7 @@ class GameServer:
             health=self.health,
             exposition=self.metrics.exposition,
             address=lambda: self.address,
+            cluster=self.matchmaker,
         )
         self._threads.append(
             eventlet.spawn(
@@ -283,6 +373,8 @@ class GameServer:
         self._threads.append(eventlet.spawn(self.sockets.run))
         self._threads.append(eventlet.spawn(self._send_loop))
         self._threads.append(eventlet.spawn(self._tick_loop))
+        if self.cluster is not None:
+            self._threads.append(eventlet.spawn(self._cluster_loop, self.cluster))
         host, port = self.address
         log.info(
             "serving on http://%s:%d/ (WebSocket at /ws), %d Hz, %s build",
@@ -312,6 +404,12 @@ class GameServer:
         self._running = False
         for t in self._threads:
             t.kill()
+        if self.cluster is not None:
+            try:  # out of the directory at once, not when the registration expires
+                with eventlet.Timeout(1.0):
+                    self.cluster.registry.leave()
+            except (DirectoryUnavailable, eventlet.Timeout):
+                log.warning("could not leave the cluster's directory: its entries expire by themselves")
         self.sockets.close()
         try:
             self.listener.close()
@@ -389,6 +487,15 @@ class _WsgiLog:
 
     def write(self, message: str) -> None:
         log.debug("wsgi: %s", message.rstrip())
+
+
+def green_redis(url: str, timeout: float) -> tuple[Any, tuple[type[BaseException], ...]]:
+    """A redis-py client whose sockets are eventlet's (a call waits in its green thread alone),
+    and the exceptions that mean Redis did not answer. redis-py is imported patched, as its
+    own copy: its exceptions are that copy's."""
+    redis = eventlet.import_patched("redis")
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    return client, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def raise_open_file_limit(wanted: int) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 import eventlet.websocket
 from eventlet.websocket import RFC6455WebSocket
 
+from gameserver.cluster import ClusterMatchmaker, DirectoryUnavailable
 from gameserver.config import Config
 from gameserver.directory import Directory, MatchError
 from gameserver.limits import PerAddress
@@ -41,10 +42,13 @@ class WebApp:
         health: Callable[[], dict[str, Any]],
         exposition: Callable[[str], tuple[bytes, str]],
         address: Callable[[], tuple[str, int]],
+        cluster: ClusterMatchmaker | None = None,
     ) -> None:
         """`index_page`: what "/" serves (the game's own page); `health`: the /healthz body;
         `exposition`: /metrics' body and content type for an Accept header; `address`: where
-        the server listens (the matchmaking answer's url when the Host header is unusable)."""
+        the server listens (the matchmaking answer's url when the Host header is unusable);
+        `cluster`: the matchmaking of a cluster of processes (--redis), else the directory's."""
+        self.cluster = cluster
         self.config = config
         self.directory = directory
         self.sockets = sockets
@@ -197,8 +201,15 @@ class WebApp:
         directory = self.directory
         if wanted is not None and wanted not in directory.maps:
             return self._refused(start_response, 400, "unknown_map", f"no map {wanted[:40]!r}")
+        if self.cluster is not None:
+            try:
+                rooms = self.cluster.listing(wanted)
+            except DirectoryUnavailable as exc:
+                return self._refused(start_response, 503, "directory_unavailable", str(exc), retry_after=1)
+        else:
+            rooms = directory.listing(wanted)
         body = {
-            "rooms": directory.listing(wanted),
+            "rooms": rooms,
             "maps": sorted(directory.maps),
             "default_map": directory.default_map,
         }
@@ -214,6 +225,8 @@ class WebApp:
         if method != "POST":
             where = f"POST /matchmake/{action}"
             return self._refused(start_response, 405, "method_not_allowed", where, allow="POST")
+        if self.cluster is not None:
+            return self._cluster_matchmake(self.cluster, action, environ, start_response)
         directory = self.directory
         try:
             request = _read_request(environ, MATCHMAKE_KEYS[action])
@@ -243,6 +256,42 @@ class WebApp:
             "url": f"ws://{self._host(environ)}/ws",
             "players": len(hosted.room.members),
             "max_players": hosted.room.max_players,
+        }
+        return _json(start_response, 200, answer)
+
+    def _cluster_matchmake(
+        self, cluster: ClusterMatchmaker, action: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Matchmaking for a process of a cluster: the seat may be on any process; `url` is
+        that process's."""
+        try:
+            request = _read_request(environ, MATCHMAKE_KEYS[action])
+            address = environ.get("REMOTE_ADDR", "")
+            if action == "quick":
+                offer = cluster.quick(request.get("map"), address)
+            elif action == "create":
+                offer = cluster.create(request.get("map"), request.get("private", False), address)
+            else:
+                if "room" not in request:
+                    raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
+                offer = cluster.join(request["room"], address)
+        except _BadRequest as bad:
+            return self._refused(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
+        except MatchError as refused:
+            return self._refused(
+                start_response, refused.status, refused.code, refused.message, retry_after=refused.retry_after
+            )
+        except DirectoryUnavailable as exc:
+            return self._refused(start_response, 503, "directory_unavailable", str(exc), retry_after=1)
+        answer = {
+            "room": offer.room_id,
+            "map": offer.map_name,
+            "private": offer.private,
+            "seat": offer.seat,
+            "expires_in": offer.expires_in,
+            "url": offer.url,
+            "players": offer.players,
+            "max_players": offer.max_players,
         }
         return _json(start_response, 200, answer)
 

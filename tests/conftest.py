@@ -103,6 +103,12 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_js_logic.py::test_snapshot_fixture_is_what_the_server_sends_today",
         "test_js_logic.py::test_schema_fixture_is_what_the_server_sends_today",
     ),
+    "many processes: the cases that wait out a time to live, or start several servers": (
+        "test_cluster.py::test_a_process_that_stops_beating_leaves_the_directory_with_its_rooms_within_its_ttl",
+        "test_cluster_e2e.py::test_concurrent_quick_plays_on_two_processes_fill_rooms_exactly",
+        "test_cluster_e2e.py::test_a_process_killed_mid_game_leaves_the_directory_and_the_others_play_on",
+        "test_cluster_e2e.py::test_a_process_that_cannot_reach_redis_exits_with_a_clear_error",
+    ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",
         "test_server_e2e.py::test_snapshots_arrive_at_the_tick_rate",
@@ -125,6 +131,9 @@ KEPT_FAST = {
     ),
     "attacks": "test_attacks.py::test_handshakes_that_never_say_hello_are_bounded_per_address",
     "the second game": "test_ball.py::test_the_server_plays_ball_for_websocket_clients",
+    "many processes": (
+        "test_cluster_e2e.py::test_matchmaking_on_one_process_seats_players_on_another_and_the_seat_works_there_only"
+    ),
 }
 
 

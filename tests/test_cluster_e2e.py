@@ -1,0 +1,183 @@
+"""Many server processes, one directory in Redis: real processes on 127.0.0.1, a real
+redis-server, real HTTP and WebSocket clients; a process killed -9 mid-game."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import http.client
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from redis_server import RedisServer
+from server_process import ROOT, ServerProcess, wait_for
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from gameserver import codec
+from gameserver.messages import Hello, Snapshot, Welcome
+
+TTL = "2"  # --cluster-ttl: a killed process leaves the listing within 2 s
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def cluster(redis_server: RedisServer, *args: str) -> ServerProcess:
+    return ServerProcess("--redis", redis_server.url, "--cluster-ttl", TTL, *args)
+
+
+def post(server: ServerProcess, path: str, obj: Any = None) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("POST", path, body=json.dumps(obj or {}).encode())
+        r = conn.getresponse()
+        answer: dict[str, Any] = json.loads(r.read())
+        return r.status, answer
+    finally:
+        conn.close()
+
+
+def rooms(server: ServerProcess) -> list[dict[str, Any]]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/rooms")
+        listing: list[dict[str, Any]] = json.loads(conn.getresponse().read())["rooms"]
+        return listing
+    finally:
+        conn.close()
+
+
+async def first_answer(url: str, msg: Hello) -> tuple[Any, tuple[int, str | None] | None]:
+    """The server's first answer to a HELLO, and the close (code, reason) if it refused."""
+    async with connect(url) as ws:
+        await ws.send(codec.encode_client(msg))
+        first = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
+        if isinstance(first, Welcome):
+            return first, None
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except ConnectionClosed:
+            pass
+        assert ws.close_code is not None
+        return first, (ws.close_code, ws.close_reason)
+
+
+def test_matchmaking_on_one_process_seats_players_on_another_and_the_seat_works_there_only(
+    redis_server: RedisServer,
+) -> None:
+    with cluster(redis_server, "--room-size", "2") as a, cluster(redis_server, "--room-size", "2") as b:
+        offers = [post(a, "/matchmake/quick")[1] for _ in range(3)]
+        assert [o["url"] for o in offers] == [a.ws_url, a.ws_url, b.ws_url]  # a's room is full
+        assert offers[0]["room"] == offers[1]["room"] != offers[2]["room"]
+        listing = {r["id"]: r for r in rooms(b)}
+        assert listing[offers[2]["room"]]["url"] == b.ws_url and listing[offers[0]["room"]]["reserved"] == 2
+
+        async def play() -> None:
+            # the seat on b, taken to a: refused there; taken to b: b opens the room it was
+            # given and seats the player
+            seat = offers[2]
+            hello = Hello(1, "cleo", None, None, seat["seat"])
+            _, refused = await first_answer(a.ws_url, hello)
+            assert refused == (4403, "invalid_seat")
+            welcome, _ = await first_answer(b.ws_url, hello)
+            assert isinstance(welcome, Welcome) and welcome.room == seat["room"]
+            # a HELLO with no seat is refused: a cluster's rooms are reached through matchmaking
+            _, refused = await first_answer(b.ws_url, Hello(1, "dan"))
+            assert refused == (4403, "invalid_seat")
+
+        asyncio.run(play())
+        # b wrote its player: the room lists 1 player and no seat (the seat became the player)
+        wait_for(
+            lambda: (
+                [(r["players"], r["reserved"]) for r in rooms(a) if r["id"] == offers[2]["room"]] == [(0, 0)]
+            ),
+            5,
+            "the player's leave to be listed",
+        )
+        assert b.health()["cluster"]["beat_failures"] == 0
+
+
+def test_concurrent_quick_plays_on_two_processes_fill_rooms_exactly(redis_server: RedisServer) -> None:
+    with cluster(redis_server, "--room-size", "4") as a, cluster(redis_server, "--room-size", "4") as b:
+        servers = [a, b]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(lambda i: post(servers[i % 2], "/matchmake/quick"), range(80)))
+        assert {status for status, _ in answers} == {200}
+        per_room = collections.Counter(o["room"] for _, o in answers)
+        assert len(per_room) == 20 and set(per_room.values()) == {4}
+        on = collections.Counter(o["url"] for _, o in answers)
+        assert set(on) == {a.ws_url, b.ws_url}  # rooms on both processes
+        listing = rooms(a)
+        assert sorted(r["reserved"] for r in listing) == [4] * 20
+
+
+def test_a_process_killed_mid_game_leaves_the_directory_and_the_others_play_on(
+    redis_server: RedisServer,
+) -> None:
+    with cluster(redis_server, "--room-size", "2") as a, cluster(redis_server, "--room-size", "2") as b:
+        for_a = post(a, "/matchmake/quick")[1]
+        post(a, "/matchmake/quick")  # a's room is full: the next is on b
+        for_b = post(a, "/matchmake/quick")[1]
+        assert (for_a["url"], for_b["url"]) == (a.ws_url, b.ws_url)
+
+        async def play() -> float:
+            async with connect(for_a["url"]) as on_a, connect(for_b["url"]) as on_b:
+                await on_a.send(codec.encode_client(Hello(1, "ann", None, None, for_a["seat"])))
+                await on_b.send(codec.encode_client(Hello(1, "bob", None, None, for_b["seat"])))
+                for ws in (on_a, on_b):
+                    assert isinstance(codec.decode_server(await asyncio.wait_for(ws.recv(), 5)), Welcome)
+                assert b.proc is not None
+                b.proc.send_signal(signal.SIGKILL)  # mid-game: no goodbye, no leave
+                killed = time.monotonic()
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(
+                    None,
+                    lambda: wait_for(
+                        lambda: not any(r["url"] == b.ws_url for r in rooms(a)), 10, "b's rooms to leave"
+                    ),
+                )
+                gone_after = time.monotonic() - killed
+                # ann, on a, plays on: snapshots keep coming
+                ticks: set[int] = set()
+                while len(ticks) < 5:
+                    msg = codec.decode_server(await asyncio.wait_for(on_a.recv(), 5))
+                    if isinstance(msg, Snapshot):
+                        ticks.add(msg.tick)
+                return gone_after
+
+        gone_after = asyncio.run(play())
+        assert gone_after < float(TTL) + 1.0, gone_after
+        # new players go to a alone, and the beat of a removes every key of b's
+        assert post(a, "/matchmake/quick")[1]["url"] == a.ws_url
+        b_id = [k.decode() for k in redis_server.client().scan_iter("gameserver:proc:*")]
+        assert len(b_id) == 1  # a's registration alone
+        wait_for(
+            lambda: (
+                not any(for_b["room"] in k.decode() for k in redis_server.client().scan_iter("gameserver:*"))
+            ),
+            float(TTL),
+            "b's room's keys to go",
+        )
+
+
+def test_a_process_that_cannot_reach_redis_exits_with_a_clear_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gameserver", "--port", "0", "--redis", "redis://127.0.0.1:1/0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "cannot join the cluster at redis://127.0.0.1:1/0" in proc.stderr
