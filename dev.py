@@ -2,6 +2,9 @@
 """Set up the project's virtualenv when needed, then run the server, the tests or a benchmark.
 
     python3 dev.py serve [server flags]   the server with the demo page (python -m gameserver)
+    python3 dev.py cluster [--processes K] [-- server flags]
+                                          K server processes and a Redis as one cluster
+                                          (python -m gameserver.localcluster)
     python3 dev.py test [pytest args]     the fast tier of the tests
     python3 dev.py test --all [args]      every test, the slow tier too (what .ci/run runs)
     python3 dev.py bench [args]           the load benchmark (python -m benchmarks.bench)
@@ -61,19 +64,24 @@ SERVER_MODULES = (
 )
 COMPILED_MODULES = (
     *(f"gameserver/{name}.py" for name in SERVER_MODULES),
-    *(f"client_demo/bots/{name}.py" for name in ("runner", "bot", "behaviours", "metrics", "tracker", "wire")),
+    *(
+        f"client_demo/bots/{name}.py"
+        for name in ("runner", "bot", "behaviours", "metrics", "tracker", "wire")
+    ),
 )
 # the packages of those modules, copied whole into the build, and the games, which import them
 # (a package found in the build hides its subpackages in the source tree)
 COPIED = sorted({str(Path(module).parent) for module in COMPILED_MODULES} | {"gameserver/games"})
 COMMANDS = {
     "serve": ["-m", "gameserver"],
+    "cluster": ["-m", "gameserver.localcluster"],
     "test": ["-m", "pytest"],
     "bench": ["-m", "benchmarks.bench"],
 }
 # The optional-dependency groups of pyproject.toml each command installs: the server needs none
 GROUPS = {
     "serve": (),
+    "cluster": (),
     "test": ("test", "compile", "dev"),
     "bench": ("test", "compile", "dev"),
 }

@@ -108,6 +108,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_cluster_e2e.py::test_concurrent_quick_plays_on_two_processes_fill_rooms_exactly",
         "test_cluster_e2e.py::test_a_process_killed_mid_game_leaves_the_directory_and_the_others_play_on",
         "test_cluster_e2e.py::test_a_process_that_cannot_reach_redis_exits_with_a_clear_error",
+        "test_cluster_e2e.py::test_the_local_cluster_command_starts_processes_and_redis_and_ctrl_c_stops_them_all",
     ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",

@@ -8,6 +8,7 @@ import collections
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from redis_server import RedisServer
+from redis_server import RedisServer, require_redis
 from server_process import ROOT, ServerProcess, wait_for
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -181,3 +182,46 @@ def test_a_process_that_cannot_reach_redis_exits_with_a_clear_error() -> None:
     )
     assert proc.returncode == 2
     assert "cannot join the cluster at redis://127.0.0.1:1/0" in proc.stderr
+
+
+def test_the_local_cluster_command_starts_processes_and_redis_and_ctrl_c_stops_them_all() -> None:
+    require_redis()
+    tool = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gameserver.localcluster",
+            "--processes",
+            "2",
+            "--port",
+            "0",
+            "--",
+            "--map",
+            "none",
+        ]
+        + ["--room-size", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tool.stdout is not None
+        lines = [tool.stdout.readline() for _ in range(3)]
+        assert lines[2].startswith("cluster ready: 2 processes on redis://127.0.0.1:"), lines
+        redis_port = int(lines[2].split("redis://127.0.0.1:")[1].split("/")[0])
+        ports = [int(line.rsplit(":", 1)[1].strip().rstrip("/")) for line in lines[:2]]
+        a, b = (ServerProcess() for _ in ports)
+        a.port, b.port = ports
+        urls = [post(a, "/matchmake/quick")[1]["url"] for _ in range(3)]
+        assert urls == [a.ws_url, a.ws_url, b.ws_url]  # one directory for both
+        tool.send_signal(signal.SIGINT)
+        assert tool.wait(20) == 0
+        for port in (*ports, redis_port):  # nothing it started is left listening
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+        if tool.stdout is not None:
+            tool.stdout.close()
