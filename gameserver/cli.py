@@ -214,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         "it beats five times in that time (default %(default)s)",
     )
     p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=d.drain_timeout,
+        help="seconds SIGTERM lets the matches play on before the goodbye, taking no new player "
+        "(a cluster's directory sends none here from then on); the server stops sooner when its "
+        "last player leaves, and at once on a second signal or Ctrl-C (default %(default)s: at once)",
+    )
+    p.add_argument(
         "--seed", type=int, default=d.seed, help="seed of the world's randomness (default %(default)s)"
     )
     return p

@@ -729,6 +729,7 @@ class ClusterAgent:
         held = {rid: map_name for rid, map_name, *_ in rooms}
         gone = [(rid, map_name) for rid, map_name in self.reported.items() if rid not in held]
         used, directory.seated = directory.seated, []
+        self.registry.draining = directory.draining
         try:
             seats = self.registry.beat(rooms, used, gone)
         except DirectoryUnavailable:

@@ -77,6 +77,8 @@ class Config:
     public_url: str = ""
     redis_prefix: str = "gameserver:"
     cluster_ttl: float = attr.ib(default=5.0, validator=_between(1, 60))
+    # seconds SIGTERM lets the matches play on, taking no one new, before the goodbye (0: none)
+    drain_timeout: float = attr.ib(default=0.0, validator=_between(0, 86_400))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it
     static_dir: Path = (PROJECT_DIR / "client_demo" / "index.html").resolve().parent
     assets_dir: Path = PROJECT_DIR / "assets"

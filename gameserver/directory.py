@@ -165,6 +165,9 @@ class Directory:
     claims: SeatClaims | None = None
     notify: Callable[[], None] = _nothing
     seated: list[tuple[str, str]] = attr.ib(init=False, factory=list)
+    # Draining (drain()): the process is going away; its matches play on, but no new room opens,
+    # no seat is reserved, and no player joins but by a session token (a resume).
+    draining: bool = attr.ib(init=False, default=False)
     rooms: dict[str, Hosted] = attr.ib(init=False, factory=dict)  # oldest first
     seats: dict[str, Seat] = attr.ib(init=False, factory=dict)
     # members of every room (those of a failed room until their connections end) and the
@@ -215,6 +218,7 @@ class Directory:
     def quick(self, map_name: str | None, now: float, address: str = "") -> Seat:
         """A seat in the fullest public room of the map with a free place, or in a new one."""
         name = self._map(map_name)
+        self._check_draining()
         self._check_server_room()
         self._check_seats_of(address)
         hosted = self._fullest_open(name) or self._open(name, private=False, now=now)
@@ -223,6 +227,7 @@ class Directory:
     def create(self, map_name: str | None, private: bool, now: float, address: str = "") -> Seat:
         """A new room and a seat in it; explicit creates are limited per client address."""
         name = self._map(map_name)
+        self._check_draining()
         self._check_server_room()
         self._check_seats_of(address)
         self.charge_creation(address, now)
@@ -231,6 +236,7 @@ class Directory:
     def reserve(self, room_id: str, now: float, address: str = "") -> Seat:
         """A seat in the room with this id (join by id; private rooms too)."""
         hosted = self._find(room_id)
+        self._check_draining()
         self._check_room(hosted)
         self._check_server_room()
         self._check_seats_of(address)
@@ -244,6 +250,7 @@ class Directory:
             return self._watch(hello)
         if hello.session_token is not None:
             return self._resume(hello.session_token, now)
+        self._check_draining()
         if self.claims is not None:
             hosted = self._claimed(hello, now)
         elif hello.seat is not None:
@@ -524,6 +531,16 @@ class Directory:
         if hosted.free <= 0:
             size = hosted.room.max_players
             raise MatchError(409, ErrorCode.ROOM_FULL, f"room {hosted.room_id} holds {size} players")
+
+    def drain(self) -> None:
+        """The process is going away: its matches play on; nothing new starts (see `draining`)."""
+        self.draining = True
+        self.notify()
+
+    def _check_draining(self) -> None:
+        if self.draining:
+            why = "this server is shutting down: its matches end soon; join elsewhere"
+            raise MatchError(503, ErrorCode.SERVER_SHUTDOWN, why, retry_after=1)
 
     def _check_server_room(self) -> None:
         """One more player or seat fits the server's --max-players."""

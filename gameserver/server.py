@@ -286,7 +286,7 @@ class GameServer:
 
     def health(self) -> dict[str, Any]:
         return {
-            "status": "ok" if self._running else "stopping",
+            "status": ("draining" if self.directory.draining else "ok") if self._running else "stopping",
             "tick": self.scheduler.ticks,
             "tick_rate": self.config.tick_rate,
             "build": BUILD,
@@ -383,6 +383,13 @@ class GameServer:
             self.config.tick_rate,
             BUILD,
         )
+
+    def drain(self) -> None:
+        """Stop taking players (a cluster's directory stops sending them here at its next beat,
+        within CLUSTER_COALESCE): the matches play on until their players leave or stop()."""
+        if not self.directory.draining:
+            log.info("draining: no new room or player; %d players play on", self.directory.players)
+            self.directory.drain()
 
     def stop(self, deadline: float = 1.5) -> None:
         """Goodbye to every client, then close; returns within `deadline` plus a little."""
@@ -489,6 +496,25 @@ class _WsgiLog:
         log.debug("wsgi: %s", message.rstrip())
 
 
+def _drain(server: GameServer, timeout: float, stop_requested: list[int], wake_r: int) -> None:
+    """SIGTERM with --drain-timeout: take no one new, and wait until every player has left or
+    `timeout` seconds have passed, or another signal comes."""
+    server.drain()
+    end = time.monotonic() + timeout
+    while len(stop_requested) == 1 and server.directory.players > 0:
+        left = end - time.monotonic()
+        if left <= 0:
+            log.info("drained for %g s; %d players are told goodbye", timeout, server.directory.players)
+            return
+        try:
+            with eventlet.Timeout(min(left, 0.25)):
+                trampoline(wake_r, read=True)
+            os.read(wake_r, 64)
+        except (eventlet.Timeout, BlockingIOError):
+            pass
+    log.info("drained: no player left" if len(stop_requested) == 1 else "a second signal: stopping now")
+
+
 def green_redis(url: str, timeout: float) -> tuple[Any, tuple[type[BaseException], ...]]:
     """A redis-py client whose sockets are eventlet's (a call waits in its green thread alone),
     and the exceptions that mean Redis did not answer. redis-py is imported patched, as its
@@ -547,6 +573,8 @@ def serve(
                 os.read(wake_r, 64)
             except BlockingIOError:
                 pass
+        if stop_requested == [signal.SIGTERM] and config.drain_timeout > 0:
+            _drain(server, config.drain_timeout, stop_requested, wake_r)
     finally:
         signal.set_wakeup_fd(previous_fd)
         os.close(wake_r)

@@ -109,6 +109,8 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_cluster_e2e.py::test_a_process_killed_mid_game_leaves_the_directory_and_the_others_play_on",
         "test_cluster_e2e.py::test_a_process_that_cannot_reach_redis_exits_with_a_clear_error",
         "test_cluster_e2e.py::test_the_local_cluster_command_starts_processes_and_redis_and_ctrl_c_stops_them_all",
+        "test_cluster_e2e.py::test_sigterm_drains_a_process_the_directory_sends_no_one_there_and_it_stops_when_its_last_player_leaves",
+        "test_cluster_e2e.py::test_a_drain_refuses_newcomers_and_says_goodbye_when_its_timeout_ends",
     ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",

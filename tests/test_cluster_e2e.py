@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from gameserver import codec
-from gameserver.messages import Hello, Snapshot, Welcome
+from gameserver.messages import Hello, Input, Snapshot, Welcome
 
 TTL = "2"  # --cluster-ttl: a killed process leaves the listing within 2 s
 
@@ -225,3 +225,83 @@ def test_the_local_cluster_command_starts_processes_and_redis_and_ctrl_c_stops_t
             tool.wait()
         if tool.stdout is not None:
             tool.stdout.close()
+
+
+def test_sigterm_drains_a_process_the_directory_sends_no_one_there_and_it_stops_when_its_last_player_leaves(
+    redis_server: RedisServer,
+) -> None:
+    with (
+        cluster(redis_server, "--room-size", "4") as a,
+        cluster(redis_server, "--room-size", "4", "--drain-timeout", "30") as b,
+    ):
+        on_b = post(b, "/matchmake/quick")[1]  # both empty: the process asked opens the room
+        assert on_b["url"] == b.ws_url
+
+        def while_draining() -> None:
+            assert b.proc is not None
+            b.proc.send_signal(signal.SIGTERM)
+            wait_for(lambda: b.health()["status"] == "draining", 5, "b to drain")
+            # at once: b's room has three free places, yet no one is sent there
+            wait_for(
+                lambda: [r["draining"] for r in rooms(a) if r["id"] == on_b["room"]] == [True],
+                2,
+                "b to be listed as draining",
+            )
+            offers = [post(a, "/matchmake/quick")[1] for _ in range(3)]
+            assert {o["url"] for o in offers} == {a.ws_url}
+            assert post(a, "/matchmake/join", {"room": on_b["room"]})[1]["error"] == "room_not_found"
+            status, offer = post(b, "/matchmake/quick")  # b still answers, for the others
+            assert status == 200 and offer["url"] == a.ws_url
+
+        async def play() -> int:
+            async with connect(b.ws_url) as ws:
+                await ws.send(codec.encode_client(Hello(1, "bea", None, None, on_b["seat"])))
+                assert isinstance(codec.decode_server(await asyncio.wait_for(ws.recv(), 5)), Welcome)
+                drained = asyncio.get_running_loop().run_in_executor(None, while_draining)
+                # bea plays on while b drains: she acknowledges every snapshot
+                ticks: set[int] = set()
+                while not drained.done() or len(ticks) < 10:
+                    msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
+                    if isinstance(msg, Snapshot):
+                        ticks.add(msg.tick)
+                        await ws.send(codec.encode_client(Input(len(ticks), 0.0, 0.0, 0.0, 0, msg.tick)))
+                await drained
+                assert b.proc is not None and b.proc.poll() is None
+                return len(ticks)
+            # bea left: b has no player and stops, long before its drain timeout
+
+        assert asyncio.run(play()) >= 10
+        assert b.proc is not None
+        started = time.monotonic()
+        assert b.proc.wait(10) == 0
+        assert time.monotonic() - started < 5
+        assert not any(r["url"] == b.ws_url for r in rooms(a))
+
+
+def test_a_drain_refuses_newcomers_and_says_goodbye_when_its_timeout_ends() -> None:
+    with ServerProcess("--drain-timeout", "1.5") as s:
+
+        async def play() -> tuple[Any, tuple[int, str | None] | None, Any]:
+            async with connect(s.ws_url) as ws:
+                await ws.send(codec.encode_client(Hello(1, "stays")))
+                assert isinstance(codec.decode_server(await asyncio.wait_for(ws.recv(), 5)), Welcome)
+                assert s.proc is not None
+                s.proc.send_signal(signal.SIGTERM)
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(
+                    None, lambda: wait_for(lambda: s.health()["status"] == "draining", 5, "the drain")
+                )
+                refused = await first_answer(s.ws_url, Hello(1, "late"))
+                last = None
+                try:
+                    while True:
+                        last = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
+                except ConnectionClosed:
+                    pass
+                return refused[0], refused[1], (last, ws.close_code)
+
+        first, close, (last, code) = asyncio.run(play())
+        assert (first.code, close) == ("server_shutdown", (1001, "server_shutdown"))
+        assert "shutting down" in first.message
+        assert getattr(last, "code", None) == "server_shutdown" and code == 1001
+        assert s.proc is not None and s.proc.wait(5) == 0
