@@ -614,6 +614,14 @@ class Registry:
             args += pair
         return [int(n) for n in self._call(self._beat, *args)]
 
+    def process_url(self, process_id: str) -> str | None:
+        """The WebSocket URL of a process alive, or None."""
+        try:
+            url = self.client.hget(f"{self.prefix}proc:{process_id}", "url")
+        except self.errors as exc:
+            raise DirectoryUnavailable(f"the directory (Redis) did not answer: {exc}") from None
+        return None if url is None else _text(url)
+
     def leave(self) -> None:
         """Out of the directory at once, with every room of this process (a clean stop)."""
         self._call(self._leave, self.process_id)
@@ -773,6 +781,15 @@ class ClusterMatchmaker:
 
     def listing(self, map_name: str | None) -> list[dict[str, Any]]:
         return self.registry.listing(map_name)
+
+    def reconnect(self, token: str) -> str | None:
+        """The WebSocket URL of the process that holds a session, if it is alive."""
+        owner = self.directory.session_process(token)
+        if owner is None:
+            return None
+        if owner == self.registry.process_id:
+            return self.registry.url if self.directory.has_session(token) else None
+        return self.registry.process_url(owner)
 
     def _check_seats_of(self, address: str) -> None:
         directory = self.directory

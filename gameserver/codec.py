@@ -92,6 +92,7 @@ class Close(enum.IntEnum):
     # matchmaking answers for the same fault.
     SESSION_REPLACED = 4001
     SESSION_EXPIRED = 4401
+    MISDIRECTED = 4421  # HTTP 421 Misdirected Request: another process holds it
     SEAT_REFUSED = 4403
     ROOM_NOT_FOUND = 4404
     ROOM_FULL = 4409
@@ -121,6 +122,7 @@ class ErrorCode(enum.Enum):
     INVALID_SEAT = ("invalid_seat", Close.SEAT_REFUSED)
     SESSION_EXPIRED = ("session_expired", Close.SESSION_EXPIRED)
     SESSION_REPLACED = ("session_replaced", Close.SESSION_REPLACED)
+    WRONG_PROCESS = ("wrong_process", Close.MISDIRECTED)
     SPECTATOR_INPUT = ("spectator_input", Close.POLICY_VIOLATION)
     TOO_MANY_CONNECTIONS = ("too_many_connections", Close.TRY_AGAIN_LATER)
 

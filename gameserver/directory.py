@@ -163,6 +163,7 @@ class Directory:
     # HELLO needs one. `seated` holds the (room id, seat id) of each seat used since the
     # ClusterAgent last took them, and `notify` is called when a room's players change.
     claims: SeatClaims | None = None
+    process_id: str = ""  # in a cluster: this process's id, the first 8 hex digits of its sessions'
     notify: Callable[[], None] = _nothing
     seated: list[tuple[str, str]] = attr.ib(init=False, factory=list)
     # Draining (drain()): the process is going away; its matches play on, but no new room opens,
@@ -360,6 +361,11 @@ class Directory:
 
     def _resume(self, token: str, now: float) -> tuple[Room, Member]:
         selector, _, verifier = token.partition(".")
+        if self.process_id and selector not in self.sessions:
+            owner = self.session_process(token)
+            if owner is not None and owner != self.process_id:
+                why = f"process {owner} holds this session: POST /matchmake/reconnect with it for its url"
+                raise MatchError(421, ErrorCode.WRONG_PROCESS, why)
         session = self.sessions.get(selector)
         if session is None or not self._verify(session, verifier.encode()):
             raise MatchError(
@@ -405,11 +411,28 @@ class Directory:
         """A session token: a selector that finds its session (kept across resumes) and a
         secret verifier, new every time."""
         if selector is None:
-            selector = secrets.token_hex(8)
+            selector = self._new_selector()
             while selector in self.sessions:
-                selector = secrets.token_hex(8)
+                selector = self._new_selector()
         verifier = secrets.token_urlsafe(16)  # 128 random bits
         return f"{selector}.{verifier}", selector, verifier
+
+    def _new_selector(self) -> str:
+        """16 hex digits; in a cluster the first 8 are the process's id, so that any process
+        can say where a session is (session_process())."""
+        return self.process_id + secrets.token_hex(4) if self.process_id else secrets.token_hex(8)
+
+    def session_process(self, token: str) -> str | None:
+        """The id of the process a session token belongs to (in a cluster), from its selector;
+        None for a token that is not one."""
+        selector = token.partition(".")[0]
+        if len(selector) != 16 or not all(c in "0123456789abcdef" for c in selector):
+            return None
+        return selector[:8]
+
+    def has_session(self, token: str) -> bool:
+        """A session of this process has the token's selector (its verifier is the HELLO's to check)."""
+        return token.partition(".")[0] in self.sessions
 
     def _open_session(self, room: Room, entity_id: int, selector: str, verifier: str) -> None:
         self.sessions[selector] = Session(room.room_id, entity_id, verifier)

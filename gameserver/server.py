@@ -204,6 +204,7 @@ class GameServer:
         except (DirectoryUnavailable, ValueError) as exc:
             raise ListenError(f"cannot join the cluster at {config.redis}: {exc}") from None
         directory.claims = ClusterSeats(signer, registry.process_id)
+        directory.process_id = registry.process_id
         directory.notify = self._cluster_changed
         self.matchmaker = ClusterMatchmaker(registry, directory, time.monotonic)
         log.info("process %s of the cluster at %s, reached at %s", registry.process_id, config.redis, url)

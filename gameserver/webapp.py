@@ -219,12 +219,16 @@ class WebApp:
         self, action: str, method: str, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         if action not in MATCHMAKE_KEYS:
-            return self._refused(start_response, 404, "not_found", "POST /matchmake/quick, create or join")
+            return self._refused(
+                start_response, 404, "not_found", "POST /matchmake/quick, create, join or reconnect"
+            )
         if method == "OPTIONS":
             return _preflight(start_response, "POST")
         if method != "POST":
             where = f"POST /matchmake/{action}"
             return self._refused(start_response, 405, "method_not_allowed", where, allow="POST")
+        if action == "reconnect":
+            return self._reconnect(environ, start_response)
         if self.cluster is not None:
             return self._cluster_matchmake(self.cluster, action, environ, start_response)
         directory = self.directory
@@ -258,6 +262,28 @@ class WebApp:
             "max_players": hosted.room.max_players,
         }
         return _json(start_response, 200, answer)
+
+    def _reconnect(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Where a session's player resumes: the url of the process that holds it."""
+        try:
+            request = _read_request(environ, MATCHMAKE_KEYS["reconnect"])
+            if "session" not in request:
+                raise _BadRequest(
+                    400, "invalid_request", 'reconnect needs a session token: {"session": TOKEN}'
+                )
+            token = request["session"]
+            if self.cluster is not None:
+                url = self.cluster.reconnect(token)
+            else:
+                url = f"ws://{self._host(environ)}/ws" if self.directory.has_session(token) else None
+        except _BadRequest as bad:
+            return self._refused(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
+        except DirectoryUnavailable as exc:
+            return self._refused(start_response, 503, "directory_unavailable", str(exc), retry_after=1)
+        if url is None:
+            why = "no process holds this session (it expired, or its process is gone): join afresh"
+            return self._refused(start_response, 401, "session_expired", why)
+        return _json(start_response, 200, {"url": url})
 
     def _cluster_matchmake(
         self, cluster: ClusterMatchmaker, action: str, environ: dict[str, Any], start_response: StartResponse
@@ -348,12 +374,14 @@ MATCHMAKE_KEYS: dict[str, dict[str, type]] = {
     "quick": {"map": str},
     "create": {"map": str, "private": bool},
     "join": {"room": str},
+    "reconnect": {"session": str},
 }
 MAX_KEY_CHARS = 64  # a map name or a room id
 HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]")
 HTTP_STATUS = {
     200: "200 OK",
     400: "400 Bad Request",
+    401: "401 Unauthorized",
     403: "403 Forbidden",
     404: "404 Not Found",
     405: "405 Method Not Allowed",

@@ -305,3 +305,33 @@ def test_a_drain_refuses_newcomers_and_says_goodbye_when_its_timeout_ends() -> N
         assert "shutting down" in first.message
         assert getattr(last, "code", None) == "server_shutdown" and code == 1001
         assert s.proc is not None and s.proc.wait(5) == 0
+
+
+def test_a_session_token_leads_back_to_the_process_that_holds_the_room(redis_server: RedisServer) -> None:
+    with cluster(redis_server, "--room-size", "1") as a, cluster(redis_server, "--room-size", "1") as b:
+        post(a, "/matchmake/quick")  # a's room is full: the next room is on b
+        seat = post(a, "/matchmake/quick")[1]
+        assert seat["url"] == b.ws_url
+
+        async def play() -> None:
+            ws = await connect(b.ws_url)
+            await ws.send(codec.encode_client(Hello(1, "dee", None, None, seat["seat"])))
+            welcome = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
+            assert isinstance(welcome, Welcome) and welcome.session_token is not None
+            ws.transport.abort()  # dropped: no close frame; kept for --reconnect-grace
+            token = welcome.session_token
+            loop = asyncio.get_running_loop()
+            # any process says where the session is; the wrong one refuses its HELLO and says so
+            status, where = await loop.run_in_executor(
+                None, lambda: post(a, "/matchmake/reconnect", {"session": token})
+            )
+            assert (status, where) == (200, {"url": b.ws_url})
+            refused = await first_answer(a.ws_url, Hello(1, "dee", token))
+            assert refused[1] == (4421, "wrong_process") and "/matchmake/reconnect" in refused[0].message
+            back, _ = await first_answer(where["url"], Hello(1, "dee", token))
+            assert isinstance(back, Welcome)
+            assert (back.entity_id, back.room) == (welcome.entity_id, welcome.room)
+
+        asyncio.run(play())
+        status, answer = post(a, "/matchmake/reconnect", {"session": "0123456789abcdef.x"})
+        assert (status, answer["error"]) == (401, "session_expired")

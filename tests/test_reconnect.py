@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import time
 from typing import Any
 
@@ -180,3 +182,31 @@ def test_tokens_are_never_logged() -> None:
     for token in tokens:
         for part in token.split("."):
             assert part not in log
+
+
+def test_matchmaking_says_which_url_a_session_resumes_at() -> None:
+    def reconnect(port: int, body: bytes) -> tuple[int, dict[str, Any]]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("POST", "/matchmake/reconnect", body=body)
+            r = conn.getresponse()
+            answer: dict[str, Any] = json.loads(r.read())
+            return r.status, answer
+        finally:
+            conn.close()
+
+    with ServerProcess() as s:
+
+        async def token() -> str:
+            async with connect(s.ws_url) as ws:
+                welcome = await welcomed(ws, Hello(1, "una"))
+                assert welcome.session_token is not None
+                ws.transport.abort()  # dropped: the session is kept for --reconnect-grace
+                return welcome.session_token
+
+        held = asyncio.run(token())
+        assert reconnect(s.port, json.dumps({"session": held}).encode()) == (200, {"url": s.ws_url})
+        status, answer = reconnect(s.port, b'{"session": "0123456789abcdef.unknown"}')
+        assert (status, answer["error"]) == (401, "session_expired")
+        status, answer = reconnect(s.port, b"{}")
+        assert (status, answer["error"]) == (400, "invalid_request")
