@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -199,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--public-url",
         default=d.public_url,
         help="with --redis: the WebSocket URL clients reach this process at (e.g. "
-        "wss://eu1.example.com/ws); by default ws:// and the address it listens on",
+        "wss://eu1.example.com/ws), or 'agones': the address and port Agones gave this GameServer "
+        "(ws://); by default ws:// and the address it listens on",
     )
     p.add_argument(
         "--redis-prefix",
@@ -212,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.cluster_ttl,
         help="with --redis: seconds a process and its rooms stay listed after its last heartbeat; "
         "it beats five times in that time (default %(default)s)",
+    )
+    p.add_argument(
+        "--agones",
+        action="store_true",
+        help="run as an Agones GameServer: Ready once listening, Health every --agones-health "
+        "seconds, the counters rooms and players, Shutdown after the goodbye, to the SDK "
+        "sidecar at 127.0.0.1:$AGONES_SDK_HTTP_PORT (docs/deploy.md, 'Agones')",
+    )
+    p.add_argument(
+        "--agones-health",
+        type=float,
+        default=d.agones_health,
+        help="with --agones: seconds between Health calls, and counter updates (default %(default)s)",
     )
     p.add_argument(
         "--drain-timeout",
@@ -231,6 +246,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> Config:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
+        port = os.environ.get("AGONES_SDK_HTTP_PORT")  # set by Agones for the game server
+        if port:
+            ns.agones_port = int(port)
         return Config(**vars(ns))
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))  # exits with code 2 and the usage line

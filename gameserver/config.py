@@ -77,6 +77,11 @@ class Config:
     public_url: str = ""
     redis_prefix: str = "gameserver:"
     cluster_ttl: float = attr.ib(default=5.0, validator=_between(1, 60))
+    # Agones (gameserver.agones): tell the SDK sidecar on 127.0.0.1:agones_port (cli: from
+    # AGONES_SDK_HTTP_PORT) Ready, Health every agones_health seconds, the counters, Shutdown
+    agones: bool = False
+    agones_port: int = attr.ib(default=9358, validator=_between(1, 65535))
+    agones_health: float = attr.ib(default=2.0, validator=_between(0.1, 60))
     # seconds SIGTERM lets the matches play on, taking no one new, before the goodbye (0: none)
     drain_timeout: float = attr.ib(default=0.0, validator=_between(0, 86_400))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it

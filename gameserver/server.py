@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import errno
 import gc
+import json
 import logging
 import os
 import resource
 import signal
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -27,6 +29,8 @@ import eventlet.wsgi
 from eventlet.hubs import trampoline
 
 from gameserver import transport
+from gameserver.agones import AgonesAdapter, AgonesUnavailable
+from gameserver.agones import public_url as agones_public_url
 from gameserver.cluster import (
     BEATS_PER_TTL,
     ClusterAgent,
@@ -59,6 +63,7 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 # handshakes take; 128 keeps that short (docs/benchmarks.md, "Under attack").
 HTTP_SLOTS = 128
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
+AGONES_ADDRESS_WAIT = 30.0  # seconds --public-url agones waits for the sidecar's address
 CLUSTER_COALESCE = 0.05  # seconds a beat waits after a change, to carry the changes after it too
 
 
@@ -156,6 +161,7 @@ class GameServer:
         self._running = False
         self.cluster: ClusterAgent | None = None  # with --redis (start())
         self.matchmaker: ClusterMatchmaker | None = None
+        self.agones: AgonesAdapter | None = None  # with --agones (start())
         self._cluster_wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
 
     def _make_room(self, room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
@@ -178,6 +184,8 @@ class GameServer:
         config = self.config
         assert config.redis is not None
         url = config.public_url
+        if url == "agones":
+            url = self._agones_public_url()
         if not url:
             host, port = self.address
             if host in ("0.0.0.0", "::"):
@@ -208,6 +216,36 @@ class GameServer:
         directory.notify = self._cluster_changed
         self.matchmaker = ClusterMatchmaker(registry, directory, time.monotonic)
         log.info("process %s of the cluster at %s, reached at %s", registry.process_id, config.redis, url)
+
+    def _agones_loop(self, agones: AgonesAdapter) -> None:
+        """Ready (until taken), then Health and the counters, every --agones-health seconds."""
+        failing = False
+        while self._running:
+            try:
+                agones.beat(len(self.directory.rooms), self.directory.players)
+                failing = False
+            except AgonesUnavailable as exc:
+                if not failing:
+                    log.warning("agones: the SDK sidecar did not answer (%s); trying again", exc)
+                failing = True
+            eventlet.sleep(self.config.agones_health)
+
+    def _agones_public_url(self) -> str:
+        """--public-url agones: the address and port Agones gave this GameServer."""
+        call = green_json_call(self.config.agones_port, timeout=1.0)
+        deadline = time.monotonic() + AGONES_ADDRESS_WAIT
+        while True:
+            try:
+                url = agones_public_url(call)
+            except AgonesUnavailable:
+                url = None
+            if url is not None:
+                return url
+            if time.monotonic() > deadline:
+                raise ListenError(
+                    f"--public-url agones: the SDK sidecar gave no address within {AGONES_ADDRESS_WAIT:g} s"
+                )
+            eventlet.sleep(0.5)
 
     def _cluster_changed(self) -> None:
         try:
@@ -376,6 +414,13 @@ class GameServer:
         self._threads.append(eventlet.spawn(self._tick_loop))
         if self.cluster is not None:
             self._threads.append(eventlet.spawn(self._cluster_loop, self.cluster))
+        if self.config.agones:
+            self.agones = AgonesAdapter(
+                green_json_call(self.config.agones_port, timeout=1.0),
+                max_rooms=self.config.max_rooms,
+                max_players=self.config.max_players,
+            )
+            self._threads.append(eventlet.spawn(self._agones_loop, self.agones))
         host, port = self.address
         log.info(
             "serving on http://%s:%d/ (WebSocket at /ws), %d Hz, %s build",
@@ -419,6 +464,12 @@ class GameServer:
             except (DirectoryUnavailable, eventlet.Timeout):
                 log.warning("could not leave the cluster's directory: its entries expire by themselves")
         self.sockets.close()
+        if self.agones is not None:
+            try:  # the goodbyes are said: Agones may remove this GameServer
+                with eventlet.Timeout(1.0):
+                    self.agones.shutdown()
+            except (AgonesUnavailable, eventlet.Timeout):
+                log.warning("agones: Shutdown was not taken")
         try:
             self.listener.close()
         except OSError:
@@ -514,6 +565,26 @@ def _drain(server: GameServer, timeout: float, stop_requested: list[int], wake_r
         except (eventlet.Timeout, BlockingIOError):
             pass
     log.info("drained: no player left" if len(stop_requested) == 1 else "a second signal: stopping now")
+
+
+def green_json_call(port: int, timeout: float) -> Callable[[str, str, dict[str, Any]], tuple[int, Any]]:
+    """An HTTP call to 127.0.0.1:port with a JSON body, whose socket is eventlet's: (status,
+    decoded JSON answer or None). AgonesUnavailable when nothing answers."""
+    from eventlet.green.http import client as http_client
+
+    def call(method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        conn = http_client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            conn.request(method, path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+            answer = conn.getresponse()
+            data = answer.read()
+            return answer.status, json.loads(data) if data.strip() else None
+        except (OSError, ValueError, http_client.HTTPException) as exc:
+            raise AgonesUnavailable(f"127.0.0.1:{port}: {exc!r}") from None
+        finally:
+            conn.close()
+
+    return call
 
 
 def green_redis(url: str, timeout: float) -> tuple[Any, tuple[type[BaseException], ...]]:

@@ -111,6 +111,8 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_cluster_e2e.py::test_the_local_cluster_command_starts_processes_and_redis_and_ctrl_c_stops_them_all",
         "test_cluster_e2e.py::test_sigterm_drains_a_process_the_directory_sends_no_one_there_and_it_stops_when_its_last_player_leaves",
         "test_cluster_e2e.py::test_a_drain_refuses_newcomers_and_says_goodbye_when_its_timeout_ends",
+        "test_agones.py::test_a_sidecar_that_answers_late_gets_ready_and_an_undeclared_counter_is_left_alone",
+        "test_agones.py::test_in_a_cluster_players_are_sent_to_the_address_agones_gave",
     ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",

@@ -41,7 +41,7 @@ def _die_with_parent() -> None:
 
 
 class ServerProcess:
-    def __init__(self, *args: str, map_name: str | None = "none") -> None:
+    def __init__(self, *args: str, map_name: str | None = "none", env: dict[str, str] | None = None) -> None:
         # The protocol tests play in the empty world, where everyone sees everyone. None passes
         # no --map: the server as the README starts it, on its own default map.
         map_args = [] if map_name is None else ["--map", map_name]
@@ -49,9 +49,10 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.stderr_lines: list[str] = []
+        self.env = env or {}  # added to the environment of the server
 
     def start(self) -> ServerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gameserver", *self.args],
             cwd=ROOT,
