@@ -22,6 +22,7 @@ from server_process import ROOT, ServerProcess, wait_for
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from client_demo.bots import run_bots
 from gameserver import codec
 from gameserver.messages import Hello, Input, Snapshot, Welcome
 
@@ -335,3 +336,14 @@ def test_a_session_token_leads_back_to_the_process_that_holds_the_room(redis_ser
         asyncio.run(play())
         status, answer = post(a, "/matchmake/reconnect", {"session": "0123456789abcdef.x"})
         assert (status, answer["error"]) == (401, "session_expired")
+
+
+def test_bots_join_through_the_matchmaker_and_spread_over_the_processes(redis_server: RedisServer) -> None:
+    with cluster(redis_server, "--room-size", "5") as a, cluster(redis_server, "--room-size", "5") as b:
+        report = run_bots(
+            a.ws_url, 20, 2.0, behaviour="wander,drop", verify=2, matchmake=True, drop_every=(0.5, 1.0)
+        )
+        assert report["errors"] == 0 and report["connected"] == 20, report["error_samples"]
+        assert report["resumes"] >= 1 and report["failed_resumes"] == 0
+        assert report["rooms"]["count"] == 4 and report["isolation_violations"] == 0
+        assert a.health()["rooms"] >= 1 and b.health()["rooms"] >= 1  # rooms on both processes

@@ -71,6 +71,7 @@ import struct
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from client_demo.bots import rooms, wire
 from client_demo.bots.behaviours import CHURNING, COME_BACK, MIRRORED, Steering
@@ -188,6 +189,9 @@ class Bot:
         "rooms",
         "target_room",
         "seat",
+        "ws_host",
+        "ws_port",
+        "ws_path",
         "hello_room",
         "seat_request",
         "held",
@@ -268,6 +272,9 @@ class Bot:
         self.rooms: list[str] = []  # of every WELCOME, in order
         self.target_room: str | None = None  # the room this bot is sent to (--rooms); None: quick play
         self.seat: str | None = None  # a seat reserved and not yet used
+        # where its WebSocket connects: the runner's server, or the url of its seat's answer (in
+        # a cluster, the process that holds the room; a resume goes back there)
+        self.ws_host, self.ws_port, self.ws_path = runner.host, runner.port, runner.path
         self.hello_room: str | None = None  # the room the next HELLO names
         self.seat_request = b""  # the HTTP request of the seat being reserved
         self.held: dict[str, int] = {}  # room -> bit set of the run's bots whose entity it was sent
@@ -323,6 +330,8 @@ class Bot:
             request = rooms.matchmake_request(r.host, r.port, "create", {"private": True})
         elif self.target_room is not None and self.seat is None:
             request = rooms.matchmake_request(r.host, r.port, "join", {"room": self.target_room})
+        elif r.matchmake and self.target_room is None:
+            request = rooms.matchmake_request(r.host, r.port, "quick", {})
         else:
             self.open_websocket()
             return
@@ -338,7 +347,8 @@ class Bot:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.stamped and self.state == "connecting":
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        err = s.connect_ex((r.host, r.port))
+        # the seat's request to the server the runner was given; the WebSocket to the seat's
+        err = s.connect_ex((r.host, r.port) if self.state == "seating" else (self.ws_host, self.ws_port))
         if err not in (0, errno.EINPROGRESS):
             s.close()
             self.fail("connect", f"connect: {errno.errorcode.get(err, err)}")
@@ -347,7 +357,6 @@ class Bot:
         r.watch(self, select.EPOLLOUT)
 
     def open_websocket(self) -> None:
-        r = self.runner
         self.state = "connecting"
         self.mirror = Mirror(SCHEMA) if self.verify else Tracker() if self.behaviour in MIRRORED else None
         self.spectator = self.behaviour == "spectate"
@@ -360,7 +369,7 @@ class Bot:
         self.last_snap_at = 0.0
         self.last_snap_kernel = 0.0
         self.leave_at = math.inf
-        self.ws_request, self.accept = wire.handshake_request(r.host, r.port, r.path)
+        self.ws_request, self.accept = wire.handshake_request(self.ws_host, self.ws_port, self.ws_path)
         self.open_socket()
 
     def fail(self, kind: str, detail: str) -> None:
@@ -708,6 +717,13 @@ class Bot:
         if status != 200 or not isinstance(seat, str) or not isinstance(room, str):
             self.fail("matchmaking", f"{status} {body.get('error')}: {body.get('message')}")
             return
+        url = body.get("url")
+        if isinstance(url, str):  # where the room is: another process, in a cluster
+            target = urlsplit(url)
+            if target.scheme != "ws" or not target.hostname:
+                self.fail("matchmaking", f"a seat at {url!r}: bots speak ws:// only")
+                return
+            self.ws_host, self.ws_port, self.ws_path = target.hostname, target.port or 80, target.path or "/"
         self.seat, self.hello_room = seat, room
         self.open_websocket()
 

@@ -72,12 +72,13 @@ def parse_behaviours(text: str) -> list[str]:
     return out
 
 
-def create_rooms(url: str, count: int, timeout: float = 10.0) -> list[tuple[str, str]]:
-    """(room id, seat) of `count` new public rooms, created over HTTP on the server of the
-    WebSocket `url`. Raises ValueError with the server's answer when it refuses one."""
+def create_rooms(url: str, count: int, timeout: float = 10.0) -> list[tuple[str, str, str]]:
+    """(room id, seat, WebSocket url) of `count` new public rooms, created over HTTP on the
+    server of the WebSocket `url` (in a cluster, the url is of the process that holds the room).
+    Raises ValueError with the server's answer when it refuses one."""
     u = urlsplit(url)
     endpoint = f"http://{u.hostname}:{u.port or 80}/matchmake/create"
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     for _ in range(count):
         what = f"creating room {len(out) + 1} of {count}"
         request = urllib.request.Request(
@@ -90,7 +91,7 @@ def create_rooms(url: str, count: int, timeout: float = 10.0) -> list[tuple[str,
             raise ValueError(f"{what}: HTTP {exc.code} {exc.read()!r}") from None
         except urllib.error.URLError as exc:
             raise ValueError(f"{what}: {exc.reason}") from None
-        out.append((body["room"], body["seat"]))
+        out.append((body["room"], body["seat"], body.get("url") or url))
     return out
 
 
@@ -107,6 +108,7 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
     r.churn_stay = opts["churn_stay"]
     r.drop_every = opts["drop_every"]
     r.follow_every = opts["follow_every"]
+    r.matchmake = opts["matchmake"]
     created = opts["rooms"]
     for b in r.bots:
         b.behaviour = _behaviour_of(opts["behaviours"], b.index)
@@ -117,6 +119,8 @@ def _make_runner(opts: dict[str, Any], first: int, count: int) -> Runner:
             # The first bot of each room takes the seat of its creation; a spectator takes none.
             if b.index < len(created) and b.behaviour != "spectate":
                 b.seat = created[b.index][1]
+                target = urlsplit(created[b.index][2])  # the process that holds the room
+                b.ws_host, b.ws_port, b.ws_path = target.hostname or b.ws_host, target.port or 80, target.path
     # the players first: a spectator waits for them (Runner.settled)
     r.to_connect.sort(key=lambda b: b.behaviour == "spectate")
     return r
@@ -171,6 +175,7 @@ def run_bots(
     rooms: int = 0,
     drop_every: tuple[float, float] = DROP_EVERY,
     follow_every: tuple[float, float] = FOLLOW_EVERY,
+    matchmake: bool = False,
 ) -> dict[str, Any]:
     """Run the bots and return the merged report (see metrics.merge). `rooms` > 0: create that
     many rooms first and deal the bots out to them; 0: every bot joins by quick play."""
@@ -192,6 +197,7 @@ def run_bots(
         drop_every=drop_every,
         follow_every=follow_every,
         rooms=created,
+        matchmake=matchmake,
     )
     raise_open_file_limit(count + 256)
     procs = max(1, min(procs, count))
@@ -375,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default %(default)s)",
     )
     p.add_argument(
+        "--matchmake",
+        action="store_true",
+        help="every player reserves a seat with POST /matchmake/quick before each connection and "
+        "connects where the answer says: over a cluster's processes (python -m gameserver --redis); "
+        "by default it joins by a HELLO with no room (quick play)",
+    )
+    p.add_argument(
         "--churn-stay",
         default="1,3",
         help="seconds a churn or host bot stays before it leaves, MIN,MAX (default %(default)s)",
@@ -437,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             rooms=a.rooms,
             drop_every=(drop_low, drop_high),
             follow_every=(follow_low, follow_high),
+            matchmake=a.matchmake,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -67,6 +67,9 @@ class Runner:
         self.port = u.port or 80
         self.path = u.path or "/"
         self.total = total if total is not None else count
+        # every player reserves its seat with POST /matchmake/quick before each connection and
+        # connects where the answer says (a cluster's processes); else quick play by HELLO
+        self.matchmake = False
         self.period = 1 / 30  # replaced by the welcome's tick rate
         self.epoll = select.epoll()
         self.by_fd: dict[int, Bot] = {}
