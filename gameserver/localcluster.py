@@ -3,7 +3,9 @@
 It starts a Redis of its own (redis-server on a free port of 127.0.0.1, persistence off), unless
 `--redis` names one, then K server processes (`--processes`, by default one per core), each on
 its own port (`--port`, `--port`+1, ...; with `--port 0` each takes a free one) and each with
-`--redis`. Any of them answers matchmaking and serves the demo page. It prints one line per
+`--redis`. Any of them answers matchmaking and serves the demo page; since that page may be sent
+to a room on another process (another port, so another Origin), they take WebSockets from any
+page (`--allowed-origins '*'`) unless the flags after `--` say otherwise. It prints one line per
 process, `process N: http://HOST:PORT/`, then `cluster ready: ...`. Ctrl-C or SIGTERM stops what
 it started: the servers first (each says goodbye to its clients), then its Redis.
 
@@ -72,7 +74,14 @@ class LocalCluster:
             self.redis_url = self._start_redis()
         for i in range(self.processes):
             port = 0 if self.port == 0 else self.port + i
-            args = ["--host", self.host, "--port", str(port), "--redis", self.redis_url, *self.server_args]
+            args = ["--host", self.host, "--port", str(port), "--redis", self.redis_url]
+            if not any(
+                a == "--allowed-origins" or a.startswith("--allowed-origins=") for a in self.server_args
+            ):
+                # the demo page of one process opens its WebSocket at another (another port: another
+                # Origin) when the room is there
+                args += ["--allowed-origins", "*"]
+            args += self.server_args
             proc = subprocess.Popen(
                 [sys.executable, "-m", "gameserver", *args],
                 stdout=subprocess.PIPE,

@@ -56,6 +56,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_browser.py::test_a_page_not_kept_rejoins_afresh_and_a_page_taken_over_stops",
         "test_browser.py::test_a_spectator_watches_the_yard_and_follows_the_player_clicked",
         "test_browser.py::test_nothing_to_watch_brings_the_lobby_back_saying_why",
+        "test_browser.py::test_pages_served_by_one_process_play_in_rooms_on_two",
     ),
     "bots against a server beyond the first (test_bots.py::test_bots_play_verify_and_churn stays fast)": (
         "test_bots.py::test_fighting_bots_shoot_and_hit_in_the_arena",

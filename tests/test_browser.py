@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from latency_proxy import LatencyProxy
+from redis_server import RedisServer, require_redis
 from server_process import ServerProcess, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -979,3 +980,33 @@ def test_nothing_to_watch_brings_the_lobby_back_saying_why(browser: Any) -> None
                 assert not page.page.is_visible("#spectating")
             finally:
                 page.close()
+
+
+def test_pages_served_by_one_process_play_in_rooms_on_two(browser: Any) -> None:
+    """Two processes sharing a Redis (--redis), rooms of one: Bob's page, served by the first
+    process, is sent by matchmaking to a room on the second, and plays there."""
+    require_redis()
+    with RedisServer() as redis:
+        args = ("--redis", redis.url, "--room-size", "1", "--allowed-origins", "*")
+        with ServerProcess(*args) as a, ServerProcess(*args) as b:
+            ann = Player(browser, f"{a.http}/?name=Ann")
+            ann.wait_connected()
+            bob = Player(browser, f"{a.http}/?name=Bob")
+            try:
+                bob.wait_connected()
+                wait_for(
+                    lambda: (a.health()["players"], b.health()["players"]) == (1, 1), 5, "one player on each"
+                )
+                # Bob moves, on the second process: his prediction and its answers agree
+                x0 = bob.eval("game.predicted.x")
+                bob.page.locator("#view").focus()
+                key, sign = ("ArrowLeft", -1) if x0 > 1000 else ("d", 1)
+                bob.page.keyboard.down(key)
+                try:
+                    bob.wait("([x0, s]) => game.server && (game.server.x - x0) * s > 30", [x0, sign])
+                finally:
+                    bob.page.keyboard.up(key)
+                bob.wait("() => game.predicted.x === game.server.x && game.predicted.y === game.server.y")
+            finally:
+                ann.close()
+                bob.close()

@@ -623,7 +623,11 @@ if (spectating !== null) {
     backToLobby(err, invited);
   });
 } else if (startName !== null) {
-  start(startName);
+  // ?name=NAME: quick play at once, through matchmaking (in a cluster, the seat may be elsewhere)
+  joinWithSeat("quick", {}, startName).catch((err) => {
+    if (!(err instanceof LobbyError)) throw err;
+    backToLobby(err, null);
+  });
 } else {
   showLobby({ invite: invited });
 }

@@ -20,6 +20,7 @@ import { GameClient } from "../client.js";
 import { DebugOverlay, FrameRate } from "../debug.js";
 import { extendHooks, gameHooks } from "../hooks.js";
 import { InputState } from "../input.js";
+import { LobbyError, httpBase, matchmake } from "../lobby.js";
 import { cleanName } from "../rules.js";
 import { drawnEntities, fitCanvas } from "../view.js";
 import { TEAM_NAMES, draw, fieldView } from "./render.js";
@@ -57,8 +58,11 @@ function clampInt(text, lo, hi, fallback) {
 
 // --- joining ------------------------------------------------------------------------------
 
-/** Play as `name`: quick play on `url`. */
-function start(name, { url = serverUrl } = {}) {
+/**
+ * Play as `name`: a seat by quick play over HTTP (POST /matchmake/quick), then the game at the
+ * url the answer names: this server, or in a cluster the process that holds the room.
+ */
+async function start(name) {
   joinForm.hidden = true;
   try {
     localStorage.setItem("gameserver.name", name);
@@ -71,9 +75,27 @@ function start(name, { url = serverUrl } = {}) {
   }
   goals.length = 0;
   flash = null;
+  statusEl.dataset.state = "seating";
+  statusText.textContent = "Finding a place…";
+  statusEl.hidden = false;
+  let seat;
+  try {
+    seat = await matchmake(httpBase(serverUrl), "quick", {});
+  } catch (err) {
+    if (!(err instanceof LobbyError)) throw err;
+    statusEl.dataset.state = "refused";
+    statusText.textContent = err.message;
+    joinForm.hidden = false;
+    return;
+  }
+  let url = typeof seat.url === "string" && /^wss?:\/\//.test(seat.url) ? seat.url : serverUrl;
+  // a page served over https (behind a TLS proxy) may only open wss://
+  if (location.protocol === "https:" && url.startsWith("ws://")) url = "wss://" + url.slice(5);
   client = new GameClient({
     url,
     name,
+    room: seat.room,
+    seat: seat.seat,
     interpDelayMs,
     readInput,
     onChange: showStatus,
@@ -121,7 +143,7 @@ function showStatus() {
   const c = client.lastClose;
   const why = c ? c.errorCode || c.reason || c.kind : "";
   let text;
-  if (s === "connecting") text = client.attempt ? `Reconnecting… attempt ${client.attempt + 1}` : `Connecting to ${serverUrl}…`;
+  if (s === "connecting") text = client.attempt ? `Reconnecting… attempt ${client.attempt + 1}` : `Connecting to ${client.url}…`;
   else if (s === "reconnecting") text = `Connection lost${why ? ` (${why})` : ""}. Reconnecting…`;
   else if (s === "closed") text = `Disconnected${why ? `: ${why}${c.message ? ` (${c.message})` : ""}` : ""}.`;
   else text = s;
