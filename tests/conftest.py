@@ -115,6 +115,8 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_agones.py::test_a_sidecar_that_answers_late_gets_ready_and_an_undeclared_counter_is_left_alone",
         "test_agones.py::test_in_a_cluster_players_are_sent_to_the_address_agones_gave",
         "test_cluster_e2e.py::test_bots_join_through_the_matchmaker_and_spread_over_the_processes",
+        "test_cluster_e2e.py::test_a_stalled_redis_costs_matchmaking_a_503_and_the_tick_nothing",
+        "test_cluster_e2e.py::test_a_session_token_leads_back_to_the_process_that_holds_the_room",
     ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",

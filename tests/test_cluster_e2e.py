@@ -347,3 +347,76 @@ def test_bots_join_through_the_matchmaker_and_spread_over_the_processes(redis_se
         assert report["resumes"] >= 1 and report["failed_resumes"] == 0
         assert report["rooms"]["count"] == 4 and report["isolation_violations"] == 0
         assert a.health()["rooms"] >= 1 and b.health()["rooms"] >= 1  # rooms on both processes
+
+
+def test_a_stalled_redis_costs_matchmaking_a_503_and_the_tick_nothing(redis_server: RedisServer) -> None:
+    """Redis is stopped (SIGSTOP) mid-game: matchmaking answers 503 directory_unavailable after
+    its timeout, while the player in the game keeps every snapshot and /healthz answers at once:
+    Redis calls wait in their own green threads (redis-py on eventlet's sockets), never the tick."""
+    with cluster(redis_server) as s:
+        seat = post(s, "/matchmake/quick")[1]
+        redis = redis_server.proc
+        assert redis is not None
+
+        async def play() -> tuple[int, float, int]:
+            async with connect(seat["url"]) as ws:
+                await ws.send(codec.encode_client(Hello(1, "ivy", None, None, seat["seat"])))
+                assert isinstance(codec.decode_server(await asyncio.wait_for(ws.recv(), 5)), Welcome)
+                redis.send_signal(signal.SIGSTOP)
+                try:
+                    loop = asyncio.get_running_loop()
+                    asked = time.monotonic()
+                    answer = loop.run_in_executor(None, lambda: post(s, "/matchmake/quick"))
+                    ticks: set[int] = set()
+                    started = time.monotonic()
+                    while time.monotonic() - started < 1.5:  # the snapshots of 1.5 s of play
+                        msg = codec.decode_server(await asyncio.wait_for(ws.recv(), 1))
+                        if isinstance(msg, Snapshot):
+                            ticks.add(msg.tick)
+                            # moving, so that every tick has a change to send
+                            move = 1.0 if len(ticks) // 15 % 2 else -1.0
+                            await ws.send(codec.encode_client(Input(len(ticks), move, 0.0, 0.0, 0, msg.tick)))
+                    health = await loop.run_in_executor(None, s.health)
+                    status, body = await answer
+                    assert (status, body["error"]) == (503, "directory_unavailable")
+                    return len(ticks), time.monotonic() - asked, health["players"]
+                finally:
+                    redis.send_signal(signal.SIGCONT)
+
+        ticks, waited, players = asyncio.run(play())
+        assert ticks >= 40 and players == 1  # 45 snapshots in 1.5 s at 30 Hz, none held up
+        assert waited < 5
+        # Redis back: matchmaking answers again, and the failed beats were counted
+        wait_for(lambda: post(s, "/matchmake/quick")[0] == 200, 10, "matchmaking to answer again")
+        assert s.health()["cluster"]["beat_failures"] >= 1
+
+
+def test_a_cluster_keeps_its_per_address_limits_and_refuses_forged_seats(redis_server: RedisServer) -> None:
+    with cluster(
+        redis_server, "--unlimited-addresses", "", "--seats-per-address", "3", "--creates-per-minute", "1"
+    ) as s:
+        statuses = [post(s, "/matchmake/quick")[0] for _ in range(3)]
+        status, body = post(s, "/matchmake/quick")
+        assert statuses == [200, 200, 200] and (status, body["error"]) == (429, "rate_limited")
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10, source_address=("127.0.0.2", 0))
+        conn.request("POST", "/matchmake/create", body=b"{}")
+        assert conn.getresponse().status == 200  # another address has its own count
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10, source_address=("127.0.0.2", 0))
+        conn.request("POST", "/matchmake/create", body=b"{}")
+        answer = conn.getresponse()
+        assert (answer.status, json.loads(answer.read())["error"]) == (429, "rate_limited")  # one a minute
+        conn.close()
+
+        async def forge() -> list[tuple[int, str | None] | None]:
+            tokens = ["A" * 43, "0" * 43, "x", seat_of_another_cluster()]
+            return [(await first_answer(s.ws_url, Hello(1, "eve", None, None, t)))[1] for t in tokens]
+
+        assert asyncio.run(forge()) == [(4403, "invalid_seat")] * 4
+
+
+def seat_of_another_cluster() -> str:
+    from gameserver.cluster import Claim, SeatSigner
+
+    claim = Claim("0a0b0c0d0e0f", "r-00112233aabb", "deadbeef", int(time.time()) + 60, "none", False)
+    return SeatSigner(b"another cluster's secret".ljust(32, b"!"), ["arena", "none", "yard"]).sign(claim)
