@@ -592,7 +592,10 @@ def green_redis(url: str, timeout: float) -> tuple[Any, tuple[type[BaseException
     and the exceptions that mean Redis did not answer. redis-py is imported patched, as its
     own copy: its exceptions are that copy's."""
     redis = eventlet.import_patched("redis")
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    # One retry at once (a pooled connection Redis closed), not redis-py's default of three
+    # with backoff: a Redis that is down answers matchmaking 503 within `timeout`, or two.
+    retry = redis.retry.Retry(redis.backoff.NoBackoff(), 1)
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=retry)
     return client, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 

@@ -112,6 +112,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_cluster_e2e.py::test_the_local_cluster_command_starts_processes_and_redis_and_ctrl_c_stops_them_all",
         "test_cluster_e2e.py::test_sigterm_drains_a_process_the_directory_sends_no_one_there_and_it_stops_when_its_last_player_leaves",
         "test_cluster_e2e.py::test_a_drain_refuses_newcomers_and_says_goodbye_when_its_timeout_ends",
+        "test_agones.py::test_ready_once_listening_then_health_the_counters_and_shutdown_after_the_drain",
         "test_agones.py::test_a_sidecar_that_answers_late_gets_ready_and_an_undeclared_counter_is_left_alone",
         "test_agones.py::test_in_a_cluster_players_are_sent_to_the_address_agones_gave",
         "test_cluster_e2e.py::test_bots_join_through_the_matchmaker_and_spread_over_the_processes",

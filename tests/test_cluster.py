@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis_server import RedisServer
 from server_process import wait_for
 
@@ -281,7 +283,9 @@ def test_a_process_of_another_game_or_maps_is_refused(redis_server: RedisServer,
 
 
 def test_an_unreachable_redis_is_directory_unavailable(prefix: str) -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)
+    dead = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
+    )  # as the server makes it (server.green_redis)
     r = Registry(
         dead,
         prefix=prefix,
