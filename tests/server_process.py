@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -113,3 +114,25 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def first_answer(url: str, msg: Any) -> tuple[Any, tuple[int, str | None] | None]:
+    """The server's first answer to a HELLO (`msg`), and the close (code, reason) if it
+    refused it; a WELCOME's connection is closed at once."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from gameserver import codec
+    from gameserver.messages import Welcome
+
+    async with connect(url) as ws:
+        await ws.send(codec.encode_client(msg))
+        first = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
+        if isinstance(first, Welcome):
+            return first, None
+        try:
+            await asyncio.wait_for(ws.recv(), 5)
+        except ConnectionClosed:
+            pass
+        assert ws.close_code is not None
+        return first, (ws.close_code, ws.close_reason)

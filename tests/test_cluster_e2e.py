@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from redis_server import RedisServer, require_redis
-from server_process import ROOT, ServerProcess, wait_for
+from server_process import ROOT, ServerProcess, first_answer, wait_for
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -58,21 +58,6 @@ def rooms(server: ServerProcess) -> list[dict[str, Any]]:
         return listing
     finally:
         conn.close()
-
-
-async def first_answer(url: str, msg: Hello) -> tuple[Any, tuple[int, str | None] | None]:
-    """The server's first answer to a HELLO, and the close (code, reason) if it refused."""
-    async with connect(url) as ws:
-        await ws.send(codec.encode_client(msg))
-        first = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
-        if isinstance(first, Welcome):
-            return first, None
-        try:
-            await asyncio.wait_for(ws.recv(), 5)
-        except ConnectionClosed:
-            pass
-        assert ws.close_code is not None
-        return first, (ws.close_code, ws.close_reason)
 
 
 def test_matchmaking_on_one_process_seats_players_on_another_and_the_seat_works_there_only(

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from arena_records import name_of
-from server_process import ServerProcess, wait_for
+from server_process import ServerProcess, first_answer, wait_for
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from gameserver import codec
 from gameserver.messages import Error, Goodbye, Hello, Input, Snapshot, Welcome
@@ -37,21 +36,6 @@ def request(
 def post(server: ServerProcess, path: str, obj: Any = None) -> tuple[int, dict[str, Any]]:
     status, _, body = request(server, "POST", path, b"" if obj is None else json.dumps(obj).encode())
     return status, body
-
-
-async def hello(url: str, msg: Hello) -> tuple[Any, Any]:
-    """The server's first answer to a HELLO, and the close (code, reason) if it refused."""
-    async with connect(url) as ws:
-        await ws.send(codec.encode_client(msg))
-        first = codec.decode_server(await asyncio.wait_for(ws.recv(), 5))
-        if isinstance(first, Welcome):
-            return first, None
-        try:
-            await asyncio.wait_for(ws.recv(), 5)
-        except ConnectionClosed:
-            pass
-        assert ws.close_code is not None
-        return first, (ws.close_code, ws.close_reason)
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -104,7 +88,7 @@ def test_bad_matchmaking_requests_get_a_4xx_with_a_json_error_that_names_the_pro
         assert (status, answer["error"]) == (503, "too_many_rooms")
         assert s.health()["rooms"] == 3
         # and the server is unaffected: a player still joins
-        welcome, refused = asyncio.run(hello(s.ws_url, Hello(1, "after")))
+        welcome, refused = asyncio.run(first_answer(s.ws_url, Hello(1, "after")))
         assert refused is None and isinstance(welcome, Welcome)
 
 
@@ -121,7 +105,9 @@ def test_the_listing_shows_public_rooms_with_their_players_and_seats() -> None:
         assert room["id"] == public["room"] and (room["players"], room["reserved"]) == (0, 1)
         assert room["map"] == "arena" and room["max_players"] == 3 and room["created"] > 1.7e9
 
-        welcome, _ = asyncio.run(hello(s.ws_url, Hello(1, "ann", None, public["room"], public["seat"])))
+        welcome, _ = asyncio.run(
+            first_answer(s.ws_url, Hello(1, "ann", None, public["room"], public["seat"]))
+        )
         assert welcome.room == public["room"] and welcome.map == "arena"
         _, _, listing = request(s, "GET", "/rooms?map=arena")
         assert [(r["players"], r["reserved"]) for r in listing["rooms"]] in ([(1, 0)], [(0, 0)])
@@ -137,27 +123,27 @@ def test_hello_refusals_for_rooms_have_their_own_codes_and_close_codes() -> None
 
         async def scenario() -> None:
             # a used seat, then a seat for another room than HELLO names
-            first, _ = await hello(s.ws_url, Hello(1, "a", None, None, seat["seat"]))
+            first, _ = await first_answer(s.ws_url, Hello(1, "a", None, None, seat["seat"]))
             assert isinstance(first, Welcome) and first.room == seat["room"]
-            again, closed = await hello(s.ws_url, Hello(1, "b", None, None, seat["seat"]))
+            again, closed = await first_answer(s.ws_url, Hello(1, "b", None, None, seat["seat"]))
             assert (
                 isinstance(again, Error) and again.code == "invalid_seat" and closed == (4403, "invalid_seat")
             )
             # the player above left when its connection closed; the room is empty and is
             # disposed within --room-idle 0.3 s
             wait_for(lambda: s.health()["rooms_disposed"] == 1, 5, "the empty room to be disposed")
-            gone, closed = await hello(s.ws_url, Hello(1, "c", None, seat["room"]))
+            gone, closed = await first_answer(s.ws_url, Hello(1, "c", None, seat["room"]))
             assert (
                 isinstance(gone, Error) and gone.code == "room_disposed" and closed == (4410, "room_disposed")
             )
-            missing, closed = await hello(s.ws_url, Hello(1, "d", None, "r-000000000000"))
+            missing, closed = await first_answer(s.ws_url, Hello(1, "d", None, "r-000000000000"))
             assert isinstance(missing, Error) and closed == (4404, "room_not_found")
             # a full room: one player holds it (room size 1)
             _, other = post(s, "/matchmake/create", {})
             async with connect(s.ws_url) as ws:
                 await ws.send(codec.encode_client(Hello(1, "e", None, other["room"], other["seat"])))
                 assert isinstance(codec.decode_server(await ws.recv()), Welcome)
-                full, closed = await hello(s.ws_url, Hello(1, "f", None, other["room"]))
+                full, closed = await first_answer(s.ws_url, Hello(1, "f", None, other["room"]))
                 assert isinstance(full, Error) and closed == (4409, "room_full")
                 status, answer = post(s, "/matchmake/join", {"room": other["room"]})
                 assert (status, answer["error"]) == (409, "room_full")
@@ -268,10 +254,12 @@ def test_one_address_cannot_hold_every_seat() -> None:
         # another address still gets seats, and players still join
         status, _, other = request(s, "POST", "/matchmake/quick", b"{}", source="127.0.0.3")
         assert status == 200
-        welcome, refused = asyncio.run(hello(s.ws_url, Hello(1, "x", None, other["room"], other["seat"])))
+        welcome, refused = asyncio.run(
+            first_answer(s.ws_url, Hello(1, "x", None, other["room"], other["seat"]))
+        )
         assert refused is None and isinstance(welcome, Welcome)
         # the flooding address used one of its seats: it may ask for one more
-        welcome, _ = asyncio.run(hello(s.ws_url, Hello(1, "y", None, None, seat["seat"])))
+        welcome, _ = asyncio.run(first_answer(s.ws_url, Hello(1, "y", None, None, seat["seat"])))
         assert isinstance(welcome, Welcome)
         assert request(s, "POST", "/matchmake/quick", b"{}", source="127.0.0.2")[0] == 200
 
