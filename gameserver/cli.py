@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from gameserver.config import LOG_LEVELS, Config
 from gameserver.game import Game
@@ -214,6 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.cluster_ttl,
         help="with --redis: seconds a process and its rooms stay listed after its last heartbeat; "
         "it beats five times in that time (default %(default)s)",
+    )
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        type=Path,
+        default=d.record,
+        help="record every room's match to DIR/<room>.<unix time>.gsrec, for `python -m "
+        "gameserver.replay`; the directory is made if it is missing",
+    )
+    p.add_argument(
+        "--record-max-mb",
+        type=float,
+        default=d.record_max_mb,
+        help="with --record: megabytes one recording may reach; it stops there (default %(default)s)",
     )
     p.add_argument(
         "--agones",

@@ -82,6 +82,10 @@ class Config:
     agones: bool = False
     agones_port: int = attr.ib(default=9358, validator=_between(1, 65535))
     agones_health: float = attr.ib(default=2.0, validator=_between(0.1, 60))
+    # Recordings (gameserver.recording): a file per room in this directory (None: none), each
+    # stopped at record_max_mb megabytes
+    record: Path | None = None
+    record_max_mb: float = attr.ib(default=64.0, validator=_between(0.001, 1_000_000))
     # seconds SIGTERM lets the matches play on, taking no one new, before the goodbye (0: none)
     drain_timeout: float = attr.ib(default=0.0, validator=_between(0, 86_400))
     # where the demo page really is: in dev.py's compiled build, client_demo/ holds links to it

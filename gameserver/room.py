@@ -46,6 +46,7 @@ from gameserver.messages import (
     Pong,
     Welcome,
 )
+from gameserver.recording import Recorder
 from gameserver.replication import Grid, Replicator, View
 from gameserver.schema import RowFault, Schema
 
@@ -217,6 +218,8 @@ class Room:
     # An input's payload from what the transport handed to receive_input(): the server's
     # transport hands over the WebSocket frame, still masked; by default, the payload itself.
     unwrap: Callable[[bytes], bytes] = attr.ib(default=bytes, kw_only=True)
+    # what the game is given, kept for a replay (gameserver.recording; --record); None: nothing
+    recorder: Recorder | None = attr.ib(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.tick_rate % self.snapshot_rate:
@@ -283,6 +286,8 @@ class Room:
         eid = self._hook("join", self.game.join, name)
         if type(eid) is not int or eid < 1 or eid in self.members or eid in self.away:
             raise GameFault(f"{self.game_type.name}.join returned {eid!r}, not a new positive entity id")
+        if self.recorder is not None:
+            self.recorder.join(name, eid)
         return self._admit(eid, name, session_token or secrets.token_urlsafe(16))
 
     def resume(self, entity_id: int, session_token: str) -> Member:
@@ -309,6 +314,8 @@ class Room:
             eid = away.entity_id
             del self.away[eid]
             self._hook("leave", self.game.leave, eid)
+            if self.recorder is not None:
+                self.recorder.leave(eid)
             self._roster += 1
         return gone
 
@@ -341,6 +348,8 @@ class Room:
         if self.members.pop(member.entity_id, None) is not None:
             self._roster += 1
             self._hook("leave", self.game.leave, member.entity_id)
+            if self.recorder is not None:
+                self.recorder.leave(member.entity_id)
 
     # --- spectators --------------------------------------------------------------------
 
@@ -539,7 +548,11 @@ class Room:
                 m.last_applied_seq = cmds[-1][0]  # seq, first in every game's input type
                 commands[eid] = cmds
         game = self.game
+        recorder = self.recorder
+        recorded = dict(commands) if recorder is not None else None  # as given, whatever step does
         self._hook("step", game.step, commands)
+        if recorder is not None:
+            recorder.step(recorded, game)
         events = self._hook("events", game.events)
         tick = game.tick
         if events:

@@ -20,11 +20,13 @@ import resource
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import eventlet
 import eventlet.queue
+import eventlet.tpool
 import eventlet.wsgi
 from eventlet.hubs import trampoline
 
@@ -46,6 +48,7 @@ from gameserver.game import Game
 from gameserver.games import load_game
 from gameserver.maps import GameMap
 from gameserver.metrics import Metrics
+from gameserver.recording import Recorder, game_spec
 from gameserver.room import Member, Room
 from gameserver.tick import TickScheduler
 from gameserver.transport import SocketLoop
@@ -63,6 +66,7 @@ BUILD = "interpreted" if transport.__file__.endswith(".py") else "compiled"
 # handshakes take; 128 keeps that short (docs/benchmarks.md, "Under attack").
 HTTP_SLOTS = 128
 SPARE_FILES = 64  # the listener, the epolls, logs, map files
+RECORD_FLUSH = 1.0  # seconds between writes of the recordings (--record)
 AGONES_ADDRESS_WAIT = 30.0  # seconds --public-url agones waits for the sidecar's address
 CLUSTER_COALESCE = 0.05  # seconds a beat waits after a change, to carry the changes after it too
 
@@ -163,10 +167,12 @@ class GameServer:
         self.matchmaker: ClusterMatchmaker | None = None
         self.agones: AgonesAdapter | None = None  # with --agones (start())
         self._cluster_wake: eventlet.queue.LightQueue = eventlet.queue.LightQueue(maxsize=1)
+        # --record: each recorded room, and its file, until its last bytes are written
+        self._recordings: dict[str, tuple[Room, Path]] = {}
 
     def _make_room(self, room_id: str, map_name: str, game_map: GameMap | None, max_players: int) -> Room:
         config = self.config
-        return Room(
+        room = Room(
             game_type=self.game_type,
             game_map=game_map,
             tick_rate=config.tick_rate,
@@ -177,6 +183,21 @@ class GameServer:
             room_id=room_id,
             unwrap=unmask_frame,  # the transport hands inputs over as their WebSocket frames
         )
+        if config.record is not None:
+            started = time.time()
+            header = {
+                "game": game_spec(self.game_type),
+                "seed": config.seed,
+                "tick_rate": config.tick_rate,
+                "map": game_map.name if game_map is not None else None,
+                "options": dict(room.options),
+                "room": room_id,
+                "started": started,
+            }
+            room.recorder = Recorder(header, max_bytes=int(config.record_max_mb * (1 << 20)))
+            path = config.record / f"{room_id}.{int(started)}.gsrec"
+            self._recordings[room_id] = (room, path)
+        return room
 
     def _join_cluster(self) -> None:
         """Register with the cluster's directory in Redis (--redis): from now on a player's
@@ -216,6 +237,31 @@ class GameServer:
         directory.notify = self._cluster_changed
         self.matchmaker = ClusterMatchmaker(registry, directory, time.monotonic)
         log.info("process %s of the cluster at %s, reached at %s", registry.process_id, config.redis, url)
+
+    def _record_loop(self) -> None:
+        """Every RECORD_FLUSH seconds, what the rooms recorded goes to their files, written by
+        a thread of eventlet's pool: no file write waits in a green thread."""
+        while self._running:
+            eventlet.sleep(RECORD_FLUSH)
+            self.write_recordings()
+
+    def write_recordings(self) -> None:
+        """Append what each recorded room recorded to its file; forget the rooms disposed."""
+        for room_id, (room, path) in list(self._recordings.items()):
+            recorder = room.recorder
+            data = recorder.take() if recorder is not None else b""
+            if data:
+                try:
+                    eventlet.tpool.execute(_append, path, data)
+                except OSError as exc:
+                    log.warning("room %s: recording stopped: %s", room_id, exc)
+                    room.recorder = None
+            if recorder is not None and recorder.full and room.recorder is recorder:
+                log.warning("room %s: its recording reached --record-max-mb and stopped", room_id)
+                room.recorder = None
+            hosted = self.directory.rooms.get(room_id)
+            if hosted is None or hosted.room is not room or room.recorder is None:
+                del self._recordings[room_id]
 
     def _agones_loop(self, agones: AgonesAdapter) -> None:
         """Ready (until taken), then Health and the counters, every --agones-health seconds."""
@@ -414,6 +460,9 @@ class GameServer:
         self._threads.append(eventlet.spawn(self._tick_loop))
         if self.cluster is not None:
             self._threads.append(eventlet.spawn(self._cluster_loop, self.cluster))
+        if self.config.record is not None:
+            self.config.record.mkdir(parents=True, exist_ok=True)
+            self._threads.append(eventlet.spawn(self._record_loop))
         if self.config.agones:
             self.agones = AgonesAdapter(
                 green_json_call(self.config.agones_port, timeout=1.0),
@@ -464,6 +513,8 @@ class GameServer:
             except (DirectoryUnavailable, eventlet.Timeout):
                 log.warning("could not leave the cluster's directory: its entries expire by themselves")
         self.sockets.close()
+        if self._recordings:
+            self.write_recordings()
         if self.agones is not None:
             try:  # the goodbyes are said: Agones may remove this GameServer
                 with eventlet.Timeout(1.0):
@@ -565,6 +616,11 @@ def _drain(server: GameServer, timeout: float, stop_requested: list[int], wake_r
         except (eventlet.Timeout, BlockingIOError):
             pass
     log.info("drained: no player left" if len(stop_requested) == 1 else "a second signal: stopping now")
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
 
 
 def green_json_call(port: int, timeout: float) -> Callable[[str, str, dict[str, Any]], tuple[int, Any]]:

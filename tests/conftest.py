@@ -119,6 +119,9 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_cluster_e2e.py::test_a_stalled_redis_costs_matchmaking_a_503_and_the_tick_nothing",
         "test_cluster_e2e.py::test_a_session_token_leads_back_to_the_process_that_holds_the_room",
     ),
+    "recordings made by a real server while bots play": (
+        "test_recording.py::test_a_server_records_every_room_and_each_replays_bit_for_bit",
+    ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",
         "test_server_e2e.py::test_snapshots_arrive_at_the_tick_rate",
