@@ -237,6 +237,16 @@ local function add_seat(rid, map, private, seat_id, expires)
     extend(p .. 'open:' .. map, at)
   end
 end
+-- a process's rooms, their seats and listings, and its set of them: gone
+local function forget_rooms(pid)
+  local key = p .. 'rooms:' .. pid
+  for _, rid in ipairs(redis.call('SMEMBERS', key)) do
+    local map = redis.call('HGET', p .. 'room:' .. rid, 'map')
+    if map then redis.call('ZREM', p .. 'open:' .. map, rid) end
+    redis.call('DEL', p .. 'room:' .. rid, p .. 'seats:' .. rid)
+  end
+  redis.call('DEL', key)
+end
 -- a room no player has reached yet: it lives until `at` (ms) unless a seat or its owner's beat
 -- keeps it longer
 local function new_room(pid, rid, map, private, size, now, at)
@@ -355,13 +365,7 @@ extend(p .. 'procs', till)
 -- the processes whose registration expired (killed, frozen, cut off): their rooms go, seats
 -- on their way or not (their set outlives the registration by a ttl for this)
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', p .. 'procs', '-inf', now)) do
-  local dkey = p .. 'rooms:' .. dead
-  for _, rid in ipairs(redis.call('SMEMBERS', dkey)) do
-    local map = redis.call('HGET', p .. 'room:' .. rid, 'map')
-    if map then redis.call('ZREM', p .. 'open:' .. map, rid) end
-    redis.call('DEL', p .. 'room:' .. rid, p .. 'seats:' .. rid)
-  end
-  redis.call('DEL', dkey)
+  forget_rooms(dead)
 end
 redis.call('ZREMRANGEBYSCORE', p .. 'procs', '-inf', now)
 -- what every process shares, again after a restart of Redis that lost it
@@ -434,13 +438,8 @@ _LEAVE = (
     _LUA_COMMON
     + """
 local pid = ARGV[2]
-local rkey = p .. 'rooms:' .. pid
-for _, rid in ipairs(redis.call('SMEMBERS', rkey)) do
-  local map = redis.call('HGET', p .. 'room:' .. rid, 'map')
-  if map then redis.call('ZREM', p .. 'open:' .. map, rid) end
-  redis.call('DEL', p .. 'room:' .. rid, p .. 'seats:' .. rid)
-end
-redis.call('DEL', rkey, p .. 'proc:' .. pid)
+forget_rooms(pid)
+redis.call('DEL', p .. 'proc:' .. pid)
 redis.call('ZREM', p .. 'procs', pid)
 return 1
 """
