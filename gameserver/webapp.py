@@ -20,7 +20,7 @@ from typing import Any
 import eventlet.websocket
 from eventlet.websocket import RFC6455WebSocket
 
-from gameserver.cluster import ClusterMatchmaker, DirectoryUnavailable
+from gameserver.cluster import ClusterMatchmaker, DirectoryUnavailable, Offer
 from gameserver.config import Config
 from gameserver.directory import Directory, MatchError
 from gameserver.limits import PerAddress
@@ -229,39 +229,61 @@ class WebApp:
             return self._refused(start_response, 405, "method_not_allowed", where, allow="POST")
         if action == "reconnect":
             return self._reconnect(environ, start_response)
-        if self.cluster is not None:
-            return self._cluster_matchmake(self.cluster, action, environ, start_response)
-        directory = self.directory
         try:
             request = _read_request(environ, MATCHMAKE_KEYS[action])
-            now = time.monotonic()
-            address = environ.get("REMOTE_ADDR", "")
-            if action == "quick":
-                seat = directory.quick(request.get("map"), now, address)
-            elif action == "create":
-                seat = directory.create(request.get("map"), request.get("private", False), now, address)
-            else:
-                if "room" not in request:
-                    raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
-                seat = directory.reserve(request["room"], now, address)
+            if action == "join" and "room" not in request:
+                raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
+            offer = self._offer(action, request, environ)
         except _BadRequest as bad:
             return self._refused(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
         except MatchError as refused:
             return self._refused(
                 start_response, refused.status, refused.code, refused.message, retry_after=refused.retry_after
             )
-        hosted = directory.rooms[seat.room_id]
+        except DirectoryUnavailable as exc:
+            return self._refused(start_response, 503, "directory_unavailable", str(exc), retry_after=1)
         answer = {
-            "room": seat.room_id,
-            "map": hosted.map_name,
-            "private": hosted.private,
-            "seat": seat.token,
-            "expires_in": directory.seat_ttl,
-            "url": f"ws://{self._host(environ)}/ws",
-            "players": len(hosted.room.members),
-            "max_players": hosted.room.max_players,
+            "room": offer.room_id,
+            "map": offer.map_name,
+            "private": offer.private,
+            "seat": offer.seat,
+            "expires_in": offer.expires_in,
+            "url": offer.url,
+            "players": offer.players,
+            "max_players": offer.max_players,
         }
         return _json(start_response, 200, answer)
+
+    def _offer(self, action: str, request: dict[str, Any], environ: dict[str, Any]) -> Offer:
+        """The seat `action` reserves: in a cluster by its matchmaking, which may seat the player
+        on any process (`url` is that process's); alone by the directory (`url` is this one's)."""
+        address = environ.get("REMOTE_ADDR", "")
+        cluster = self.cluster
+        if cluster is not None:
+            if action == "quick":
+                return cluster.quick(request.get("map"), address)
+            if action == "create":
+                return cluster.create(request.get("map"), request.get("private", False), address)
+            return cluster.join(request["room"], address)
+        directory = self.directory
+        now = time.monotonic()
+        if action == "quick":
+            seat = directory.quick(request.get("map"), now, address)
+        elif action == "create":
+            seat = directory.create(request.get("map"), request.get("private", False), now, address)
+        else:
+            seat = directory.reserve(request["room"], now, address)
+        hosted = directory.rooms[seat.room_id]
+        return Offer(
+            room_id=seat.room_id,
+            map_name=hosted.map_name,
+            private=hosted.private,
+            seat=seat.token,
+            expires_in=directory.seat_ttl,
+            url=f"ws://{self._host(environ)}/ws",
+            players=len(hosted.room.members),
+            max_players=hosted.room.max_players,
+        )
 
     def _reconnect(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Where a session's player resumes: the url of the process that holds it."""
@@ -284,42 +306,6 @@ class WebApp:
             why = "no process holds this session (it expired, or its process is gone): join afresh"
             return self._refused(start_response, 401, "session_expired", why)
         return _json(start_response, 200, {"url": url})
-
-    def _cluster_matchmake(
-        self, cluster: ClusterMatchmaker, action: str, environ: dict[str, Any], start_response: StartResponse
-    ) -> Iterable[bytes]:
-        """Matchmaking for a process of a cluster: the seat may be on any process; `url` is
-        that process's."""
-        try:
-            request = _read_request(environ, MATCHMAKE_KEYS[action])
-            address = environ.get("REMOTE_ADDR", "")
-            if action == "quick":
-                offer = cluster.quick(request.get("map"), address)
-            elif action == "create":
-                offer = cluster.create(request.get("map"), request.get("private", False), address)
-            else:
-                if "room" not in request:
-                    raise _BadRequest(400, "invalid_request", 'join needs a room id: {"room": ID}')
-                offer = cluster.join(request["room"], address)
-        except _BadRequest as bad:
-            return self._refused(start_response, bad.status, bad.code, bad.message, close=bad.status == 413)
-        except MatchError as refused:
-            return self._refused(
-                start_response, refused.status, refused.code, refused.message, retry_after=refused.retry_after
-            )
-        except DirectoryUnavailable as exc:
-            return self._refused(start_response, 503, "directory_unavailable", str(exc), retry_after=1)
-        answer = {
-            "room": offer.room_id,
-            "map": offer.map_name,
-            "private": offer.private,
-            "seat": offer.seat,
-            "expires_in": offer.expires_in,
-            "url": offer.url,
-            "players": offer.players,
-            "max_players": offer.max_players,
-        }
-        return _json(start_response, 200, answer)
 
     def _refused(
         self,
