@@ -25,6 +25,12 @@ from gameserver.replay import Desync, replay
 from gameserver.testing import Match, Player
 
 
+def replay_command(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m gameserver.replay PATH ARGS` as a process of its own."""
+    cmd = [sys.executable, "-m", "gameserver.replay", str(path), *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 def yard() -> GameMap:
     return load_map(find_map("yard", Config().assets_dir / "maps"), clearance=Arena.map_clearance)
 
@@ -89,8 +95,7 @@ def test_a_recorded_match_replays_to_the_same_state_at_every_recorded_tick(
 def test_the_replay_command_verifies_stops_at_a_tick_and_prints_the_state(tmp_path: Path) -> None:
     path = tmp_path / "arena.gsrec"
     hashes = play(Arena, path, game_map=yard())
-    cmd = [sys.executable, "-m", "gameserver.replay", str(path), "--until", "50"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = replay_command(path, "--until", "50")
     assert done.returncode == 0, done.stderr
     summary, state = done.stdout.strip().splitlines()
     assert "replayed ticks 1..50" in summary and "state hashes matched" in summary
@@ -113,13 +118,7 @@ def test_a_changed_input_is_found_at_the_next_recorded_hash(tmp_path: Path) -> N
     bad.write_bytes(out)
     with pytest.raises(Desync, match="the state hash is"):
         replay(bad)
-    done = subprocess.run(
-        [sys.executable, "-m", "gameserver.replay", str(bad)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = replay_command(bad)
     assert done.returncode == 1 and "desync: tick" in done.stderr
 
 
@@ -135,13 +134,7 @@ def test_a_recording_cut_short_replays_to_its_last_whole_record_and_junk_is_refu
     junk.write_bytes(b"\x93\x01\x02\x03 not a recording")
     with pytest.raises(RecordingError, match="not a recording"):
         replay(junk)
-    run = subprocess.run(
-        [sys.executable, "-m", "gameserver.replay", str(junk)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = replay_command(junk)
     assert run.returncode == 2 and "not a recording" in run.stderr
 
 
@@ -161,13 +154,7 @@ def test_a_server_records_every_room_and_each_replays_bit_for_bit(tmp_path: Path
     files = sorted(record.glob("*.gsrec"))
     assert len(files) == 2  # two rooms of six
     for path in files:
-        done = subprocess.run(
-            [sys.executable, "-m", "gameserver.replay", str(path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = replay_command(path)
         assert done.returncode == 0, done.stderr
         assert "6 joins" in done.stdout and "state hashes matched" in done.stdout
         with path.open("rb") as f:
