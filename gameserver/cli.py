@@ -44,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="snapshots per second; must divide the tick rate (default: the tick rate)",
     )
     p.add_argument(
+        "--checksum-every",
+        type=float,
+        default=d.checksum_every,
+        metavar="SECONDS",
+        help="a snapshot carries the checksum of what its client holds every SECONDS (rounded to "
+        "whole snapshots), so that a client finds a copy that went wrong and asks for a full "
+        "snapshot; 0: never (default %(default)s)",
+    )
+    p.add_argument(
         "--max-players",
         type=int,
         default=d.max_players,

@@ -17,6 +17,7 @@ import functools
 import math
 import sys
 import unicodedata
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from gameserver.messages import (
     MsgType,
     Ping,
     Pong,
+    Resync,
     Scoreboard,
     ScoreLine,
     ServerMessage,
@@ -54,6 +56,7 @@ MAX_SEQ = 2**32 - 1
 MAX_TICK = 2**31 - 1
 MAX_AIM = 2 * math.pi
 MAX_BUTTONS = 255
+CHECKSUM_MAX = 2**32 - 1  # a snapshot's checksum is a sum modulo 2**32
 # letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): a name made
 # of them, or of combining marks alone, would show as nobody
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
@@ -297,6 +300,7 @@ _unpackb = msgpack.unpackb
 _MIN_AIM = -MAX_AIM  # a name, not a negation every input
 _new_input = functools.partial(tuple.__new__, Input)  # Input(...) without its Python __new__
 _new_change = functools.partial(tuple.__new__, Change)  # the same for Change
+RESYNC = Resync()  # it has no fields: one value serves every client
 
 
 def decode_client(data: bytes | str) -> ClientMessage:
@@ -380,6 +384,9 @@ def _client_message(v: list[Any], inputs: InputCodec | None = None) -> ClientMes
     if kind == MsgType.ACK:
         _arity(v, 2, "ack")
         return Ack(tick=_int(v[1], "ack_tick", 0, MAX_TICK))
+    if kind == MsgType.RESYNC:
+        _arity(v, 1, "resync")
+        return RESYNC
     if kind == MsgType.FOLLOW:
         _arity(v, 2, "follow")
         return Follow(entity_id=_opt_int(v[1], "entity_id", 1, MAX_SEQ))
@@ -562,6 +569,8 @@ def encode_client(msg: ClientMessage) -> bytes:
         return _pack([MsgType.FOLLOW, msg.entity_id])
     if isinstance(msg, Ack):
         return _pack([MsgType.ACK, msg.tick])
+    if isinstance(msg, Resync):
+        return _pack([MsgType.RESYNC])
     raise TypeError(f"not a client message: {msg!r}")
 
 
@@ -606,6 +615,30 @@ def encode_snapshot_head(tick: int, baseline: int | None) -> bytes:
 # One int or nil: a snapshot's last_seq, the only per-player field, goes between head and body.
 # The packer's own method, with no call of ours around it: every player, every tick.
 pack_optional_int: Callable[[int | None], bytes] = _packer.pack
+
+
+# A snapshot that carries its checksum is an array of 9: the same head but for its first byte
+# (a fixarray of 8 becomes one of 9), and the checksum packed after the shots.
+SNAPSHOT_ARRAY = 0x98
+CHECKSUM_ARRAY = 0x99
+
+
+def with_checksum_head(head: bytes) -> bytes:
+    """encode_snapshot_head()'s bytes for a snapshot that ends with a checksum."""
+    return b"\x99" + head[1:]
+
+
+def entity_checksum(record: list[Any]) -> int:
+    """One entity's part of a snapshot's checksum: the CRC-32 (zlib's) of its spawn record
+    `[id, kind, *values]` packed by msgpack in its smallest form, as a spawn sends it. The
+    checksum of what a client holds is the sum of its entities' parts, modulo 2**32, so that it
+    depends on no order (docs/protocol.md, "Checksums")."""
+    return zlib.crc32(_packer.pack(record))
+
+
+def checksum_of_encoded(spawn: bytes) -> int:
+    """entity_checksum() of a spawn record encode_spawn() already packed."""
+    return zlib.crc32(spawn)
 
 
 def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None) -> bytes:
@@ -689,10 +722,13 @@ def encode_server(msg: ServerMessage) -> bytes:
         flat: list[int] = []
         for c in msg.changes:
             flat.extend(change_record(c))
+        head = encode_snapshot_head(msg.tick, msg.baseline)
         return (
-            encode_snapshot_header(msg.tick, msg.baseline, msg.last_seq)
+            (head if msg.checksum is None else with_checksum_head(head))
+            + _pack(msg.last_seq)
             + encode_snapshot_body([spawn_record(s) for s in msg.spawns], flat, list(msg.removals))
             + encode_shots([(s.shooter, s.hit) for s in msg.shots])
+            + (b"" if msg.checksum is None else _pack(msg.checksum))
         )
     if isinstance(msg, Scoreboard):
         return encode_scoreboard([(ln.id, ln.name, ln.score, ln.deaths, int(ln.away)) for ln in msg.lines])
@@ -815,6 +851,7 @@ def decode_server(data: bytes | str) -> ServerMessage:
                 Shot(_int(shots[i], "shooter", 1, MAX_SEQ), _int(shots[i + 1], "hit", 0, MAX_SEQ) or None)
                 for i in range(0, len(shots), 2)
             ),
+            checksum=_opt_int(v[8], "checksum", 0, CHECKSUM_MAX) if len(v) > 8 else None,
         )
     if kind == MsgType.SCOREBOARD:
         _at_least(v, 2, "scoreboard")

@@ -33,6 +33,8 @@ class Config:
     port: int = attr.ib(default=8000, validator=_between(0, 65535))
     tick_rate: int = attr.ib(default=30, validator=_between(1, 120))
     snapshot_rate: int | None = None  # None: every tick
+    # seconds between the snapshots that carry a checksum of what their client holds (0: none)
+    checksum_every: float = attr.ib(default=1.0, validator=_between(0, 3600))
     max_players: int = attr.ib(default=1000, validator=_between(1, 100_000))
     log_level: str = attr.ib(default="info", validator=attr.validators.in_(LOG_LEVELS))
     permessage_deflate: bool = False
@@ -100,6 +102,14 @@ class Config:
     @property
     def effective_snapshot_rate(self) -> int:
         return self.tick_rate if self.snapshot_rate is None else self.snapshot_rate
+
+    @property
+    def checksum_every_ticks(self) -> int:
+        """checksum_every in ticks: a whole number of snapshots, at least one (0: none)."""
+        if self.checksum_every == 0:
+            return 0
+        every = self.tick_rate // self.effective_snapshot_rate
+        return max(1, round(self.checksum_every * self.tick_rate / every)) * every
 
     @property
     def connection_cap(self) -> int:

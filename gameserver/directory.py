@@ -186,6 +186,7 @@ class Directory:
     created_total: int = attr.ib(init=False, default=0)
     disposed_total: int = attr.ib(init=False, default=0)
     failed_total: int = attr.ib(init=False, default=0)
+    resyncs_of_disposed: int = attr.ib(init=False, default=0)  # Room.resyncs_total of rooms gone
     seats_by_address: collections.Counter[str] = attr.ib(init=False, factory=collections.Counter)
     # creation budgets: address -> (tokens, when counted)
     _budgets: dict[str, tuple[float, float]] = attr.ib(init=False, factory=dict)
@@ -650,7 +651,13 @@ class Directory:
         self.disposed.append(hosted.room_id)
         self.disposed_ids.add(hosted.room_id)
         self.disposed_total += 1
+        self.resyncs_of_disposed += room.resyncs_total
         self.notify()
+
+    @property
+    def resyncs_total(self) -> int:
+        """RESYNCs taken by every room, the disposed ones included."""
+        return self.resyncs_of_disposed + sum(hosted.room.resyncs_total for hosted in self.rooms.values())
 
     def _release_address(self, address: str) -> None:
         left = self.seats_by_address[address] - 1

@@ -23,6 +23,7 @@ class MsgType(enum.IntEnum):
     PING = 3
     FOLLOW = 4  # spectators: whom to follow
     ACK = 5  # the newest snapshot tick held, without an input (spectators)
+    RESYNC = 6  # what I hold disagrees with a snapshot's checksum: send me a full snapshot
     # server -> client
     WELCOME = 10
     SNAPSHOT = 11
@@ -78,7 +79,13 @@ class Ack:
     tick: int
 
 
-ClientMessage = Hello | Input | Ping | Follow | Ack
+@attr.s(auto_attribs=True, frozen=True, slots=True)
+class Resync:
+    """The client's copy disagrees with the server's (a snapshot's checksum did not match, or
+    a delta did not apply): the next snapshot is to be full."""
+
+
+ClientMessage = Hello | Input | Ping | Follow | Ack | Resync
 
 
 # --- server -> client ---------------------------------------------------------------------
@@ -130,6 +137,9 @@ class Snapshot:
     changes: tuple[Change, ...] = ()
     removals: tuple[int, ...] = ()
     shots: tuple[Shot, ...] = ()  # fired since the previous snapshot tick, by entities in view
+    # the checksum of everything the client holds once this snapshot is applied, on some
+    # snapshots only (gameserver.codec.entity_checksum() says how it is computed)
+    checksum: int | None = None
 
 
 @attr.s(auto_attribs=True, frozen=True, slots=True)

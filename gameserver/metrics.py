@@ -108,6 +108,11 @@ class GameServerCollector(Collector):
         yield _counter("rooms_disposed", "Rooms disposed: left empty, or failed", directory.disposed_total)
         yield _counter("rooms_failed", "Rooms closed because their tick raised", directory.failed_total)
         yield _counter("resumes", "Sessions resumed with a session token", directory.resumed_total)
+        yield _counter(
+            "resyncs",
+            "RESYNCs taken: a client's copy disagreed with a snapshot's checksum, a full snapshot followed",
+            directory.resyncs_total,
+        )
 
         # the tick
         yield _counter("ticks", "Ticks run", scheduler.ticks)

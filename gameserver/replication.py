@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Final
 
 import attr
@@ -72,6 +73,9 @@ class Replicator:
     _previous_changes: tuple[dict[int, bytes], dict[int, int], set[int]] | None = attr.ib(
         init=False, default=None
     )
+    # per tick, for checksums: each entity's part, and the whole frame's sum
+    _entity_sums: dict[int, int] = attr.ib(init=False, factory=dict)
+    _frame_sum: int | None = attr.ib(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._codecs = self.schema.codecs
@@ -94,7 +98,40 @@ class Replicator:
         self._heads.clear()
         self._spawn_chunks.clear()
         self._change_chunks.clear()
+        self._entity_sums.clear()
+        self._frame_sum = None
         return frame
+
+    def frame_checksum(self) -> int:
+        """The checksum of the whole current frame: what every client holds after its snapshot
+        when there is no view. Computed once a tick, on first use."""
+        total = self._frame_sum
+        if total is None:
+            total = self._frame_sum = self.checksum(self.current.rows.keys() if self.current else ())
+        return total
+
+    def checksum(self, ids: Iterable[int]) -> int:
+        """The checksum of the current frame's entities `ids` (a client's view): the sum of
+        their codec.entity_checksum(), each computed once a tick (from the spawn record already
+        encoded for someone this tick, if there is one)."""
+        cur = self.current
+        assert cur is not None, "capture() first"
+        sums = self._entity_sums
+        spawns = self._spawn_chunks
+        spawn_record = self._codecs.spawn_record
+        rows = cur.rows
+        total = 0
+        for eid in ids:
+            part = sums.get(eid)
+            if part is None:
+                chunk = spawns.get(eid)
+                part = sums[eid] = (
+                    codec.checksum_of_encoded(chunk)
+                    if chunk is not None
+                    else codec.entity_checksum(spawn_record(eid, rows[eid]))
+                )
+            total += part
+        return total & codec.CHECKSUM_MAX
 
     def _changes_since_previous(self) -> tuple[dict[int, bytes], dict[int, int], set[int]]:
         """Change records (and their item counts) from the previous snapshot to this one, for
@@ -305,6 +342,11 @@ class DesyncError(Exception):
     """A snapshot does not fit what the mirror holds: a server bug or a broken stream."""
 
 
+class ChecksumMismatch(DesyncError):
+    """A snapshot applied, but what the mirror then holds is not what the server says the client
+    holds (its checksum): the client should send RESYNC, and the next snapshot is full."""
+
+
 @attr.s(auto_attribs=True, slots=True, eq=False)
 class Mirror:
     """The client's copy of the replicated world, rebuilt from snapshots only, as the schema
@@ -314,6 +356,7 @@ class Mirror:
     schema: Schema
     tick: int | None = None
     rows: dict[int, list[Any]] = attr.ib(factory=dict)
+    checksums_matched: int = 0  # snapshots whose checksum this mirror checked and agreed with
 
     def apply(self, snap: Snapshot) -> None:
         if snap.baseline is None:
@@ -355,6 +398,21 @@ class Mirror:
         except MirrorFault as fault:
             raise DesyncError(str(fault)) from None
         self.tick = snap.tick
+        if snap.checksum is not None:
+            held = self.checksum()
+            if held != snap.checksum:
+                raise ChecksumMismatch(
+                    f"snapshot {snap.tick}: what is held sums to {held}, the server says {snap.checksum}"
+                )
+            self.checksums_matched += 1
+
+    def checksum(self) -> int:
+        """The checksum of what is held, as a snapshot's `checksum` field gives the server's."""
+        record = self.schema.codecs.spawn_record
+        total = 0
+        for eid, row in self.rows.items():
+            total += codec.entity_checksum(record(eid, row))
+        return total & codec.CHECKSUM_MAX
 
     def as_rows(self) -> dict[int, Row]:
         return {eid: tuple(r) for eid, r in self.rows.items()}

@@ -44,6 +44,7 @@ from gameserver.messages import (
     Input,
     Ping,
     Pong,
+    Resync,
     Welcome,
 )
 from gameserver.recording import Recorder
@@ -100,6 +101,9 @@ class Member:
     msg_tokens: int = attr.ib(init=False, default=0)  # whole messages: small ints, never allocated
     ack_tick: int | None = attr.ib(init=False, default=None)
     held_tick: int | None = attr.ib(init=False, default=None)  # baseline for the next delta
+    # RESYNC: the next snapshot is full; the tick of the last one taken (at most one a second)
+    resync: bool = attr.ib(init=False, default=False)
+    resync_tick: int | None = attr.ib(init=False, default=None)
     # latest wins: the tick and the snapshot in parts (head, last_seq, body, shots), whose
     # concatenation is the message; the body is the same bytes object for every member
     pending: tuple[int, tuple[bytes, bytes, bytes, bytes]] | None = attr.ib(init=False, default=None)
@@ -113,6 +117,8 @@ class Member:
     inputs_dropped: int = attr.ib(init=False, default=0)
     snapshots_skipped: int = attr.ib(init=False, default=0)
     snapshots_taken: int = attr.ib(init=False, default=0)
+    resyncs: int = attr.ib(init=False, default=0)  # RESYNCs taken (a full snapshot followed)
+    resyncs_ignored: int = attr.ib(init=False, default=0)  # within a second of the one before
     # a spectator: no entity (entity_id 0); it follows a player
     spectator: bool = attr.ib(default=False, kw_only=True)
     follow: int | None = attr.ib(init=False, default=None)  # the entity followed, if any
@@ -187,6 +193,9 @@ class Room:
     max_players: int = 1000
     max_lag_seconds: float = 5.0
     skip_idle_snapshots: bool = True  # no snapshot when nothing a client holds changed (1/s heartbeat)
+    # Snapshots of ticks that are multiples of this carry the checksum of what the client holds
+    # (sent even when nothing changed); None: the tick rate (once a second); 0: none.
+    checksum_every: int | None = None
     seed: int = 0
     game_map: GameMap | None = None
     room_id: str = attr.ib(factory=lambda: "r-" + secrets.token_hex(6))
@@ -211,6 +220,7 @@ class Room:
     spectators: list[Member] = attr.ib(init=False, factory=list)  # few: bounded by the directory
     shots: list[tuple[int, int | None]] = attr.ib(init=False, factory=list)  # since last snapshot
     _roster: int = attr.ib(init=False, default=0)  # bumped on every join and leave
+    resyncs_total: int = attr.ib(init=False, default=0)  # RESYNCs taken, for /metrics
     _scores_shown: tuple[int, int] | None = attr.ib(init=False, default=None)
     _scores_tick: int = attr.ib(init=False, default=-(10**9))
     view: View | None = attr.ib(init=False, default=None)  # None: everyone sees everyone
@@ -224,6 +234,10 @@ class Room:
     def __attrs_post_init__(self) -> None:
         if self.tick_rate % self.snapshot_rate:
             raise ValueError("snapshot_rate must divide tick_rate")
+        if self.checksum_every is None:
+            self.checksum_every = self.tick_rate
+        elif self.checksum_every % self.snapshot_every:
+            raise ValueError("checksum_every must be a multiple of the ticks between snapshots")
         setup = Setup(tick_rate=self.tick_rate, seed=self.seed, game_map=self.game_map, options=self.options)
         self.game = self._hook("setup", self.game_type, setup)
         self.schema = self.game_type.schema
@@ -489,6 +503,15 @@ class Room:
                 ack = msg.tick if msg.tick < held else held
                 if member.ack_tick is None or ack > member.ack_tick:
                     member.ack_tick = ack
+        elif type(msg) is Resync:
+            last = member.resync_tick
+            if last is None or self.game.tick - last >= self.tick_rate:
+                member.resync = True
+                member.resync_tick = self.game.tick
+                member.resyncs += 1
+                self.resyncs_total += 1
+            else:
+                member.resyncs_ignored += 1  # one a second: a full snapshot is on its way
         elif type(msg) is Follow:
             if not member.spectator:
                 raise ProtocolError(ErrorCode.INVALID_MESSAGE, "follow is for spectators")
@@ -596,6 +619,9 @@ class Room:
         # it took everything it was sent.)
         stale = tick - STALE_SNAPSHOTS * self.snapshot_every
         heartbeat = self.tick_rate if self.skip_idle_snapshots else 0
+        every = self.checksum_every
+        checksum_tick = snapshot and every and tick % every == 0
+        checksum_heads: dict[bytes, bytes] = {}  # by head: the same with the array one longer
         ready: list[Member] = []
         for m in receivers:
             if m.close_request is not None:
@@ -610,10 +636,13 @@ class Room:
                     m.snapshots_skipped += 1
                 if scoreboard is not None:
                     m.queue_control(scoreboard.for_member(m.entity_id))
+                resync = m.resync
+                if resync:
+                    m.resync = False
                 if view is None:
                     held = m.held_tick
-                    if held is not None and held < stale and m.pending is not None:
-                        held = None  # behind and not reading: the full snapshot, shared
+                    if (held is not None and held < stale and m.pending is not None) or resync:
+                        held = None  # behind and not reading, or asked: the full snapshot, shared
                     shared = bodies.get(held)
                     if shared is None:
                         shared = bodies[held] = body_for(held)
@@ -623,16 +652,28 @@ class Room:
                 else:
                     assert grid is not None
                     seen = view.visible(frame, grid, m.view_of, m.held_view)
-                    head, body = view_body_for(m.held_tick, m.held_view, seen)
+                    # baseline None (asked for): a full snapshot, whatever is held
+                    head, body = view_body_for(None if resync else m.held_tick, m.held_view, seen)
                     tail = codec.NO_SHOTS
                     if shot_items:
                         tail = codec.join_shots([b for sid, b in shot_items if sid in seen])
-                if (
+                if checksum_tick:
+                    # Sent even when nothing changed (so this is the heartbeat too): the client
+                    # checks what it holds, and asks for a full snapshot when it differs.
+                    replicator = self.replicator
+                    total = replicator.frame_checksum() if view is None else replicator.checksum(seen)
+                    longer = checksum_heads.get(head)
+                    if longer is None:
+                        longer = checksum_heads[head] = codec.with_checksum_head(head)
+                    head = longer
+                    tail = tail + pack_seq(total)
+                elif (
                     body == EMPTY_BODY
                     and tail == codec.NO_SHOTS
                     and m.pending is None
                     and m.held_tick is not None
                     and tick - m.held_tick < heartbeat
+                    and not resync
                 ):
                     # Nothing the client holds changed: no snapshot, but one a second anyway,
                     # so that its clock, acknowledgements and last_seq keep moving. Inputs that

@@ -177,6 +177,7 @@ class GameServer:
             game_map=game_map,
             tick_rate=config.tick_rate,
             snapshot_rate=config.effective_snapshot_rate,
+            checksum_every=config.checksum_every_ticks,
             max_players=max_players,
             max_lag_seconds=config.max_lag,
             seed=config.seed,

@@ -339,6 +339,28 @@ def test_own_movement_is_predicted_under_latency(browser: Any, server: ServerPro
             player.close()
 
 
+def test_a_page_whose_copy_went_wrong_asks_for_a_full_snapshot(browser: Any, server: ServerProcess) -> None:
+    player = Player(browser, f"{server.http}/?name=Gus&debug=1")
+    try:
+        my_id = player.wait_connected()
+        player.wait("() => game.stats.checksumsMatched >= 1")  # the server's checksums agree
+        hp = player.eval("id => game.snapshot[id].hp", my_id)
+        # Something changes what the page holds behind the stream's back.
+        player.eval("id => { game.client.mirror.entities.get(id).hp -= 7; }", my_id)
+        player.wait("() => game.stats.resyncs === 1 && game.stats.desyncs >= 1")
+        # The full snapshot that answers RESYNC puts it right, with no reconnection.
+        player.wait("([id, hp]) => game.snapshot[id].hp === hp", [my_id, hp])
+        matched = player.eval("game.stats.checksumsMatched")
+        player.wait("n => game.stats.checksumsMatched > n", matched)
+        stats = player.eval("game.stats")
+        assert stats["connects"] == 1 and stats["brokenStreams"] == 0, stats
+        assert player.eval("game.state.connection") == "connected"
+        overlay = player.page.inner_text("#debug")
+        assert "desyncs" in overlay and "1 resyncs" in overlay, overlay
+    finally:
+        player.close()
+
+
 # On the arena with this seed the first player spawns at (448, 448) in the north-west room, the
 # second at (768, 768) in the same room, with a crate between them.
 ARENA_SEED = "231"

@@ -133,6 +133,7 @@ def test_metrics_are_prometheus_text_with_help_and_our_prefix(server: ServerProc
         "gameserver_rooms_disposed",
         "gameserver_rooms_failed",
         "gameserver_resumes",
+        "gameserver_resyncs",
         "gameserver_ticks",
         "gameserver_tick_duration_seconds",
         "gameserver_tick_overruns",

@@ -194,7 +194,8 @@ def test_decoders_take_the_fields_a_later_version_adds() -> None:
     welcome = msgpack.packb([10, 1, 3, 30, 30, "t", "r-1", 5, {"speed": 1.0}, None, ONE.to_wire(), "later"])
     msg = codec.decode_server(welcome)
     assert Schema.from_wire(msg.schema) == ONE  # type: ignore[union-attr]
-    snap = msgpack.packb([11, 6, None, None, [[1, 1, "a", 8, 8, 0, 100, 2]], [], [], [], "later"])
+    # after the shots: the checksum (nil here), then a field of a later version
+    snap = msgpack.packb([11, 6, None, None, [[1, 1, "a", 8, 8, 0, 100, 2]], [], [], [], None, "later"])
     m = Mirror(ONE)
     m.apply(codec.decode_server(snap))  # type: ignore[arg-type]
     delta = msgpack.packb([11, 7, 6, None, [], [1, 1 | 16 | 32, 8, 2, 3], [], []])

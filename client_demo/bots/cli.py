@@ -283,7 +283,8 @@ def format_summary(rep: dict[str, Any], per_bot: bool) -> str:
         f"RTT (ping): p50 {f(rep['rtt_ms_p50'], '.2f')} ms, p99 {f(rep['rtt_ms_p99'], '.2f')} ms",
         f"bytes/s in {rep['bytes_in_per_s']:.0f} "
         f"({rep['bytes_in_per_s'] / max(1, rep['bots']):.0f} per bot), "
-        f"out {rep['bytes_out_per_s']:.0f}; snapshots verified: {rep['verified_snapshots']}, "
+        f"out {rep['bytes_out_per_s']:.0f}; snapshots verified: {rep['verified_snapshots']} "
+        f"({rep['checksums_matched']} checksums matched, {rep['resyncs']} resyncs asked), "
         f"mirrored (verified or tracked): {rep['mirrored_snapshots']}, "
         f"bytes per moving entity per delta: {f(rep['bytes_per_moving_entity'], '.2f')}",
         f"per mirrored snapshot: {f(rep['held_mean'])} entities held (the view), "

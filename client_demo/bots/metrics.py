@@ -151,6 +151,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "bytes_in_per_s": sum(b["bytes_in_per_s"] for b in bots),
         "bytes_out_per_s": sum(b["bytes_out_per_s"] for b in bots),
         "verified_snapshots": sum(b["verified_snapshots"] for b in bots),
+        "checksums_matched": sum(b["checksums_matched"] for b in bots),
+        "resyncs": sum(b["resyncs"] for b in bots),
         "mirrored_snapshots": sum(b["mirrored_snapshots"] for b in bots),
         "bytes_per_moving_entity": vb / vm if vm else None,
         # per mirrored snapshot: entities the bot held (its view) and those that moved

@@ -146,13 +146,13 @@ def snapshot_head(buf: bytes | bytearray, start: int) -> tuple[int, int] | None:
     """(tick, where its spawns array begins) of the SNAPSHOT message at buf[start:], read from
     its first bytes without decoding the rest; None if the message is not a snapshot, or its
     tick, baseline and last_seq are not what the codec writes. The layout is
-    codec.encode_snapshot_header(): fixarray(8), MsgType.SNAPSHOT, then the tick as a msgpack
-    unsigned int, the baseline and last_seq as unsigned ints or nil.
+    codec.encode_snapshot_header(): fixarray(8) (of 9 when a checksum ends it), MsgType.SNAPSHOT,
+    then the tick as a msgpack unsigned int, the baseline and last_seq as unsigned ints or nil.
 
     Every bot reads this head of every snapshot: the tick to acknowledge, and whether any entity
     is spawned (buf[offset] != 0x90, an empty array), so that each one learns the names of the
     entities it is sent (the isolation of rooms) at the cost of a few byte reads."""
-    if buf[start] != 0x98 or buf[start + 1] != 0x0B:
+    if (buf[start] != 0x98 and buf[start] != 0x99) or buf[start + 1] != 0x0B:
         return None
     i = start + 2
     b = buf[i]

@@ -31,6 +31,9 @@
 //   player it was told to follow.
 // - Each WELCOME starts a new mirror, read by the schema that WELCOME carries: what the entities
 //   hold is the server's to declare (schema.js).
+// - A snapshot that carries a checksum is checked against what the mirror then holds; when they
+//   disagree the client sends RESYNC (at most one a second, as the server takes them) and the
+//   server's next snapshot, full, replaces everything held. The connection stays up.
 // - A page plays any game on this client. The library's: the connection and its lifecycle, the
 //   handshake and resumes, the input timer and acknowledgements, the mirror, the snapshot buffer
 //   and tick clock, events (`shots`), the scoreboard, pings and statistics. The game's, given as
@@ -48,6 +51,7 @@ import {
   ProtocolError,
   decodeServer,
   encodeAck,
+  encodeResync,
   encodeFollow,
   encodeHello,
   encodeInput,
@@ -156,6 +160,7 @@ export class GameClient {
     this.followKnown = false; // a FOLLOWING came since the last WELCOME
     this.followWanted = null; // a spectator: the player asked for by follow(), asked again after a reconnection
     this.mirror = new Mirror();
+    this.resyncAt = null; // when the last RESYNC went out
     this.buffer = new SnapshotBuffer();
     this.clock = null;
     this.predictor = null;
@@ -184,6 +189,9 @@ export class GameClient {
       follows: 0, // a spectator's FOLLOWs
       pings: 0,
       brokenStreams: 0,
+      checksumsMatched: 0, // snapshots whose checksum what was held agreed with
+      desyncs: 0, // and those it did not
+      resyncs: 0, // RESYNCs sent for those (at most one a second)
       connects: 0,
       resumes: 0, // welcomes that gave back the same player
       stalls: 0, // connections given up for want of snapshots (or of a welcome)
@@ -451,8 +459,9 @@ export class GameClient {
   }
 
   _onSnapshot(msg, now) {
+    let agrees;
     try {
-      this.mirror.apply(msg);
+      agrees = this.mirror.apply(msg);
     } catch (err) {
       if (!(err instanceof BrokenStream)) throw err;
       // Cannot happen with a correct server; starting a new session is the only repair.
@@ -460,6 +469,10 @@ export class GameClient {
       console.warn("gameserver:", err.message);
       if (this.ws) this.ws.close(DROP_CLOSE_CODE, "broken_stream"); // a drop: the resume starts from a full snapshot
       return;
+    }
+    if (msg.checksum !== null) {
+      if (agrees) this.stats.checksumsMatched += 1;
+      else this._desync(now);
     }
     this.stats.snapshots += 1;
     this.lastSnapshotAt = now;
@@ -485,6 +498,20 @@ export class GameClient {
     // once a minute, but still deliver messages: acknowledge from here when the timer lags, so
     // the server does not drop a player who only switched tabs.
     if (this.lastInputAt !== null && now - this.lastInputAt > 1000) this._sendInput();
+  }
+
+  /**
+   * What the mirror holds disagrees with a snapshot's checksum: ask for a full snapshot (RESYNC),
+   * which replaces everything held. The server takes one a second, so no more are sent.
+   */
+  _desync(now) {
+    this.stats.desyncs += 1;
+    console.warn(`gameserver: what is held at tick ${this.mirror.tick} disagrees with the server's checksum; asking for a full snapshot`);
+    if (this.resyncAt !== null && now - this.resyncAt < 1000) return;
+    if (this._send(encodeResync())) {
+      this.resyncAt = now;
+      this.stats.resyncs += 1;
+    }
   }
 
   // --- sending --------------------------------------------------------------------------

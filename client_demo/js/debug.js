@@ -58,6 +58,7 @@ export function debugLines(client, { now = undefined, fps = null } = {}) {
     `corrections ${s.corrections} (${s.snaps} snapped)`,
     `interp      ${fmt(client.interpDelay, 0, " ms")}, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
     `entities    ${s.entities}  fps ${fmt(fps, 0)}`,
+    `checksums   ${s.checksumsMatched} agreed, ${s.desyncs} desyncs, ${s.resyncs} resyncs`,
     ...(client.spectate ? [`spectating  following ${client.following ?? "–"}, ${s.acksSent} acks sent, ${s.inputsSent} inputs`] : []),
   ];
 }

@@ -13,8 +13,12 @@
 //   its changing fields are a later version's: ignored.
 // - Entities are plain objects {id, kind, <fields>}: a position field f held quantized as q<f>
 //   (qx, qy: ints), every other field under its own name; x = qx / quanta only when read out.
+// - A snapshot may carry the checksum of what the client holds once it is applied (checksum.js);
+//   apply() says whether what is held agrees with it. A client that finds it does not sends
+//   RESYNC, and the server's next snapshot is full.
 // No DOM here.
 
+import { checksumOf } from "./checksum.js";
 import { parseSchema } from "./schema.js";
 
 export class BrokenStream extends Error {}
@@ -26,9 +30,15 @@ export class Mirror {
     this.tick = null; // newest snapshot tick held: the INPUT's ack_tick
     this.lastSeq = null; // newest own input seq applied by the server as of `tick`
     this.entities = new Map(); // id -> {id, kind, ...fields}
+    this.checksumsMatched = 0; // snapshots whose checksum what was held then agreed with
+    this.checksumsMismatched = 0; // and those it did not
   }
 
-  /** Apply one parsed SNAPSHOT (protocol.parseServer). Throws BrokenStream, changing nothing, on a bad one. */
+  /**
+   * Apply one parsed SNAPSHOT (protocol.parseServer). Throws BrokenStream, changing nothing, on a
+   * bad one. Returns false when the snapshot carried a checksum that what is now held does not
+   * match (the client should send RESYNC), true otherwise.
+   */
   apply(snap) {
     this._check(snap);
     if (snap.baseline === null) this.entities = new Map();
@@ -40,6 +50,20 @@ export class Mirror {
     }
     this.tick = snap.tick;
     this.lastSeq = snap.lastSeq;
+    if (snap.checksum === null || snap.checksum === undefined) return true;
+    if (this.checksum() === snap.checksum) {
+      this.checksumsMatched += 1;
+      return true;
+    }
+    this.checksumsMismatched += 1;
+    return false;
+  }
+
+  /** The checksum of what is held, as a SNAPSHOT's checksum gives the server's. */
+  checksum() {
+    const records = [];
+    for (const e of this.entities.values()) records.push(this.schema.kind(e.kind).record(e));
+    return checksumOf(records);
   }
 
   /** Throws BrokenStream when `snap` does not apply to what is held. */

@@ -26,6 +26,7 @@ export const MsgType = Object.freeze({
   PING: 3,
   FOLLOW: 4, // spectators: whom to follow
   ACK: 5, // the newest snapshot tick held, without an input (spectators)
+  RESYNC: 6, // what is held disagrees with a snapshot's checksum: the next snapshot is to be full
   WELCOME: 10,
   SNAPSHOT: 11,
   PONG: 12,
@@ -158,6 +159,11 @@ export function encodeAck(tick) {
   return encode([MsgType.ACK, tick]);
 }
 
+/** RESYNC: what is held disagrees with a snapshot's checksum; the server's next snapshot is full. */
+export function encodeResync() {
+  return encode([MsgType.RESYNC]);
+}
+
 /** Any array as one message; for tests that need to send what the helpers above won't. */
 export function encodeRaw(array) {
   return encode(array);
@@ -275,6 +281,7 @@ export function parseServer(v) {
         changes: parseChanges(arr(v[5], "changes")),
         removals: arr(v[6], "removals").map((r) => int(r, "removal")),
         shots: v.length > 7 ? parseShots(arr(v[7], "shots")) : [],
+        checksum: v.length > 8 ? optInt(v[8], "checksum") : null, // of what is held once applied
       };
     case MsgType.SCOREBOARD:
       atLeast(v, 2, "scoreboard");

@@ -145,6 +145,11 @@ export class Kind {
     return e;
   }
 
+  /** The held entity as a spawn record [id, kind, ...values in declaration order] (what a checksum counts). */
+  record(e) {
+    return [e.id, e.kind, ...this.fields.map((f) => e[f.key])];
+  }
+
   /** Why a spawn's values do not fit this kind, or null. */
   checkSpawn(values) {
     if (values.length < this.fields.length) return `${values.length} values for the ${this.fields.length} fields of a ${this.name}`;

@@ -537,3 +537,32 @@ test("a game's own input fields go out in its schema's order, by name from readI
   // [2, seq, throttle, steer (clamped to -1..1), horn (true: 1), ack_tick]
   assert.deepEqual(inputs.at(-1).slice(0, 6), [2, inputs.at(-1)[1], 0.75, -1, 1, 101]);
 });
+
+test("a snapshot whose checksum what is held disagrees with sends RESYNC, at most one a second", () => {
+  const { client, advance } = harness();
+  client.connect();
+  const ws = FakeSocket.last;
+  ws.open();
+  ws.deliver([10, 1, 7, 30, 30, "tok", "r-1", 100, RULES]);
+  const spawn = [7, 1, "tester", 8000, 8000, 0, 100];
+  ws.deliver([11, 101, null, null, [spawn], [], [], [], null]);
+  const right = client.mirror.checksum();
+  ws.deliver([11, 102, 101, null, [], [], [], [], right]);
+  assert.equal(client.stats.checksumsMatched, 1);
+  client.mirror.entities.get(7).hp = 1; // gone wrong
+  ws.deliver([11, 103, 102, null, [], [], [], [], right]);
+  assert.equal(client.stats.desyncs, 1);
+  assert.equal(client.stats.resyncs, 1);
+  assert.deepEqual(ws.sent.filter((m) => m[0] === 6), [[6]]);
+  ws.deliver([11, 104, 103, null, [], [], [], [], right]); // still wrong: the full one is on its way
+  assert.equal(client.stats.desyncs, 2);
+  assert.equal(ws.sent.filter((m) => m[0] === 6).length, 1);
+  ws.deliver([11, 105, null, null, [spawn], [], [], [], right]); // the full snapshot: healed
+  assert.equal(client.mirror.entities.get(7).hp, 100);
+  assert.equal(client.stats.checksumsMatched, 2);
+  advance(1500);
+  client.mirror.entities.get(7).hp = 2;
+  ws.deliver([11, 106, 105, null, [], [], [], [], right]);
+  assert.equal(ws.sent.filter((m) => m[0] === 6).length, 2, "a second later, another RESYNC");
+  assert.equal(client.state, "connected");
+});

@@ -35,7 +35,7 @@ for (const [name, stream] of Object.entries(streams)) {
         welcomed = true;
       } else if (msg.type === MsgType.SNAPSHOT) {
         assert.ok(welcomed, "welcome comes first");
-        mirror.apply(msg);
+        assert.equal(mirror.apply(msg), true, "what is held agrees with the server's checksum");
         assert.equal(mirror.tick, m.tick);
         assert.equal(mirror.lastSeq, m.last_seq);
         assert.deepEqual(mirror.rows(), m.rows);
@@ -48,6 +48,7 @@ for (const [name, stream] of Object.entries(streams)) {
       }
     }
     assert.ok(snapshots > 50 && scoreboards > 0 && shots > 0, `${snapshots} snapshots, ${scoreboards} scoreboards, ${shots} shots`);
+    assert.ok(mirror.checksumsMatched >= 2 && mirror.checksumsMismatched === 0, `${mirror.checksumsMatched} checksums`);
     const frame = mirror.frame(stream.quanta);
     const own = mirror.entities.get(stream.entity_id);
     assert.equal(frame.get(stream.entity_id).x, own.qx / stream.quanta);

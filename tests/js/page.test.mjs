@@ -79,12 +79,13 @@ test("before the welcome: the state, and dashes where there is nothing to measur
   const { client } = makeClient();
   client.connect();
   const lines = debugLines(client, { now: 0, fps: 60 });
-  assert.equal(lines.length, 10);
+  assert.equal(lines.length, 11);
   assert.equal(valueOf(lines, "state"), "connecting");
   assert.equal(valueOf(lines, "rtt"), "– (avg –)");
   assert.equal(valueOf(lines, "server tick"), "–  render tick –");
   assert.equal(valueOf(lines, "pred error"), "last –  max – units");
   assert.equal(valueOf(lines, "entities"), "0  fps 60");
+  assert.equal(valueOf(lines, "checksums"), "0 agreed, 0 desyncs, 0 resyncs");
 });
 
 test("playing: the rtt, ticks, rates, prediction, interpolation and entities of the client", () => {
@@ -124,7 +125,7 @@ test("a spectator's overlay has a line more: whom it follows, its acks and input
   ws.deliver([10, 1, 0, 30, 30, "", "r-1", 100, RULES]);
   ws.deliver([16, 3]); // FOLLOWING 3
   const lines = debugLines(client, { now: 0, fps: 30 });
-  assert.equal(lines.length, 11);
+  assert.equal(lines.length, 12);
   assert.equal(valueOf(lines, "spectating"), "following 3, 0 acks sent, 0 inputs");
 });
 

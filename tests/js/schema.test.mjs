@@ -63,7 +63,7 @@ for (const [game, stream] of Object.entries(streams)) {
         continue;
       }
       assert.equal(msg.type, MsgType.SNAPSHOT);
-      mirror.apply(msg);
+      assert.equal(mirror.apply(msg), true, "what is held agrees with the server's checksum");
       assert.equal(mirror.tick, m.tick);
       assert.deepEqual(mirror.rows(), m.rows);
       if (m.older_rows) {
@@ -73,6 +73,7 @@ for (const [game, stream] of Object.entries(streams)) {
       snapshots += 1;
     }
     assert.ok(snapshots > 40, `${snapshots} snapshots`);
+    assert.ok(mirror.checksumsMatched > 10 && mirror.checksumsMismatched === 0, `${mirror.checksumsMatched} checksums agreed`);
     const kinds = new Set([...mirror.entities.values()].map((e) => e.kind));
     if (game === "team") {
       assert.ok(stream.messages.some((m) => m.older_rows), "the older client follows this one");
