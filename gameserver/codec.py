@@ -636,11 +636,6 @@ def entity_checksum(record: list[Any]) -> int:
     return zlib.crc32(_packer.pack(record))
 
 
-def checksum_of_encoded(spawn: bytes) -> int:
-    """entity_checksum() of a spawn record encode_spawn() already packed."""
-    return zlib.crc32(spawn)
-
-
 def encode_snapshot_header(tick: int, baseline: int | None, last_seq: int | None) -> bytes:
     """The head of a snapshot; encode_snapshot_body() bytes follow it."""
     return encode_snapshot_head(tick, baseline) + _pack(last_seq)

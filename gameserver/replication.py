@@ -107,31 +107,24 @@ class Replicator:
         when there is no view. Computed once a tick, on first use."""
         total = self._frame_sum
         if total is None:
-            total = self._frame_sum = self.checksum(self.current.rows.keys() if self.current else ())
+            total = self._frame_sum = sum(self._checksum_parts().values()) & codec.CHECKSUM_MAX
         return total
 
     def checksum(self, ids: Iterable[int]) -> int:
         """The checksum of the current frame's entities `ids` (a client's view): the sum of
-        their codec.entity_checksum(), each computed once a tick (from the spawn record already
-        encoded for someone this tick, if there is one)."""
-        cur = self.current
-        assert cur is not None, "capture() first"
-        sums = self._entity_sums
-        spawns = self._spawn_chunks
-        spawn_record = self._codecs.spawn_record
-        rows = cur.rows
-        total = 0
-        for eid in ids:
-            part = sums.get(eid)
-            if part is None:
-                chunk = spawns.get(eid)
-                part = sums[eid] = (
-                    codec.checksum_of_encoded(chunk)
-                    if chunk is not None
-                    else codec.entity_checksum(spawn_record(eid, rows[eid]))
-                )
-            total += part
-        return total & codec.CHECKSUM_MAX
+        their codec.entity_checksum(), each computed once a tick for the whole frame."""
+        return sum(map(self._checksum_parts().__getitem__, ids)) & codec.CHECKSUM_MAX
+
+    def _checksum_parts(self) -> dict[int, int]:
+        """codec.entity_checksum() of every entity of the current frame, built on first use in
+        a tick: then each client's checksum is a sum over its view at C speed."""
+        parts = self._entity_sums
+        if not parts:
+            cur = self.current
+            assert cur is not None, "capture() first"
+            record, part = self._codecs.spawn_record, codec.entity_checksum
+            parts.update({eid: part(record(eid, row)) for eid, row in cur.rows.items()})
+        return parts
 
     def _changes_since_previous(self) -> tuple[dict[int, bytes], dict[int, int], set[int]]:
         """Change records (and their item counts) from the previous snapshot to this one, for
