@@ -263,3 +263,11 @@ def test_a_real_client_whose_copy_is_corrupted_heals_while_the_other_plays_on() 
         with urllib.request.urlopen(server.http + "/metrics", timeout=5) as r:
             metrics = r.read().decode()
         assert "gameserver_resyncs_total 1" in metrics
+
+
+def test_the_checksum_benchmark_measures_five_bytes_a_second(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.bench_checksum import main
+
+    assert main(["--players", "12", "--seconds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "added 5.00 B/s" in out and "ticks that carry a checksum" in out, out
