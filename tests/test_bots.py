@@ -478,6 +478,39 @@ def test_a_bot_reads_whole_snapshots_alone_split_and_together_and_refuses_a_mask
         r.epoll.close()
 
 
+def test_a_verifying_bot_whose_copy_disagrees_with_a_checksum_asks_for_a_full_snapshot() -> None:
+    r = Runner("ws://127.0.0.1:1/ws", 1, "wander", verify=1)
+    (bot,) = r.bots
+    server, bot.sock = socket.socketpair()
+    server.settimeout(1.0)
+    try:
+        bot.fd, bot.state, bot.entity_id = bot.sock.fileno(), "playing", 1
+        mirror = bot.mirror = Mirror(SCHEMA)
+        spawns = (spawn(1, "bot0", 80, 80, 0, 100), spawn(2, "p2", 160, 80, 3, 90))
+        right = sum(codec.entity_checksum([s.id, s.kind, *s.values]) for s in spawns) % 2**32
+
+        def read(snap: Snapshot) -> None:
+            server.sendall(_server_frame(codec.encode_server(snap)))
+            bot.on_readable()
+
+        read(Snapshot(30, None, None, spawns=spawns, checksum=right))
+        assert mirror.checksums_matched == 1 and not bot.errors
+        mirror.rows[2][5] = 89  # p2's hp, gone wrong in the bot's copy
+        read(Snapshot(60, 30, None, checksum=right))
+        assert bot.errors["desync"] == 1 and bot.resyncs == 1
+        read(Snapshot(61, 60, None, checksum=right))  # within the second: no second RESYNC
+        assert bot.errors["desync"] == 2 and bot.resyncs == 1
+        assert _client_messages(server.recv(4096)) == [[6]]
+        read(Snapshot(62, None, None, spawns=spawns, checksum=right))  # the full one: healed
+        assert mirror.checksums_matched == 2 and mirror.rows[2][5] == 90
+        assert bot.report(1.0)["resyncs"] == 1 and bot.report(1.0)["checksums_matched"] == 2
+    finally:
+        server.close()
+        if bot.sock is not None:
+            bot.sock.close()
+        r.epoll.close()
+
+
 def test_a_tracking_bot_applies_each_snapshot_it_reads_and_counts_one_that_does_not_fit() -> None:
     r = Runner("ws://127.0.0.1:1/ws", 1, "fight", verify=0)
     (bot,) = r.bots
