@@ -619,13 +619,12 @@ pack_optional_int: Callable[[int | None], bytes] = _packer.pack
 
 # A snapshot that carries its checksum is an array of 9: the same head but for its first byte
 # (a fixarray of 8 becomes one of 9), and the checksum packed after the shots.
-SNAPSHOT_ARRAY = 0x98
-CHECKSUM_ARRAY = 0x99
+CHECKSUM_ARRAY = b"\x99"
 
 
 def with_checksum_head(head: bytes) -> bytes:
     """encode_snapshot_head()'s bytes for a snapshot that ends with a checksum."""
-    return b"\x99" + head[1:]
+    return CHECKSUM_ARRAY + head[1:]
 
 
 def entity_checksum(record: list[Any]) -> int:

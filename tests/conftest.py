@@ -57,6 +57,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_browser.py::test_a_spectator_watches_the_yard_and_follows_the_player_clicked",
         "test_browser.py::test_nothing_to_watch_brings_the_lobby_back_saying_why",
         "test_browser.py::test_pages_served_by_one_process_play_in_rooms_on_two",
+        "test_browser.py::test_a_page_whose_copy_went_wrong_asks_for_a_full_snapshot",
     ),
     "bots against a server beyond the first (test_bots.py::test_bots_play_verify_and_churn stays fast)": (
         "test_bots.py::test_fighting_bots_shoot_and_hit_in_the_arena",
@@ -79,6 +80,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_attacks.py::test_a_kept_alive_idle_http_connection_is_closed_after_the_deadline",
         "test_attacks.py::test_static_files_are_the_demos_and_odd_paths_are_not_found",
         "test_attacks.py::test_only_the_servers_own_pages_open_websockets_by_default",
+        "test_desync.py::test_a_resync_flood_gets_one_full_snapshot_a_second_and_costs_the_others_nothing",
     ),
     "property tests with hundreds or thousands of examples, and long loops": (
         "test_codec.py::test_arbitrary_arrays_raise_only_protocol_error",

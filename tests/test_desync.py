@@ -201,6 +201,10 @@ def test_resync_on_the_wire() -> None:
     assert err.value.error is ErrorCode.HELLO_REQUIRED
 
 
+def _resyncs_taken(metrics: str) -> list[float]:
+    return [float(ln.split()[1]) for ln in metrics.splitlines() if ln.startswith("gameserver_resyncs_total ")]
+
+
 async def _join(url: str, name: str) -> tuple[object, Welcome]:
     ws = await connect(url, max_size=None)
     await ws.send(codec.encode_client(Hello(1, name)))
@@ -262,7 +266,7 @@ def test_a_real_client_whose_copy_is_corrupted_heals_while_the_other_plays_on() 
         asyncio.run(scene(server.ws_url))
         with urllib.request.urlopen(server.http + "/metrics", timeout=5) as r:
             metrics = r.read().decode()
-        assert "gameserver_resyncs_total 1" in metrics
+        assert _resyncs_taken(metrics) == [1]
 
 
 def test_the_checksum_benchmark_measures_five_bytes_a_second(capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,3 +275,62 @@ def test_the_checksum_benchmark_measures_five_bytes_a_second(capsys: pytest.Capt
     assert main(["--players", "12", "--seconds", "2"]) == 0
     out = capsys.readouterr().out
     assert "added 5.00 B/s" in out and "ticks that carry a checksum" in out, out
+
+
+def test_a_resync_flood_gets_one_full_snapshot_a_second_and_costs_the_others_nothing() -> None:
+    """An attacker sends RESYNC at its full message rate (3 a tick) for 3 s next to two players:
+    the server takes one a second, the attacker stays connected within the rate, and the players
+    get a snapshot every tick throughout."""
+
+    async def scene(url: str) -> tuple[list[int], dict[str, list[int]]]:
+        attacker, _ = await _join(url, "mallory")
+        players = {name: await _join(url, name) for name in ("ann", "bob")}
+        ticks: dict[str, list[int]] = {name: [] for name in players}
+        fulls: list[int] = []
+        seen_enough = {name: asyncio.Event() for name in players}
+
+        async def play(name: str) -> None:
+            ws, _ = players[name]
+            seq = 0
+            async for data in ws:  # type: ignore[attr-defined]
+                msg = codec.decode_server(data)
+                if isinstance(msg, Snapshot):
+                    ticks[name].append(msg.tick)
+                    if len(ticks[name]) >= 90:  # 3 s of the flood, at a snapshot a tick
+                        seen_enough[name].set()
+                    seq += 1
+                    move = 1.0 if (msg.tick // 20) % 2 else -1.0  # always moving: a snapshot a tick
+                    await ws.send(codec.encode_client(Input(seq, move, 0.0, 0.0, 0, msg.tick)))  # type: ignore[attr-defined]
+
+        async def flood() -> None:
+            async for data in attacker:  # type: ignore[attr-defined]
+                msg = codec.decode_server(data)
+                if isinstance(msg, Snapshot):
+                    if msg.baseline is None:
+                        fulls.append(msg.tick)
+                    await attacker.send(codec.encode_client(Ack(msg.tick)))  # type: ignore[attr-defined]
+                    for _ in range(2):
+                        await attacker.send(codec.encode_client(Resync()))  # type: ignore[attr-defined]
+
+        tasks = [asyncio.create_task(play(n)) for n in players] + [asyncio.create_task(flood())]
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in seen_enough.values())), 15)
+        for t in tasks:
+            t.cancel()
+        closed = attacker.close_code  # type: ignore[attr-defined]
+        for ws, _ in [*players.values(), (attacker, None)]:
+            await ws.close()  # type: ignore[attr-defined]
+        assert closed is None, f"the attacker was closed with {closed}"
+        return fulls, ticks
+
+    with ServerProcess("--tick", "30") as server:
+        fulls, ticks = asyncio.run(scene(server.ws_url))
+        with urllib.request.urlopen(server.http + "/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+    taken = _resyncs_taken(metrics)
+    # the join's full snapshot, then one a second at most: 3 s of flood
+    later = zip(fulls[1:], fulls[2:], strict=False)
+    assert 2 <= len(fulls) <= 5 and all(b - a >= 30 for a, b in later), fulls
+    assert taken and 1 <= taken[0] <= 4, taken
+    for name, got in ticks.items():
+        gaps = [b - a for a, b in zip(got, got[1:], strict=False)]
+        assert len(got) >= 60 and max(gaps) <= 3, (name, gaps)
