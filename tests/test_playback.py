@@ -4,22 +4,28 @@ spectator is sent, which the Python mirror and the browser's playback page
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import msgpack
 import pytest
-from server_process import ROOT
+from server_process import ROOT, ServerProcess
+from test_browser import ARTIFACTS, WAIT_MS, Player, browser  # noqa: F401  (browser: the fixture)
 from test_recording import play, replay_command, yard
 
+from client_demo.bots import run_bots
 from gameserver.codec import decode_server
 from gameserver.games.arena import Arena
 from gameserver.games.ball import Ball
 from gameserver.messages import Scoreboard, Snapshot, Welcome
-from gameserver.replay import PLAYBACK_FORMAT, replay
+from gameserver.replay import PLAYBACK_FORMAT, replay, state
 from gameserver.replication import Mirror
 from gameserver.schema import Schema
 
@@ -123,3 +129,177 @@ def test_a_bad_export_is_a_clear_error(tmp_path: Path) -> None:
         timeout=60,
     )
     assert alone.returncode == 2 and "--snapshot-rate goes with --export" in alone.stderr
+
+
+# --- the playback page in a real browser ---------------------------------------------------------
+
+BOTS = 4
+RECORD_SECONDS = 6.0
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """An arena match on the yard recorded by a real server while bots fight, join and leave,
+    and its playback file: (recording, playback)."""
+    here = tmp_path_factory.mktemp("playback")
+    record = here / "recordings"
+    with ServerProcess("--record", str(record), map_name="yard") as s:
+        report = run_bots(s.ws_url, BOTS, RECORD_SECONDS, behaviour="fight,fight,churn,wander", verify=1)
+        assert report["errors"] == 0
+    (recording,) = record.glob("*.gsrec")
+    out = here / "match.gsplay"
+    done = export(recording, out)
+    assert done.returncode == 0, done.stderr
+    return recording, out
+
+
+def replayed_rows(recording: Path, tick: int) -> dict[str, list[Any]]:
+    done = replay(recording, until=tick)
+    assert done.tick == tick
+    rows: dict[str, list[Any]] = state(done)["rows"]
+    return rows
+
+
+class FileServer:
+    """The files of a directory over HTTP on 127.0.0.1, to any origin (the page fetches from it)."""
+
+    def __init__(self, root: Path) -> None:
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def end_headers(self) -> None:
+                self.send_header("Access-Control-Allow-Origin", "*")
+                super().end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+        )
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class PlaybackPage(Player):
+    def load(self, path: Path) -> None:
+        self.page.set_input_files("#file", str(path))
+        self.wait("() => game.state === 'loaded'")
+
+    def rate(self, ticks: float) -> float:
+        """Ticks a second of the page's clock while it plays on for `ticks` ticks."""
+        t0, ms0 = self.eval("game.clock()")
+        self.wait("t => game.playhead >= t", t0 + ticks)
+        t1, ms1 = self.eval("game.clock()")
+        return float((t1 - t0) / (ms1 - ms0) * 1000)
+
+
+@pytest.mark.browser
+def test_the_playback_page_draws_the_replayed_state_and_pauses_steps_and_changes_speed(
+    browser: Any,  # noqa: F811
+    recorded: tuple[Path, Path],
+) -> None:
+    recording, out = recorded
+    with ServerProcess(map_name="yard") as srv:
+        page = PlaybackPage(browser, f"{srv.http}/playback.html?paused=1")
+        try:
+            page.wait("() => window.game && game.state === 'idle'")
+            page.load(out)
+            header = page.eval("game.header")
+            assert (header["game"], header["map"], header["tick_rate"], header["snapshot_rate"]) == (
+                "arena",
+                "yard",
+                30,
+                30,
+            )
+            page.wait("() => game.map.status === 'loaded'")
+            ticks: list[int] = page.eval("game.ticks")
+            assert ticks == sorted(ticks) and ticks[-1] - ticks[0] >= 30 * (RECORD_SECONDS - 1)
+            assert page.eval("[game.paused, game.tick]") == [True, ticks[0]]
+
+            # at a tick, the page holds the replay's state and draws its players there
+            i = len(ticks) // 2
+            page.eval("t => game.seek(t)", ticks[i])
+            assert page.eval("game.tick") == ticks[i]
+            rows = replayed_rows(recording, ticks[i])
+            assert len(rows) >= 2 and page.eval("game.rows") == rows
+            drawn = page.eval("game.entities")
+            quanta = page.eval("game.rules.quanta")
+            assert {eid: (e["x"], e["y"], e["name"]) for eid, e in drawn.items()} == {
+                eid: (row[0] / quanta, row[1] / quanta, row[3]) for eid, row in rows.items()
+            }
+
+            # paused, the tick holds while frames are drawn
+            frames = page.eval("game.frames")
+            page.wait("f => game.frames >= f + 10", frames)
+            assert page.eval("[game.tick, game.playhead, game.paused]") == [ticks[i], ticks[i], True]
+
+            # a step is exactly one snapshot, either way, each with the replay's state
+            assert page.eval("game.step(1)") == ticks[i + 1]
+            assert page.eval("[game.tick, game.index, game.paused]") == [ticks[i + 1], i + 1, True]
+            assert page.eval("game.rows") == replayed_rows(recording, ticks[i + 1])
+            page.page.locator("#back").click()
+            assert page.eval("game.tick") == ticks[i] and page.eval("game.rows") == rows
+            page.page.locator("#forward").click()
+            assert page.eval("game.tick") == ticks[i + 1]
+
+            # played, the playhead runs at the tick rate times the speed chosen
+            page.eval("t => game.seek(t)", ticks[0])
+            page.page.locator("#play").click()
+            page.wait("() => !game.paused")
+            one = page.rate(15)
+            page.page.select_option("#speed", "4")
+            page.wait("() => game.speed === 4")
+            four = page.rate(60)
+            assert abs(one - 30) < 1.5 and abs(four - 120) < 6, (one, four)
+            page.eval("game.setSpeed(0.25)")
+            quarter = page.rate(3)
+            assert abs(quarter - 7.5) < 0.5, quarter
+            # and it stops at the end
+            page.eval("game.setSpeed(4)")
+            page.wait("() => game.ended", timeout=int(RECORD_SECONDS / 4 * 1000) + WAIT_MS)
+            assert page.eval("game.tick") == ticks[-1]
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.page.screenshot(path=str(ARTIFACTS / "playback.png"))
+        finally:
+            page.close()
+
+
+@pytest.mark.browser
+def test_the_playback_page_fetches_a_file_by_url_and_says_what_is_wrong_with_one(
+    browser: Any,  # noqa: F811
+    recorded: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    _, out = recorded
+    (tmp_path / "match.gsplay").write_bytes(out.read_bytes())
+    (tmp_path / "junk.gsplay").write_bytes(b"\x93\x01\x02\x03")
+    with ServerProcess(map_name="yard") as srv, FileServer(tmp_path) as files:
+        page = PlaybackPage(browser, f"{srv.http}/playback.html?file={files.url}/match.gsplay&speed=2")
+        try:
+            page.wait("() => game.state === 'loaded' && game.speed === 2 && !game.paused")
+            assert page.eval("game.source") == f"{files.url}/match.gsplay"
+            page.wait("() => game.tick > game.ticks[0]")
+        finally:
+            page.close()
+        page = PlaybackPage(browser, f"{srv.http}/playback.html?file={files.url}/junk.gsplay")
+        try:
+            page.wait("() => game.state === 'failed'")
+            assert "not a playback file" in page.eval("game.error")
+            assert "not a playback file" in page.page.inner_text("#status")
+        finally:
+            page.close()
+        page = PlaybackPage(browser, f"{srv.http}/playback.html?file={files.url}/missing.gsplay")
+        try:
+            page.wait("() => game.state === 'failed'")
+            assert "HTTP 404" in page.eval("game.error")
+        finally:
+            page.close()
