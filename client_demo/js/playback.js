@@ -325,7 +325,8 @@ function startPage() {
   followSelect.addEventListener("change", () => {
     follow = followSelect.value === "" ? null : Number(followSelect.value);
   });
-  canvas.addEventListener("keydown", (ev) => {
+  window.addEventListener("keydown", (ev) => {
+    if (ev.target instanceof Element && ev.target.closest("input, select, button")) return; // theirs
     if (ev.key === " ") playPause();
     else if (ev.key === "ArrowRight" || ev.key === ".") step(1);
     else if (ev.key === "ArrowLeft" || ev.key === ",") step(-1);
