@@ -125,6 +125,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
     ),
     "recordings made by a real server while bots play": (
         "test_recording.py::test_a_server_records_every_room_and_each_replays_bit_for_bit",
+        "test_recording.py::test_minutes_of_bots_joining_leaving_and_dropping_replay_to_every_recorded_hash",
     ),
     "end-to-end cases that wait out many ticks, beyond the first of their area": (
         "test_server_e2e.py::test_client_that_never_reads_is_dropped_without_slowing_the_tick",

@@ -160,3 +160,16 @@ def test_a_server_records_every_room_and_each_replays_bit_for_bit(tmp_path: Path
         with path.open("rb") as f:
             _, records, cut = read(f)
             assert sum(1 for r in records if r[0] == HASH) >= 2 and not cut[0]
+
+
+def test_minutes_of_bots_joining_leaving_and_dropping_replay_to_every_recorded_hash() -> None:
+    from benchmarks.bench_recording import bots_replayed, bots_summary
+
+    row = bots_replayed(8, 25.0, churn_stay=(2.0, 5.0), drop_every=(3.0, 6.0))
+    summary = bots_summary(row)
+    assert row["rooms"] == 1 and row["bot_errors"] == 0, summary
+    assert row["ticks"] >= 25 * 30 and row["replayed_ticks"] == row["ticks"], summary
+    # the churners came back as new players, the droppers as the same ones
+    assert row["joins"] > 8 and row["leaves"] >= 1 and row["resumes"] >= 1, summary
+    assert row["hashes"] >= 25 and row["hashes_matched"] == row["hashes"] and not row["cut"], summary
+    assert 0 < row["bytes_per_player_tick"] < 200, summary
