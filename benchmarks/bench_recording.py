@@ -27,6 +27,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from benchmarks.harness import Server
 from benchmarks.micro import make_room, play_tick
 from client_demo.bots import run_bots
@@ -187,6 +189,11 @@ def bots_replayed(
         t0 = time.perf_counter()
         done = replay(path)
         replay_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        exported = replay(path, export=True).exporter
+        assert exported is not None
+        playback = msgpack.packb(exported.playback(exported_header(path)), use_bin_type=True)
+        export_s = time.perf_counter() - t0
     return {
         "bots": count,
         "seconds": seconds,
@@ -205,7 +212,15 @@ def bots_replayed(
         "hashes": hashes,
         "hashes_matched": done.hashes,
         "cut": cut[0] or done.cut,
+        "export_s": export_s,
+        "export_snapshots": exported.snapshots,
+        "export_bytes": len(playback),
     }
+
+
+def exported_header(path: Path) -> dict[str, Any]:
+    with path.open("rb") as f:
+        return read(f)[0]
 
 
 def bots_summary(row: dict[str, Any]) -> str:
@@ -221,6 +236,9 @@ def bots_summary(row: dict[str, Any]) -> str:
             f"({row['replayed_ticks'] / row['replay_s']:.0f} ticks/s)",
             f"state hashes matched: {row['hashes_matched']} of {row['hashes']}"
             + ("; the recording was cut short" if row["cut"] else ""),
+            f"export (replay --export): {row['export_snapshots']} snapshots, {row['export_bytes']} bytes "
+            f"({row['export_bytes'] / max(1, row['player_ticks']):.1f} per player-tick) "
+            f"in {row['export_s']:.2f} s",
         ]
     )
 
