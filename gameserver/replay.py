@@ -209,9 +209,11 @@ def replay(
         done = Replayed(header=header, first_tick=game.tick, tick=game.tick, room=room, exporter=exporter)
         for record in records:
             kind = record[0]
+            if until is not None and game.tick >= until and kind != HASH:
+                # the state right after the step of `until` (its hash checked): what the snapshot
+                # of that tick shows; a join or leave recorded after it belongs to the next tick
+                break
             if kind == STEP:
-                if until is not None and game.tick >= until:
-                    break
                 commands = {
                     eid: [make_input(*fields) for fields in inputs] for eid, inputs in record[1].items()
                 }
