@@ -60,6 +60,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_browser.py::test_a_page_whose_copy_went_wrong_asks_for_a_full_snapshot",
         "test_playback.py::test_the_playback_page_draws_the_replayed_state_and_pauses_steps_and_changes_speed",
         "test_playback.py::test_the_playback_page_fetches_a_file_by_url_and_says_what_is_wrong_with_one",
+        "test_playback.py::test_the_playback_page_plays_ball_with_the_ball_games_renderer",
     ),
     "bots against a server beyond the first (test_bots.py::test_bots_play_verify_and_churn stays fast)": (
         "test_bots.py::test_fighting_bots_shoot_and_hit_in_the_arena",

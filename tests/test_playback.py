@@ -55,7 +55,7 @@ def export(recording: Path, out: Path, *args: str) -> subprocess.CompletedProces
     return replay_command(recording, "--export", str(out), *args)
 
 
-@pytest.mark.parametrize("until", [1, 97, 160, 240])
+@pytest.mark.parametrize("until", [1, 81, 121, 160, 240])  # 81, 121: a leave, a join after the step
 def test_the_exported_snapshots_mirror_the_state_the_replay_prints_at_a_tick(
     tmp_path: Path, until: int
 ) -> None:
@@ -105,6 +105,14 @@ def test_an_export_at_a_lower_snapshot_rate_and_one_stopped_at_a_tick(tmp_path: 
     halfway = replay(recording, until=150)
     assert halfway.room is not None and halfway.room.game.state_hash() == hashes[150]
     assert mirror.as_rows() == halfway.room.game.rows
+    # the ball game's rows change at a leave and a join at once: the replay stopped at a tick
+    # holds the state its snapshot shows, not the leave or join recorded after its step
+    full = tmp_path / "full.gsplay"
+    assert export(recording, full).returncode == 0
+    for tick in (81, 121):
+        at = replay(recording, until=tick)
+        assert at.room is not None and at.room.game.state_hash() == hashes[tick]
+        assert mirrored(load_playback(full), tick)[0].as_rows() == at.room.game.rows
 
 
 def test_a_bad_export_is_a_clear_error(tmp_path: Path) -> None:
@@ -301,5 +309,29 @@ def test_the_playback_page_fetches_a_file_by_url_and_says_what_is_wrong_with_one
         try:
             page.wait("() => game.state === 'failed'")
             assert "HTTP 404" in page.eval("game.error")
+        finally:
+            page.close()
+
+
+@pytest.mark.browser
+def test_the_playback_page_plays_ball_with_the_ball_games_renderer(
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    recording = tmp_path / "ball.gsrec"
+    play(Ball, recording)
+    out = tmp_path / "ball.gsplay"
+    assert export(recording, out).returncode == 0
+    with ServerProcess("--game", "ball", map_name=None) as srv:
+        page = PlaybackPage(browser, f"{srv.http}/playback.html?paused=1")
+        try:
+            page.load(out)
+            assert page.eval("[game.header.game, game.map.status, game.camera]") == ["ball", "none", None]
+            ticks: list[int] = page.eval("game.ticks")
+            for tick in (ticks[0], ticks[len(ticks) // 3], ticks[-1]):
+                page.eval("t => game.seek(t)", tick)
+                assert page.eval("game.rows") == replayed_rows(recording, tick)
+            page.wait("() => game.frames >= 3")
+            assert "Red" in page.page.inner_text("#hud") and "Blue" in page.page.inner_text("#hud")
         finally:
             page.close()
