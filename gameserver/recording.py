@@ -6,8 +6,9 @@ A game is deterministic: the same setup, joins, leaves and inputs give the same 
 room called them, and a replay calls them again in that order on a fresh game.
 
 The file is a stream of msgpack values:
-    {"format": 1, "game": "module:Class", "seed": S, "tick_rate": T, "map": NAME or nil,
-     "options": {...}, "room": ID, "started": UNIX SECONDS, "hash_every": K}
+    {"format": 1, "game": "module:Class", "seed": S, "tick_rate": T, "snapshot_rate": R,
+     "map": NAME or nil, "options": {...}, "room": ID, "started": UNIX SECONDS, "hash_every": K}
+(snapshot_rate, the server's, only for the playback export's default: a replay needs none)
 then records, each an array:
     [0, name, entity id]          join (the id the game gave)
     [1, entity id]                leave

@@ -188,7 +188,7 @@ def replay(
     """Play the recording at `path` again (up to the step of tick `until`). Raises
     RecordingError (not a recording; no such game or map) or Desync. With `export`, the
     result's `exporter` holds the messages a spectator would have been sent (snapshot_rate:
-    the snapshots a second, by default one a tick)."""
+    the snapshots a second, by default the recording's, else one a tick)."""
     with path.open("rb") as stream:
         header, records, cut = read(stream)
         try:
@@ -205,6 +205,8 @@ def replay(
             room_id=str(header.get("room", "r-000000000000")),
         )
         game, make_input = room.game, room.input_type
+        if snapshot_rate is None and type(header.get("snapshot_rate")) is int:
+            snapshot_rate = header["snapshot_rate"]  # the server's, when it wrote it
         exporter = Exporter(room, snapshot_rate) if export else None
         done = Replayed(header=header, first_tick=game.tick, tick=game.tick, room=room, exporter=exporter)
         for record in records:
@@ -288,8 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--snapshot-rate",
         type=int,
         metavar="HZ",
-        help="with --export: snapshots a second, a divisor of the tick rate (default: one a tick, "
-        "as the server's default --snapshot-rate)",
+        help="with --export: snapshots a second, a divisor of the tick rate (default: the "
+        "recording server's --snapshot-rate, or one a tick for a recording that does not say)",
     )
     a = p.parse_args(argv)
     if a.snapshot_rate is not None and a.export is None:

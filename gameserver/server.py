@@ -190,6 +190,7 @@ class GameServer:
                 "game": game_spec(self.game_type),
                 "seed": config.seed,
                 "tick_rate": config.tick_rate,
+                "snapshot_rate": config.effective_snapshot_rate,
                 "map": game_map.name if game_map is not None else None,
                 "options": dict(room.options),
                 "room": room_id,

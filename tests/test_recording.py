@@ -148,7 +148,8 @@ def test_a_recording_stops_at_its_cap_and_what_it_holds_still_replays(tmp_path: 
 
 def test_a_server_records_every_room_and_each_replays_bit_for_bit(tmp_path: Path) -> None:
     record = tmp_path / "recordings"
-    with ServerProcess("--record", str(record), "--room-size", "6", map_name="yard") as s:
+    flags = ("--record", str(record), "--room-size", "6", "--snapshot-rate", "15")
+    with ServerProcess(*flags, map_name="yard") as s:
         report = run_bots(s.ws_url, 12, 3.0, behaviour="fight,drop", verify=1, drop_every=(0.5, 1.0))
         assert report["errors"] == 0 and report["resumes"] >= 1
     files = sorted(record.glob("*.gsrec"))
@@ -158,8 +159,12 @@ def test_a_server_records_every_room_and_each_replays_bit_for_bit(tmp_path: Path
         assert done.returncode == 0, done.stderr
         assert "6 joins" in done.stdout and "state hashes matched" in done.stdout
         with path.open("rb") as f:
-            _, records, cut = read(f)
+            header, records, cut = read(f)
             assert sum(1 for r in records if r[0] == HASH) >= 2 and not cut[0]
+        # the server's snapshot rate, which a playback export takes by default
+        assert header["snapshot_rate"] == 15 and header["tick_rate"] == 30
+        playback = replay(path, export=True)
+        assert playback.exporter is not None and playback.exporter.snapshot_rate == 15
 
 
 def test_minutes_of_bots_joining_leaving_and_dropping_replay_to_every_recorded_hash() -> None:
