@@ -3,7 +3,8 @@
 Invariants:
 - A shot is checked against the world as its shooter saw it: the positions recorded at the
   server tick the shooter was rendering (Input.render_tick), clamped to at most
-  `Rules.max_rewind_ticks` in the past, so a laggy or lying client cannot shoot into the far past.
+  `Rules.max_rewind_ms` in the past (in ticks: Rules.max_rewind_ticks(dt)), so a laggy or
+  lying client cannot shoot into the far past.
 - The history holds the positions after each of the last `Rules.history_ticks` ticks and no more.
 - The nearest target whose circle the ray crosses within range is hit; nothing else is.
   Walls stop the ray (wall_distance).

@@ -108,9 +108,15 @@ class Rules:
     view_height: float = 0.0
     view_margin: float = 128.0
     view_hysteresis: float = 96.0
-    # lag compensation: positions kept, and how far back a shot may be judged
+    # lag compensation: positions kept, and how far back a shot may be judged: a time, the
+    # same at every tick rate (max_rewind_ticks() turns it into ticks)
     history_ticks: int = 30  # one second at 30 Hz
-    max_rewind_ticks: int = 6  # 200 ms at 30 Hz
+    max_rewind_ms: float = 200.0
+
+    def max_rewind_ticks(self, dt: float) -> int:
+        """max_rewind_ms in ticks of `dt` seconds, to the nearest tick (half up): 6 at 30 Hz,
+        12 at 60 Hz, 4 at 20 Hz."""
+        return floor(self.max_rewind_ms / 1000.0 / dt + 0.5)
 
     def to_wire(self, dt: float) -> dict[str, float]:
         return {
@@ -126,7 +132,8 @@ class Rules:
             "weapon_range": self.weapon_range,
             "damage": self.damage,
             "respawn_ticks": self.respawn_ticks,
-            "max_rewind_ticks": self.max_rewind_ticks,
+            "max_rewind_ms": self.max_rewind_ms,
+            "max_rewind_ticks": self.max_rewind_ticks(dt),
             "view_width": self.view_width,
             "view_height": self.view_height,
         }
@@ -199,9 +206,11 @@ class World:
     rows: dict[int, Row] = attr.ib(init=False, factory=dict)
     _cells: dict[int, PointIndex] = attr.ib(init=False, factory=dict)  # by tick judged at, this step
     _dead: dict[int, Entity] = attr.ib(init=False, factory=dict)  # waiting to respawn
+    _max_rewind: int = attr.ib(init=False, default=0)  # rules.max_rewind_ticks(dt)
 
     def __attrs_post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+        self._max_rewind = self.rules.max_rewind_ticks(self.dt)
         self.history = PositionHistory(self.rules.history_ticks)
 
     def _spawn_point(self) -> tuple[float, float]:
@@ -317,7 +326,7 @@ class World:
         r = self.rules
         shooter.next_fire_tick = self.tick + r.fire_interval_ticks
         shooter.shots += 1
-        when = rewind_tick(self.tick, cmd.render_tick, r.max_rewind_ticks)
+        when = rewind_tick(self.tick, cmd.render_tick, self._max_rewind)
         seen = self.history.at(when) if when < self.tick else None
         if seen is None:  # judged now (no render_tick, or one no longer kept): where all are now
             when, seen = self.tick, rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,11 +96,37 @@ def test_a_rewind_beyond_the_limit_does_not_hit() -> None:
     w, shooter, target = _duel(rules)
     w.step({})
     seen_at = w.tick
-    for seq in range(1, rules.max_rewind_ticks + 4):  # the target left long ago
+    for seq in range(1, rules.max_rewind_ticks(DT) + 4):  # the target left long ago
         w.step({target.id: [_cmd(seq, my=1.0)]})
     w.step({shooter.id: [_cmd(1, aim=0.0, fire=True, render=seen_at)]})
-    assert target.hp == 100, "a shot may not be judged further back than max_rewind_ticks"
+    assert target.hp == 100, "a shot may not be judged further back than max_rewind_ms"
     assert rewind_tick(100, 10, 6) == 94 and rewind_tick(100, 97, 6) == 97 and rewind_tick(100, 200, 6) == 100
+
+
+@pytest.mark.parametrize(("tick_rate", "ticks"), [(30, 6), (60, 12), (20, 4)])
+def test_the_rewind_bound_is_the_same_time_at_every_tick_rate(tick_rate: int, ticks: int) -> None:
+    """max_rewind_ms (200) in ticks of this rate: a shot judged exactly that far back hits, one
+    tick further is judged at the bound, where the target no longer is."""
+    rules = Rules()
+    dt = 1 / tick_rate
+    assert rules.max_rewind_ms == 200.0 and rules.max_rewind_ticks(dt) == ticks
+    assert rules.to_wire(dt)["max_rewind_ticks"] == ticks and rules.to_wire(dt)["max_rewind_ms"] == 200.0
+
+    def shot_seen(back: int) -> bool:
+        w = World(rules, dt)
+        shooter, target = w.spawn_player("shooter"), w.spawn_player("target")
+        shooter.x, shooter.y = 500.0, 500.0
+        target.x, target.y = 800.0, 500.0  # in the line of fire...
+        w.step({})
+        seen_at = w.tick
+        target.y = 900.0  # ...and gone at once, after the tick the shooter saw
+        for _ in range(back - 1):
+            w.step({})
+        w.step({shooter.id: [_cmd(1, aim=0.0, fire=True, render=seen_at)]})  # now - seen_at == back
+        return target.hp < 100
+
+    assert shot_seen(ticks), f"{ticks} ticks ({1000 * ticks * dt:.0f} ms) back is within the bound"
+    assert not shot_seen(ticks + 1), f"{ticks + 1} ticks back is beyond it"
 
 
 def test_shots_judged_now_in_a_crowd_hit_what_a_scan_of_everyone_would() -> None:

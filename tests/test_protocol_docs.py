@@ -258,8 +258,8 @@ def test_a_websocket_whose_handshake_ends_while_the_server_stops_gets_server_shu
 # --- rules the docs state: lag compensation, movement, PONG's tick, the view, /healthz --------
 
 
-def test_max_rewind_ticks_is_six_ticks_at_every_tick_rate(server: ServerProcess) -> None:
-    """Ticks, not milliseconds: 6 at 30 Hz (200 ms) and 6 at 60 Hz (100 ms)."""
+def test_max_rewind_is_200_ms_at_every_tick_rate(server: ServerProcess) -> None:
+    """Milliseconds, not ticks: 200 ms, 6 ticks at 30 Hz and 12 at 60 Hz."""
 
     async def rules(url: str) -> dict[str, float]:
         async with connect(url) as ws:
@@ -268,10 +268,12 @@ def test_max_rewind_ticks_is_six_ticks_at_every_tick_rate(server: ServerProcess)
     at_30 = run(rules(server.ws_url))
     with ServerProcess("--tick", "60") as fast:
         at_60 = run(rules(fast.ws_url))
-    assert at_30["max_rewind_ticks"] == at_60["max_rewind_ticks"] == 6
+    assert at_30["max_rewind_ms"] == at_60["max_rewind_ms"] == 200
+    assert at_30["max_rewind_ticks"] == 6 and at_60["max_rewind_ticks"] == 12
     assert math.isclose(at_30["dt"], 1 / 30) and math.isclose(at_60["dt"], 1 / 60)
-    assert "`max_rewind_ticks` ticks back: 6 ticks at every tick rate (200 ms at 30 Hz" in " ".join(
-        PROTOCOL_MD.split()
+    assert (
+        "never more than `max_rewind_ms` (200 ms) back at every tick rate: `max_rewind_ticks` ticks"
+        in " ".join(PROTOCOL_MD.split())
     )
 
 
