@@ -62,7 +62,7 @@ import {
 } from "./protocol.js";
 import { BrokenStream, Mirror } from "./mirror.js";
 import { Predictor } from "./prediction.js";
-import { SnapshotBuffer, TickClock } from "./interpolation.js";
+import { AdaptiveDelay, SnapshotBuffer, TickClock } from "./interpolation.js";
 import { rulesFromWelcome } from "./rules.js";
 
 /** Per-second rates over a sliding one-second window. */
@@ -163,6 +163,7 @@ export class GameClient {
     this.resyncAt = null; // when the last RESYNC went out
     this.buffer = new SnapshotBuffer();
     this.clock = null;
+    this.adaptive = null; // the automatic interpolation delay (AdaptiveDelay), from the welcome on
     this.predictor = null;
     this.map = null; // the map read by map.js (set by the page), for its walls
     this.seq = 0;
@@ -439,6 +440,7 @@ export class GameClient {
     const speed = Number.isFinite(this.rules.speed) ? this.rules.speed : 0; // a game may have none
     this.buffer = new SnapshotBuffer({ teleportDistance: Math.max(100, speed * 0.5) });
     this.clock = new TickClock(msg.tickRate);
+    this.adaptive = new AdaptiveDelay({ intervalMs: 1000 / msg.snapshotRate });
     // nothing to predict without an own entity; the game may predict nothing at all
     this.predictor = myId === null ? null : (this.makePredictor(this.rules, msg, this) ?? null);
     this.seq = 0; // the server takes any seq first from a new connection, a resumed one included
@@ -478,7 +480,7 @@ export class GameClient {
     this.lastSnapshotAt = now;
     this.stats.serverTick = msg.tick;
     this.rates.snapshots.add(now);
-    this.clock.observe(msg.tick, now);
+    this.adaptive.observe(this.clock.observe(msg.tick, now), now);
     this.buffer.push(msg.tick, this.mirror.frame(this.rules.quanta));
     for (const shot of msg.shots) {
       this.shots.push({ tick: msg.tick, ...shot });
@@ -548,20 +550,31 @@ export class GameClient {
   }
 
   /**
-   * The interpolation delay in ms: as asked, or by default 100 ms but at least two snapshot
-   * intervals, so that two snapshots are nearly always there to draw between.
+   * The interpolation delay in ms now: as asked (?interp=MS), or by default adapted to the
+   * jitter of snapshot arrivals (interpolation.js AdaptiveDelay; 100 ms, or two snapshot
+   * intervals if longer, before the first welcome).
    */
   get interpDelay() {
+    return this.interpDelayAt(this.now());
+  }
+
+  interpDelayAt(now) {
     if (this.interpDelayMs !== null) return this.interpDelayMs;
+    if (this.adaptive) return this.adaptive.delayAt(now);
     const every = this.welcome ? 1000 / this.welcome.snapshotRate : 0;
     return Math.max(100, 2 * every);
+  }
+
+  /** The smoothed lateness of snapshot arrivals in ms (AdaptiveDelay.jitterMs); null before a welcome. */
+  get jitterMs() {
+    return this.adaptive ? this.adaptive.jitterMs : null;
   }
 
   /** The tick the others are drawn at: the estimated server tick minus the interpolation delay. */
   renderTick(now = this.now()) {
     if (!this.clock) return null;
     const t = this.clock.tickAt(now);
-    return t === null ? null : t - this.interpDelay / this.clock.tickMs;
+    return t === null ? null : t - this.interpDelayAt(now) / this.clock.tickMs;
   }
 
   _sendInput() {

@@ -3,7 +3,8 @@
 //
 // - pageStats(): the figures a page shows and exposes as window.game.stats: the client's counters
 //   (client.stats), its rates over the last second, the prediction's errors and corrections,
-//   the interpolation's underruns, the entities held and the page's frames per second.
+//   the interpolation's delay, measured jitter and underruns, the entities held and the page's
+//   frames per second.
 // - debugLines(): those figures as the overlay's lines; a pure function of the client it reads.
 // - FrameRate: frames per second, smoothed over the last frames.
 // - DebugOverlay: drives a <pre> element: shown or hidden by the toggle key, its text renewed
@@ -21,8 +22,10 @@ export function fmt(v, digits = 0, unit = "") {
 /**
  * The figures of `client` at `now` (the client's clock by default) with the page's `fps`:
  * client.stats, client.rateStats(), unackedInputs, lastPredictionError, maxPredictionError,
- * corrections, snaps (corrections too large to smooth), interpUnderruns, interpUnderrunFrames,
- * entities (held in the mirror) and fps. No client: {}.
+ * corrections, snaps (corrections too large to smooth), interpDelayMs (the delay now), jitterMs
+ * (the smoothed lateness of snapshot arrivals the automatic delay follows; null before a
+ * welcome), interpUnderruns, interpUnderrunFrames, entities (held in the mirror) and fps.
+ * No client: {}.
  */
 export function pageStats(client, { now = undefined, fps = null } = {}) {
   if (!client) return {};
@@ -35,6 +38,8 @@ export function pageStats(client, { now = undefined, fps = null } = {}) {
     maxPredictionError: p ? p.maxError : null,
     corrections: p ? p.corrections : 0,
     snaps: p ? p.snaps : 0,
+    interpDelayMs: client.interpDelayAt(now ?? client.now()),
+    jitterMs: client.jitterMs,
     interpUnderruns: client.buffer.underruns,
     interpUnderrunFrames: client.buffer.underrunFrames,
     entities: client.mirror.entities.size,
@@ -56,7 +61,7 @@ export function debugLines(client, { now = undefined, fps = null } = {}) {
     `unacked     ${s.unackedInputs} inputs`,
     `pred error  last ${fmt(s.lastPredictionError, 3)}  max ${fmt(s.maxPredictionError, 3)} units`,
     `corrections ${s.corrections} (${s.snaps} snapped)`,
-    `interp      ${fmt(client.interpDelay, 0, " ms")}, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
+    `interp      ${fmt(s.interpDelayMs, 0, " ms")} ${client.interpDelayMs === null ? "auto" : "fixed"}, jitter ${fmt(s.jitterMs, 1, " ms")}, underruns ${s.interpUnderruns} (${s.interpUnderrunFrames} frames)`,
     `entities    ${s.entities}  fps ${fmt(fps, 0)}`,
     `checksums   ${s.checksumsMatched} agreed, ${s.desyncs} desyncs, ${s.resyncs} resyncs`,
     ...(client.spectate ? [`spectating  following ${client.following ?? "–"}, ${s.acksSent} acks sent, ${s.inputsSent} inputs`] : []),

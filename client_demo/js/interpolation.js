@@ -1,10 +1,12 @@
 // Entity interpolation: the other players are drawn a little in the past (the interpolation
-// delay, 100 ms by default), between the two snapshots around that time, so they move smoothly
-// whatever the jitter of the network.
+// delay), between the two snapshots around that time, so they move smoothly whatever the jitter
+// of the network. The delay adapts to the jitter measured (AdaptiveDelay), or is fixed.
 //
 // Invariants:
 // - Time is measured in server ticks. TickClock maps the local clock to an estimate of the
 //   server's current tick from snapshot arrivals; render tick = estimate - delay.
+// - AdaptiveDelay's delay stays within [lo, hi] and changes at a bounded rate (the drawn time
+//   never jumps: it runs at most `growRate` slower or `shrinkRate` faster than real time).
 // - The buffer holds frames in increasing tick order and never more than `capacity`.
 // - sample() never extrapolates: past the newest frame it holds the newest frame and reports an
 //   underrun (the delay is too short for this network, or snapshots stopped).
@@ -19,9 +21,14 @@ export class TickClock {
     this.offset = null; // ms: server tick time (tick * tickMs) minus local time
   }
 
-  /** A snapshot of `tick` arrived at local time `now`. */
+  /**
+   * A snapshot of `tick` arrived at local time `now`. Returns its lateness: how many ms after
+   * the time the clock expected it (the clock leans to the earliest arrivals), 0 when early,
+   * on time, or the first (or the clock starts over).
+   */
   observe(tick, now) {
     const sample = tick * this.tickMs - now;
+    const late = this.offset === null ? 0 : Math.max(0, this.offset - sample);
     if (this.offset === null || Math.abs(sample - this.offset) > this.resetAfterMs) {
       this.offset = sample;
     } else if (sample > this.offset) {
@@ -30,11 +37,79 @@ export class TickClock {
     } else {
       this.offset += (sample - this.offset) * this.gain;
     }
+    return late;
   }
 
   /** The server tick estimated for local time `now` (fractional), or null before any snapshot. */
   tickAt(now) {
     return this.offset === null ? null : (now + this.offset) / this.tickMs;
+  }
+}
+
+/**
+ * The automatic interpolation delay, a jitter buffer: long enough that the next snapshot is
+ * nearly always there before the drawn time needs it, no longer.
+ *
+ *   jitter  = the lateness of snapshot arrivals (TickClock.observe()), smoothed per snapshot:
+ *             it follows a later arrival with gain `riseGain` (1/4) and an earlier one with
+ *             `fallGain` (1/64), so one late burst raises it at once and it comes down over
+ *             about two seconds of snapshots at 30 per second. Quick up and slow down, it
+ *             stays near the largest lateness of the last seconds, not their mean.
+ *   target  = clamp(k * interval + m * jitter, lo, hi), with interval = 1000 / snapshot rate,
+ *             k = 2, m = 1, lo = max(minMs, 2 intervals), hi = maxMs (300).
+ *   delay   moves toward the target by at most growRate (0.1) ms per ms when growing and
+ *             shrinkRate (0.02) ms per ms when shrinking: the drawn time runs at most 10 %
+ *             slower or 2 % faster than real time, never jumps.
+ *
+ * It starts at `initialMs` (the former fixed default: 100 ms, or two intervals if longer).
+ * A snapshot `late` ms late is drawn in time when the delay is at least one interval plus
+ * `late`: m = 1 times that envelope covers the late ones, and the second interval is margin
+ * (about three intervals in all under jitter, as jitter buffers usually hold). A stall longer
+ * than the delay cannot be covered: hi keeps the others from being drawn far in the past.
+ */
+export class AdaptiveDelay {
+  constructor({
+    intervalMs,
+    initialMs = Math.max(100, 2 * intervalMs),
+    k = 2,
+    m = 1,
+    minMs = 0,
+    maxMs = 300,
+    riseGain = 1 / 4,
+    fallGain = 1 / 64,
+    growRate = 0.1,
+    shrinkRate = 0.02,
+  }) {
+    Object.assign(this, { intervalMs, k, m, riseGain, fallGain, growRate, shrinkRate });
+    this.lo = Math.max(minMs, 2 * intervalMs);
+    this.hi = Math.max(this.lo, maxMs);
+    this.jitterMs = 0;
+    this.targetMs = this.clamp(initialMs);
+    this.value = this.targetMs; // the delay at time `at`
+    this.at = null;
+  }
+
+  clamp(ms) {
+    return Math.min(this.hi, Math.max(this.lo, ms));
+  }
+
+  /** A snapshot arrived at `now`, `lateMs` later than expected (TickClock.observe()). */
+  observe(lateMs, now) {
+    this.delayAt(now); // the delay so far moved toward the old target
+    const gain = lateMs > this.jitterMs ? this.riseGain : this.fallGain;
+    this.jitterMs += (lateMs - this.jitterMs) * gain;
+    this.targetMs = this.clamp(this.k * this.intervalMs + this.m * this.jitterMs);
+  }
+
+  /** The delay in ms at local time `now` (ms, not before the last call's). */
+  delayAt(now) {
+    if (this.at !== null && now > this.at) {
+      const elapsed = now - this.at;
+      const gap = this.targetMs - this.value;
+      this.value += gap > 0 ? Math.min(gap, elapsed * this.growRate) : Math.max(gap, -elapsed * this.shrinkRate);
+    }
+    if (this.at === null || now > this.at) this.at = now;
+    return this.value;
   }
 }
 

@@ -2,8 +2,8 @@
 // exposes the page's state on window.game for people with a console and for the browser tests.
 //
 // Query parameters: ?name=NAME joins at once (quick play on the server's default map);
-// ?room=ID offers that room in the lobby, or with ?name= joins it at once; ?interp=MS sets the
-// interpolation delay (default 100, or two snapshot intervals if that is longer);
+// ?room=ID offers that room in the lobby, or with ?name= joins it at once; ?interp=MS fixes the
+// interpolation delay (by default it adapts to the jitter measured: interpolation.js AdaptiveDelay);
 // ?server=ws://HOST:PORT/ws connects elsewhere than this page's server (the lobby's requests go
 // to http://HOST:PORT); ?debug=1 opens the debug overlay (F3 or ` toggles it). Without ?name=
 // the page opens the lobby (lobby.js). Once in a room, the address becomes ?room=ID (other

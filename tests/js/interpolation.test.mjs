@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { SnapshotBuffer, TickClock, interpolate, lerpAngle } from "../../client_demo/js/interpolation.js";
+import { AdaptiveDelay, SnapshotBuffer, TickClock, interpolate, lerpAngle } from "../../client_demo/js/interpolation.js";
 
 const e = (id, x, y, extra = {}) => [id, { id, kind: 1, name: `p${id}`, x, y, angle: 0, hp: 100, ...extra }];
 
@@ -84,4 +84,96 @@ test("an entity of a kind without a facing moves between frames and gets none", 
   const a = new Map([[5, { id: 5, kind: 2, x: 0, y: 0, spin: 1 }]]);
   const b = new Map([[5, { id: 5, kind: 2, x: 10, y: 20, spin: 3 }]]);
   assert.deepEqual(interpolate(a, b, 0.75).get(5), { id: 5, kind: 2, x: 7.5, y: 15, spin: 3 });
+});
+
+// --- the automatic delay: a jitter buffer ------------------------------------------------
+
+/** A seeded uniform [0, 1) (a small LCG): the same runs every time. */
+function seeded(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/**
+ * Snapshots at 30 per second for `seconds`, each delayed by 50 ms +- `jitterMs` (order kept, as
+ * TCP keeps it), drawn each 16 ms frame at the clock's tick minus the delay of `delayAt(now)`.
+ * Returns the buffer's underruns, the delays drawn and the AdaptiveDelay.
+ */
+function play({ jitterMs, seconds = 20, fixedMs = null, seed = 1 }) {
+  const rnd = seeded(seed);
+  const clock = new TickClock(30);
+  const adaptive = new AdaptiveDelay({ intervalMs: 1000 / 30 });
+  const buf = new SnapshotBuffer();
+  const arrivals = [];
+  let last = -Infinity;
+  for (let tick = 1; tick <= seconds * 30; tick++) {
+    last = Math.max(last, tick * clock.tickMs + 50 + (2 * rnd() - 1) * jitterMs);
+    arrivals.push([tick, last]);
+  }
+  const delays = [];
+  let i = 0;
+  for (let now = arrivals[0][1]; now < arrivals[arrivals.length - 1][1]; now += 16) {
+    while (i < arrivals.length && arrivals[i][1] <= now) {
+      const [tick, at] = arrivals[i++];
+      adaptive.observe(clock.observe(tick, at), at);
+      buf.push(tick, new Map([[1, { id: 1, x: tick, y: 0 }]]));
+    }
+    const delay = fixedMs ?? adaptive.delayAt(now);
+    delays.push(delay);
+    buf.sample(clock.tickAt(now) - delay / clock.tickMs);
+  }
+  return { underruns: buf.underruns, underrunFrames: buf.underrunFrames, delays, adaptive };
+}
+
+test("TickClock.observe: how late a snapshot came against the clock, 0 when early or first", () => {
+  const clock = new TickClock(30);
+  assert.equal(clock.observe(30, 1000), 0); // the first
+  assert.equal(clock.observe(31, 1000 + 1000 / 30), 0); // on time
+  assert.ok(Math.abs(clock.observe(32, 1000 + 2000 / 30 + 20) - 20) < 1e-9); // 20 ms late
+  assert.equal(clock.observe(33, 1000 + 3000 / 30 - 5), 0); // early
+});
+
+test("AdaptiveDelay: without jitter it settles at two snapshot intervals, shrinking slowly", () => {
+  const { delays, adaptive } = play({ jitterMs: 0 });
+  assert.ok(adaptive.jitterMs < 1e-6, adaptive.jitterMs);
+  assert.ok(Math.abs(delays[delays.length - 1] - 2000 / 30) < 1e-9, delays[delays.length - 1]);
+  assert.ok(delays[0] <= 100 && delays[0] > 99, delays[0]); // it starts at the former default
+  for (let j = 1; j < delays.length; j++) {
+    const step = delays[j] - delays[j - 1];
+    assert.ok(step <= 1e-9 && step >= -16 * 0.02 - 1e-9, `frame ${j}: ${step} ms`); // 2 % of a frame at most
+  }
+});
+
+test("AdaptiveDelay: under jitter the delay grows with it, within its bounds, and underruns fall", () => {
+  const calm = play({ jitterMs: 0 });
+  const jittery = play({ jitterMs: 30 });
+  const end = jittery.delays[jittery.delays.length - 1];
+  assert.ok(jittery.adaptive.jitterMs > 10, jittery.adaptive.jitterMs);
+  assert.ok(end > calm.delays[calm.delays.length - 1] + 20, `${end} ms`);
+  assert.ok(end <= 300);
+  for (let j = 1; j < jittery.delays.length; j++) {
+    const step = jittery.delays[j] - jittery.delays[j - 1];
+    assert.ok(step <= 16 * 0.1 + 1e-9 && step >= -16 * 0.02 - 1e-9, `frame ${j}: ${step} ms`); // no jump
+  }
+  // the same arrivals drawn two snapshot intervals behind, fixed: more underruns
+  const fixed = play({ jitterMs: 30, fixedMs: 2000 / 30 });
+  assert.ok(jittery.underrunFrames * 2 < fixed.underrunFrames, `${jittery.underrunFrames} vs ${fixed.underrunFrames}`);
+});
+
+test("AdaptiveDelay: the target is k intervals plus m times the jitter, clamped", () => {
+  const d = new AdaptiveDelay({ intervalMs: 50, initialMs: 100 });
+  assert.deepEqual([d.lo, d.hi, d.value], [100, 300, 100]);
+  d.observe(400, 0); // one very late snapshot
+  assert.equal(d.jitterMs, 100); // a quarter of the way up at once
+  assert.equal(d.targetMs, 200); // 2 * 50 + 1 * 100
+  assert.equal(d.delayAt(100), 110); // 10 % of the time passed
+  assert.equal(d.delayAt(50), 110); // an earlier time changes nothing
+  assert.equal(d.delayAt(10_000), 200);
+  d.observe(0, 10_000);
+  assert.equal(d.jitterMs, 100 - 100 / 64); // comes down slowly
+  d.observe(1000, 10_000);
+  assert.equal(d.targetMs, 300); // clamped at hi
 });

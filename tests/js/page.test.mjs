@@ -101,6 +101,9 @@ test("playing: the rtt, ticks, rates, prediction, interpolation and entities of 
   assert.equal(stats.corrections, 0);
   assert.equal(stats.snaps, 0);
   assert.equal(stats.interpUnderruns, 0);
+  // automatic: from 100 ms toward two snapshot intervals (67 ms) at 2 % of the 40 ms since the snapshot
+  assert.equal(stats.interpDelayMs, 99.2);
+  assert.equal(stats.jitterMs, 0);
   assert.equal(stats.fps, 59.6);
   const lines = debugLines(client, { now: 40, fps: 59.6 });
   assert.equal(valueOf(lines, "state"), "connected");
@@ -110,11 +113,19 @@ test("playing: the rtt, ticks, rates, prediction, interpolation and entities of 
   assert.equal(valueOf(lines, "bytes in"), `${stats.bytesInPerSec} B/s  out ${stats.bytesOutPerSec} B/s`);
   assert.equal(valueOf(lines, "pred error"), "last 0.000  max 0.000 units");
   assert.equal(valueOf(lines, "corrections"), "0 (0 snapped)");
-  assert.equal(valueOf(lines, "interp"), "100 ms, underruns 0 (0 frames)");
+  assert.equal(valueOf(lines, "interp"), "99 ms auto, jitter 0.0 ms, underruns 0 (0 frames)");
   assert.equal(valueOf(lines, "entities"), "2  fps 60");
   assert.ok(!lines.some((l) => l.startsWith("spectating")));
   // the client's own clock when no time is given
   assert.deepEqual(debugLines(client, { fps: 59.6 }), lines);
+});
+
+test("a fixed delay (?interp=MS) is shown as fixed, with the jitter still measured", () => {
+  const { client } = playing({ interpDelayMs: 150 });
+  const stats = pageStats(client, { now: 40 });
+  assert.equal(stats.interpDelayMs, 150);
+  assert.equal(stats.jitterMs, 0);
+  assert.equal(valueOf(debugLines(client, { now: 40 }), "interp"), "150 ms fixed, jitter 0.0 ms, underruns 0 (0 frames)");
 });
 
 test("a spectator's overlay has a line more: whom it follows, its acks and inputs", () => {
@@ -192,7 +203,8 @@ test("gameHooks: the common getters read the client of the moment; a page's own 
   assert.equal(game.client, client);
   assert.equal(game.state.connection, "connected");
   assert.equal(game.state.statusText, "Connecting…");
-  assert.equal(game.interpDelayMs, 100); // the client's own now
+  assert.equal(game.interpDelayMs, 99.2); // the client's own now (adapting: see above)
+  assert.equal(game.stats.interpDelayMs, 99.2);
   assert.equal(game.myId, 7);
   assert.equal(game.rules.quanta, 8);
   assert.deepEqual(game.snapshot[8], { id: 8, kind: 1, name: "other", x: 100, y: 200, angle: 64, hp: 40 });
