@@ -47,6 +47,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_browser.py::test_error_from_the_server_is_shown",
         "test_browser.py::test_server_going_away_is_shown_then_retried",
         "test_browser.py::test_own_movement_is_predicted_under_latency",
+        "test_browser.py::test_the_interpolation_delay_grows_under_jitter_and_the_page_keeps_drawing",
         "test_browser.py::test_the_arena_is_drawn_and_its_walls_stop_the_player",
         "test_browser.py::test_a_player_shot_down_is_shown_dead_then_respawns",
         "test_browser.py::test_two_named_pages_meet_in_one_room_of_the_default_map",

@@ -361,6 +361,52 @@ def test_a_page_whose_copy_went_wrong_asks_for_a_full_snapshot(browser: Any, ser
         player.close()
 
 
+# The page's input replaced by a walk round a circle, forever: its player never stops, so the
+# others are sent a snapshot every tick (an idle room sends one a second).
+CIRCLE = """() => {
+  game.client.readInput = () => {
+    const t = performance.now() / 1000;
+    return {moveX: Math.cos(t), moveY: Math.sin(t), aim: 0, buttons: 0};
+  };
+}"""
+
+
+def test_the_interpolation_delay_grows_under_jitter_and_the_page_keeps_drawing(
+    browser: Any, server: ServerProcess
+) -> None:
+    """The automatic delay (interpolation.js AdaptiveDelay) of a page on a steady network stays
+    near two snapshot intervals; through a proxy adding 120 ms +- 100 ms of round trip (each way
+    60 +- 50 ms, seeded) the measured jitter rises and the delay with it, past the former fixed
+    100 ms, while the page keeps drawing the others."""
+    steady = Player(browser, f"{server.http}/?name=Steady&debug=1")
+    try:
+        steady.wait_connected()
+        steady.eval(CIRCLE)
+        calm: float = steady.wait("() => game.stats.interpDelayMs < 90 && game.stats.interpDelayMs")
+        with LatencyProxy(server.port, 0.06, jitter=0.05, seed=11) as proxy:
+            shaky = Player(browser, f"{proxy.http}/?name=Shaky&debug=1")
+            try:
+                shaky.wait_connected(players=2)  # it draws the steady page's player
+                grown = shaky.wait(
+                    "calm => { const s = game.stats;"
+                    " return s.jitterMs > 20 && s.interpDelayMs > Math.max(105, calm + 25) && s; }",
+                    calm,
+                    timeout=20_000,
+                )
+                assert "auto, jitter" in shaky.page.locator("#debug").inner_text(), grown
+                # the others are still drawn, at a render tick that moves on
+                tick = shaky.eval("game.client.renderTick()")
+                shaky.wait(
+                    "([t, id]) => game.client.renderTick() > t + 30 && game.entities[id] !== undefined",
+                    [tick, steady.eval("game.myId")],
+                )
+                assert shaky.eval("game.stats.fps") > 5
+            finally:
+                shaky.close()
+    finally:
+        steady.close()
+
+
 # On the arena with this seed the first player spawns at (448, 448) in the north-west room, the
 # second at (768, 768) in the same room, with a crate between them.
 ARENA_SEED = "231"
