@@ -38,6 +38,7 @@ SLOW_TIER: dict[str, tuple[str, ...]] = {
         "test_bots.py::test_bench_measures_rooms_against_one_room_and_with_room_churn",
         "test_bots.py::test_bench_measures_what_a_spectator_costs_against_a_player",
         "test_bots.py::test_pair_measures_two_trees_at_once",
+        "test_bench_netcode.py::test_a_short_run_measures_a_page_through_a_jittery_proxy",
         "test_bots.py::test_soak_samples_the_servers_memory_under_load",
     ),
     "leak checks: connections that come and go, and the garbage they leave": ("test_churn.py",),
