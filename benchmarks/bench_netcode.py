@@ -16,9 +16,10 @@ centre as drawn (from its own position after the input's move) and holds FIRE wh
 the share of the page's shots the server judged hits. Over `--seconds` after a settling second,
 printed per run: the prediction's corrections per minute, the interpolation's underruns per
 minute (episodes, and the share of drawn frames past the newest snapshot), the interpolation
-delay (mean and max, sampled every 100 ms), the measured jitter (mean), how far behind the
-server the others are drawn (the delay plus half the measured round trip), the round trip, the
-shots and the hits as seen. Figures, never pass or fail.
+delay (mean and max, sampled every 100 ms), the measured jitter (mean), the round trip (mean),
+the inputs sent and not yet confirmed by a snapshot (mean), how far behind the server the others
+are drawn (the delay plus half the measured round trip), the shots and the hits as seen.
+Figures, never pass or fail.
 
 Bounded: at most 12 cases x 2 modes, each run `--seconds` (at most 300) plus a few seconds.
 """
@@ -67,7 +68,7 @@ FIXED_MS = 100  # the former fixed default, for `fixed`
 DRIVER = """() => {
   const client = game.client;
   const FIRE = 1;
-  const st = { shots: 0, hits: 0, frames: 0, delays: [], jitters: [], rtts: [] };
+  const st = { shots: 0, hits: 0, frames: 0, delays: [], jitters: [], rtts: [], unacked: [] };
   window.__bench = st;
   const onSnapshot = client._onSnapshot.bind(client);
   client._onSnapshot = (msg, now) => {
@@ -115,6 +116,7 @@ DRIVER = """() => {
     st.delays.push(s.interpDelayMs);
     if (s.jitterMs !== null) st.jitters.push(s.jitterMs);
     if (s.rttSmoothMs !== null) st.rtts.push(s.rttSmoothMs);
+    st.unacked.push(s.unackedInputs);
   }, 100);
 }"""
 
@@ -138,7 +140,8 @@ COUNTERS = """() => {
 
 SAMPLES = """from => {
   const st = window.__bench;
-  return { delays: st.delays.slice(from), jitters: st.jitters.slice(from), rtts: st.rtts.slice(from) };
+  const rows = ["delays", "jitters", "rtts", "unacked"].map((k) => [k, st[k].slice(from)]);
+  return Object.fromEntries(rows);
 }"""
 
 
@@ -239,6 +242,9 @@ def run_once(
         "delay_max_ms": round(max(delays), 1) if delays else None,
         "jitter_mean_ms": round(sum(jitters) / len(jitters), 1) if jitters else None,
         "rtt_mean_ms": round(rtt_mean, 1) if rtt_mean is not None else None,
+        "unacked_mean": round(sum(samples["unacked"]) / len(samples["unacked"]), 1)
+        if samples["unacked"]
+        else None,
         "behind_ms": round(delay_mean + rtt_mean / 2, 1)
         if delay_mean is not None and rtt_mean is not None
         else None,
@@ -259,6 +265,7 @@ COLUMNS = [
     ("delay ms (max)", "delay", "s"),
     ("jitter ms", "jitter_mean_ms", ".1f"),
     ("rtt ms", "rtt_mean_ms", ".0f"),
+    ("unacked inputs", "unacked_mean", ".1f"),
     ("behind ms", "behind_ms", ".0f"),
     ("shots", "shots", "d"),
     ("hits as seen %", "hits_as_seen_pct", ".1f"),
