@@ -4,12 +4,9 @@ spectator is sent, which the Python mirror and the browser's playback page
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -168,33 +165,47 @@ def replayed_rows(recording: Path, tick: int) -> dict[str, list[Any]]:
     return rows
 
 
+# A static file server that lets any origin fetch: a process of its own, since this process may
+# hold eventlet's hub (tests that run a GameServer in process) and playwright's greenlets, with
+# which http.server's threads here have hung.
+FILE_SERVER = """
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+    def log_message(self, *args):
+        pass
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
+print(httpd.server_address[1], flush=True)
+httpd.serve_forever()
+"""
+
+
 class FileServer:
     """The files of a directory over HTTP on 127.0.0.1, to any origin (the page fetches from it)."""
 
     def __init__(self, root: Path) -> None:
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def end_headers(self) -> None:
-                self.send_header("Access-Control-Allow-Origin", "*")
-                super().end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.root = root
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
 
     def __enter__(self) -> FileServer:
-        self.thread.start()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FILE_SERVER, str(self.root)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self.proc.stdout.readline())}"
         return self
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 class PlaybackPage(Player):
