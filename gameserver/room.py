@@ -52,6 +52,11 @@ from gameserver.replication import Grid, Replicator, View
 from gameserver.schema import RowFault, Schema
 
 INBOX_LIMIT = 8  # queued inputs per member; the oldest are dropped past it
+# The input credit grows by one a tick up to this bank, and a tick spends at most the game's
+# max_inputs_per_tick of it: after a stall (the network held the inputs back, then delivered
+# them at once) the queue drains at up to that many a tick. With a bank no larger than the burst
+# it never did: one input a tick arriving and one applied left a queue, and its delay, standing.
+CREDIT_BANK = INBOX_LIMIT
 RAW_INPUT_LIMIT = 8  # inputs waiting undecoded for the tick; past it they are decoded at once
 # Messages other than snapshots (PONG, SCOREBOARD, FOLLOWING) waiting to be sent per member;
 # past it more are dropped (a closing ERROR or GOODBYE always gets in). The transport sends them
@@ -554,19 +559,21 @@ class Room:
                     m.request_close(ErrorCode.INTERNAL_ERROR, "the server failed serving this connection")
                     refused.append(m)
                 raw.clear()
-            if m.credit < burst:
+            if m.credit < CREDIT_BANK:
                 m.credit += 1
             if m.msg_tokens < cap:
                 tokens = m.msg_tokens + rate
                 m.msg_tokens = tokens if tokens < cap else cap
             inbox = m.inbox
             if inbox and m.close_request is None:
-                if m.credit >= len(inbox):  # nearly always: one input, one credit
+                n = len(inbox)
+                if n <= m.credit and n <= burst:  # nearly always: one input, one credit
                     cmds = inbox
                     m.inbox = []
                 else:
-                    cmds = inbox[: m.credit]
-                    del inbox[: m.credit]
+                    n = m.credit if m.credit < burst else burst
+                    cmds = inbox[:n]
+                    del inbox[:n]
                 m.credit -= len(cmds)
                 m.last_applied_seq = cmds[-1][0]  # seq, first in every game's input type
                 commands[eid] = cmds

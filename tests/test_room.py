@@ -114,6 +114,32 @@ def test_inputs_apply_in_order_bounded_per_tick() -> None:
     assert a.member.last_applied_seq == 6 and a.entity.x == x0 + 6 * 5.0
 
 
+def test_after_a_stall_the_queued_inputs_catch_up_and_leave_no_standing_queue() -> None:
+    room = Room()
+    a = Client(room, "a")
+    room.tick()
+    a.read()
+    for _ in range(10):  # the network holds a's inputs back for 10 ticks...
+        room.tick()
+    for _ in range(7):  # ...then delivers 7 at once (and the 8th with the tick below)
+        a.send_input(1.0, 0.0)
+    applied = []
+    for _ in range(8):  # and one a tick after, as a client sends them
+        a.send_input(1.0, 0.0)
+        room.tick()
+        applied.append(a.member.last_applied_seq)
+    # at most 3 a tick until the queue is empty, then each input in the tick it arrived
+    assert applied == [3, 6, 9, 11, 12, 13, 14, 15]
+    assert a.member.inbox == [] and a.member.inputs_dropped == 0
+    # the sustained rate stays one a tick: two a tick only fill the queue, whose oldest drop
+    a.entity.x = x0 = 100.0
+    for _ in range(20):
+        a.send_input(1.0, 0.0)
+        a.send_input(1.0, 0.0)
+        room.tick()
+    assert a.entity.x - x0 <= 20 * 5.0 and a.member.inputs_dropped >= 12  # 5 units an input
+
+
 def test_stale_sequence_numbers_and_full_inbox_are_dropped() -> None:
     room = Room()
     a = Client(room, "a")
