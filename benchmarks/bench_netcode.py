@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -42,22 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # tests/ is no package: its modules are top-level ones
 from latency_proxy import LatencyProxy  # noqa: E402
 
-URL_LINE = re.compile(r"gameserver on http://([\d.]+):(\d+)/")
-CHROMIUM = os.environ.get("GAMESERVER_CHROMIUM", "/usr/bin/chromium")
-# as tests/test_browser.py: headless, and no throttling of a page's timers
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
+
 DEFAULT_CASES = "0,50+-10,100+-20,200+-40,100+-20/300@5"
 CASE = re.compile(r"^(\d+)(?:(?:\+-|±)(\d+))?(?:/(\d+)@(\d+(?:\.\d+)?))?$")
 MAX_CASES = 12
@@ -157,35 +141,6 @@ def parse_case(text: str) -> dict[str, Any]:
         "stall_ms": int(stall or 0),
         "stall_every_s": float(every or 0),
     }
-
-
-class Server:
-    """python -m gameserver on 127.0.0.1, an ephemeral port, 30 Hz, the empty world."""
-
-    def __init__(self) -> None:
-        cmd = [sys.executable, "-m", "gameserver", "--host", "127.0.0.1", "--port", "0", "--tick", "30"]
-        cmd += ["--map", "none", "--seed", "1", "--log-level", "warning"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        m = URL_LINE.search(line)
-        if not m:
-            self.stop()
-            raise RuntimeError(f"the server did not start: {line!r}")
-        self.port = int(m.group(2))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def run_once(
@@ -319,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("no Chromium (apt-get install chromium, or GAMESERVER_CHROMIUM=path)")
     from playwright.sync_api import sync_playwright
 
-    server = Server()
+    server = Server(["--tick", "30", "--map", "none", "--seed", "1", "--log-level", "warning"], None)
     total = len(cases) * len(modes) * (opts.seconds + 10) + 30
     bots = subprocess.Popen(
         [sys.executable, "-m", "client_demo.bots", "--url", f"ws://127.0.0.1:{server.port}/ws"]

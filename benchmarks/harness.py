@@ -28,6 +28,22 @@ from client_demo.bots.metrics import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 URL_LINE = re.compile(r"gameserver on http://([\d.]+):(\d+)/")
+# Debian's headless Chromium as the browser tests and bench_netcode launch it (playwright). The
+# pages' timers must not be throttled as a background tab's: two players may share one browser.
+CHROMIUM = os.environ.get("GAMESERVER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SATURATED_CPU = 0.92  # of one core
 

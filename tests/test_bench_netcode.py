@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_netcode
+from benchmarks import bench_netcode, harness
 
 
 def test_a_case_is_a_round_trip_with_its_jitter_and_stalls() -> None:
@@ -35,7 +35,7 @@ def test_a_case_is_a_round_trip_with_its_jitter_and_stalls() -> None:
 
 
 def test_a_short_run_measures_a_page_through_a_jittery_proxy(capsys: pytest.CaptureFixture[str]) -> None:
-    if not (Path(bench_netcode.CHROMIUM).exists() or shutil.which("chromium")):
+    if not (Path(harness.CHROMIUM).exists() or shutil.which("chromium")):
         if os.environ.get("GAMESERVER_REQUIRE_BROWSER") == "1":
             pytest.fail("GAMESERVER_REQUIRE_BROWSER=1 but there is no Chromium")
         pytest.skip("no Chromium: apt-get install chromium")

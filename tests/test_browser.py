@@ -25,24 +25,11 @@ from latency_proxy import LatencyProxy
 from redis_server import RedisServer, require_redis
 from server_process import ServerProcess, wait_for
 
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 DEMO_PNG = ROOT / "docs" / "demo.png"
-CHROMIUM = os.environ.get("GAMESERVER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Two players in one browser: neither page's timers may be throttled as a background tab.
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
 WAIT_MS = 10_000
 POLL_MS = 20
 
